@@ -1,0 +1,51 @@
+/**
+ * The flag model: what a flag is, independent of storage and transport.
+ * One flag holds every environment's settings so that a single document can be reviewed, diffed and seeded.
+ */
+
+export const FLAG_TYPES = ['boolean', 'string', 'number', 'object'] as const;
+export type FlagType = (typeof FLAG_TYPES)[number];
+
+export const FLAG_STATES = ['ENABLED', 'DISABLED'] as const;
+export type FlagState = (typeof FLAG_STATES)[number];
+
+export type JsonPrimitive = string | number | boolean | null;
+export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** A percentage of users (bucketed with flagd's `fractional`) that receive `variant` when nothing earlier matched. */
+export interface Rollout {
+  variant: string;
+  /** 0–100, at most two decimals (bucketed in basis points). */
+  percentage: number;
+}
+
+export interface EnvironmentSettings {
+  state: FlagState;
+  /** flagd JsonLogic; returns a variant name, or null to fall through. */
+  targeting?: JsonObject;
+  /** targeting key → variant, applied before targeting ("test users"). */
+  overrides?: Record<string, string>;
+  rollout?: Rollout;
+}
+
+export interface Flag {
+  key: string;
+  description?: string;
+  owner?: string;
+  type: FlagType;
+  variants: Record<string, JsonValue>;
+  defaultVariant: string;
+  /** JSON Schema every variant must satisfy (number and object flags only). */
+  schema?: JsonObject;
+  /** Sensitive flags are evaluated like any other, but their values are hidden from debug views and logs. */
+  sensitive?: boolean;
+  environments: Record<string, EnvironmentSettings>;
+}
+
+/** Shared JsonLogic rules, referenced from targeting as `{"$ref": "name"}` (flagd `$evaluators`). */
+export type Evaluators = Record<string, JsonObject>;
+
+export const FLAG_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const ENVIRONMENT_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export const DEFAULT_ENVIRONMENTS = ['development', 'production'] as const;

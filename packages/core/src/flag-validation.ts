@@ -1,0 +1,376 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import {
+  ENVIRONMENT_NAME_PATTERN,
+  type EnvironmentSettings,
+  type Evaluators,
+  FLAG_KEY_PATTERN,
+  FLAG_STATES,
+  FLAG_TYPES,
+  type Flag,
+  type FlagType,
+  type JsonObject,
+  type JsonValue,
+} from './flag-model.js';
+
+/** One problem with an input document, located by JSON Pointer (RFC 6901) relative to the document root. */
+export interface ValidationIssue {
+  path: string;
+  code: string;
+  message: string;
+}
+
+export type ValidationResult<T> = { ok: true; value: T } | { ok: false; issues: ValidationIssue[] };
+
+export interface FlagValidationOptions {
+  /** Environments the deployment knows; settings for any other environment are refused. */
+  environments: readonly string[];
+  /** Names of shared evaluators that `$ref` may point at. Unchecked when omitted. */
+  evaluatorNames?: ReadonlySet<string>;
+}
+
+const FLAG_PROPERTIES = new Set([
+  'key',
+  'description',
+  'owner',
+  'type',
+  'variants',
+  'defaultVariant',
+  'schema',
+  'sensitive',
+  'environments',
+]);
+const ENVIRONMENT_PROPERTIES = new Set(['state', 'targeting', 'overrides', 'rollout']);
+const MAX_VARIANTS = 64;
+const MAX_OVERRIDES = 10_000;
+
+export function pointer(...segments: (string | number)[]): string {
+  return segments.map((s) => `/${String(s).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function typeOfJson(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+function variantMatchesType(type: FlagType, value: unknown): boolean {
+  switch (type) {
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'string':
+      return typeof value === 'string';
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value);
+    case 'object':
+      return isPlainObject(value);
+  }
+}
+
+// One Ajv for JSON Schemas that users attach to typed flags. `strict: false` because users write schemas by hand
+// and unknown keywords (e.g. `examples`, `x-…`) should not make a knob unusable.
+const schemaAjv = new Ajv({ allErrors: true, strict: false });
+
+function ajvIssues(errors: ErrorObject[] | null | undefined, base: string): ValidationIssue[] {
+  return (errors ?? []).map((e) => ({
+    path: `${base}${e.instancePath}`,
+    code: 'SCHEMA_VIOLATION',
+    message: `value ${e.message ?? 'is invalid'}`,
+  }));
+}
+
+/** Collects every `$ref` name used in a JsonLogic tree. */
+export function collectRefs(logic: unknown, into: Set<string> = new Set()): Set<string> {
+  if (Array.isArray(logic)) {
+    for (const item of logic) collectRefs(item, into);
+  } else if (isPlainObject(logic)) {
+    for (const [k, v] of Object.entries(logic)) {
+      if (k === '$ref' && typeof v === 'string') into.add(v);
+      else collectRefs(v, into);
+    }
+  }
+  return into;
+}
+
+function validateEnvironment(
+  raw: unknown,
+  base: string,
+  variants: Record<string, JsonValue>,
+  options: FlagValidationOptions,
+  issues: ValidationIssue[],
+): EnvironmentSettings | undefined {
+  if (!isPlainObject(raw)) {
+    issues.push({ path: base, code: 'INVALID_TYPE', message: `must be an object, got ${typeOfJson(raw)}` });
+    return undefined;
+  }
+  for (const k of Object.keys(raw)) {
+    if (!ENVIRONMENT_PROPERTIES.has(k)) {
+      issues.push({ path: `${base}${pointer(k)}`, code: 'UNKNOWN_PROPERTY', message: `unknown property "${k}"` });
+    }
+  }
+  const settings: EnvironmentSettings = { state: 'DISABLED' };
+  if (raw.state === undefined) {
+    issues.push({ path: `${base}/state`, code: 'REQUIRED', message: 'state is required (ENABLED or DISABLED)' });
+  } else if (!FLAG_STATES.includes(raw.state as never)) {
+    issues.push({ path: `${base}/state`, code: 'INVALID_VALUE', message: 'state must be ENABLED or DISABLED' });
+  } else {
+    settings.state = raw.state as EnvironmentSettings['state'];
+  }
+  if (raw.targeting !== undefined && raw.targeting !== null) {
+    if (!isPlainObject(raw.targeting)) {
+      issues.push({
+        path: `${base}/targeting`,
+        code: 'INVALID_TARGETING',
+        message: `targeting must be a JsonLogic object, got ${typeOfJson(raw.targeting)}`,
+      });
+    } else {
+      if (options.evaluatorNames) {
+        for (const ref of collectRefs(raw.targeting)) {
+          if (!options.evaluatorNames.has(ref)) {
+            issues.push({
+              path: `${base}/targeting`,
+              code: 'UNKNOWN_EVALUATOR',
+              message: `$ref "${ref}" names no shared evaluator`,
+            });
+          }
+        }
+      }
+      settings.targeting = raw.targeting as JsonObject;
+    }
+  }
+  if (raw.overrides !== undefined && raw.overrides !== null) {
+    if (!isPlainObject(raw.overrides)) {
+      issues.push({
+        path: `${base}/overrides`,
+        code: 'INVALID_TYPE',
+        message: 'overrides must map targeting keys to variant names',
+      });
+    } else {
+      const entries = Object.entries(raw.overrides);
+      if (entries.length > MAX_OVERRIDES) {
+        issues.push({
+          path: `${base}/overrides`,
+          code: 'TOO_MANY',
+          message: `at most ${MAX_OVERRIDES} overrides per environment`,
+        });
+      }
+      const overrides: Record<string, string> = {};
+      for (const [targetingKey, variant] of entries) {
+        const p = `${base}/overrides${pointer(targetingKey)}`;
+        if (targetingKey.length === 0 || targetingKey.length > 256) {
+          issues.push({ path: p, code: 'INVALID_VALUE', message: 'targeting key must be 1–256 characters' });
+        } else if (typeof variant !== 'string' || !(variant in variants)) {
+          issues.push({
+            path: p,
+            code: 'UNKNOWN_VARIANT',
+            message: `override must name one of the variants (${Object.keys(variants).join(', ')})`,
+          });
+        } else {
+          overrides[targetingKey] = variant;
+        }
+      }
+      if (entries.length > 0) settings.overrides = overrides;
+    }
+  }
+  if (raw.rollout !== undefined && raw.rollout !== null) {
+    const r = raw.rollout;
+    if (!isPlainObject(r)) {
+      issues.push({ path: `${base}/rollout`, code: 'INVALID_TYPE', message: 'rollout must be {variant, percentage}' });
+    } else {
+      for (const k of Object.keys(r)) {
+        if (k !== 'variant' && k !== 'percentage') {
+          issues.push({
+            path: `${base}/rollout${pointer(k)}`,
+            code: 'UNKNOWN_PROPERTY',
+            message: `unknown property "${k}"`,
+          });
+        }
+      }
+      const percentage = r.percentage;
+      if (
+        typeof percentage !== 'number' ||
+        !Number.isFinite(percentage) ||
+        percentage < 0 ||
+        percentage > 100 ||
+        Math.round(percentage * 100) !== percentage * 100
+      ) {
+        issues.push({
+          path: `${base}/rollout/percentage`,
+          code: 'INVALID_VALUE',
+          message: 'percentage must be a number from 0 to 100 with at most two decimals',
+        });
+      } else if (typeof r.variant !== 'string' || !(r.variant in variants)) {
+        issues.push({
+          path: `${base}/rollout/variant`,
+          code: 'UNKNOWN_VARIANT',
+          message: `rollout variant must be one of ${Object.keys(variants).join(', ')}`,
+        });
+      } else {
+        settings.rollout = { variant: r.variant, percentage };
+      }
+    }
+  }
+  return settings;
+}
+
+/**
+ * Checks a flag document (one entry of the flags file, or an API request body) and returns it typed.
+ * Every problem is reported with its JSON Pointer, so a caller can name the field (or the file line).
+ */
+export function validateFlag(input: unknown, options: FlagValidationOptions): ValidationResult<Flag> {
+  const issues: ValidationIssue[] = [];
+  if (!isPlainObject(input)) {
+    return { ok: false, issues: [{ path: '', code: 'INVALID_TYPE', message: 'a flag must be a JSON object' }] };
+  }
+  for (const k of Object.keys(input)) {
+    if (!FLAG_PROPERTIES.has(k)) {
+      issues.push({ path: pointer(k), code: 'UNKNOWN_PROPERTY', message: `unknown property "${k}"` });
+    }
+  }
+  const { key, type, variants, defaultVariant } = input;
+  if (typeof key !== 'string') {
+    issues.push({ path: '/key', code: 'REQUIRED', message: 'key is required and must be a string' });
+  } else if (!FLAG_KEY_PATTERN.test(key)) {
+    issues.push({
+      path: '/key',
+      code: 'INVALID_KEY',
+      message: 'key must start with a letter or digit and contain only letters, digits, ".", "_" or "-" (≤128)',
+    });
+  }
+  for (const field of ['description', 'owner'] as const) {
+    const v = input[field];
+    if (v !== undefined && (typeof v !== 'string' || v.length > 1000)) {
+      issues.push({
+        path: `/${field}`,
+        code: 'INVALID_TYPE',
+        message: `${field} must be a string of ≤1000 characters`,
+      });
+    }
+  }
+  if (input.sensitive !== undefined && typeof input.sensitive !== 'boolean') {
+    issues.push({ path: '/sensitive', code: 'INVALID_TYPE', message: 'sensitive must be true or false' });
+  }
+  const typeOk = typeof type === 'string' && FLAG_TYPES.includes(type as FlagType);
+  if (!typeOk) {
+    issues.push({ path: '/type', code: 'INVALID_VALUE', message: `type must be one of ${FLAG_TYPES.join(', ')}` });
+  }
+  const variantMap: Record<string, JsonValue> = {};
+  if (!isPlainObject(variants) || Object.keys(variants).length === 0) {
+    issues.push({
+      path: '/variants',
+      code: 'REQUIRED',
+      message: 'variants must be an object with at least one variant',
+    });
+  } else if (Object.keys(variants).length > MAX_VARIANTS) {
+    issues.push({ path: '/variants', code: 'TOO_MANY', message: `at most ${MAX_VARIANTS} variants` });
+  } else {
+    for (const [name, value] of Object.entries(variants)) {
+      if (typeOk && !variantMatchesType(type as FlagType, value)) {
+        issues.push({
+          path: `/variants${pointer(name)}`,
+          code: 'VARIANT_TYPE_MISMATCH',
+          message: `variant "${name}" must be a ${type} (got ${typeOfJson(value)})`,
+        });
+      }
+      variantMap[name] = value as JsonValue;
+    }
+  }
+  if (typeof defaultVariant !== 'string') {
+    issues.push({ path: '/defaultVariant', code: 'REQUIRED', message: 'defaultVariant is required' });
+  } else if (isPlainObject(variants) && !(defaultVariant in variants)) {
+    issues.push({
+      path: '/defaultVariant',
+      code: 'UNKNOWN_DEFAULT_VARIANT',
+      message: `defaultVariant "${defaultVariant}" is not one of the variants (${Object.keys(variants).join(', ')})`,
+    });
+  }
+  if (input.schema !== undefined) {
+    if (typeOk && type !== 'number' && type !== 'object') {
+      issues.push({
+        path: '/schema',
+        code: 'INVALID_VALUE',
+        message: 'schema applies to number and object flags only',
+      });
+    } else if (!isPlainObject(input.schema)) {
+      issues.push({ path: '/schema', code: 'INVALID_SCHEMA', message: 'schema must be a JSON Schema object' });
+    } else {
+      let validate: ReturnType<Ajv['compile']> | undefined;
+      try {
+        validate = schemaAjv.compile(input.schema);
+      } catch (e) {
+        issues.push({
+          path: '/schema',
+          code: 'INVALID_SCHEMA',
+          message: `invalid JSON Schema: ${(e as Error).message}`,
+        });
+      }
+      if (validate) {
+        for (const [name, value] of Object.entries(variantMap)) {
+          if (!validate(value)) issues.push(...ajvIssues(validate.errors, `/variants${pointer(name)}`));
+        }
+      }
+    }
+  }
+  const environments: Record<string, EnvironmentSettings> = {};
+  if (input.environments === undefined) {
+    // A flag without environment settings exists everywhere, disabled: safe by default.
+  } else if (!isPlainObject(input.environments)) {
+    issues.push({ path: '/environments', code: 'INVALID_TYPE', message: 'environments must be an object' });
+  } else {
+    for (const [env, raw] of Object.entries(input.environments)) {
+      const base = `/environments${pointer(env)}`;
+      if (!ENVIRONMENT_NAME_PATTERN.test(env) || !options.environments.includes(env)) {
+        issues.push({
+          path: base,
+          code: 'UNKNOWN_ENVIRONMENT',
+          message: `unknown environment "${env}" (configured: ${options.environments.join(', ')})`,
+        });
+        continue;
+      }
+      const settings = validateEnvironment(raw, base, variantMap, options, issues);
+      if (settings) environments[env] = settings;
+    }
+  }
+  if (issues.length > 0) return { ok: false, issues };
+  const flag: Flag = {
+    key: key as string,
+    type: type as FlagType,
+    variants: variantMap,
+    defaultVariant: defaultVariant as string,
+    environments,
+  };
+  if (typeof input.description === 'string') flag.description = input.description;
+  if (typeof input.owner === 'string') flag.owner = input.owner;
+  if (input.schema !== undefined) flag.schema = input.schema as JsonObject;
+  if (input.sensitive === true) flag.sensitive = true;
+  return { ok: true, value: flag };
+}
+
+const EVALUATOR_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Checks shared evaluators: names, JsonLogic objects, and no nested `$ref` (flagd does not resolve nested refs). */
+export function validateEvaluators(input: unknown, base = ''): ValidationResult<Evaluators> {
+  if (input === undefined || input === null) return { ok: true, value: {} };
+  if (!isPlainObject(input)) {
+    return { ok: false, issues: [{ path: base, code: 'INVALID_TYPE', message: 'evaluators must be an object' }] };
+  }
+  const issues: ValidationIssue[] = [];
+  for (const [name, logic] of Object.entries(input)) {
+    const p = `${base}${pointer(name)}`;
+    if (!EVALUATOR_NAME_PATTERN.test(name)) {
+      issues.push({ path: p, code: 'INVALID_KEY', message: 'evaluator names use letters, digits, ".", "_", "-"' });
+    } else if (!isPlainObject(logic)) {
+      issues.push({ path: p, code: 'INVALID_TARGETING', message: 'an evaluator must be a JsonLogic object' });
+    } else if (collectRefs(logic).size > 0) {
+      issues.push({
+        path: p,
+        code: 'INVALID_TARGETING',
+        message: 'evaluators cannot use $ref (flagd does not nest them)',
+      });
+    }
+  }
+  return issues.length > 0 ? { ok: false, issues } : { ok: true, value: input as Evaluators };
+}

@@ -1,0 +1,5 @@
+export * from './flag-diff.js';
+export * from './flag-model.js';
+export * from './flag-validation.js';
+export * from './flagd-compile.js';
+export * from './flags-file.js';

@@ -1,0 +1,125 @@
+import type { Evaluators, Flag, JsonObject } from '@runtime-control/core';
+
+/**
+ * Storage for everything the control plane holds. Two implementations (SQLite, PostgreSQL) pass one contract
+ * suite (`store-contract.ts`).
+ *
+ * Invariants every implementation keeps:
+ * - Every write bumps one global, monotonic revision and appends its audit record in the same transaction.
+ *   Revisions are assigned in commit order (writes are serialized on the revision counter), so a reader that has
+ *   applied revision N and reads `changesSince(N)` never misses a change committed later with a lower number.
+ * - A flag's `revision` is the revision of its last write; it is the flag's ETag.
+ * - `ifRevision` on a write is an optimistic-concurrency precondition: if the flag's current revision differs the
+ *   write fails with PRECONDITION_FAILED and nothing is written.
+ * - Token secrets are never stored: only their SHA-256 hash. Audit records never contain the hash either.
+ */
+
+export interface Actor {
+  /** Who made the change: the token's name, optionally with the human the client named (`X-RC-Actor`). */
+  name: string;
+}
+
+export interface StoredFlag {
+  flag: Flag;
+  revision: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface StoredEvaluator {
+  name: string;
+  logic: JsonObject;
+  revision: number;
+}
+
+export type TokenKind = 'admin' | 'client';
+
+export interface StoredToken {
+  id: string;
+  name: string;
+  kind: TokenKind;
+  /** Client tokens are scoped to one environment; admin tokens have none. */
+  environment: string | null;
+  /** SHA-256 (hex) of the token; never returned over the API. */
+  hash: string;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+export type EntityType = 'flag' | 'evaluator' | 'token';
+export type AuditAction = 'create' | 'update' | 'delete' | 'revoke';
+
+export interface AuditRecord {
+  revision: number;
+  at: string;
+  actor: string;
+  entityType: EntityType;
+  entityKey: string;
+  action: AuditAction;
+  /** The entity before and after the change (null when absent). Token records hold metadata, never hashes. */
+  before: unknown;
+  after: unknown;
+}
+
+export interface AuditQuery {
+  entityType?: EntityType;
+  entityKey?: string;
+  actor?: string;
+  /** ISO timestamps, inclusive. */
+  since?: string;
+  until?: string;
+  /** Only records with a revision below this (for paging backwards). */
+  beforeRevision?: number;
+  /** Default 100, max 1000. Newest first. */
+  limit?: number;
+}
+
+export interface WriteOptions {
+  ifRevision?: number;
+}
+
+export interface WriteResult {
+  revision: number;
+}
+
+/** Mutates a copy of the current flag inside the write transaction; throw an AppError to abort with nothing written. */
+export type FlagMutation = (current: Flag) => Flag;
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Applies pending versioned migrations; safe to call from several replicas at once. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+  /** Throws when the database cannot answer (readiness). */
+  ping(): Promise<void>;
+  currentRevision(): Promise<number>;
+
+  listFlags(): Promise<StoredFlag[]>;
+  getFlag(key: string): Promise<StoredFlag | undefined>;
+  /** Throws AppError FLAG_EXISTS (and writes nothing, bumps no revision) if the key exists. */
+  createFlag(flag: Flag, actor: Actor): Promise<StoredFlag>;
+  /** Throws FLAG_NOT_FOUND or PRECONDITION_FAILED. `flag.key` must equal `key`. */
+  replaceFlag(key: string, flag: Flag, actor: Actor, options?: WriteOptions): Promise<StoredFlag>;
+  /** Read-modify-write in one transaction (row locked on PostgreSQL). Throws FLAG_NOT_FOUND / PRECONDITION_FAILED. */
+  updateFlag(key: string, mutate: FlagMutation, actor: Actor, options?: WriteOptions): Promise<StoredFlag>;
+  deleteFlag(key: string, actor: Actor, options?: WriteOptions): Promise<WriteResult>;
+
+  listEvaluators(): Promise<StoredEvaluator[]>;
+  getEvaluator(name: string): Promise<StoredEvaluator | undefined>;
+  /** Creates or replaces. */
+  putEvaluator(name: string, logic: JsonObject, actor: Actor, options?: WriteOptions): Promise<StoredEvaluator>;
+  /** Throws EVALUATOR_NOT_FOUND. */
+  deleteEvaluator(name: string, actor: Actor, options?: WriteOptions): Promise<WriteResult>;
+
+  createToken(token: Omit<StoredToken, 'createdAt' | 'revokedAt'>, actor: Actor): Promise<StoredToken>;
+  listTokens(): Promise<StoredToken[]>;
+  getToken(id: string): Promise<StoredToken | undefined>;
+  /** Throws TOKEN_NOT_FOUND; revoking a revoked token is a no-op that returns it unchanged (no revision). */
+  revokeToken(id: string, actor: Actor): Promise<StoredToken>;
+
+  queryAudit(query: AuditQuery): Promise<AuditRecord[]>;
+  /** Entities changed after `revision`, oldest first; used by replicas to catch up. */
+  changesSince(revision: number): Promise<{ revision: number; entityType: EntityType; entityKey: string }[]>;
+}
+
+export type { Evaluators };
