@@ -41,7 +41,11 @@ export class AppError extends Error {
   /** JSON Pointer of the first problem, repeated at top level so simple clients need not read `details`. */
   readonly path: string | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { details?: ErrorDetail[]; path?: string; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { details?: ErrorDetail[]; path?: string; cause?: unknown } = {},
+  ) {
     super(message, { cause: options.cause });
     this.name = 'AppError';
     this.code = code;

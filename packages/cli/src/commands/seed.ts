@@ -1,0 +1,253 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import {
+  canonicalJson,
+  diffJson,
+  type Evaluators,
+  type Flag,
+  type FlagsFile,
+  formatFlagsFileIssue,
+  type JsonChange,
+  parseFlagsFile,
+} from '@runtime-control/core';
+import { parseCommandArgs, rejectExtraPositionals, requirePositional } from '../args.js';
+import { CONNECTION_OPTIONS, type CliIo, createAdminClient } from '../connection.js';
+import { type AdminClient, ApiError, CliError } from '../http-client.js';
+import type { Output } from '../output.js';
+
+export const SEED_HELP = `Usage: rctl seed FILE [--reconcile] [--dry-run]
+
+Creates the evaluators and flags of a flags file (YAML or JSON) on the server. Safe to repeat: flags that already
+exist are left as they are, so hand changes made since are kept.
+
+Options:
+  --reconcile    also update existing flags and evaluators that differ from the file (prints each difference)
+  --dry-run      report what would change and write nothing
+  --url URL      server URL (default: RC_URL, else http://127.0.0.1:4400)
+  --token TOKEN  admin token (default: RC_TOKEN, else <RC_DATA_DIR or .runtime-control>/admin-token)
+  -h, --help     show this help
+`;
+
+const FLAG_FIELDS = [
+  'key',
+  'description',
+  'owner',
+  'type',
+  'variants',
+  'defaultVariant',
+  'schema',
+  'sensitive',
+  'environments',
+] as const;
+
+/**
+ * The parts of a flag the file controls, in one normal form, so a server copy (which may carry timestamps or
+ * spell "nothing" as null, {} or an explicit DISABLED environment) compares equal to the file it came from.
+ */
+export function comparableFlag(flag: Flag): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  const source = flag as unknown as Record<string, unknown>;
+  for (const field of FLAG_FIELDS) {
+    const value = source[field];
+    if (value === undefined || value === null) continue;
+    if (field === 'sensitive' && value === false) continue;
+    result[field] = value;
+  }
+  const environments: Record<string, unknown> = {};
+  for (const [env, raw] of Object.entries(flag.environments ?? {})) {
+    const settings: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(raw as unknown as Record<string, unknown>)) {
+      if (value === undefined || value === null) continue;
+      if (name === 'overrides' && Object.keys(value as object).length === 0) continue;
+      settings[name] = value;
+    }
+    // A flag without settings for an environment is disabled there; an explicit DISABLED says the same.
+    if (Object.keys(settings).length === 1 && settings.state === 'DISABLED') continue;
+    environments[env] = settings;
+  }
+  result.environments = environments;
+  return result;
+}
+
+function formatChangeValue(value: unknown): string {
+  return value === undefined ? '(absent)' : JSON.stringify(value);
+}
+
+/** One line per difference, e.g. `  ~ /environments/production/state: "DISABLED" → "ENABLED"`. */
+export function formatChanges(changes: readonly JsonChange[]): string[] {
+  return changes.map((c) => {
+    if (c.before === undefined) return `  + ${c.path || '/'}: ${formatChangeValue(c.after)}`;
+    if (c.after === undefined) return `  - ${c.path || '/'}: ${formatChangeValue(c.before)}`;
+    return `  ~ ${c.path || '/'}: ${formatChangeValue(c.before)} → ${formatChangeValue(c.after)}`;
+  });
+}
+
+/** Reads and validates a flags file; any problem is reported as `file:line:col: message` and nothing is written. */
+export async function loadFlagsFile(file: string, io: CliIo, out: Output): Promise<FlagsFile> {
+  let text: string;
+  try {
+    text = await readFile(resolve(io.cwd, file), 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new CliError(`cannot read ${file}: ${code}`);
+  }
+  const parsed = parseFlagsFile(text, file);
+  if (!parsed.ok) {
+    for (const issue of parsed.issues) out.error(formatFlagsFileIssue(issue));
+    const count = parsed.issues.length;
+    throw new CliError(`${file}: ${count} problem${count === 1 ? '' : 's'}; nothing was written.`);
+  }
+  return parsed.value;
+}
+
+interface SeedOptions {
+  reconcile: boolean;
+  dryRun: boolean;
+}
+
+export async function runSeed(args: string[], io: CliIo, out: Output): Promise<number> {
+  const command = 'seed';
+  const { values, positionals } = parseCommandArgs(
+    args,
+    { ...CONNECTION_OPTIONS, reconcile: { type: 'boolean' }, 'dry-run': { type: 'boolean' } },
+    command,
+  );
+  if (values.help) {
+    out.line(SEED_HELP.trimEnd());
+    return 0;
+  }
+  const file = requirePositional(positionals, 0, 'FILE', command);
+  rejectExtraPositionals(positionals, 1, command);
+  const options: SeedOptions = { reconcile: values.reconcile === true, dryRun: values['dry-run'] === true };
+
+  // The file is checked completely before the server is contacted, so a bad file never half-seeds.
+  const flagsFile = await loadFlagsFile(file, io, out);
+  const client = createAdminClient(values, io);
+  await seedEvaluators(client, flagsFile.evaluators, options, out);
+  const summary = await seedFlags(client, flagsFile.flags, options, out);
+  const verb = options.dryRun ? 'would be ' : '';
+  out.line(
+    `${summary.created} ${verb}created, ${summary.present} already present, ${summary.updated} ${verb}updated` +
+      (options.dryRun ? ' (dry run: nothing was written)' : ''),
+  );
+  return 0;
+}
+
+async function seedEvaluators(
+  client: AdminClient,
+  evaluators: Evaluators,
+  options: SeedOptions,
+  out: Output,
+): Promise<void> {
+  const names = Object.keys(evaluators);
+  if (names.length === 0) return;
+  // Flags may `$ref` these, so they must exist before any flag is created.
+  const existing = await client.listEvaluators();
+  for (const name of names) {
+    const logic = evaluators[name]!;
+    const current = existing[name];
+    if (current === undefined) {
+      if (!options.dryRun) await client.putEvaluator(name, logic);
+      out.line(`${action(options, 'created', 'create')} evaluator ${name}`);
+    } else if (canonicalJson(current) === canonicalJson(logic)) {
+      out.line(`${options.reconcile ? 'unchanged' : 'exists '} evaluator ${name}`);
+    } else if (options.reconcile) {
+      for (const line of formatChanges(diffJson(current, logic))) out.line(line);
+      if (!options.dryRun) await client.putEvaluator(name, logic);
+      out.line(`${action(options, 'updated', 'update')} evaluator ${name}`);
+    } else {
+      out.line(`exists  evaluator ${name} (differs from the file; left as is, --reconcile updates it)`);
+    }
+  }
+}
+
+interface SeedSummary {
+  created: number;
+  present: number;
+  updated: number;
+}
+
+async function seedFlags(
+  client: AdminClient,
+  flags: readonly Flag[],
+  options: SeedOptions,
+  out: Output,
+): Promise<SeedSummary> {
+  const summary: SeedSummary = { created: 0, present: 0, updated: 0 };
+  // A dry run cannot probe with POST, so it reads the current keys once instead.
+  const existingKeys = options.dryRun ? new Set((await client.listFlags()).flags.map((f) => f.key)) : undefined;
+  for (const flag of flags) {
+    let exists: boolean;
+    if (existingKeys) {
+      exists = existingKeys.has(flag.key);
+    } else {
+      // Create-if-absent in one request: the server answers 409 and changes nothing when the key exists.
+      const result = await withFlagContext(flag.key, () => client.createFlag(flag));
+      exists = result.status === 'exists';
+    }
+    if (!exists) {
+      summary.created++;
+      out.line(`${action(options, 'created', 'create')} ${flag.key}`);
+      continue;
+    }
+    summary.present++;
+    if (!options.reconcile) {
+      out.line(`exists  ${flag.key} (left as is)`);
+      continue;
+    }
+    if (await reconcileFlag(client, flag, options, out)) summary.updated++;
+  }
+  return summary;
+}
+
+/** Brings an existing flag to the file's content; returns whether it differed. */
+async function reconcileFlag(
+  client: AdminClient,
+  flag: Flag,
+  options: SeedOptions,
+  out: Output,
+): Promise<boolean> {
+  const current = await withFlagContext(flag.key, () => client.getFlag(flag.key));
+  const before = comparableFlag(current.flag);
+  const after = comparableFlag(flag);
+  if (canonicalJson(before) === canonicalJson(after)) {
+    out.line(`unchanged ${flag.key}`);
+    return false;
+  }
+  for (const line of formatChanges(diffJson(before, after))) out.line(line);
+  if (!options.dryRun) {
+    try {
+      // If-Match: the diff above is only true of the version read; a concurrent change must not be overwritten.
+      await client.replaceFlag(flag, current.etag);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'PRECONDITION_FAILED') {
+        throw new CliError(
+          `flag "${flag.key}" changed on the server while it was being reconciled; nothing was written to it. ` +
+            'Run the seed again to compare with the new version.',
+        );
+      }
+      throw addFlagContext(flag.key, error);
+    }
+  }
+  out.line(`${action(options, 'updated', 'update')} ${flag.key}`);
+  return true;
+}
+
+/** `created`, or `would create` in a dry run. */
+function action(options: SeedOptions, done: string, planned: string): string {
+  return options.dryRun ? `would ${planned}` : done;
+}
+
+function addFlagContext(key: string, error: unknown): unknown {
+  // Token problems are not about this flag; their message already says what to do.
+  if (error instanceof ApiError && error.status !== 401 && error.status !== 403) return new CliError(`flag "${key}": ${error.message}`, error.exitCode);
+  return error;
+}
+
+async function withFlagContext<T>(key: string, action: () => Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (error) {
+    throw addFlagContext(key, error);
+  }
+}

@@ -1,0 +1,19 @@
+export const MAIN_HELP = `Usage: rctl <command> [options]
+
+Runtime Control: feature flags and typed runtime config.
+
+Commands:
+  up                 start the server in this process
+  seed FILE          create the flags of a flags file (idempotent; --reconcile updates differing ones)
+  flags ...          list, show, enable, disable, override and roll out flags
+  eval KEY --env E   evaluate one flag for a context
+  tokens ...         create, list and revoke API tokens
+
+Options:
+  --url URL          server URL (default: RC_URL, else http://127.0.0.1:4400)
+  --token TOKEN      admin token (default: RC_TOKEN, else <RC_DATA_DIR or .runtime-control>/admin-token)
+  -h, --help         show help (also "rctl <command> --help")
+  -v, --version      show the version
+
+Exit codes: 0 success, 1 failure, 2 usage error.
+`;

@@ -1,0 +1,99 @@
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { adminGuard, clientGuard } from './auth/auth-hooks.js';
+import { AppError } from './errors/app-error.js';
+import { mapError } from './errors/error-mapper.js';
+import { auditController } from './features/audit/audit-controller.js';
+import { streamController } from './features/client-stream/stream-controller.js';
+import { debugController } from './features/debug/debug-controller.js';
+import { evaluatorController } from './features/evaluators/evaluator-controller.js';
+import { flagController } from './features/flags/flag-controller.js';
+import { healthController } from './features/health/health-controller.js';
+import { ofrepController } from './features/ofrep/ofrep-controller.js';
+import { openApiDocument } from './features/openapi/openapi-document.js';
+import { tokenController } from './features/tokens/token-controller.js';
+import type { Runtime } from './runtime.js';
+
+const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;
+
+/**
+ * Builds the HTTP app over a runtime. It never listens: `startServer` does, and tests call `app.inject`.
+ * Closing the app closes the runtime (timers, streams, bus, store).
+ */
+export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: rt.logger as FastifyBaseLogger,
+    bodyLimit: rt.config.bodyLimitBytes,
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  });
+
+  app.setErrorHandler((err, req, reply) => mapError(err, req, reply));
+  app.setNotFoundHandler((req, reply) =>
+    mapError(new AppError('NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`), req, reply),
+  );
+
+  app.addHook('onResponse', async (req, reply) => {
+    rt.metrics.httpDuration.observe(
+      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  const requireAdmin = adminGuard(rt);
+  const requireClient = clientGuard(rt);
+
+  await app.register(
+    async (scope) => {
+      scope.addHook('preHandler', requireAdmin);
+      await flagController(scope, rt);
+      await evaluatorController(scope, rt);
+      await tokenController(scope, rt);
+      await auditController(scope, rt);
+      await debugController(scope, rt);
+    },
+    { prefix: '/api/admin' },
+  );
+
+  await app.register(
+    async (scope) => {
+      scope.addHook('preHandler', requireClient);
+      await streamController(scope, rt);
+    },
+    { prefix: '/api/client' },
+  );
+
+  await ofrepController(app, rt, requireClient);
+  await healthController(app, rt);
+
+  const openApi = openApiDocument();
+  app.get('/api/openapi.json', async () => openApi);
+  app.get('/', async () => ({
+    name: 'Runtime Control',
+    version,
+    revision: rt.state.revision,
+    environments: rt.config.environments,
+    storage: rt.store.kind,
+    bus: rt.bus.kind,
+    links: {
+      openapi: '/api/openapi.json',
+      admin: '/api/admin/flags',
+      ofrep: '/ofrep/v1/evaluate/flags',
+      snapshot: '/api/client/snapshot',
+      stream: '/api/client/stream',
+      health: '/health',
+      ready: '/health/ready',
+      metrics: '/metrics',
+    },
+    console: 'The web console is not built yet; use `rctl` or the API.',
+  }));
+
+  app.addHook('onClose', async () => {
+    rt.sse.close();
+    rt.sync.close();
+    await rt.bus.close();
+    await rt.store.close();
+  });
+  return app;
+}

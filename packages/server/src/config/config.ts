@@ -1,0 +1,109 @@
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { DEFAULT_ENVIRONMENTS, ENVIRONMENT_NAME_PATTERN } from '@runtime-control/core';
+
+/**
+ * Server configuration, read once from `RC_*` environment variables, validated and frozen. Nothing else in the
+ * server reads `process.env`: tests pass an explicit `env` object.
+ */
+export interface ServerConfig {
+  readonly mode: 'development' | 'production';
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** `postgres://…` selects PostgreSQL; unset means the embedded SQLite file in `dataDir`. */
+  readonly databaseUrl: string | undefined;
+  /** Set for scale-out: changes are announced to other replicas over Redis pub/sub. */
+  readonly redisUrl: string | undefined;
+  /** Undefined in development means "generate one" (see `resolveAdminToken`). */
+  readonly adminToken: string | undefined;
+  readonly environments: readonly string[];
+  readonly logLevel: string;
+  readonly bodyLimitBytes: number;
+  /** How often a replica checks the database for revisions it has not seen (bounds staleness if pub/sub loses one). */
+  readonly reconcileIntervalMs: number;
+  readonly sseHeartbeatMs: number;
+  /** Advertised in OFREP `eventStreams`; derived from the request when unset. */
+  readonly publicUrl: string | undefined;
+  readonly seedFile: string | undefined;
+  readonly replicaId: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function integer(env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number) {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(name, `must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return n;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): ServerConfig {
+  const mode = env.RC_MODE ?? (env.NODE_ENV === 'production' ? 'production' : 'development');
+  if (mode !== 'development' && mode !== 'production') {
+    throw new ConfigError('RC_MODE', `must be "development" or "production", got "${mode}"`);
+  }
+  const databaseUrl = env.RC_DATABASE_URL || undefined;
+  if (databaseUrl && !/^(postgres(ql)?:\/\/|sqlite:)/.test(databaseUrl)) {
+    throw new ConfigError('RC_DATABASE_URL', 'must start with postgres://, postgresql:// or sqlite:');
+  }
+  const redisUrl = env.RC_REDIS_URL || undefined;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError('RC_REDIS_URL', 'must start with redis:// or rediss://');
+  }
+  const adminToken = env.RC_ADMIN_TOKEN || undefined;
+  if (adminToken !== undefined && adminToken.length < 16) {
+    throw new ConfigError('RC_ADMIN_TOKEN', 'must be at least 16 characters');
+  }
+  if (mode === 'production' && adminToken === undefined) {
+    throw new ConfigError('RC_ADMIN_TOKEN', 'is required in production (RC_MODE=production)');
+  }
+  const environments = (env.RC_ENVIRONMENTS ?? DEFAULT_ENVIRONMENTS.join(','))
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (environments.length === 0) throw new ConfigError('RC_ENVIRONMENTS', 'must name at least one environment');
+  for (const e of environments) {
+    if (!ENVIRONMENT_NAME_PATTERN.test(e)) {
+      throw new ConfigError('RC_ENVIRONMENTS', `"${e}" is not a valid environment name (lowercase, digits, "-")`);
+    }
+  }
+  const logLevel = env.RC_LOG_LEVEL ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('RC_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const publicUrl = env.RC_PUBLIC_URL || undefined;
+  if (publicUrl && !/^https?:\/\//.test(publicUrl)) {
+    throw new ConfigError('RC_PUBLIC_URL', 'must be an http(s) URL');
+  }
+  return Object.freeze({
+    mode,
+    host: env.RC_HOST || '0.0.0.0',
+    port: integer(env, 'RC_PORT', 4400, 0, 65535),
+    dataDir: resolve(env.RC_DATA_DIR || '.runtime-control'),
+    databaseUrl,
+    redisUrl,
+    adminToken,
+    environments: Object.freeze([...new Set(environments)]),
+    logLevel,
+    bodyLimitBytes: integer(env, 'RC_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    reconcileIntervalMs: integer(env, 'RC_RECONCILE_INTERVAL_MS', 5000, 100, 3_600_000),
+    sseHeartbeatMs: integer(env, 'RC_SSE_HEARTBEAT_MS', 15_000, 100, 300_000),
+    publicUrl: publicUrl?.replace(/\/$/, ''),
+    seedFile: env.RC_SEED_FILE || undefined,
+    replicaId: env.RC_REPLICA_ID || `${hostname()}-${process.pid}`,
+  });
+}

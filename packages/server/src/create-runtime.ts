@@ -1,0 +1,107 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type DestinationStream, type Logger, pino } from 'pino';
+import { generateToken } from './auth/tokens.js';
+import type { ChangeBus } from './bus/change-bus.js';
+import { InProcessBus } from './bus/in-process-bus.js';
+import { RedisBus } from './bus/redis-bus.js';
+import type { ServerConfig } from './config/config.js';
+import { SseHub } from './features/client-stream/sse-hub.js';
+import { changeFrame } from './features/client-stream/stream-controller.js';
+import { EvaluatorService } from './features/evaluators/evaluator-service.js';
+import { FlagService } from './features/flags/flag-service.js';
+import { ofrepRefetchFrame } from './features/ofrep/ofrep-controller.js';
+import { TokenService } from './features/tokens/token-service.js';
+import { createMetrics } from './metrics/metrics.js';
+import type { Runtime } from './runtime.js';
+import { ChangeSync } from './state/change-sync.js';
+import { ReplicaState } from './state/replica-state.js';
+import { createStore } from './store/create-store.js';
+import type { Store } from './store/store.js';
+
+export interface RuntimeOptions {
+  /** Use this store instead of the one `config.databaseUrl` names (tests). */
+  store?: Store;
+  bus?: ChangeBus;
+  /** Where JSON logs go (default stdout). */
+  logStream?: DestinationStream;
+  /** Collect Node process metrics (off in tests that build many apps). */
+  defaultMetrics?: boolean;
+}
+
+export function createLogger(config: ServerConfig, stream?: DestinationStream): Logger {
+  return pino(
+    {
+      level: config.logLevel,
+      base: { replica: config.replicaId },
+      // Belt and braces: request serializers never include headers, and these paths are censored if anything
+      // ever logs a request or a token-bearing object.
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'token', '*.token'],
+        censor: '[redacted]',
+      },
+    },
+    stream,
+  );
+}
+
+/**
+ * The admin token in force. In development without RC_ADMIN_TOKEN one is generated once and kept in the data
+ * directory (mode 0600) so `rctl` on the same machine can use it; `generated` tells the caller to print it.
+ */
+export function resolveAdminToken(config: ServerConfig): { token: string; generated: boolean; file?: string } {
+  if (config.adminToken) return { token: config.adminToken, generated: false };
+  const file = join(config.dataDir, 'admin-token');
+  if (existsSync(file)) {
+    const token = readFileSync(file, 'utf8').trim();
+    if (token.length >= 16) return { token, generated: true, file };
+  }
+  mkdirSync(config.dataDir, { recursive: true });
+  const token = generateToken('admin');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return { token, generated: true, file };
+}
+
+/** The composition root: builds every service once, wires state changes to streams, starts reconciliation. */
+export async function createRuntime(config: ServerConfig, options: RuntimeOptions = {}): Promise<Runtime> {
+  const logger = createLogger(config, options.logStream);
+  const adminToken = resolveAdminToken(config).token;
+  const store = options.store ?? (await createStore(config.databaseUrl, config.dataDir));
+  let bus = options.bus;
+  if (!bus) {
+    if (config.redisUrl) {
+      const redis = new RedisBus(config.redisUrl, logger.child({ component: 'redis-bus' }));
+      await redis.connect();
+      bus = redis;
+    } else {
+      bus = new InProcessBus();
+    }
+  }
+  const metrics = createMetrics({ defaultMetrics: options.defaultMetrics });
+  const state = new ReplicaState(store, config.environments, logger.child({ component: 'state' }));
+  await state.load();
+  const sync = new ChangeSync(state, bus, metrics, logger, config.replicaId, config.reconcileIntervalMs);
+  const sse = new SseHub(metrics, config.sseHeartbeatMs);
+  state.onEnvironmentChange((change) => {
+    sse.publish(change, {
+      sdk: changeFrame(change.revision, change.changedKeys, change.view.configJson),
+      ofrep: ofrepRefetchFrame(change.view),
+    });
+  });
+  sync.start();
+  return {
+    config,
+    adminToken,
+    logger,
+    store,
+    bus,
+    state,
+    sync,
+    metrics,
+    sse,
+    flags: new FlagService(store, state, sync, config.environments),
+    evaluators: new EvaluatorService(store, state, sync),
+    tokens: new TokenService(store, sync, config.environments),
+  };
+}

@@ -1,0 +1,53 @@
+import type { FastifyInstance } from 'fastify';
+import { AppError, type ErrorDetail } from '../../errors/app-error.js';
+import type { Runtime } from '../../runtime.js';
+import type { AuditQuery, EntityType } from '../../store/store.js';
+
+const ENTITY_TYPES = new Set(['flag', 'evaluator', 'token']);
+const QUERY_FIELDS = new Set(['flag', 'type', 'key', 'actor', 'since', 'until', 'before', 'limit']);
+
+function parseAuditQuery(q: Record<string, string | undefined>): AuditQuery {
+  const issues: ErrorDetail[] = [];
+  const query: AuditQuery = {};
+  for (const k of Object.keys(q)) {
+    if (!QUERY_FIELDS.has(k)) issues.push({ path: k, code: 'UNKNOWN_PARAMETER', message: `unknown parameter "${k}"` });
+  }
+  if (q.flag) {
+    query.entityType = 'flag';
+    query.entityKey = q.flag;
+  }
+  if (q.type) {
+    if (!ENTITY_TYPES.has(q.type)) {
+      issues.push({ path: 'type', code: 'INVALID_VALUE', message: 'type must be flag, evaluator or token' });
+    } else query.entityType = q.type as EntityType;
+  }
+  if (q.key) query.entityKey = q.key;
+  if (q.actor) query.actor = q.actor;
+  for (const field of ['since', 'until'] as const) {
+    const v = q[field];
+    if (v === undefined) continue;
+    if (Number.isNaN(Date.parse(v))) {
+      issues.push({ path: field, code: 'INVALID_VALUE', message: `${field} must be an ISO-8601 time` });
+    } else query[field] = new Date(v).toISOString();
+  }
+  if (q.before !== undefined) {
+    const n = Number(q.before);
+    if (!Number.isInteger(n) || n < 0) {
+      issues.push({ path: 'before', code: 'INVALID_VALUE', message: 'before must be a revision' });
+    } else query.beforeRevision = n;
+  }
+  if (q.limit !== undefined) {
+    const n = Number(q.limit);
+    if (!Number.isInteger(n) || n < 1 || n > 1000) {
+      issues.push({ path: 'limit', code: 'INVALID_VALUE', message: 'limit must be an integer from 1 to 1000' });
+    } else query.limit = n;
+  }
+  if (issues.length > 0) throw new AppError('VALIDATION_FAILED', issues[0]!.message, { details: issues });
+  return query;
+}
+
+export async function auditController(app: FastifyInstance, rt: Runtime): Promise<void> {
+  app.get('/audit', async (req) => ({
+    records: await rt.store.queryAudit(parseAuditQuery(req.query as Record<string, string | undefined>)),
+  }));
+}

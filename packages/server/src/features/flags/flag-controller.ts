@@ -1,0 +1,86 @@
+import { isPlainObject } from '@runtime-control/core';
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../../errors/app-error.js';
+import type { Runtime } from '../../runtime.js';
+import { param, sendFlag, writeOptions } from '../http-util.js';
+import type { EnvironmentPatch } from './flag-service.js';
+
+const PATCH_FIELDS = new Set(['state', 'targeting', 'rollout', 'overrides']);
+
+/** `/api/admin/flags…` — registered inside the admin scope, so every route requires an admin token. */
+export async function flagController(app: FastifyInstance, rt: Runtime): Promise<void> {
+  app.get('/flags', async () => {
+    const flags = await rt.flags.list();
+    return { revision: rt.state.revision, flags: flags.map((s) => s.flag) };
+  });
+
+  app.get('/flags/:key', async (req, reply) => sendFlag(reply, await rt.flags.get(param(req, 'key'))));
+
+  app.post('/flags', async (req, reply) => sendFlag(reply, await rt.flags.create(req.body, req.actor!), 201));
+
+  app.put('/flags/:key', async (req, reply) =>
+    sendFlag(reply, await rt.flags.replace(param(req, 'key'), req.body, req.actor!, writeOptions(req))),
+  );
+
+  app.delete('/flags/:key', async (req, reply) => {
+    await rt.flags.delete(param(req, 'key'), req.actor!, writeOptions(req));
+    return reply.code(204).send();
+  });
+
+  app.patch('/flags/:key/environments/:env', async (req, reply) => {
+    const body = req.body;
+    if (!isPlainObject(body) || Object.keys(body).length === 0) {
+      throw new AppError(
+        'VALIDATION_FAILED',
+        'body must be an object with any of state, targeting, rollout, overrides',
+        {
+          path: '',
+        },
+      );
+    }
+    const unknown = Object.keys(body).filter((k) => !PATCH_FIELDS.has(k));
+    if (unknown.length > 0) {
+      throw new AppError('VALIDATION_FAILED', `unknown property "${unknown[0]}"`, {
+        details: unknown.map((k) => ({ path: `/${k}`, code: 'UNKNOWN_PROPERTY', message: `unknown property "${k}"` })),
+      });
+    }
+    const stored = await rt.flags.patchEnvironment(
+      param(req, 'key'),
+      param(req, 'env'),
+      body as EnvironmentPatch,
+      req.actor!,
+      writeOptions(req),
+    );
+    return sendFlag(reply, stored);
+  });
+
+  app.put('/flags/:key/environments/:env/overrides/:targetingKey', async (req, reply) => {
+    const body = req.body;
+    if (!isPlainObject(body) || typeof body.variant !== 'string') {
+      throw new AppError('VALIDATION_FAILED', 'body must be {"variant": "<variant name>"}', { path: '/variant' });
+    }
+    const stored = await rt.flags.setOverride(
+      param(req, 'key'),
+      param(req, 'env'),
+      param(req, 'targetingKey'),
+      body.variant,
+      req.actor!,
+      writeOptions(req),
+    );
+    return sendFlag(reply, stored);
+  });
+
+  app.delete('/flags/:key/environments/:env/overrides/:targetingKey', async (req, reply) => {
+    const stored = await rt.flags.setOverride(
+      param(req, 'key'),
+      param(req, 'env'),
+      param(req, 'targetingKey'),
+      undefined,
+      req.actor!,
+      writeOptions(req),
+    );
+    return sendFlag(reply, stored);
+  });
+
+  app.get('/environments', async () => ({ environments: rt.config.environments }));
+}

@@ -1,0 +1,157 @@
+import { type EnvironmentSettings, type Flag, isPlainObject, pointer, validateFlag } from '@runtime-control/core';
+import { AppError } from '../../errors/app-error.js';
+import type { ChangeSync } from '../../state/change-sync.js';
+import type { ReplicaState } from '../../state/replica-state.js';
+import type { Actor, Store, StoredFlag, WriteOptions } from '../../store/store.js';
+import { checkTargeting } from './targeting-check.js';
+
+export type EnvironmentPatch = Partial<{
+  state: unknown;
+  targeting: unknown;
+  rollout: unknown;
+  overrides: unknown;
+}>;
+
+/** Flag use cases: every write is validated in full (shape, types, schema, JsonLogic) before anything is stored. */
+export class FlagService {
+  constructor(
+    private readonly store: Store,
+    private readonly state: ReplicaState,
+    private readonly sync: ChangeSync,
+    private readonly environments: readonly string[],
+  ) {}
+
+  /** Validates a flag document; throws VALIDATION_FAILED / INVALID_TARGETING with every problem's JSON Pointer. */
+  validate(input: unknown): Flag {
+    const result = validateFlag(input, {
+      environments: this.environments,
+      evaluatorNames: this.state.evaluatorNames(),
+    });
+    if (!result.ok) {
+      const targeting = result.issues.every((i) => i.code === 'INVALID_TARGETING' || i.code === 'UNKNOWN_EVALUATOR');
+      throw new AppError(targeting ? 'INVALID_TARGETING' : 'VALIDATION_FAILED', result.issues[0]!.message, {
+        details: result.issues,
+      });
+    }
+    const problems = checkTargeting(result.value, this.state.evaluatorMap());
+    if (problems.length > 0) throw new AppError('INVALID_TARGETING', problems[0]!.message, { details: problems });
+    return result.value;
+  }
+
+  list(): Promise<StoredFlag[]> {
+    return this.store.listFlags();
+  }
+
+  async get(key: string): Promise<StoredFlag> {
+    const stored = await this.store.getFlag(key);
+    if (!stored) throw new AppError('FLAG_NOT_FOUND', `flag "${key}" not found`);
+    return stored;
+  }
+
+  async create(input: unknown, actor: Actor): Promise<StoredFlag> {
+    const flag = this.validate(input);
+    const stored = await this.store.createFlag(flag, actor);
+    await this.sync.afterWrite(stored.revision);
+    return stored;
+  }
+
+  async replace(key: string, input: unknown, actor: Actor, options: WriteOptions): Promise<StoredFlag> {
+    if (isPlainObject(input) && input.key !== undefined && input.key !== key) {
+      throw new AppError('VALIDATION_FAILED', `body key "${String(input.key)}" does not match the URL key "${key}"`, {
+        path: '/key',
+      });
+    }
+    const flag = this.validate(isPlainObject(input) ? { ...input, key } : input);
+    const stored = await this.store.replaceFlag(key, flag, actor, options);
+    await this.sync.afterWrite(stored.revision);
+    return stored;
+  }
+
+  async delete(key: string, actor: Actor, options: WriteOptions): Promise<void> {
+    const { revision } = await this.store.deleteFlag(key, actor, options);
+    await this.sync.afterWrite(revision);
+  }
+
+  /** Changes one environment's settings; the result is validated as a whole flag inside the write transaction. */
+  async patchEnvironment(
+    key: string,
+    environment: string,
+    patch: EnvironmentPatch,
+    actor: Actor,
+    options: WriteOptions,
+  ): Promise<StoredFlag> {
+    this.requireEnvironment(environment);
+    const stored = await this.store.updateFlag(
+      key,
+      (current) => {
+        const settings: Record<string, unknown> = { ...(current.environments[environment] ?? { state: 'DISABLED' }) };
+        for (const field of ['state', 'targeting', 'rollout', 'overrides'] as const) {
+          if (!(field in patch)) continue;
+          const value = patch[field];
+          if (value === null && field !== 'state') delete settings[field];
+          else settings[field] = value;
+        }
+        const next = { ...current, environments: { ...current.environments, [environment]: settings } };
+        return rebasePaths(() => this.validate(next), `/environments${pointer(environment)}`);
+      },
+      actor,
+      options,
+    );
+    await this.sync.afterWrite(stored.revision);
+    return stored;
+  }
+
+  /** Sets (variant) or removes (undefined) one test-user override. */
+  async setOverride(
+    key: string,
+    environment: string,
+    targetingKey: string,
+    variant: string | undefined,
+    actor: Actor,
+    options: WriteOptions,
+  ): Promise<StoredFlag> {
+    this.requireEnvironment(environment);
+    const stored = await this.store.updateFlag(
+      key,
+      (current) => {
+        const settings: EnvironmentSettings = { ...(current.environments[environment] ?? { state: 'DISABLED' }) };
+        const overrides = { ...(settings.overrides ?? {}) };
+        if (variant === undefined) delete overrides[targetingKey];
+        else overrides[targetingKey] = variant;
+        if (Object.keys(overrides).length > 0) settings.overrides = overrides;
+        else delete settings.overrides;
+        return this.validate({ ...current, environments: { ...current.environments, [environment]: settings } });
+      },
+      actor,
+      options,
+    );
+    await this.sync.afterWrite(stored.revision);
+    return stored;
+  }
+
+  private requireEnvironment(environment: string): void {
+    if (!this.environments.includes(environment)) {
+      throw new AppError(
+        'NOT_FOUND',
+        `unknown environment "${environment}" (configured: ${this.environments.join(', ')})`,
+        {
+          path: 'environment',
+        },
+      );
+    }
+  }
+}
+
+/** Reports problems of a sub-document relative to the request body that carried it (PATCH of one environment). */
+function rebasePaths<T>(fn: () => T, prefix: string): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    const strip = (p: string) => (p.startsWith(prefix) ? p.slice(prefix.length) : p);
+    throw new AppError(err.code, err.message, {
+      details: err.details.map((d) => ({ ...d, path: strip(d.path) })),
+      path: err.path === undefined ? undefined : strip(err.path),
+    });
+  }
+}

@@ -1,0 +1,291 @@
+/** The OpenAPI 3.1 description served at `/api/openapi.json`. Kept beside the routes it describes. */
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+});
+const json = (schema: object) => ({ 'application/json': { schema } });
+const flagRef = { $ref: '#/components/schemas/Flag' };
+const keyParam = { name: 'key', in: 'path', required: true, schema: { type: 'string' } };
+const envParam = { name: 'env', in: 'path', required: true, schema: { type: 'string' } };
+const ifMatch = { name: 'If-Match', in: 'header', required: false, schema: { type: 'string' } };
+const admin = [{ adminToken: [] }];
+const client = [{ clientToken: [] }, { apiKey: [] }];
+const common = {
+  400: errorResponse(
+    'Invalid input (code VALIDATION_FAILED, INVALID_TARGETING or MALFORMED_JSON; `path` names the field)',
+  ),
+  401: errorResponse('Missing, unknown or revoked token'),
+  403: errorResponse('Wrong token kind'),
+};
+const flagResponse = (description: string) => ({
+  description,
+  headers: { ETag: { schema: { type: 'string' } } },
+  content: json(flagRef),
+});
+
+export function openApiDocument(): object {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Runtime Control',
+      version: '0.1.0',
+      description: 'Feature flags and typed runtime config: admin API, OFREP, snapshot and change stream.',
+    },
+    components: {
+      securitySchemes: {
+        adminToken: { type: 'http', scheme: 'bearer', description: 'RC_ADMIN_TOKEN or a token of kind admin' },
+        clientToken: { type: 'http', scheme: 'bearer', description: 'A client token, scoped to one environment' },
+        apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+      },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error'],
+          properties: {
+            error: {
+              type: 'object',
+              required: ['code', 'message'],
+              properties: {
+                code: { type: 'string' },
+                message: { type: 'string' },
+                path: { type: 'string', description: 'JSON Pointer of the offending field' },
+                details: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: { path: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' } },
+                  },
+                },
+              },
+            },
+          },
+        },
+        Environment: {
+          type: 'object',
+          required: ['state'],
+          additionalProperties: false,
+          properties: {
+            state: { enum: ['ENABLED', 'DISABLED'] },
+            targeting: { type: 'object', description: 'flagd JsonLogic returning a variant name or null' },
+            overrides: { type: 'object', additionalProperties: { type: 'string' } },
+            rollout: {
+              type: 'object',
+              required: ['variant', 'percentage'],
+              properties: { variant: { type: 'string' }, percentage: { type: 'number', minimum: 0, maximum: 100 } },
+            },
+          },
+        },
+        Flag: {
+          type: 'object',
+          required: ['key', 'type', 'variants', 'defaultVariant'],
+          additionalProperties: false,
+          properties: {
+            key: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' },
+            description: { type: 'string' },
+            owner: { type: 'string' },
+            type: { enum: ['boolean', 'string', 'number', 'object'] },
+            variants: { type: 'object', minProperties: 1 },
+            defaultVariant: { type: 'string' },
+            schema: { type: 'object', description: 'JSON Schema every variant must satisfy (number/object flags)' },
+            sensitive: { type: 'boolean' },
+            environments: { type: 'object', additionalProperties: { $ref: '#/components/schemas/Environment' } },
+          },
+        },
+        OfrepEvaluation: {
+          type: 'object',
+          required: ['key'],
+          properties: {
+            key: { type: 'string' },
+            value: {},
+            variant: { type: 'string' },
+            reason: { type: 'string' },
+            metadata: { type: 'object' },
+            errorCode: { type: 'string' },
+            errorDetails: { type: 'string' },
+          },
+        },
+      },
+    },
+    paths: {
+      '/api/admin/flags': {
+        get: {
+          security: admin,
+          summary: 'List flags',
+          responses: { 200: { description: 'Flags and revision' }, ...common },
+        },
+        post: {
+          security: admin,
+          summary: 'Create a flag (409 if the key exists; nothing changes)',
+          requestBody: { required: true, content: json(flagRef) },
+          responses: {
+            201: flagResponse('Created'),
+            409: errorResponse('FLAG_EXISTS'),
+            413: errorResponse('BODY_TOO_LARGE'),
+            ...common,
+          },
+        },
+      },
+      '/api/admin/flags/{key}': {
+        parameters: [keyParam],
+        get: {
+          security: admin,
+          responses: { 200: flagResponse('The flag'), 404: errorResponse('FLAG_NOT_FOUND'), ...common },
+        },
+        put: {
+          security: admin,
+          parameters: [ifMatch],
+          requestBody: { required: true, content: json(flagRef) },
+          responses: {
+            200: flagResponse('Replaced'),
+            412: errorResponse('PRECONDITION_FAILED'),
+            404: errorResponse('FLAG_NOT_FOUND'),
+            ...common,
+          },
+        },
+        delete: {
+          security: admin,
+          parameters: [ifMatch],
+          responses: { 204: { description: 'Deleted' }, 412: errorResponse('PRECONDITION_FAILED'), ...common },
+        },
+      },
+      '/api/admin/flags/{key}/environments/{env}': {
+        parameters: [keyParam, envParam],
+        patch: {
+          security: admin,
+          summary: 'Change state, targeting, rollout or overrides in one environment',
+          parameters: [ifMatch],
+          requestBody: { required: true, content: json({ type: 'object' }) },
+          responses: { 200: flagResponse('Updated'), 412: errorResponse('PRECONDITION_FAILED'), ...common },
+        },
+      },
+      '/api/admin/flags/{key}/environments/{env}/overrides/{targetingKey}': {
+        parameters: [
+          keyParam,
+          envParam,
+          { name: 'targetingKey', in: 'path', required: true, schema: { type: 'string' } },
+        ],
+        put: {
+          security: admin,
+          requestBody: {
+            required: true,
+            content: json({ type: 'object', properties: { variant: { type: 'string' } } }),
+          },
+          responses: { 200: flagResponse('Override set'), ...common },
+        },
+        delete: { security: admin, responses: { 200: flagResponse('Override removed'), ...common } },
+      },
+      '/api/admin/evaluators': { get: { security: admin, responses: { 200: { description: 'Shared evaluators' } } } },
+      '/api/admin/evaluators/{name}': {
+        parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+        get: {
+          security: admin,
+          responses: { 200: { description: 'JsonLogic' }, 404: errorResponse('EVALUATOR_NOT_FOUND') },
+        },
+        put: { security: admin, responses: { 200: { description: 'Stored' }, ...common } },
+        delete: {
+          security: admin,
+          responses: { 204: { description: 'Deleted' }, 409: errorResponse('EVALUATOR_IN_USE') },
+        },
+      },
+      '/api/admin/environments': {
+        get: { security: admin, responses: { 200: { description: 'Configured environments' } } },
+      },
+      '/api/admin/audit': {
+        get: {
+          security: admin,
+          parameters: ['flag', 'type', 'key', 'actor', 'since', 'until', 'before', 'limit'].map((name) => ({
+            name,
+            in: 'query',
+            required: false,
+            schema: { type: 'string' },
+          })),
+          responses: { 200: { description: 'Audit records, newest first' }, ...common },
+        },
+      },
+      '/api/admin/tokens': {
+        get: { security: admin, responses: { 200: { description: 'Tokens (never their secrets)' } } },
+        post: {
+          security: admin,
+          requestBody: {
+            required: true,
+            content: json({
+              type: 'object',
+              required: ['kind'],
+              properties: {
+                kind: { enum: ['client', 'admin'] },
+                environment: { type: 'string' },
+                name: { type: 'string' },
+              },
+            }),
+          },
+          responses: { 201: { description: 'Created; the token is shown only in this response' }, ...common },
+        },
+      },
+      '/api/admin/tokens/{id}': {
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        delete: {
+          security: admin,
+          responses: { 204: { description: 'Revoked' }, 404: errorResponse('TOKEN_NOT_FOUND') },
+        },
+      },
+      '/api/admin/evaluate': {
+        post: {
+          security: admin,
+          summary: 'Debug view: every flag evaluated for a context (sensitive values withheld)',
+          requestBody: {
+            required: true,
+            content: json({
+              type: 'object',
+              properties: { environment: { type: 'string' }, context: { type: 'object' } },
+            }),
+          },
+          responses: { 200: { description: 'Evaluations' }, ...common },
+        },
+      },
+      '/ofrep/v1/evaluate/flags/{key}': {
+        parameters: [keyParam],
+        post: {
+          security: client,
+          summary: 'OFREP single-flag evaluation',
+          requestBody: { content: json({ type: 'object', properties: { context: { type: 'object' } } }) },
+          responses: {
+            200: { description: 'Evaluated', content: json({ $ref: '#/components/schemas/OfrepEvaluation' }) },
+            400: { description: 'Evaluation error', content: json({ $ref: '#/components/schemas/OfrepEvaluation' }) },
+            404: { description: 'FLAG_NOT_FOUND', content: json({ $ref: '#/components/schemas/OfrepEvaluation' }) },
+          },
+        },
+      },
+      '/ofrep/v1/evaluate/flags': {
+        post: {
+          security: client,
+          summary: 'OFREP bulk evaluation (ETag / If-None-Match → 304; eventStreams per ADR-0008)',
+          responses: { 200: { description: 'All flags' }, 304: { description: 'Unchanged' } },
+        },
+      },
+      '/ofrep/v1/sse': {
+        get: {
+          summary: 'OFREP change notifications (text/event-stream)',
+          responses: { 200: { description: 'Stream' } },
+        },
+      },
+      '/api/client/snapshot': {
+        get: {
+          security: client,
+          summary: 'The environment as flagd JSON',
+          responses: { 200: { description: 'flagd JSON' }, 304: { description: 'Unchanged' } },
+        },
+      },
+      '/api/client/stream': {
+        get: {
+          security: client,
+          summary: 'SSE: snapshot, then change events (id = revision; Last-Event-ID resumes)',
+          responses: { 200: { description: 'Stream' } },
+        },
+      },
+      '/health': { get: { responses: { 200: { description: 'Alive' } } } },
+      '/health/ready': { get: { responses: { 200: { description: 'Ready' }, 503: { description: 'Not ready' } } } },
+      '/metrics': { get: { responses: { 200: { description: 'Prometheus metrics' } } } },
+    },
+  };
+}

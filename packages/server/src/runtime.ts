@@ -1,0 +1,28 @@
+import type { Logger } from 'pino';
+import type { ChangeBus } from './bus/change-bus.js';
+import type { ServerConfig } from './config/config.js';
+import type { SseHub } from './features/client-stream/sse-hub.js';
+import type { EvaluatorService } from './features/evaluators/evaluator-service.js';
+import type { FlagService } from './features/flags/flag-service.js';
+import type { TokenService } from './features/tokens/token-service.js';
+import type { ServerMetrics } from './metrics/metrics.js';
+import type { ChangeSync } from './state/change-sync.js';
+import type { ReplicaState } from './state/replica-state.js';
+import type { Store } from './store/store.js';
+
+/** Everything a request handler may need, built once per app by `createRuntime` (the composition root). */
+export interface Runtime {
+  config: ServerConfig;
+  /** The admin token in force (RC_ADMIN_TOKEN or the generated development one). */
+  adminToken: string;
+  logger: Logger;
+  store: Store;
+  bus: ChangeBus;
+  state: ReplicaState;
+  sync: ChangeSync;
+  metrics: ServerMetrics;
+  sse: SseHub;
+  flags: FlagService;
+  evaluators: EvaluatorService;
+  tokens: TokenService;
+}

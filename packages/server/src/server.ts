@@ -1,0 +1,91 @@
+import { readFileSync } from 'node:fs';
+import { formatFlagsFileIssue, parseFlagsFile } from '@runtime-control/core';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import { loadConfig } from './config/config.js';
+import { createRuntime, type RuntimeOptions, resolveAdminToken } from './create-runtime.js';
+import { AppError } from './errors/app-error.js';
+import type { Runtime } from './runtime.js';
+
+export interface StartServerOptions extends RuntimeOptions {
+  port?: number;
+  host?: string;
+  dataDir?: string;
+  /** A flags file to seed at start: missing flags and evaluators are created, existing ones left as they are. */
+  seedFile?: string;
+  /** Environment variables to read `RC_*` from (default `process.env`). */
+  env?: Record<string, string | undefined>;
+  /** Where the start-up banner goes (default stderr); never the JSON log. */
+  print?: (line: string) => void;
+}
+
+export interface RunningServer {
+  url: string;
+  app: FastifyInstance;
+  runtime: Runtime;
+  seeded?: SeedSummary;
+  close(): Promise<void>;
+}
+
+export interface SeedSummary {
+  created: string[];
+  existing: string[];
+}
+
+/** Creates what the file has and the store lacks; never changes an existing flag (so restarts are idempotent). */
+export async function seedFromFile(rt: Runtime, file: string): Promise<SeedSummary> {
+  const parsed = parseFlagsFile(readFileSync(file, 'utf8'), file, rt.config.environments);
+  if (!parsed.ok) {
+    throw new Error(`cannot seed from ${file}:\n${parsed.issues.map(formatFlagsFileIssue).join('\n')}`);
+  }
+  const actor = { name: 'seed' };
+  const summary: SeedSummary = { created: [], existing: [] };
+  for (const [name, logic] of Object.entries(parsed.value.evaluators)) {
+    if (!(await rt.store.getEvaluator(name))) await rt.evaluators.put(name, logic, actor, {});
+  }
+  for (const flag of parsed.value.flags) {
+    try {
+      await rt.flags.create(flag, actor);
+      summary.created.push(flag.key);
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'FLAG_EXISTS') summary.existing.push(flag.key);
+      else throw err;
+    }
+  }
+  return summary;
+}
+
+/** Reads config, builds the runtime and the app, seeds, listens. Used by `rctl up` and `npm start`. */
+export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
+  const env = { ...(options.env ?? process.env) };
+  if (options.port !== undefined) env.RC_PORT = String(options.port);
+  if (options.host !== undefined) env.RC_HOST = options.host;
+  if (options.dataDir !== undefined) env.RC_DATA_DIR = options.dataDir;
+  const config = loadConfig(env);
+  const print = options.print ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const runtime = await createRuntime(config, options);
+  const app = await buildApp(runtime);
+  let seeded: SeedSummary | undefined;
+  const seedFile = options.seedFile ?? config.seedFile;
+  try {
+    if (seedFile) seeded = await seedFromFile(runtime, seedFile);
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${shownHost}:${port}`;
+  print(`Runtime Control listening on ${url} (storage: ${runtime.store.kind}, bus: ${runtime.bus.kind})`);
+  if (seeded) {
+    print(`Seeded from ${seedFile}: ${seeded.created.length} created, ${seeded.existing.length} already present`);
+  }
+  const admin = resolveAdminToken(config);
+  if (admin.generated) {
+    // Printed once at start-up, never through the JSON log.
+    print(`Development admin token (kept in ${admin.file}): ${admin.token}`);
+  }
+  return { url, app, runtime, seeded, close: () => app.close() };
+}

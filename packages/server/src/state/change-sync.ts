@@ -1,0 +1,64 @@
+import type { Logger } from 'pino';
+import type { ChangeBus, ChangeMessage } from '../bus/change-bus.js';
+import type { ServerMetrics } from '../metrics/metrics.js';
+import type { CatchUpTrigger, ReplicaState } from './replica-state.js';
+
+/**
+ * Keeps a replica's state in step with the database: applies its own writes at once (read-your-writes), announces
+ * them on the bus, applies other replicas' announcements, and reconciles on a timer and after a bus reconnect.
+ */
+export class ChangeSync {
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly state: ReplicaState,
+    private readonly bus: ChangeBus,
+    private readonly metrics: ServerMetrics,
+    private readonly logger: Logger,
+    private readonly replicaId: string,
+    private readonly reconcileIntervalMs: number,
+  ) {
+    bus.onMessage((m) => void this.onMessage(m));
+    bus.onReconnect(() => void this.catchUp('reconnect'));
+  }
+
+  start(): void {
+    this.metrics.revision.set(this.state.revision);
+    this.timer = setInterval(() => void this.catchUp('reconcile'), this.reconcileIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Called after this replica committed `revision`. */
+  async afterWrite(revision: number): Promise<void> {
+    const committedAt = Date.now();
+    await this.catchUp('write');
+    await this.bus.publish({ revision, committedAt, origin: this.replicaId });
+  }
+
+  async catchUp(trigger: CatchUpTrigger): Promise<void> {
+    if (this.closed) return;
+    try {
+      const r = await this.state.catchUp(trigger);
+      if (r.changes > 0) this.metrics.catchUps.inc({ trigger });
+      this.metrics.revision.set(this.state.revision);
+    } catch (err) {
+      // The database may be briefly unreachable; the next trigger (or the timer) retries.
+      this.logger.warn({ err: (err as Error).message, trigger }, 'catch-up failed; will retry');
+    }
+  }
+
+  private async onMessage(m: ChangeMessage): Promise<void> {
+    if (m.revision <= this.state.revision) return;
+    if (m.revision > this.state.revision + 1) this.metrics.revisionGaps.inc();
+    await this.catchUp('message');
+    if (this.state.revision >= m.revision && m.origin !== this.replicaId) {
+      this.metrics.propagationLag.observe(Math.max(0, Date.now() - m.committedAt) / 1000);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+  }
+}

@@ -1,0 +1,447 @@
+import type { Flag, JsonObject } from '@runtime-control/core';
+import Database from 'better-sqlite3';
+import { AppError } from '../errors/app-error.js';
+import { migrateSqlite } from './migrations.js';
+import type {
+  Actor,
+  AuditAction,
+  AuditQuery,
+  AuditRecord,
+  EntityType,
+  FlagMutation,
+  Store,
+  StoredEvaluator,
+  StoredFlag,
+  StoredToken,
+  WriteOptions,
+  WriteResult,
+} from './store.js';
+
+/**
+ * The embedded store. better-sqlite3 is synchronous, so each method runs its whole transaction without yielding:
+ * writes inside one process are serialized for free. Writes use BEGIN IMMEDIATE so that several processes sharing
+ * the file also serialize (waiting up to `busy_timeout`) instead of failing on a lock upgrade.
+ */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('busy_timeout = 5000');
+  }
+
+  async migrate(): Promise<void> {
+    migrateSqlite(this.db);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async currentRevision(): Promise<number> {
+    return (this.statement('SELECT revision FROM rc_meta WHERE id = 1').get() as { revision: number }).revision;
+  }
+
+  async listFlags(): Promise<StoredFlag[]> {
+    return (this.statement('SELECT * FROM flags ORDER BY key').all() as FlagRow[]).map(toStoredFlag);
+  }
+
+  async getFlag(key: string): Promise<StoredFlag | undefined> {
+    const row = this.selectFlag(key);
+    return row && toStoredFlag(row);
+  }
+
+  async createFlag(flag: Flag, actor: Actor): Promise<StoredFlag> {
+    const stored = copyJson(flag);
+    return this.write(() => {
+      if (this.selectFlag(flag.key)) throw new AppError('FLAG_EXISTS', `flag "${flag.key}" already exists`);
+      const now = new Date().toISOString();
+      const revision = this.appendAudit(now, actor, 'flag', flag.key, 'create', null, stored);
+      this.statement(
+        'INSERT INTO flags (key, definition, revision, created_at, updated_at) VALUES (?, ?, ?, ?, ?)',
+      ).run(flag.key, JSON.stringify(stored), revision, now, now);
+      return { flag: stored, revision, createdAt: now, updatedAt: now };
+    });
+  }
+
+  async replaceFlag(key: string, flag: Flag, actor: Actor, options: WriteOptions = {}): Promise<StoredFlag> {
+    assertSameKey(key, flag);
+    const stored = copyJson(flag);
+    return this.write(() => this.overwriteFlag(this.lockedFlag(key, options), stored, actor));
+  }
+
+  async updateFlag(key: string, mutate: FlagMutation, actor: Actor, options: WriteOptions = {}): Promise<StoredFlag> {
+    return this.write(() => {
+      const current = this.lockedFlag(key, options);
+      const next = copyJson(mutate(copyJson(current.flag)));
+      assertSameKey(key, next);
+      return this.overwriteFlag(current, next, actor);
+    });
+  }
+
+  async deleteFlag(key: string, actor: Actor, options: WriteOptions = {}): Promise<WriteResult> {
+    return this.write(() => {
+      const current = this.lockedFlag(key, options);
+      this.statement('DELETE FROM flags WHERE key = ?').run(key);
+      const revision = this.appendAudit(new Date().toISOString(), actor, 'flag', key, 'delete', current.flag, null);
+      return { revision };
+    });
+  }
+
+  async listEvaluators(): Promise<StoredEvaluator[]> {
+    return (this.statement('SELECT * FROM evaluators ORDER BY name').all() as EvaluatorRow[]).map(toStoredEvaluator);
+  }
+
+  async getEvaluator(name: string): Promise<StoredEvaluator | undefined> {
+    const row = this.selectEvaluator(name);
+    return row && toStoredEvaluator(row);
+  }
+
+  async putEvaluator(
+    name: string,
+    logic: JsonObject,
+    actor: Actor,
+    options: WriteOptions = {},
+  ): Promise<StoredEvaluator> {
+    const stored = copyJson(logic);
+    return this.write(() => {
+      const row = this.selectEvaluator(name);
+      const current = row && toStoredEvaluator(row);
+      checkRevision(`evaluator "${name}"`, current?.revision, options);
+      const revision = this.appendAudit(
+        new Date().toISOString(),
+        actor,
+        'evaluator',
+        name,
+        current ? 'update' : 'create',
+        current ? { name, logic: current.logic } : null,
+        { name, logic: stored },
+      );
+      this.statement(
+        `INSERT INTO evaluators (name, logic, revision) VALUES (?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET logic = excluded.logic, revision = excluded.revision`,
+      ).run(name, JSON.stringify(stored), revision);
+      return { name, logic: stored, revision };
+    });
+  }
+
+  async deleteEvaluator(name: string, actor: Actor, options: WriteOptions = {}): Promise<WriteResult> {
+    return this.write(() => {
+      const row = this.selectEvaluator(name);
+      if (!row) throw new AppError('EVALUATOR_NOT_FOUND', `evaluator "${name}" not found`);
+      const current = toStoredEvaluator(row);
+      checkRevision(`evaluator "${name}"`, current.revision, options);
+      this.statement('DELETE FROM evaluators WHERE name = ?').run(name);
+      const revision = this.appendAudit(
+        new Date().toISOString(),
+        actor,
+        'evaluator',
+        name,
+        'delete',
+        { name, logic: current.logic },
+        null,
+      );
+      return { revision };
+    });
+  }
+
+  async createToken(token: Omit<StoredToken, 'createdAt' | 'revokedAt'>, actor: Actor): Promise<StoredToken> {
+    return this.write(() => {
+      const stored: StoredToken = {
+        id: token.id,
+        name: token.name,
+        kind: token.kind,
+        environment: token.environment,
+        hash: token.hash,
+        createdAt: new Date().toISOString(),
+        revokedAt: null,
+      };
+      this.statement(
+        'INSERT INTO tokens (id, name, kind, environment, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, NULL)',
+      ).run(stored.id, stored.name, stored.kind, stored.environment, stored.hash, stored.createdAt);
+      this.appendAudit(stored.createdAt, actor, 'token', stored.id, 'create', null, tokenMetadata(stored));
+      return stored;
+    });
+  }
+
+  async listTokens(): Promise<StoredToken[]> {
+    return (this.statement('SELECT * FROM tokens ORDER BY created_at, id').all() as TokenRow[]).map(toStoredToken);
+  }
+
+  async getToken(id: string): Promise<StoredToken | undefined> {
+    const row = this.selectToken(id);
+    return row && toStoredToken(row);
+  }
+
+  async revokeToken(id: string, actor: Actor): Promise<StoredToken> {
+    return this.write(() => {
+      const row = this.selectToken(id);
+      if (!row) throw new AppError('TOKEN_NOT_FOUND', `token "${id}" not found`);
+      const current = toStoredToken(row);
+      if (current.revokedAt !== null) return current;
+      const revoked: StoredToken = { ...current, revokedAt: new Date().toISOString() };
+      this.statement('UPDATE tokens SET revoked_at = ? WHERE id = ?').run(revoked.revokedAt, id);
+      this.appendAudit(
+        revoked.revokedAt!,
+        actor,
+        'token',
+        id,
+        'revoke',
+        tokenMetadata(current),
+        tokenMetadata(revoked),
+      );
+      return revoked;
+    });
+  }
+
+  async queryAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    const conditions: string[] = [];
+    const params: (string | number)[] = [];
+    if (query.entityType !== undefined) {
+      conditions.push('entity_type = ?');
+      params.push(query.entityType);
+    }
+    if (query.entityKey !== undefined) {
+      conditions.push('entity_key = ?');
+      params.push(query.entityKey);
+    }
+    if (query.actor !== undefined) {
+      conditions.push('actor = ?');
+      params.push(query.actor);
+    }
+    // Stored times are all `toISOString()` output, so normalizing the bounds makes text comparison chronological.
+    if (query.since !== undefined) {
+      conditions.push('at >= ?');
+      params.push(isoTime(query.since, 'since'));
+    }
+    if (query.until !== undefined) {
+      conditions.push('at <= ?');
+      params.push(isoTime(query.until, 'until'));
+    }
+    if (query.beforeRevision !== undefined) {
+      conditions.push('revision < ?');
+      params.push(query.beforeRevision);
+    }
+    const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+    params.push(auditLimit(query.limit));
+    const rows = this.db
+      .prepare(`SELECT * FROM audit ${where} ORDER BY revision DESC LIMIT ?`)
+      .all(...params) as AuditRow[];
+    return rows.map(toAuditRecord);
+  }
+
+  async changesSince(revision: number): Promise<{ revision: number; entityType: EntityType; entityKey: string }[]> {
+    const rows = this.statement(
+      'SELECT revision, entity_type, entity_key FROM audit WHERE revision > ? ORDER BY revision',
+    ).all(revision) as Pick<AuditRow, 'revision' | 'entity_type' | 'entity_key'>[];
+    return rows.map((r) => ({ revision: r.revision, entityType: r.entity_type, entityKey: r.entity_key }));
+  }
+
+  /** Runs `work` in a BEGIN IMMEDIATE transaction; a throw rolls everything back and is rethrown. */
+  private write<T>(work: () => T): T {
+    return this.db.transaction(work).immediate();
+  }
+
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** Bumps the global revision and records the change; returns the new revision. Call only inside `write`. */
+  private appendAudit(
+    at: string,
+    actor: Actor,
+    entityType: EntityType,
+    entityKey: string,
+    action: AuditAction,
+    before: unknown,
+    after: unknown,
+  ): number {
+    const { revision } = this.statement('UPDATE rc_meta SET revision = revision + 1 WHERE id = 1 RETURNING revision').get() as {
+      revision: number;
+    };
+    this.statement(
+      'INSERT INTO audit (revision, at, actor, entity_type, entity_key, action, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(revision, at, actor.name, entityType, entityKey, action, jsonOrNull(before), jsonOrNull(after));
+    return revision;
+  }
+
+  private selectFlag(key: string): FlagRow | undefined {
+    return this.statement('SELECT * FROM flags WHERE key = ?').get(key) as FlagRow | undefined;
+  }
+
+  private selectEvaluator(name: string): EvaluatorRow | undefined {
+    return this.statement('SELECT * FROM evaluators WHERE name = ?').get(name) as EvaluatorRow | undefined;
+  }
+
+  private selectToken(id: string): TokenRow | undefined {
+    return this.statement('SELECT * FROM tokens WHERE id = ?').get(id) as TokenRow | undefined;
+  }
+
+  /** The current flag, checked for existence and the `ifRevision` precondition. Call only inside `write`. */
+  private lockedFlag(key: string, options: WriteOptions): StoredFlag {
+    const row = this.selectFlag(key);
+    if (!row) throw new AppError('FLAG_NOT_FOUND', `flag "${key}" not found`);
+    const current = toStoredFlag(row);
+    checkRevision(`flag "${key}"`, current.revision, options);
+    return current;
+  }
+
+  private overwriteFlag(current: StoredFlag, next: Flag, actor: Actor): StoredFlag {
+    const now = new Date().toISOString();
+    const revision = this.appendAudit(now, actor, 'flag', next.key, 'update', current.flag, next);
+    this.statement('UPDATE flags SET definition = ?, revision = ?, updated_at = ? WHERE key = ?').run(
+      JSON.stringify(next),
+      revision,
+      now,
+      next.key,
+    );
+    return { flag: next, revision, createdAt: current.createdAt, updatedAt: now };
+  }
+}
+
+/** Opens (creating if needed) the database at `path` (or `:memory:`) and applies pending migrations. */
+export async function createSqliteStore(path: string): Promise<Store> {
+  const store = new SqliteStore(path);
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
+}
+
+interface FlagRow {
+  key: string;
+  definition: string;
+  revision: number;
+  created_at: string;
+  updated_at: string;
+}
+
+interface EvaluatorRow {
+  name: string;
+  logic: string;
+  revision: number;
+}
+
+interface TokenRow {
+  id: string;
+  name: string;
+  kind: StoredToken['kind'];
+  environment: string | null;
+  hash: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+interface AuditRow {
+  revision: number;
+  at: string;
+  actor: string;
+  entity_type: EntityType;
+  entity_key: string;
+  action: AuditAction;
+  before: string | null;
+  after: string | null;
+}
+
+function toStoredFlag(row: FlagRow): StoredFlag {
+  return {
+    flag: JSON.parse(row.definition) as Flag,
+    revision: row.revision,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toStoredEvaluator(row: EvaluatorRow): StoredEvaluator {
+  return { name: row.name, logic: JSON.parse(row.logic) as JsonObject, revision: row.revision };
+}
+
+function toStoredToken(row: TokenRow): StoredToken {
+  return {
+    id: row.id,
+    name: row.name,
+    kind: row.kind,
+    environment: row.environment,
+    hash: row.hash,
+    createdAt: row.created_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+function toAuditRecord(row: AuditRow): AuditRecord {
+  return {
+    revision: row.revision,
+    at: row.at,
+    actor: row.actor,
+    entityType: row.entity_type,
+    entityKey: row.entity_key,
+    action: row.action,
+    before: row.before === null ? null : JSON.parse(row.before),
+    after: row.after === null ? null : JSON.parse(row.after),
+  };
+}
+
+function jsonOrNull(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}
+
+/** A deep copy that is exactly what a later read returns (undefined members dropped), and shares nothing with the caller. */
+function copyJson<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+function assertSameKey(key: string, flag: Flag): void {
+  if (flag.key !== key) {
+    throw new AppError('VALIDATION_FAILED', `flag key "${flag.key}" does not match "${key}"`, { path: '/key' });
+  }
+}
+
+/** `ifRevision` on an absent entity fails too: the caller expected a version that does not exist (HTTP If-Match). */
+function checkRevision(what: string, current: number | undefined, options: WriteOptions): void {
+  if (options.ifRevision !== undefined && current !== options.ifRevision) {
+    throw new AppError(
+      'PRECONDITION_FAILED',
+      `${what} is at revision ${current ?? 'none'}, not ${options.ifRevision}`,
+    );
+  }
+}
+
+/** Token audit records carry metadata only: the hash must never reach the audit log. */
+function tokenMetadata(token: StoredToken): Omit<StoredToken, 'hash'> {
+  return {
+    id: token.id,
+    name: token.name,
+    kind: token.kind,
+    environment: token.environment,
+    createdAt: token.createdAt,
+    revokedAt: token.revokedAt,
+  };
+}
+
+function auditLimit(limit: number | undefined): number {
+  if (limit === undefined || !Number.isFinite(limit)) return 100;
+  return Math.min(Math.max(Math.trunc(limit), 1), 1000);
+}
+
+function isoTime(value: string, name: string): string {
+  const time = new Date(value);
+  if (Number.isNaN(time.getTime())) {
+    throw new AppError('VALIDATION_FAILED', `${name} must be an ISO-8601 timestamp, got "${value}"`, { path: name });
+  }
+  return time.toISOString();
+}
