@@ -29,6 +29,24 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     forceCloseConnections: true,
   });
 
+  // Our own JSON parser: an empty body (DELETE sent with a JSON content type) is "no body", not an error, and a
+  // `__proto__` key is refused outright instead of risking prototype pollution further down.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(
+        null,
+        JSON.parse(text, (key, value) => {
+          if (key === '__proto__') throw new SyntaxError('"__proto__" is not allowed as a key');
+          return value;
+        }),
+      );
+    } catch (err) {
+      done(new AppError('MALFORMED_JSON', `body is not valid JSON: ${(err as Error).message}`, { path: '' }));
+    }
+  });
   app.setErrorHandler((err, req, reply) => mapError(err, req, reply));
   app.setNotFoundHandler((req, reply) =>
     mapError(new AppError('NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`), req, reply),
