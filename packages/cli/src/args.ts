@@ -45,8 +45,6 @@ export function requirePositional(
 
 export function rejectExtraPositionals(positionals: readonly string[], expected: number, command: string): void {
   if (positionals.length > expected) {
-    throw new UsageError(
-      `unexpected argument "${positionals[expected]}"\nRun "rctl ${command} --help" for usage.`,
-    );
+    throw new UsageError(`unexpected argument "${positionals[expected]}"\nRun "rctl ${command} --help" for usage.`);
   }
 }

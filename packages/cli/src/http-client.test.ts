@@ -63,7 +63,10 @@ describe('AdminClient and error mapping', () => {
   });
 
   it('explains a rejected token and never prints it', async () => {
-    stub.responses.push({ status: 401, body: { error: { code: 'UNAUTHORIZED', message: 'unknown or revoked token' } } });
+    stub.responses.push({
+      status: 401,
+      body: { error: { code: 'UNAUTHORIZED', message: 'unknown or revoked token' } },
+    });
     const run = await runCli(['flags', 'list', '--url', stub.url, '--token', 'secret-token-value']);
     assert.equal(run.code, 1);
     assert.equal(

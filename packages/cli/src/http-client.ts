@@ -182,7 +182,8 @@ export function unreachableServerError(url: string, error: unknown): CliError {
   if ((error as { name?: string } | null)?.name === 'TimeoutError') reason = 'the request timed out';
   else if (code) reason = NETWORK_ERROR_DESCRIPTIONS[code] ?? code;
   // fetch refuses some ports outright (the WHATWG "bad port" list, e.g. 1, 25, 6000) without connecting.
-  else if (rootMessage === 'bad port') reason = `fetch refuses to connect to port ${new URL(url).port} (a blocked port)`;
+  else if (rootMessage === 'bad port')
+    reason = `fetch refuses to connect to port ${new URL(url).port} (a blocked port)`;
   else reason = rootMessage;
   return new CliError(
     `cannot reach the Runtime Control server at ${url}: ${reason}. Start it with "rctl up" or set --url/RC_URL.`,
@@ -254,6 +255,11 @@ export class AdminClient {
 
   async putEvaluator(name: string, logic: JsonObject): Promise<void> {
     await this.request('PUT', `/api/admin/evaluators/${segment(name)}`, { body: logic });
+  }
+
+  async listEnvironments(): Promise<string[]> {
+    const body = (await this.request('GET', '/api/admin/environments')).body as { environments?: string[] };
+    return body.environments ?? [];
   }
 
   async evaluate(environment: string, context: JsonObject): Promise<EvaluationResult> {

@@ -46,7 +46,13 @@ describe('main: help, version and usage errors', () => {
   });
 
   it('prints each command group help', async () => {
-    for (const argv of [['seed', '--help'], ['flags', '--help'], ['eval', '--help'], ['tokens', '--help'], ['up', '--help']]) {
+    for (const argv of [
+      ['seed', '--help'],
+      ['flags', '--help'],
+      ['eval', '--help'],
+      ['tokens', '--help'],
+      ['up', '--help'],
+    ]) {
       const run = await runCli(argv);
       assert.equal(run.code, 0, argv.join(' '));
       assert.match(run.stdout, new RegExp(`Usage: rctl ${argv[0]}`), argv.join(' '));

@@ -1,6 +1,6 @@
 import type { JsonObject, JsonValue } from '@runtime-control/core';
 import { parseCommandArgs, rejectExtraPositionals, requirePositional, requireValue } from '../args.js';
-import { CONNECTION_OPTIONS, type CliIo, createAdminClient } from '../connection.js';
+import { type CliIo, CONNECTION_OPTIONS, createAdminClient } from '../connection.js';
 import { CliError, UsageError } from '../http-client.js';
 import { compactJson, type Output, prettyJson } from '../output.js';
 

@@ -1,6 +1,6 @@
 import type { Flag } from '@runtime-control/core';
 import { parseCommandArgs, rejectExtraPositionals, requirePositional, requireValue } from '../args.js';
-import { CONNECTION_OPTIONS, type CliIo, createAdminClient } from '../connection.js';
+import { type CliIo, CONNECTION_OPTIONS, createAdminClient } from '../connection.js';
 import { UsageError } from '../http-client.js';
 import { compactJson, formatTable, type Output, prettyJson } from '../output.js';
 

@@ -11,7 +11,7 @@ import {
   parseFlagsFile,
 } from '@runtime-control/core';
 import { parseCommandArgs, rejectExtraPositionals, requirePositional } from '../args.js';
-import { CONNECTION_OPTIONS, type CliIo, createAdminClient } from '../connection.js';
+import { type CliIo, CONNECTION_OPTIONS, createAdminClient } from '../connection.js';
 import { type AdminClient, ApiError, CliError } from '../http-client.js';
 import type { Output } from '../output.js';
 
@@ -82,8 +82,17 @@ export function formatChanges(changes: readonly JsonChange[]): string[] {
   });
 }
 
-/** Reads and validates a flags file; any problem is reported as `file:line:col: message` and nothing is written. */
-export async function loadFlagsFile(file: string, io: CliIo, out: Output): Promise<FlagsFile> {
+/**
+ * Reads and validates a flags file; any problem is reported as `file:line:col: message` and nothing is written.
+ * The file is checked against the default environments without contacting the server; only when it names an
+ * environment outside those are the server's configured environments fetched (`serverEnvironments`) to recheck.
+ */
+export async function loadFlagsFile(
+  file: string,
+  io: CliIo,
+  out: Output,
+  serverEnvironments?: () => Promise<string[]>,
+): Promise<FlagsFile> {
   let text: string;
   try {
     text = await readFile(resolve(io.cwd, file), 'utf8');
@@ -91,7 +100,10 @@ export async function loadFlagsFile(file: string, io: CliIo, out: Output): Promi
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw new CliError(`cannot read ${file}: ${code}`);
   }
-  const parsed = parseFlagsFile(text, file);
+  let parsed = parseFlagsFile(text, file);
+  if (!parsed.ok && serverEnvironments && parsed.issues.some((i) => i.code === 'UNKNOWN_ENVIRONMENT')) {
+    parsed = parseFlagsFile(text, file, await serverEnvironments());
+  }
   if (!parsed.ok) {
     for (const issue of parsed.issues) out.error(formatFlagsFileIssue(issue));
     const count = parsed.issues.length;
@@ -121,8 +133,8 @@ export async function runSeed(args: string[], io: CliIo, out: Output): Promise<n
   const options: SeedOptions = { reconcile: values.reconcile === true, dryRun: values['dry-run'] === true };
 
   // The file is checked completely before the server is contacted, so a bad file never half-seeds.
-  const flagsFile = await loadFlagsFile(file, io, out);
   const client = createAdminClient(values, io);
+  const flagsFile = await loadFlagsFile(file, io, out, () => client.listEnvironments());
   await seedEvaluators(client, flagsFile.evaluators, options, out);
   const summary = await seedFlags(client, flagsFile.flags, options, out);
   const verb = options.dryRun ? 'would be ' : '';
@@ -201,12 +213,7 @@ async function seedFlags(
 }
 
 /** Brings an existing flag to the file's content; returns whether it differed. */
-async function reconcileFlag(
-  client: AdminClient,
-  flag: Flag,
-  options: SeedOptions,
-  out: Output,
-): Promise<boolean> {
+async function reconcileFlag(client: AdminClient, flag: Flag, options: SeedOptions, out: Output): Promise<boolean> {
   const current = await withFlagContext(flag.key, () => client.getFlag(flag.key));
   const before = comparableFlag(current.flag);
   const after = comparableFlag(flag);
@@ -240,7 +247,8 @@ function action(options: SeedOptions, done: string, planned: string): string {
 
 function addFlagContext(key: string, error: unknown): unknown {
   // Token problems are not about this flag; their message already says what to do.
-  if (error instanceof ApiError && error.status !== 401 && error.status !== 403) return new CliError(`flag "${key}": ${error.message}`, error.exitCode);
+  if (error instanceof ApiError && error.status !== 401 && error.status !== 403)
+    return new CliError(`flag "${key}": ${error.message}`, error.exitCode);
   return error;
 }
 

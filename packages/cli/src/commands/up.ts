@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { parseCommandArgs, rejectExtraPositionals } from '../args.js';
-import { type CliIo, DEFAULT_DATA_DIR } from '../connection.js';
+import type { CliIo } from '../connection.js';
 import { CliError, UsageError } from '../http-client.js';
 import type { Output } from '../output.js';
 
@@ -16,24 +16,6 @@ Options:
   --seed FILE       create the flags of FILE on start (existing flags are left as they are)
   -h, --help        show this help
 `;
-
-/** The part of `@runtime-control/server` this command uses. */
-export interface RunningServer {
-  url: string;
-  close(): Promise<void>;
-}
-
-export interface ServerModule {
-  startServer(options: {
-    port?: number;
-    host?: string;
-    dataDir?: string;
-    seedFile?: string;
-    env?: NodeJS.ProcessEnv;
-  }): Promise<RunningServer>;
-}
-
-const SERVER_MODULE = '@runtime-control/server';
 
 export function parsePort(text: string): number {
   const port = Number(text);
@@ -96,8 +78,8 @@ export async function runUp(args: string[], io: CliIo, out: Output, signal?: Abo
   const seedFile = values.seed === undefined ? undefined : resolve(io.cwd, values.seed);
 
   // Loaded here and only here: every other command talks HTTP and must not pay for (or depend on) the server.
-  const { startServer } = (await import(SERVER_MODULE)) as ServerModule;
-  let server: RunningServer;
+  const { startServer } = await import('@runtime-control/server');
+  let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer({
       ...(port !== undefined ? { port } : {}),
@@ -105,15 +87,14 @@ export async function runUp(args: string[], io: CliIo, out: Output, signal?: Abo
       ...(dataDir !== undefined ? { dataDir } : {}),
       ...(seedFile !== undefined ? { seedFile } : {}),
       env: io.env,
+      // The server's start-up banner (URL, seed summary, where the development token is kept).
+      print: (line) => out.error(line),
     });
   } catch (error) {
     if (error instanceof CliError) throw error;
     throw startFailure(error, port ?? (io.env.RC_PORT ? Number(io.env.RC_PORT) : 4400));
   }
-  const tokenFile = resolve(dataDir ?? resolve(io.cwd, io.env.RC_DATA_DIR || DEFAULT_DATA_DIR), 'admin-token');
-  out.line(`Runtime Control is listening at ${server.url}`);
-  if (!io.env.RC_ADMIN_TOKEN) out.line(`development admin token: ${tokenFile} (rctl reads it from there)`);
-  out.line('Press Ctrl+C to stop.');
+  out.error('Press Ctrl+C to stop.');
   const reason = await waitForShutdown(signal);
   out.error(`${reason === 'abort' ? 'stopping' : `${reason}: stopping`}…`);
   await server.close();

@@ -1,0 +1,381 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { main } from './index.js';
+
+// End-to-end: the real server (SQLite in a temp dir) on a free port, the CLI run in-process against it.
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const FLAGS_FILE = 'examples/devmentor/flags.yaml';
+const ADMIN_TOKEN = 'test-admin-token';
+const FLAG_KEYS = [
+  'new-ui-enabled',
+  'ai-safety-pii',
+  'ai-provider-openai-enabled',
+  'ai-gateway.request-timeout-ms',
+  'cache.ttl-seconds',
+  'ai-gateway.routing',
+];
+
+interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+describe('rctl against the real server', () => {
+  let dataDir: string;
+  let server: { url: string; close(): Promise<void> };
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'rctl-e2e-'));
+    const { startServer } = await import('@runtime-control/server');
+    server = await startServer({
+      port: 0,
+      host: '127.0.0.1',
+      dataDir,
+      env: { RC_ADMIN_TOKEN: ADMIN_TOKEN, RC_LOG_LEVEL: 'silent' },
+      print: () => {},
+    });
+  });
+
+  after(async () => {
+    await server?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function rctl(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+    let stdout = '';
+    let stderr = '';
+    const code = await main(argv, {
+      stdout: (s) => {
+        stdout += s;
+      },
+      stderr: (s) => {
+        stderr += s;
+      },
+      env: { RC_URL: server.url, RC_TOKEN: ADMIN_TOKEN, USER: 'e2e', ...env },
+      cwd: REPO_ROOT,
+    });
+    return { code, stdout, stderr };
+  }
+
+  async function admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+    const res = await fetch(`${server.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${ADMIN_TOKEN}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  }
+
+  async function flagState(key: string, env: string): Promise<string | undefined> {
+    const { body } = await admin('GET', `/api/admin/flags/${key}`);
+    return (body as { environments: Record<string, { state: string }> }).environments[env]?.state;
+  }
+
+  it('seed creates every flag and evaluator the first time', async () => {
+    const run = await rctl(['seed', FLAGS_FILE]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^created evaluator internal-testers$/m);
+    for (const key of FLAG_KEYS) assert.match(run.stdout, new RegExp(`^created ${key.replace(/\./g, '\\.')}$`, 'm'));
+    assert.match(run.stdout, /^6 created, 0 already present, 0 updated$/m);
+  });
+
+  it('seed a second time reports every flag as already present and changes nothing', async () => {
+    const before = await admin('GET', '/api/admin/flags');
+    const run = await rctl(['seed', FLAGS_FILE]);
+    assert.equal(run.code, 0, run.stderr);
+    for (const key of FLAG_KEYS) {
+      assert.match(run.stdout, new RegExp(`^exists  ${key.replace(/\./g, '\\.')} \\(left as is\\)$`, 'm'));
+    }
+    assert.doesNotMatch(run.stdout, /^created/m);
+    assert.match(run.stdout, /^0 created, 6 already present, 0 updated$/m);
+    const afterSeed = await admin('GET', '/api/admin/flags');
+    assert.deepEqual(afterSeed.body, before.body, 'the revision and every flag are unchanged');
+  });
+
+  it('seed keeps a hand change; --reconcile --dry-run shows it; --reconcile restores the file', async () => {
+    const patched = await admin('PATCH', '/api/admin/flags/new-ui-enabled/environments/production', {
+      state: 'DISABLED',
+    });
+    assert.equal(patched.status, 200);
+
+    const plain = await rctl(['seed', FLAGS_FILE]);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.match(plain.stdout, /^exists {2}new-ui-enabled \(left as is\)$/m);
+    assert.equal(await flagState('new-ui-enabled', 'production'), 'DISABLED');
+
+    const revisionBefore = ((await admin('GET', '/api/admin/flags')).body as { revision: number }).revision;
+    const dryRun = await rctl(['seed', FLAGS_FILE, '--reconcile', '--dry-run']);
+    assert.equal(dryRun.code, 0, dryRun.stderr);
+    assert.match(dryRun.stdout, /^ {2}~ \/environments\/production\/state: "DISABLED" → "ENABLED"$/m);
+    assert.match(dryRun.stdout, /^would update new-ui-enabled$/m);
+    assert.match(dryRun.stdout, /nothing was written/);
+    assert.equal(await flagState('new-ui-enabled', 'production'), 'DISABLED');
+    assert.equal(((await admin('GET', '/api/admin/flags')).body as { revision: number }).revision, revisionBefore);
+
+    const reconcile = await rctl(['seed', FLAGS_FILE, '--reconcile']);
+    assert.equal(reconcile.code, 0, reconcile.stderr);
+    assert.match(reconcile.stdout, /^ {2}~ \/environments\/production\/state: "DISABLED" → "ENABLED"$/m);
+    assert.match(reconcile.stdout, /^updated new-ui-enabled$/m);
+    for (const key of FLAG_KEYS.filter((k) => k !== 'new-ui-enabled')) {
+      assert.match(reconcile.stdout, new RegExp(`^unchanged ${key.replace(/\./g, '\\.')}$`, 'm'));
+    }
+    assert.match(reconcile.stdout, /^0 created, 6 already present, 1 updated$/m);
+    assert.equal(await flagState('new-ui-enabled', 'production'), 'ENABLED');
+
+    const again = await rctl(['seed', FLAGS_FILE, '--reconcile']);
+    assert.match(again.stdout, /^0 created, 6 already present, 0 updated$/m, 'reconciling twice is a no-op');
+  });
+
+  it('flags list and get show the seeded flags', async () => {
+    const list = await rctl(['flags', 'list']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /^KEY\s+TYPE\s+DEVELOPMENT\s+PRODUCTION$/m);
+    assert.match(list.stdout, /^ai-safety-pii\s+boolean\s+ENABLED\s+ENABLED$/m);
+    const json = await rctl(['flags', 'list', '--json']);
+    assert.deepEqual(
+      (JSON.parse(json.stdout) as { flags: { key: string }[] }).flags.map((f) => f.key).sort(),
+      [...FLAG_KEYS].sort(),
+    );
+    const get = await rctl(['flags', 'get', 'cache.ttl-seconds']);
+    assert.equal(get.code, 0, get.stderr);
+    assert.match(get.stdout, /^cache\.ttl-seconds \(number\)$/m);
+    assert.match(get.stdout, /^ {4}short: 30$/m);
+    const missing = await rctl(['flags', 'get', 'no-such-flag']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /FLAG_NOT_FOUND/);
+  });
+
+  it('flags disable and enable flip one environment', async () => {
+    const disable = await rctl(['flags', 'disable', 'ai-safety-pii', '--env', 'development']);
+    assert.equal(disable.code, 0, disable.stderr);
+    assert.equal(disable.stdout, 'disabled ai-safety-pii in development\n');
+    assert.equal(await flagState('ai-safety-pii', 'development'), 'DISABLED');
+    assert.equal(await flagState('ai-safety-pii', 'production'), 'ENABLED');
+    const evaluated = await rctl(['eval', 'ai-safety-pii', '--env', 'development', '--json']);
+    assert.equal((JSON.parse(evaluated.stdout) as { reason: string }).reason, 'DISABLED');
+
+    const enable = await rctl(['flags', 'enable', 'ai-safety-pii', '--env', 'development']);
+    assert.equal(enable.code, 0, enable.stderr);
+    assert.equal(await flagState('ai-safety-pii', 'development'), 'ENABLED');
+  });
+
+  it('eval uses --context and --targeting-key', async () => {
+    const tester = await rctl(['eval', 'new-ui-enabled', '--env', 'production', '--context', 'targetingKey=u-alice']);
+    assert.equal(tester.code, 0, tester.stderr);
+    assert.match(tester.stdout, /^ {2}value: {3}true$/m);
+    assert.match(tester.stdout, /^ {2}variant: on$/m);
+    assert.match(tester.stdout, /^ {2}reason: {2}TARGETING_MATCH$/m);
+
+    const other = await rctl([
+      'eval',
+      'new-ui-enabled',
+      '--env',
+      'production',
+      '--targeting-key',
+      'u-999',
+      '--context',
+      'age:=42',
+      '--json',
+    ]);
+    assert.equal(other.code, 0, other.stderr);
+    const result = JSON.parse(other.stdout) as { key: string; value: unknown; variant: string };
+    assert.equal(result.key, 'new-ui-enabled');
+    assert.equal(result.value, false);
+    assert.equal(result.variant, 'off');
+
+    const missing = await rctl(['eval', 'no-such-flag', '--env', 'production']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /FLAG_NOT_FOUND/);
+  });
+
+  it('flags override serves a variant to one targeting key, and --remove takes it away', async () => {
+    const set = await rctl([
+      'flags',
+      'override',
+      'new-ui-enabled',
+      '--env',
+      'production',
+      '--user',
+      'u-7',
+      '--variant',
+      'on',
+    ]);
+    assert.equal(set.code, 0, set.stderr);
+    const on = await rctl(['eval', 'new-ui-enabled', '--env', 'production', '--targeting-key', 'u-7', '--json']);
+    assert.deepEqual(
+      { value: JSON.parse(on.stdout).value, variant: JSON.parse(on.stdout).variant },
+      { value: true, variant: 'on' },
+    );
+    const remove = await rctl([
+      'flags',
+      'override',
+      'new-ui-enabled',
+      '--env',
+      'production',
+      '--user',
+      'u-7',
+      '--remove',
+    ]);
+    assert.equal(remove.code, 0, remove.stderr);
+    const off = await rctl(['eval', 'new-ui-enabled', '--env', 'production', '--targeting-key', 'u-7', '--json']);
+    assert.equal(JSON.parse(off.stdout).value, false);
+
+    const badVariant = await rctl([
+      'flags',
+      'override',
+      'new-ui-enabled',
+      '--env',
+      'production',
+      '--user',
+      'u-7',
+      '--variant',
+      'maybe',
+    ]);
+    assert.equal(badVariant.code, 1);
+    assert.match(badVariant.stderr, /VALIDATION_FAILED|maybe/);
+  });
+
+  it('flags rollout serves a variant to a percentage of targeting keys', async () => {
+    const rollout = await rctl([
+      'flags',
+      'rollout',
+      'cache.ttl-seconds',
+      '--env',
+      'production',
+      '--variant',
+      'short',
+      '--percentage',
+      '100',
+    ]);
+    assert.equal(rollout.code, 0, rollout.stderr);
+    const evaluated = await rctl([
+      'eval',
+      'cache.ttl-seconds',
+      '--env',
+      'production',
+      '--targeting-key',
+      'u-1',
+      '--json',
+    ]);
+    assert.equal(JSON.parse(evaluated.stdout).value, 30);
+    const clear = await rctl(['flags', 'rollout', 'cache.ttl-seconds', '--env', 'production', '--clear']);
+    assert.equal(clear.code, 0, clear.stderr);
+    const after = await rctl(['eval', 'cache.ttl-seconds', '--env', 'production', '--targeting-key', 'u-1', '--json']);
+    assert.equal(JSON.parse(after.stdout).value, 300);
+  });
+
+  it('tokens create, list and revoke; a client token is rejected on the admin API with a clear message', async () => {
+    const created = await rctl(['tokens', 'create', '--kind', 'client', '--env', 'production', '--name', 'e2e-client']);
+    assert.equal(created.code, 0, created.stderr);
+    const clientToken = created.stdout.trim();
+    assert.ok(clientToken.length >= 16 && !clientToken.includes('\n'));
+    const id = /token (\S+) "e2e-client"/.exec(created.stderr)?.[1];
+    assert.ok(id, created.stderr);
+
+    const list = await rctl(['tokens', 'list']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, new RegExp(`^${id}\\s+e2e-client\\s+client\\s+production\\s+\\S+\\s+active$`, 'm'));
+    assert.ok(!list.stdout.includes(clientToken), 'list never shows secrets');
+
+    const wrongKind = await rctl(['flags', 'list'], { RC_TOKEN: clientToken });
+    assert.equal(wrongKind.code, 1);
+    assert.match(wrongKind.stderr, /the server rejected the token \(WRONG_TOKEN_KIND\).*Set RC_TOKEN or --token/);
+
+    const revoke = await rctl(['tokens', 'revoke', id]);
+    assert.equal(revoke.code, 0, revoke.stderr);
+    const listed = await rctl(['tokens', 'list', '--json']);
+    const token = (JSON.parse(listed.stdout) as { tokens: { id: string; revokedAt: string | null }[] }).tokens.find(
+      (t) => t.id === id,
+    );
+    assert.ok(token?.revokedAt);
+  });
+
+  it('a rejected admin token gives the clear message and is never printed', async () => {
+    const run = await rctl(['flags', 'list', '--token', 'not-the-admin-token']);
+    assert.equal(run.code, 1);
+    assert.match(
+      run.stderr,
+      /^rctl: the server rejected the token \(UNAUTHORIZED\): .*Set RC_TOKEN or --token to an admin token\.$/m,
+    );
+    assert.ok(!run.stderr.includes('not-the-admin-token'));
+  });
+
+  it("seed checks a file naming an environment the server lacks against the server's environments", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rctl-e2e-file-'));
+    try {
+      const file = join(dir, 'staging.yaml');
+      // Line 7 names the environment the server is not configured with.
+      await writeFile(
+        file,
+        [
+          'flags:',
+          '  - key: staged',
+          '    type: boolean',
+          '    variants: { on: true, off: false }',
+          '    defaultVariant: off',
+          '    environments:',
+          '      staging: { state: ENABLED }',
+          '',
+        ].join('\n'),
+      );
+      const run = await rctl(['seed', file]);
+      assert.equal(run.code, 1);
+      assert.match(
+        run.stderr,
+        /staging\.yaml:7:\d+: .*unknown environment "staging" \(configured: development, production\)/,
+      );
+      assert.match(run.stderr, /nothing was written/);
+      assert.equal((await admin('GET', '/api/admin/flags/staged')).status, 404);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('rctl up', () => {
+  it('starts the server in-process, serves /health, and stops cleanly with exit code 0', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'rctl-up-'));
+    const controller = new AbortController();
+    let stdout = '';
+    let stderr = '';
+    try {
+      const exit = main(
+        ['up', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir],
+        {
+          stdout: (s) => {
+            stdout += s;
+          },
+          stderr: (s) => {
+            stderr += s;
+          },
+          env: { RC_ADMIN_TOKEN: ADMIN_TOKEN, RC_LOG_LEVEL: 'silent' },
+          cwd: REPO_ROOT,
+        },
+        { signal: controller.signal },
+      );
+      let url: string | undefined;
+      for (let i = 0; i < 200 && !url; i++) {
+        url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)?.[1];
+        if (!url) await new Promise((r) => setTimeout(r, 25));
+      }
+      assert.ok(url, `no URL in: ${stderr}${stdout}`);
+      const health = await fetch(`${url}/health`);
+      assert.equal(health.status, 200);
+      controller.abort();
+      assert.equal(await exit, 0);
+      await assert.rejects(fetch(`${url}/health`), 'the server stopped listening');
+    } finally {
+      controller.abort();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
