@@ -26,7 +26,9 @@ export function sqlitePath(databaseUrl: string | undefined, dataDir: string): st
   if (databaseUrl === 'sqlite::memory:' || databaseUrl === 'sqlite://:memory:') return ':memory:';
   const match = /^sqlite:(?:\/\/)?(.+)$/.exec(databaseUrl);
   // Config validation rejects other schemes; refusing here too keeps a typo from silently creating a SQLite file.
-  if (!match) throw new Error(`unsupported database URL "${redact(databaseUrl)}": use postgres://, postgresql:// or sqlite:`);
+  if (!match) {
+    throw new Error(`unsupported database URL "${redact(databaseUrl)}": use postgres://, postgresql:// or sqlite:`);
+  }
   return match[1]!;
 }
 

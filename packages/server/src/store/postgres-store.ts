@@ -100,7 +100,16 @@ export class PostgresStore implements Store {
     return this.transaction(async (client) => {
       const current = await lockFlag(client, key, options);
       await client.query('DELETE FROM flags WHERE key = $1', [key]);
-      const revision = await appendAudit(client, new Date().toISOString(), actor, 'flag', key, 'delete', current.flag, null);
+      const revision = await appendAudit(
+        client,
+        new Date().toISOString(),
+        actor,
+        'flag',
+        key,
+        'delete',
+        current.flag,
+        null,
+      );
       return { revision };
     });
   }
@@ -212,7 +221,16 @@ export class PostgresStore implements Store {
       const revokedAt = new Date().toISOString();
       const revoked: StoredToken = { ...current, revokedAt };
       await client.query('UPDATE tokens SET revoked_at = $2 WHERE id = $1', [id, revokedAt]);
-      await appendAudit(client, revokedAt, actor, 'token', id, 'revoke', tokenMetadata(current), tokenMetadata(revoked));
+      await appendAudit(
+        client,
+        revokedAt,
+        actor,
+        'token',
+        id,
+        'revoke',
+        tokenMetadata(current),
+        tokenMetadata(revoked),
+      );
       return revoked;
     });
   }
@@ -422,10 +440,7 @@ function assertSameKey(key: string, flag: Flag): void {
 /** `ifRevision` on an absent entity fails too: the caller expected a version that does not exist (HTTP If-Match). */
 function checkRevision(what: string, current: number | undefined, options: WriteOptions): void {
   if (options.ifRevision !== undefined && current !== options.ifRevision) {
-    throw new AppError(
-      'PRECONDITION_FAILED',
-      `${what} is at revision ${current ?? 'none'}, not ${options.ifRevision}`,
-    );
+    throw new AppError('PRECONDITION_FAILED', `${what} is at revision ${current ?? 'none'}, not ${options.ifRevision}`);
   }
 }
 

@@ -268,7 +268,9 @@ export class SqliteStore implements Store {
     before: unknown,
     after: unknown,
   ): number {
-    const { revision } = this.statement('UPDATE rc_meta SET revision = revision + 1 WHERE id = 1 RETURNING revision').get() as {
+    const { revision } = this.statement(
+      'UPDATE rc_meta SET revision = revision + 1 WHERE id = 1 RETURNING revision',
+    ).get() as {
       revision: number;
     };
     this.statement(
@@ -414,10 +416,7 @@ function assertSameKey(key: string, flag: Flag): void {
 /** `ifRevision` on an absent entity fails too: the caller expected a version that does not exist (HTTP If-Match). */
 function checkRevision(what: string, current: number | undefined, options: WriteOptions): void {
   if (options.ifRevision !== undefined && current !== options.ifRevision) {
-    throw new AppError(
-      'PRECONDITION_FAILED',
-      `${what} is at revision ${current ?? 'none'}, not ${options.ifRevision}`,
-    );
+    throw new AppError('PRECONDITION_FAILED', `${what} is at revision ${current ?? 'none'}, not ${options.ifRevision}`);
   }
 }
 
