@@ -24,7 +24,7 @@ export async function streamController(app: FastifyInstance, rt: Runtime): Promi
     const resumeKeys =
       Number.isInteger(lastEventId) && lastEventId >= 0 ? rt.state.changedSince(env, lastEventId) : undefined;
     if (resumeKeys === undefined) {
-      rt.sse.send(client, sseFrame('snapshot', view.configJson, view.revision));
+      rt.sse.send(client, sseFrame('snapshot', view.configJson, rt.state.revision));
     } else if (resumeKeys.length > 0) {
       rt.sse.send(client, changeFrame(view.revision, resumeKeys, view.configJson));
     } else {
