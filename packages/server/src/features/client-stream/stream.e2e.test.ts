@@ -15,13 +15,20 @@ describe('client snapshot and change stream (SSE)', () => {
   const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' };
 
   const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${server.url}${path}`, { method, headers: admin, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(`${server.url}${path}`, {
+      method,
+      headers: admin,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     // biome-ignore lint/suspicious/noExplicitAny: test helper over several response shapes
     const json = (res.status === 204 ? null : await res.json()) as any;
     return { status: res.status, etag: res.headers.get('etag'), body: json };
   };
   const connect = async (options: { lastEventId?: number } = {}) => {
-    const s = await openSse(`${server.url}/api/client/stream`, { headers: { authorization: `Bearer ${clientToken}` }, ...options });
+    const s = await openSse(`${server.url}/api/client/stream`, {
+      headers: { authorization: `Bearer ${clientToken}` },
+      ...options,
+    });
     streams.push(s);
     return s;
   };
@@ -62,7 +69,11 @@ describe('client snapshot and change stream (SSE)', () => {
     const revision = await setState('a', 'production', 'DISABLED');
     const change = await s.waitFor((e) => e.event === 'change', 2000);
     assert.equal(Number(change.id), revision);
-    const data = eventJson<{ revision: number; changed: string[]; config: { flags: Record<string, { state: string }> } }>(change);
+    const data = eventJson<{
+      revision: number;
+      changed: string[];
+      config: { flags: Record<string, { state: string }> };
+    }>(change);
     assert.deepEqual(data.changed, ['a']);
     assert.equal(data.revision, revision);
     assert.equal(data.config.flags.a?.state, 'DISABLED');

@@ -4,7 +4,11 @@ import { booleanFlag, createTestApp, type TestApp } from '../../testing/test-app
 
 /** The database as the API sees it: every flag plus the revision. A rejected write must leave this unchanged. */
 async function snapshot(t: TestApp) {
-  return { revision: await t.store.currentRevision(), flags: await t.store.listFlags(), audit: await t.store.queryAudit({}) };
+  return {
+    revision: await t.store.currentRevision(),
+    flags: await t.store.listFlags(),
+    audit: await t.store.queryAudit({}),
+  };
 }
 
 describe('admin flags API', () => {
@@ -15,7 +19,12 @@ describe('admin flags API', () => {
   afterEach(async () => t.close());
 
   it('creates with 201 and ETag, gets it back, lists it', async () => {
-    const res = await t.app.inject({ method: 'POST', url: '/api/admin/flags', headers: t.admin, payload: booleanFlag('k') });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/admin/flags',
+      headers: t.admin,
+      payload: booleanFlag('k'),
+    });
     assert.equal(res.statusCode, 201);
     assert.match(res.headers.etag as string, /^"\d+"$/);
     const got = await t.app.inject({ method: 'GET', url: '/api/admin/flags/k', headers: t.admin });
@@ -51,12 +60,31 @@ describe('admin flags API', () => {
   });
 
   describe('bad input gets a 4xx with a code and the JSON path, and writes nothing', () => {
-    const cases: { name: string; payload: string | object; headers?: Record<string, string>; status: number; code: string; path?: string }[] = [
+    const cases: {
+      name: string;
+      payload: string | object;
+      headers?: Record<string, string>;
+      status: number;
+      code: string;
+      path?: string;
+    }[] = [
       { name: 'malformed JSON', payload: '{"key": "k",', status: 400, code: 'MALFORMED_JSON' },
       { name: 'not an object', payload: '[1,2]', status: 400, code: 'VALIDATION_FAILED', path: '' },
-      { name: 'missing type', payload: { key: 'k', variants: { on: true }, defaultVariant: 'on' }, status: 400, code: 'VALIDATION_FAILED', path: '/type' },
+      {
+        name: 'missing type',
+        payload: { key: 'k', variants: { on: true }, defaultVariant: 'on' },
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        path: '/type',
+      },
       { name: 'invalid key', payload: booleanFlag('bad key!'), status: 400, code: 'VALIDATION_FAILED', path: '/key' },
-      { name: 'unknown property', payload: booleanFlag('k', { colour: 'red' }), status: 400, code: 'VALIDATION_FAILED', path: '/colour' },
+      {
+        name: 'unknown property',
+        payload: booleanFlag('k', { colour: 'red' }),
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        path: '/colour',
+      },
       {
         name: 'variant of the wrong type',
         payload: booleanFlag('k', { variants: { on: 'yes', off: false } }),
@@ -99,7 +127,9 @@ describe('admin flags API', () => {
       },
       {
         name: 'invalid JsonLogic (unknown operator)',
-        payload: booleanFlag('k', { environments: { production: { state: 'ENABLED', targeting: { no_such_op: [1] } } } }),
+        payload: booleanFlag('k', {
+          environments: { production: { state: 'ENABLED', targeting: { no_such_op: [1] } } },
+        }),
         status: 400,
         code: 'INVALID_TARGETING',
         path: '/environments/production/targeting',
@@ -113,7 +143,9 @@ describe('admin flags API', () => {
       },
       {
         name: '$ref to an unknown evaluator',
-        payload: booleanFlag('k', { environments: { production: { state: 'ENABLED', targeting: { if: [{ $ref: 'nobody' }, 'on', null] } } } }),
+        payload: booleanFlag('k', {
+          environments: { production: { state: 'ENABLED', targeting: { if: [{ $ref: 'nobody' }, 'on', null] } } },
+        }),
         status: 400,
         code: 'INVALID_TARGETING',
         path: '/environments/production/targeting',
@@ -134,14 +166,18 @@ describe('admin flags API', () => {
       },
       {
         name: 'override naming an unknown variant',
-        payload: booleanFlag('k', { environments: { production: { state: 'ENABLED', overrides: { 'u-1': 'maybe' } } } }),
+        payload: booleanFlag('k', {
+          environments: { production: { state: 'ENABLED', overrides: { 'u-1': 'maybe' } } },
+        }),
         status: 400,
         code: 'VALIDATION_FAILED',
         path: '/environments/production/overrides/u-1',
       },
       {
         name: 'rollout percentage out of range',
-        payload: booleanFlag('k', { environments: { production: { state: 'ENABLED', rollout: { variant: 'on', percentage: 101 } } } }),
+        payload: booleanFlag('k', {
+          environments: { production: { state: 'ENABLED', rollout: { variant: 'on', percentage: 101 } } },
+        }),
         status: 400,
         code: 'VALIDATION_FAILED',
         path: '/environments/production/rollout/percentage',
@@ -171,7 +207,12 @@ describe('admin flags API', () => {
       it(c.name, async () => {
         const t2 = await createTestApp();
         try {
-          await t2.app.inject({ method: 'POST', url: '/api/admin/flags', headers: t2.admin, payload: booleanFlag('existing') });
+          await t2.app.inject({
+            method: 'POST',
+            url: '/api/admin/flags',
+            headers: t2.admin,
+            payload: booleanFlag('existing'),
+          });
           const before = await snapshot(t2);
           const res = await t2.app.inject({
             method: 'POST',
@@ -194,7 +235,12 @@ describe('admin flags API', () => {
     it('a client token on the admin API is refused with 403 WRONG_TOKEN_KIND and writes nothing', async () => {
       const client = await t.clientHeaders('development');
       const before = await snapshot(t);
-      const res = await t.app.inject({ method: 'POST', url: '/api/admin/flags', headers: client, payload: booleanFlag('k') });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/admin/flags',
+        headers: client,
+        payload: booleanFlag('k'),
+      });
       assert.equal(res.statusCode, 403);
       assert.equal(res.json().error.code, 'WRONG_TOKEN_KIND');
       assert.deepEqual(await snapshot(t), before);
@@ -225,7 +271,12 @@ describe('admin flags API', () => {
 
   describe('optimistic concurrency', () => {
     it('two concurrent edits with the same ETag: one 200, one 412, no lost update', async () => {
-      const created = await t.app.inject({ method: 'POST', url: '/api/admin/flags', headers: t.admin, payload: booleanFlag('k') });
+      const created = await t.app.inject({
+        method: 'POST',
+        url: '/api/admin/flags',
+        headers: t.admin,
+        payload: booleanFlag('k'),
+      });
       const etag = created.headers.etag as string;
       const [a, b] = await Promise.all([
         t.app.inject({
@@ -256,7 +307,12 @@ describe('admin flags API', () => {
     });
 
     it('a stale If-Match on delete is 412 and the flag stays', async () => {
-      const created = await t.app.inject({ method: 'POST', url: '/api/admin/flags', headers: t.admin, payload: booleanFlag('k') });
+      const created = await t.app.inject({
+        method: 'POST',
+        url: '/api/admin/flags',
+        headers: t.admin,
+        payload: booleanFlag('k'),
+      });
       await t.app.inject({
         method: 'PATCH',
         url: '/api/admin/flags/k/environments/production',
@@ -269,13 +325,21 @@ describe('admin flags API', () => {
         headers: { ...t.admin, 'if-match': created.headers.etag as string },
       });
       assert.equal(res.statusCode, 412);
-      assert.equal((await t.app.inject({ method: 'GET', url: '/api/admin/flags/k', headers: t.admin })).statusCode, 200);
+      assert.equal(
+        (await t.app.inject({ method: 'GET', url: '/api/admin/flags/k', headers: t.admin })).statusCode,
+        200,
+      );
     });
   });
 
   describe('per-environment changes and audit', () => {
     it('turns a flag on for one user in production, sets a rollout, and records who did what', async () => {
-      await t.app.inject({ method: 'POST', url: '/api/admin/flags', headers: t.admin, payload: booleanFlag('new-ui-enabled') });
+      await t.app.inject({
+        method: 'POST',
+        url: '/api/admin/flags',
+        headers: t.admin,
+        payload: booleanFlag('new-ui-enabled'),
+      });
       const set = await t.app.inject({
         method: 'PUT',
         url: '/api/admin/flags/new-ui-enabled/environments/production/overrides/u-123',
@@ -313,13 +377,19 @@ describe('admin flags API', () => {
       });
       assert.equal(removed.json().environments.production.overrides, undefined);
 
-      const audit = await t.app.inject({ method: 'GET', url: '/api/admin/audit?flag=new-ui-enabled&actor=admin%20(alice)', headers: t.admin });
+      const audit = await t.app.inject({
+        method: 'GET',
+        url: '/api/admin/audit?flag=new-ui-enabled&actor=admin%20(alice)',
+        headers: t.admin,
+      });
       const records = audit.json().records;
       assert.equal(records.length, 1);
       assert.equal(records[0].action, 'update');
       assert.equal(records[0].before.environments.production.overrides, undefined);
       assert.deepEqual(records[0].after.environments.production.overrides, { 'u-123': 'on' });
-      const all = (await t.app.inject({ method: 'GET', url: '/api/admin/audit?flag=new-ui-enabled', headers: t.admin })).json();
+      const all = (
+        await t.app.inject({ method: 'GET', url: '/api/admin/audit?flag=new-ui-enabled', headers: t.admin })
+      ).json();
       assert.equal(all.records.length, 4);
       assert.ok(all.records[0].revision > all.records[1].revision, 'newest first');
       const bad = await t.app.inject({ method: 'GET', url: '/api/admin/audit?since=yesterday', headers: t.admin });
@@ -335,8 +405,13 @@ describe('admin flags API', () => {
         payload: { in: [{ var: 'targetingKey' }, ['u-1']] },
       });
       assert.equal(put.statusCode, 200, put.body);
-      const flag = booleanFlag('k', { environments: { production: { state: 'ENABLED', targeting: { if: [{ $ref: 'testers' }, 'on', null] } } } });
-      assert.equal((await t.app.inject({ method: 'POST', url: '/api/admin/flags', headers: t.admin, payload: flag })).statusCode, 201);
+      const flag = booleanFlag('k', {
+        environments: { production: { state: 'ENABLED', targeting: { if: [{ $ref: 'testers' }, 'on', null] } } },
+      });
+      assert.equal(
+        (await t.app.inject({ method: 'POST', url: '/api/admin/flags', headers: t.admin, payload: flag })).statusCode,
+        201,
+      );
       const client = await t.clientHeaders('production');
       const res = await t.app.inject({
         method: 'POST',

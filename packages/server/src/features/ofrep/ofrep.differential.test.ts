@@ -27,7 +27,10 @@ const evaluators: Evaluators = {
 
 /** Definitions that exercise every evaluator the issue names, overrides, rollouts and disabled flags. */
 function generateFlags(): Flag[] {
-  const env = (settings: Flag['environments'][string]) => ({ [ENV]: settings, development: { state: 'ENABLED' as const } });
+  const env = (settings: Flag['environments'][string]) => ({
+    [ENV]: settings,
+    development: { state: 'ENABLED' as const },
+  });
   return [
     {
       key: 'bool-static',
@@ -48,7 +51,15 @@ function generateFlags(): Flag[] {
       type: 'boolean',
       variants: { on: true, off: false },
       defaultVariant: 'off',
-      environments: env({ state: 'ENABLED', targeting: { fractional: [['on', 30], ['off', 70]] } }),
+      environments: env({
+        state: 'ENABLED',
+        targeting: {
+          fractional: [
+            ['on', 30],
+            ['off', 70],
+          ],
+        },
+      }),
     },
     {
       key: 'string-semver',
@@ -173,7 +184,12 @@ describe('OFREP matches @openfeature/flagd-core (differential)', () => {
   before(async () => {
     t = await createTestApp();
     for (const [name, logic] of Object.entries(evaluators)) {
-      const res = await t.app.inject({ method: 'PUT', url: `/api/admin/evaluators/${name}`, headers: t.admin, payload: logic });
+      const res = await t.app.inject({
+        method: 'PUT',
+        url: `/api/admin/evaluators/${name}`,
+        headers: t.admin,
+        payload: logic,
+      });
       assert.equal(res.statusCode, 200, res.body);
     }
     for (const flag of flags) {
@@ -187,9 +203,16 @@ describe('OFREP matches @openfeature/flagd-core (differential)', () => {
   it(`bulk evaluation equals flagd-core for ${CONTEXTS} generated contexts`, async () => {
     const reasons = new Map<string, number>();
     for (const [i, ctx] of contexts.entries()) {
-      const res = await t.app.inject({ method: 'POST', url: '/ofrep/v1/evaluate/flags', headers: client, payload: { context: ctx } });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/ofrep/v1/evaluate/flags',
+        headers: client,
+        payload: { context: ctx },
+      });
       assert.equal(res.statusCode, 200);
-      const byKey = new Map<string, Record<string, unknown>>(res.json().flags.map((f: Record<string, unknown>) => [f.key, f]));
+      const byKey = new Map<string, Record<string, unknown>>(
+        res.json().flags.map((f: Record<string, unknown>) => [f.key, f]),
+      );
       for (const flag of flags) {
         const got = outcomeOf(byKey.get(flag.key)!);
         const want = expected(reference, flag, ctx);
@@ -230,25 +253,43 @@ describe('OFREP matches @openfeature/flagd-core (differential)', () => {
         assert.deepEqual(outcomeOf(res.json()), want, `context #${i} flag ${flag.key}`);
       }
     }
-    const missing = await t.app.inject({ method: 'POST', url: '/ofrep/v1/evaluate/flags/nope', headers: client, payload: { context: {} } });
+    const missing = await t.app.inject({
+      method: 'POST',
+      url: '/ofrep/v1/evaluate/flags/nope',
+      headers: client,
+      payload: { context: {} },
+    });
     assert.equal(missing.statusCode, 404);
     assert.deepEqual([missing.json().key, missing.json().errorCode], ['nope', 'FLAG_NOT_FOUND']);
   });
 
   it('overrides win over targeting and rollout; rollouts hit their percentage', async () => {
     const ev = async (key: string, ctx: EvaluationContext) =>
-      (await t.app.inject({ method: 'POST', url: `/ofrep/v1/evaluate/flags/${key}`, headers: client, payload: { context: ctx } })).json();
+      (
+        await t.app.inject({
+          method: 'POST',
+          url: `/ofrep/v1/evaluate/flags/${key}`,
+          headers: client,
+          payload: { context: ctx },
+        })
+      ).json();
     assert.equal((await ev('number-overrides-rollout', { targetingKey: 'user-7' })).value, 30000);
     assert.equal((await ev('number-overrides-rollout', { targetingKey: 'user-42' })).value, 5000);
     assert.deepEqual((await ev('object-targeted', { targetingKey: 'user-3', country: 'US' })).variant, 'b');
     let fast = 0;
     const n = 4000;
-    for (let i = 0; i < n; i++) if ((await ev('number-overrides-rollout', { targetingKey: `r-${i}` })).variant === 'fast') fast++;
+    for (let i = 0; i < n; i++)
+      if ((await ev('number-overrides-rollout', { targetingKey: `r-${i}` })).variant === 'fast') fast++;
     assert.ok(Math.abs(fast / n - 0.125) < 0.03, `12.5 % rollout gave ${((fast / n) * 100).toFixed(1)} %`);
   });
 
   it('bulk answers 304 to a matching If-None-Match and 200 after a change', async () => {
-    const first = await t.app.inject({ method: 'POST', url: '/ofrep/v1/evaluate/flags', headers: client, payload: { context: { targetingKey: 'a' } } });
+    const first = await t.app.inject({
+      method: 'POST',
+      url: '/ofrep/v1/evaluate/flags',
+      headers: client,
+      payload: { context: { targetingKey: 'a' } },
+    });
     const etag = first.headers.etag as string;
     assert.ok(first.json().eventStreams[0].url.includes('/ofrep/v1/sse'));
     const again = await t.app.inject({
@@ -265,7 +306,12 @@ describe('OFREP matches @openfeature/flagd-core (differential)', () => {
       payload: { context: { targetingKey: 'b' } },
     });
     assert.equal(otherContext.statusCode, 200);
-    await t.app.inject({ method: 'PATCH', url: '/api/admin/flags/bool-static/environments/production', headers: t.admin, payload: { state: 'DISABLED' } });
+    await t.app.inject({
+      method: 'PATCH',
+      url: '/api/admin/flags/bool-static/environments/production',
+      headers: t.admin,
+      payload: { state: 'DISABLED' },
+    });
     const changed = await t.app.inject({
       method: 'POST',
       url: '/ofrep/v1/evaluate/flags',
@@ -276,7 +322,12 @@ describe('OFREP matches @openfeature/flagd-core (differential)', () => {
     assert.notEqual(changed.headers.etag, etag);
     // A change in another environment does not invalidate this one.
     const etag2 = changed.headers.etag as string;
-    await t.app.inject({ method: 'PATCH', url: '/api/admin/flags/bool-static/environments/development', headers: t.admin, payload: { state: 'DISABLED' } });
+    await t.app.inject({
+      method: 'PATCH',
+      url: '/api/admin/flags/bool-static/environments/development',
+      headers: t.admin,
+      payload: { state: 'DISABLED' },
+    });
     const unaffected = await t.app.inject({
       method: 'POST',
       url: '/ofrep/v1/evaluate/flags',
@@ -288,7 +339,12 @@ describe('OFREP matches @openfeature/flagd-core (differential)', () => {
 
   it('invalid contexts get OFREP 400 INVALID_CONTEXT', async () => {
     for (const payload of [{ context: 'x' }, { context: { targetingKey: 5 } }, [1]]) {
-      const res = await t.app.inject({ method: 'POST', url: '/ofrep/v1/evaluate/flags/bool-static', headers: client, payload });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/ofrep/v1/evaluate/flags/bool-static',
+        headers: client,
+        payload,
+      });
       assert.equal(res.statusCode, 400);
       assert.equal(res.json().errorCode, 'INVALID_CONTEXT');
     }

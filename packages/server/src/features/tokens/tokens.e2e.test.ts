@@ -62,7 +62,9 @@ describe('tokens', () => {
     const dev = await t.clientHeaders('development');
     const prod = await t.clientHeaders('production');
     const ev = async (headers: Record<string, string>) =>
-      (await t.app.inject({ method: 'POST', url: '/ofrep/v1/evaluate/flags/k', headers, payload: { context: {} } })).json();
+      (
+        await t.app.inject({ method: 'POST', url: '/ofrep/v1/evaluate/flags/k', headers, payload: { context: {} } })
+      ).json();
     assert.equal((await ev(dev)).reason, 'STATIC');
     assert.equal((await ev(prod)).reason, 'DISABLED');
   });
@@ -87,7 +89,12 @@ describe('tokens', () => {
   });
 
   it('admin tokens created through the API work on the admin API and appear as the actor', async () => {
-    const res = await t.app.inject({ method: 'POST', url: '/api/admin/tokens', headers: t.admin, payload: { kind: 'admin', name: 'ci' } });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/admin/tokens',
+      headers: t.admin,
+      payload: { kind: 'admin', name: 'ci' },
+    });
     const headers = { authorization: `Bearer ${res.json().token}`, 'content-type': 'application/json' };
     const patch = await t.app.inject({
       method: 'PATCH',
@@ -124,7 +131,12 @@ describe('secrets never leak', () => {
         t.app.inject({ method: 'GET', url: '/api/admin/audit', headers: t.admin }),
         t.app.inject({ method: 'GET', url: '/metrics' }),
         t.app.inject({ method: 'GET', url: '/' }),
-        t.app.inject({ method: 'POST', url: '/api/admin/flags', headers: { authorization: `Bearer ${secret}x` }, payload: '{' }),
+        t.app.inject({
+          method: 'POST',
+          url: '/api/admin/flags',
+          headers: { authorization: `Bearer ${secret}x` },
+          payload: '{',
+        }),
       ];
       for (const res of await Promise.all(calls)) bodies.push(res.body, JSON.stringify(res.headers));
       const created2 = await t.store.queryAudit({ entityType: 'token' });
