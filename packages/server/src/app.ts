@@ -21,6 +21,12 @@ const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
  * Builds the HTTP app over a runtime. It never listens: `startServer` does, and tests call `app.inject`.
  * Closing the app closes the runtime (timers, streams, bus, store).
  */
+declare module 'fastify' {
+  interface FastifyInstance {
+    routeList: { method: string; url: string }[];
+  }
+}
+
 export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: rt.logger as FastifyBaseLogger,
@@ -48,6 +54,12 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     }
   });
   app.setErrorHandler((err, req, reply) => mapError(err, req, reply));
+  // Every route's method and URL, so the OpenAPI test can check that nothing served is undocumented.
+  const routes: { method: string; url: string }[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url });
+  });
+  app.decorate('routeList', routes);
   app.setNotFoundHandler((req, reply) =>
     mapError(new AppError('NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`), req, reply),
   );
