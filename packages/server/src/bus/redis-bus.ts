@@ -78,7 +78,16 @@ export class RedisBus implements ChangeBus {
   }
 
   async close(): Promise<void> {
+    const ended = (client: Redis) =>
+      client.status === 'end'
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            client.once('end', () => resolve());
+            setTimeout(resolve, 1000).unref();
+          });
+    const done = Promise.all([ended(this.publisher), ended(this.subscriber)]);
     this.publisher.disconnect();
     this.subscriber.disconnect();
+    await done;
   }
 }

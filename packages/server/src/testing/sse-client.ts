@@ -1,4 +1,4 @@
-import { type IncomingHttpHeaders, type IncomingMessage, type ClientRequest, request as httpRequest } from 'node:http';
+import { type ClientRequest, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
 /** One dispatched server-sent event. */
@@ -231,7 +231,8 @@ class StreamClient implements SseClient {
         this.eventType = value;
         break;
       case 'data':
-        (this.dataLines ??= []).push(value);
+        if (this.dataLines) this.dataLines.push(value);
+        else this.dataLines = [value];
         break;
       case 'id':
         if (!value.includes('\0')) {
