@@ -1,0 +1,381 @@
+import { FlagdCore } from '@openfeature/flagd-core';
+import {
+  type EvaluationContext,
+  type FlagValueType,
+  GeneralError,
+  type Hook,
+  type JsonValue,
+  type Logger,
+  OpenFeatureEventEmitter,
+  type Provider,
+  ProviderEvents,
+  ProviderFatalError,
+  type ResolutionDetails,
+} from '@openfeature/server-sdk';
+import type { EvaluationRecorder } from '../metrics/evaluation-recorder.js';
+import { backoffDelay } from './backoff.js';
+import { readSnapshotCache, writeSnapshotCache } from './snapshot-cache.js';
+import { openSseConnection, type SseConnection, type SseMessage } from './sse-connection.js';
+
+export interface RuntimeControlProviderOptions {
+  /** Base URL of the Runtime Control server, e.g. http://runtime-control:4400. */
+  url: string;
+  /** A client token (scoped to one environment). */
+  token: string;
+  /** Keep the last snapshot on disk so a restart during an outage starts from it instead of code defaults. */
+  cachePath?: string;
+  /** How long a lost stream stays STALE before the provider reports ERROR (default 5 s, as flagd). */
+  errorGracePeriodMs?: number;
+  /** First reconnect delay and its cap (defaults 250 ms and 10 s), with full jitter. */
+  reconnectInitialMs?: number;
+  reconnectMaxMs?: number;
+  /** How long `initialize` waits for the first snapshot without a disk cache (default 10 s). */
+  initTimeoutMs?: number;
+  /** With a disk cache, how long `initialize` waits for live data before serving the cache (default 1.5 s). */
+  cacheWaitMs?: number;
+  /** Silence on the stream for this long means a dead connection (default 45 s: three server heartbeats). */
+  idleTimeoutMs?: number;
+  /** Counts every evaluation, from the OpenFeature client and the fast path alike (e.g. a PrometheusHook). */
+  metrics?: Hook & EvaluationRecorder;
+  logger?: Logger;
+}
+
+type Lifecycle = 'NOT_READY' | 'READY' | 'STALE' | 'ERROR' | 'FATAL';
+type Source = 'none' | 'cache' | 'live';
+
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+const PROVIDER_NAME = 'runtime-control';
+
+/**
+ * OpenFeature provider for Runtime Control: loads the environment's flag definitions once, follows the server's
+ * change stream, and evaluates in-process with flagd-core — so an evaluation is a function call, and a change
+ * reaches the service as soon as the server pushes it. Through an outage it keeps serving the last known values
+ * (reason STALE; CACHED when they came from disk) and never throws into application code.
+ */
+export class RuntimeControlProvider implements Provider {
+  readonly metadata = { name: PROVIDER_NAME } as const;
+  readonly runsOn = 'server' as const;
+  readonly events = new OpenFeatureEventEmitter();
+  readonly hooks: Hook[];
+  /** Synchronous typed accessors over the same state, for hot paths (no OpenFeature pipeline). */
+  readonly flags: FlagAccessor;
+
+  private readonly options: Required<
+    Pick<
+      RuntimeControlProviderOptions,
+      'errorGracePeriodMs' | 'reconnectInitialMs' | 'reconnectMaxMs' | 'initTimeoutMs' | 'cacheWaitMs' | 'idleTimeoutMs'
+    >
+  >;
+  private readonly engine: FlagdCore;
+  private readonly logger: Logger;
+  private source: Source = 'none';
+  private connected = false;
+  private lifecycle: Lifecycle = 'NOT_READY';
+  private revision: number | undefined;
+  private configJson: string | undefined;
+  private connection: SseConnection | undefined;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private liveWaiters: (() => void)[] = [];
+  private cacheWrite: Promise<void> = Promise.resolve();
+
+  constructor(private readonly config: RuntimeControlProviderOptions) {
+    this.options = {
+      errorGracePeriodMs: config.errorGracePeriodMs ?? 5000,
+      reconnectInitialMs: config.reconnectInitialMs ?? 250,
+      reconnectMaxMs: config.reconnectMaxMs ?? 10_000,
+      initTimeoutMs: config.initTimeoutMs ?? 10_000,
+      cacheWaitMs: config.cacheWaitMs ?? 1500,
+      idleTimeoutMs: config.idleTimeoutMs ?? 45_000,
+    };
+    this.logger = config.logger ?? silent;
+    this.engine = new FlagdCore(undefined, silent);
+    this.hooks = config.metrics ? [config.metrics] : [];
+    this.flags = new FlagAccessor(this, config.metrics);
+  }
+
+  /** The provider's own view of its state (the OpenFeature client's `providerStatus` mirrors it). */
+  get state(): Lifecycle {
+    return this.lifecycle;
+  }
+
+  /** The server revision the provider's values reflect, if any. */
+  get currentRevision(): number | undefined {
+    return this.revision;
+  }
+
+  async initialize(): Promise<void> {
+    this.closed = false;
+    if (this.config.cachePath) {
+      const cached = await readSnapshotCache(this.config.cachePath);
+      if (cached) {
+        this.apply(cached.config);
+        this.source = 'cache';
+        this.revision = cached.revision;
+        this.logger.info(
+          `runtime-control: loaded cached flags (revision ${cached.revision}) from ${this.config.cachePath}`,
+        );
+      }
+    }
+    this.connect();
+    const live = await this.waitForLive(
+      this.source === 'cache' ? this.options.cacheWaitMs : this.options.initTimeoutMs,
+    );
+    if (this.lifecycle === 'FATAL') {
+      throw new ProviderFatalError('the Runtime Control server rejected the token; create a client token and restart');
+    }
+    if (live) {
+      this.lifecycle = 'READY';
+      return;
+    }
+    if (this.source === 'cache') {
+      // Serve the cached values; the OpenFeature SDK marks us READY when this resolves, so report STALE right after.
+      this.lifecycle = 'READY';
+      setImmediate(() => this.markDisconnected('server unreachable at start-up; serving the cached snapshot'));
+      return;
+    }
+    this.lifecycle = 'ERROR';
+    throw new GeneralError(
+      `no flags from ${this.config.url} within ${this.options.initTimeoutMs} ms; evaluations return code defaults until it answers (retrying)`,
+    );
+  }
+
+  async onClose(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.graceTimer);
+    this.connection?.close();
+    this.connection = undefined;
+    await this.cacheWrite;
+  }
+
+  resolveBooleanEvaluation(key: string, defaultValue: boolean, context: EvaluationContext) {
+    return Promise.resolve(this.evaluate('boolean', key, defaultValue, context));
+  }
+
+  resolveStringEvaluation(key: string, defaultValue: string, context: EvaluationContext) {
+    return Promise.resolve(this.evaluate('string', key, defaultValue, context));
+  }
+
+  resolveNumberEvaluation(key: string, defaultValue: number, context: EvaluationContext) {
+    return Promise.resolve(this.evaluate('number', key, defaultValue, context));
+  }
+
+  resolveObjectEvaluation<T extends JsonValue>(key: string, defaultValue: T, context: EvaluationContext) {
+    return Promise.resolve(this.evaluate('object', key, defaultValue, context));
+  }
+
+  /**
+   * The one evaluation routine behind both the OpenFeature methods and the fast path. Synchronous, and it never
+   * throws: every failure becomes the caller's default with an error code.
+   */
+  evaluate<T extends JsonValue>(
+    type: FlagValueType,
+    key: string,
+    defaultValue: T,
+    context: EvaluationContext,
+  ): ResolutionDetails<T> {
+    try {
+      if (this.source === 'none') {
+        return {
+          value: defaultValue,
+          reason: 'ERROR',
+          errorCode: 'PROVIDER_NOT_READY' as never,
+          errorMessage: 'no flags loaded yet',
+        };
+      }
+      const details = this.engine.resolve(type, key, defaultValue, context) as ResolutionDetails<T>;
+      if (details.errorCode || details.reason === 'DISABLED') return details;
+      if (this.source === 'cache') details.reason = 'CACHED';
+      else if (!this.connected) details.reason = 'STALE';
+      return details;
+    } catch (err) {
+      return {
+        value: defaultValue,
+        reason: 'ERROR',
+        errorCode: 'GENERAL' as never,
+        errorMessage: (err as Error).message,
+      };
+    }
+  }
+
+  private apply(configJson: string): string[] {
+    const changed = this.engine.setConfigurations(configJson);
+    this.configJson = configJson;
+    return changed;
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    const headers: Record<string, string> = { authorization: `Bearer ${this.config.token}` };
+    if (this.revision !== undefined) headers['last-event-id'] = String(this.revision);
+    const url = `${this.config.url.replace(/\/$/, '')}/api/client/stream`;
+    let opened = false;
+    this.connection = openSseConnection(
+      url,
+      headers,
+      {
+        onOpen: () => {
+          opened = true;
+        },
+        onMessage: (m) => this.onMessage(m),
+        onClose: (reason, status) => {
+          this.connection = undefined;
+          if (this.closed) return;
+          if (status === 401 || status === 403) {
+            this.lifecycle = 'FATAL';
+            this.logger.error(`runtime-control: the server rejected the token (${status}); not retrying`);
+            this.events.emit(ProviderEvents.Error, {
+              message: `token rejected (${status})`,
+              errorCode: 'PROVIDER_FATAL' as never,
+            });
+            for (const w of this.liveWaiters.splice(0)) w();
+            return;
+          }
+          this.logger.warn(`runtime-control: stream lost (${reason}); reconnecting`);
+          if (opened) this.attempt = 0;
+          this.markDisconnected(reason);
+          this.scheduleReconnect();
+        },
+      },
+      this.options.idleTimeoutMs,
+    );
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed) return;
+    clearTimeout(this.reconnectTimer);
+    const delay = backoffDelay(this.attempt++, this.options.reconnectInitialMs, this.options.reconnectMaxMs);
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    this.reconnectTimer.unref();
+  }
+
+  private onMessage(m: SseMessage): void {
+    try {
+      let changed: string[] = [];
+      if (m.event === 'snapshot') {
+        changed = this.apply(m.data);
+      } else if (m.event === 'change') {
+        const payload = JSON.parse(m.data) as { config: unknown };
+        changed = this.apply(JSON.stringify(payload.config));
+      } else if (m.event !== 'ready') {
+        return;
+      }
+      if (m.id !== undefined && /^\d+$/.test(m.id)) this.revision = Number(m.id);
+      else if (m.event === 'ready')
+        this.revision = (JSON.parse(m.data) as { revision?: number }).revision ?? this.revision;
+      const wasLive = this.source === 'live' && this.connected;
+      this.source = 'live';
+      this.markConnected(wasLive);
+      if (changed.length > 0 && this.lifecycle !== 'NOT_READY') {
+        this.events.emit(ProviderEvents.ConfigurationChanged, { flagsChanged: changed });
+      }
+      if (m.event !== 'ready') this.persist();
+    } catch (err) {
+      this.logger.error(`runtime-control: ignoring an unreadable ${m.event} event: ${(err as Error).message}`);
+    }
+  }
+
+  private markConnected(wasLive: boolean): void {
+    this.connected = true;
+    clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+    for (const w of this.liveWaiters.splice(0)) w();
+    if (!wasLive && (this.lifecycle === 'STALE' || this.lifecycle === 'ERROR')) {
+      this.lifecycle = 'READY';
+      this.events.emit(ProviderEvents.Ready, { message: 'stream restored' });
+    }
+  }
+
+  private markDisconnected(reason: string): void {
+    const wasConnected = this.connected || this.lifecycle === 'READY';
+    this.connected = false;
+    if (this.lifecycle === 'NOT_READY' || this.lifecycle === 'FATAL' || this.closed) return;
+    if (wasConnected && this.lifecycle === 'READY') {
+      this.lifecycle = 'STALE';
+      this.events.emit(ProviderEvents.Stale, { message: `serving the last known flags: ${reason}` });
+    }
+    if (!this.graceTimer && this.lifecycle === 'STALE') {
+      this.graceTimer = setTimeout(() => {
+        this.graceTimer = undefined;
+        if (this.connected || this.closed) return;
+        this.lifecycle = 'ERROR';
+        this.events.emit(ProviderEvents.Error, {
+          message: `no connection to ${this.config.url} for ${this.options.errorGracePeriodMs} ms; still serving the last known flags`,
+        });
+      }, this.options.errorGracePeriodMs);
+      this.graceTimer.unref();
+    }
+  }
+
+  private waitForLive(timeoutMs: number): Promise<boolean> {
+    if (this.source === 'live' && this.connected) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.liveWaiters = this.liveWaiters.filter((w) => w !== done);
+        resolve(false);
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve(this.source === 'live' && this.connected);
+      };
+      this.liveWaiters.push(done);
+    });
+  }
+
+  private persist(): void {
+    const path = this.config.cachePath;
+    if (!path || this.configJson === undefined || this.revision === undefined) return;
+    const snapshot = { revision: this.revision, savedAt: new Date().toISOString(), config: this.configJson };
+    this.cacheWrite = this.cacheWrite
+      .then(() => writeSnapshotCache(path, snapshot))
+      .catch((err: Error) => this.logger.warn(`runtime-control: could not write the snapshot cache: ${err.message}`));
+  }
+}
+
+/**
+ * Synchronous typed evaluation over the provider's state: the same values, reasons and metrics as the OpenFeature
+ * client, without its per-call async hook pipeline — for request hot paths.
+ */
+export class FlagAccessor {
+  constructor(
+    private readonly provider: RuntimeControlProvider,
+    private readonly recorder: EvaluationRecorder | undefined,
+  ) {}
+
+  boolean(key: string, fallback: boolean, context: EvaluationContext = {}): boolean {
+    return this.details('boolean', key, fallback, context).value;
+  }
+
+  string(key: string, fallback: string, context: EvaluationContext = {}): string {
+    return this.details('string', key, fallback, context).value;
+  }
+
+  number(key: string, fallback: number, context: EvaluationContext = {}): number {
+    return this.details('number', key, fallback, context).value;
+  }
+
+  object<T extends JsonValue>(key: string, fallback: T, context: EvaluationContext = {}): T {
+    return this.details('object', key, fallback, context).value;
+  }
+
+  details<T extends JsonValue>(
+    type: FlagValueType,
+    key: string,
+    fallback: T,
+    context: EvaluationContext = {},
+  ): ResolutionDetails<T> {
+    const d = this.provider.evaluate(type, key, fallback, context);
+    if (d.errorCode) d.value = fallback;
+    this.recorder?.record({
+      flagKey: key,
+      providerName: PROVIDER_NAME,
+      variant: d.variant,
+      reason: d.reason,
+      errorCode: d.errorCode,
+    });
+    return d;
+  }
+}

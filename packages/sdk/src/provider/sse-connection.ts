@@ -1,0 +1,94 @@
+import { type ClientRequest, request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+
+export interface SseMessage {
+  id?: string;
+  event: string;
+  data: string;
+}
+
+export interface SseConnectionHandlers {
+  onOpen(): void;
+  onMessage(message: SseMessage): void;
+  /** The connection failed or ended; `status` is set when the server answered with a non-200. */
+  onClose(reason: string, status?: number): void;
+}
+
+export interface SseConnection {
+  close(): void;
+}
+
+/**
+ * One server-sent-event connection over node:http (no EventSource dependency, headers allowed). It never
+ * reconnects by itself: the provider owns the retry policy.
+ */
+export function openSseConnection(
+  url: string,
+  headers: Record<string, string>,
+  handlers: SseConnectionHandlers,
+  idleTimeoutMs: number,
+): SseConnection {
+  const target = new URL(url);
+  const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  let closed = false;
+  let req: ClientRequest | undefined;
+  let idleTimer: NodeJS.Timeout | undefined;
+  const finish = (reason: string, status?: number) => {
+    if (closed) return;
+    closed = true;
+    clearTimeout(idleTimer);
+    req?.destroy();
+    handlers.onClose(reason, status);
+  };
+  // The server sends heartbeats; silence longer than this means a dead connection that TCP has not noticed.
+  const touch = () => {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => finish(`no data for ${idleTimeoutMs} ms`), idleTimeoutMs);
+    idleTimer.unref();
+  };
+  req = request(
+    target,
+    { method: 'GET', headers: { accept: 'text/event-stream', ...headers } },
+    (res: IncomingMessage) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        finish(`server answered ${res.statusCode}`, res.statusCode);
+        return;
+      }
+      handlers.onOpen();
+      touch();
+      res.setEncoding('utf8');
+      let buffer = '';
+      let event: Partial<SseMessage> & { data?: string } = {};
+      res.on('data', (chunk: string) => {
+        touch();
+        buffer += chunk;
+        let newline = buffer.search(/\r\n|\r|\n/);
+        while (newline >= 0) {
+          const line = buffer.slice(0, newline);
+          const sepLength = buffer.startsWith('\r\n', newline) ? 2 : 1;
+          buffer = buffer.slice(newline + sepLength);
+          if (line === '') {
+            if (event.data !== undefined) {
+              handlers.onMessage({ id: event.id, event: event.event ?? 'message', data: event.data });
+            }
+            event = {};
+          } else if (!line.startsWith(':')) {
+            const colon = line.indexOf(':');
+            const field = colon < 0 ? line : line.slice(0, colon);
+            const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+            if (field === 'data') event.data = event.data === undefined ? value : `${event.data}\n${value}`;
+            else if (field === 'event') event.event = value;
+            else if (field === 'id') event.id = value;
+          }
+          newline = buffer.search(/\r\n|\r|\n/);
+        }
+      });
+      res.on('end', () => finish('stream ended'));
+      res.on('error', (err) => finish(err.message));
+    },
+  );
+  req.on('error', (err) => finish(err.message));
+  req.end();
+  return { close: () => finish('closed') };
+}
