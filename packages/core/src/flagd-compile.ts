@@ -89,6 +89,8 @@ export function toFlagdFlag(flag: Flag, environment: string): FlagdFlag {
   };
   const targeting = settings ? compileTargeting(settings) : undefined;
   if (targeting !== undefined) out.targeting = targeting;
+  // SDKs hide sensitive values from health views and logs; flagd metadata is how that travels with the flag.
+  if (flag.sensitive) out.metadata = { sensitive: true };
   return out;
 }
 

@@ -106,6 +106,22 @@ export class RuntimeControlProvider implements Provider {
     return this.revision;
   }
 
+  /** Keys of every flag the provider currently holds, sorted (for health views and typed config). */
+  flagKeys(): string[] {
+    return [...this.engine.getFlags().keys()].sort();
+  }
+
+  /** The value type of a flag, from its variants; undefined for an unknown flag. */
+  flagType(key: string): FlagValueType | undefined {
+    const flag = this.engine.getFlag(key);
+    if (!flag) return undefined;
+    const first = flag.variants.values().next().value;
+    if (typeof first === 'boolean') return 'boolean';
+    if (typeof first === 'string') return 'string';
+    if (typeof first === 'number') return 'number';
+    return 'object';
+  }
+
   async initialize(): Promise<void> {
     this.closed = false;
     if (this.config.cachePath) {
