@@ -28,7 +28,8 @@ export interface FlagValidationOptions {
   evaluatorNames?: ReadonlySet<string>;
 }
 
-const FLAG_PROPERTIES = new Set([
+/** Every field a flag document may carry (the flags file and the API body share this shape). */
+export const FLAG_FIELDS = [
   'key',
   'description',
   'owner',
@@ -38,7 +39,8 @@ const FLAG_PROPERTIES = new Set([
   'schema',
   'sensitive',
   'environments',
-]);
+] as const;
+const FLAG_PROPERTIES = new Set<string>(FLAG_FIELDS);
 const ENVIRONMENT_PROPERTIES = new Set(['state', 'targeting', 'overrides', 'rollout']);
 const MAX_VARIANTS = 64;
 const MAX_OVERRIDES = 10_000;

@@ -4,6 +4,7 @@ import {
   canonicalJson,
   diffJson,
   type Evaluators,
+  FLAG_FIELDS,
   type Flag,
   type FlagsFile,
   formatFlagsFileIssue,
@@ -27,18 +28,6 @@ Options:
   --token TOKEN  admin token (default: RC_TOKEN, else <RC_DATA_DIR or .runtime-control>/admin-token)
   -h, --help     show this help
 `;
-
-const FLAG_FIELDS = [
-  'key',
-  'description',
-  'owner',
-  'type',
-  'variants',
-  'defaultVariant',
-  'schema',
-  'sensitive',
-  'environments',
-] as const;
 
 /**
  * The parts of a flag the file controls, in one normal form, so a server copy (which may carry timestamps or
