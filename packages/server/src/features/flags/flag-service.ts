@@ -1,4 +1,4 @@
-import { type EnvironmentSettings, type Flag, isPlainObject, pointer, validateFlag } from '@runtime-control/core';
+import { type Flag, isPlainObject, pointer, validateFlag } from '@runtime-control/core';
 import { AppError } from '../../errors/app-error.js';
 import type { ChangeSync } from '../../state/change-sync.js';
 import type { ReplicaState } from '../../state/replica-state.js';
@@ -73,36 +73,25 @@ export class FlagService {
   }
 
   /** Changes one environment's settings; the result is validated as a whole flag inside the write transaction. */
-  async patchEnvironment(
+  patchEnvironment(
     key: string,
     environment: string,
     patch: EnvironmentPatch,
     actor: Actor,
     options: WriteOptions,
   ): Promise<StoredFlag> {
-    this.requireEnvironment(environment);
-    const stored = await this.store.updateFlag(
-      key,
-      (current) => {
-        const settings: Record<string, unknown> = { ...(current.environments[environment] ?? { state: 'DISABLED' }) };
-        for (const field of ['state', 'targeting', 'rollout', 'overrides'] as const) {
-          if (!(field in patch)) continue;
-          const value = patch[field];
-          if (value === null && field !== 'state') delete settings[field];
-          else settings[field] = value;
-        }
-        const next = { ...current, environments: { ...current.environments, [environment]: settings } };
-        return rebasePaths(() => this.validate(next), `/environments${pointer(environment)}`);
-      },
-      actor,
-      options,
-    );
-    await this.sync.afterWrite(stored.revision);
-    return stored;
+    return this.updateEnvironment(key, environment, actor, options, (settings) => {
+      for (const field of ['state', 'targeting', 'rollout', 'overrides'] as const) {
+        if (!(field in patch)) continue;
+        const value = patch[field];
+        if (value === null && field !== 'state') delete settings[field];
+        else settings[field] = value;
+      }
+    });
   }
 
   /** Sets (variant) or removes (undefined) one test-user override. */
-  async setOverride(
+  setOverride(
     key: string,
     environment: string,
     targetingKey: string,
@@ -110,17 +99,34 @@ export class FlagService {
     actor: Actor,
     options: WriteOptions,
   ): Promise<StoredFlag> {
+    return this.updateEnvironment(key, environment, actor, options, (settings) => {
+      const overrides = { ...((settings.overrides as Record<string, string> | undefined) ?? {}) };
+      if (variant === undefined) delete overrides[targetingKey];
+      else overrides[targetingKey] = variant;
+      if (Object.keys(overrides).length > 0) settings.overrides = overrides;
+      else delete settings.overrides;
+    });
+  }
+
+  /**
+   * Read-modify-write of one environment's settings under the store's row lock: `change` edits a copy, the whole
+   * flag is then validated (problems reported relative to the environment), written, and announced.
+   */
+  private async updateEnvironment(
+    key: string,
+    environment: string,
+    actor: Actor,
+    options: WriteOptions,
+    change: (settings: Record<string, unknown>) => void,
+  ): Promise<StoredFlag> {
     this.requireEnvironment(environment);
     const stored = await this.store.updateFlag(
       key,
       (current) => {
-        const settings: EnvironmentSettings = { ...(current.environments[environment] ?? { state: 'DISABLED' }) };
-        const overrides = { ...(settings.overrides ?? {}) };
-        if (variant === undefined) delete overrides[targetingKey];
-        else overrides[targetingKey] = variant;
-        if (Object.keys(overrides).length > 0) settings.overrides = overrides;
-        else delete settings.overrides;
-        return this.validate({ ...current, environments: { ...current.environments, [environment]: settings } });
+        const settings: Record<string, unknown> = { ...(current.environments[environment] ?? { state: 'DISABLED' }) };
+        change(settings);
+        const next = { ...current, environments: { ...current.environments, [environment]: settings } };
+        return rebasePaths(() => this.validate(next), `/environments${pointer(environment)}`);
       },
       actor,
       options,
