@@ -1,0 +1,737 @@
+// Shared helpers of the benchmarks: statistics, child processes (always cleaned up), ports, HTTP, the report.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+export const ROOT = resolve(BENCH_DIR, '..');
+export const PROC_DIR = join(BENCH_DIR, 'proc');
+export const RCTL = join(ROOT, 'packages/cli/dist/bin.js');
+export const SEED_FILE = join(ROOT, 'examples/devmentor/flags.yaml');
+export const QUICK = process.env.BENCH_QUICK === '1';
+/** Soft fd limit raised in every child that holds many sockets (Node cannot raise its own). */
+export const FD_LIMIT = 20000;
+export const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
+
+/** Wall-clock milliseconds with sub-millisecond precision; comparable across processes on one machine. */
+export const now = () => performance.timeOrigin + performance.now();
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export function log(line) {
+  process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------------- statistics
+
+/** Nearest-rank percentile of an ascending-sorted array. */
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+}
+
+export function summarize(values) {
+  const sorted = Float64Array.from(values).sort();
+  let sum = 0;
+  for (const v of sorted) sum += v;
+  return {
+    n: sorted.length,
+    mean: sorted.length ? sum / sorted.length : Number.NaN,
+    min: sorted.length ? sorted[0] : Number.NaN,
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    max: sorted.length ? sorted[sorted.length - 1] : Number.NaN,
+  };
+}
+
+export function median(values) {
+  return summarize(values).p50;
+}
+
+export function fmt(n, digits = 1) {
+  if (n === undefined || n === null || Number.isNaN(n)) return '–';
+  if (Math.abs(n) >= 1000) return Math.round(n).toLocaleString('en-US');
+  return n.toFixed(digits);
+}
+
+// ---------------------------------------------------------------------------------------------- child processes
+
+const children = new Set();
+const tempDirs = new Set();
+
+/**
+ * Spawns `node script args` in its own process through `bash -c 'ulimit -n …; exec node …'` (same pid as the node
+ * process), with an IPC channel. Stdout/stderr are kept (last 8 KiB) for error messages. Every child is killed by
+ * `killAll` and on exit of this process.
+ */
+export function spawnNode(
+  script,
+  args = [],
+  { env = {}, name = script, raiseFdLimit = true, ipc = true, nodeArgs = [] } = {},
+) {
+  const quoted = [...nodeArgs, script, ...args].map((a) => `'${String(a).replaceAll("'", "'\\''")}'`).join(' ');
+  const command = raiseFdLimit
+    ? ['bash', ['-c', `ulimit -n ${FD_LIMIT} 2>/dev/null || true; exec node ${quoted}`]]
+    : [process.execPath, [...nodeArgs, script, ...args]];
+  const child = spawn(command[0], command[1], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? ['ipc'] : [])],
+  });
+  child.benchName = name;
+  child.output = '';
+  const keep = (chunk) => {
+    child.output = (child.output + chunk.toString()).slice(-8192);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  child.exited = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  child.on('error', (err) => keep(`spawn error: ${err.message}`));
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** Sends a message to a child and waits for its reply (`{ id, ok, result | error }`), bounded in time. */
+let nextId = 1;
+export function request(child, message, timeoutMs = 60_000) {
+  const id = nextId++;
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`${child.benchName}: no answer to "${message.cmd}" within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onMessage = (m) => {
+      if (m?.id !== id) return;
+      cleanup();
+      if (m.ok) resolvePromise(m.result);
+      else reject(new Error(`${child.benchName}: ${m.error}`));
+    };
+    const onExit = (code, signal) => {
+      cleanup();
+      reject(new Error(`${child.benchName} exited (${code ?? signal}) during "${message.cmd}":\n${child.output}`));
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+    child.send({ ...message, id });
+  });
+}
+
+/** The child side of `request`: `serve({ cmd: async (msg) => result })`. */
+export function serve(handlers) {
+  process.on('message', async (m) => {
+    try {
+      const handler = handlers[m.cmd];
+      if (!handler) throw new Error(`unknown command ${m.cmd}`);
+      const result = await handler(m);
+      process.send({ id: m.id, ok: true, result });
+    } catch (err) {
+      process.send({ id: m.id, ok: false, error: err?.stack ?? String(err) });
+    }
+  });
+  // The parent went away: leave too.
+  process.on('disconnect', () => process.exit(0));
+}
+
+export async function stopChild(child, timeoutMs = 5000) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  await child.exited;
+  clearTimeout(t);
+}
+
+export async function killAll() {
+  await Promise.all([...children].map((c) => stopChild(c, 3000)));
+}
+
+export function tempDir(prefix = 'rc-bench-') {
+  const dir = mkdtempSync(join(os.tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+export function removeTempDirs() {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+  tempDirs.clear();
+}
+
+let handlersInstalled = false;
+export function installCleanupHandlers() {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  process.on('exit', () => {
+    for (const c of children) c.kill('SIGKILL');
+    removeTempDirs();
+  });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(sig, () => {
+      log(`${sig}: stopping every child process`);
+      for (const c of children) c.kill('SIGKILL');
+      process.exit(130);
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------- networking
+
+export function freePort() {
+  return new Promise((resolvePromise, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolvePromise(port));
+    });
+  });
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+
+/** One HTTP request; resolves `{ status, headers, body, json }`. */
+export function httpRequest(method, url, { body, headers = {}, timeoutMs = 10_000, keepAlive = true } = {}) {
+  return new Promise((resolvePromise, reject) => {
+    const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const req = http.request(
+      url,
+      {
+        method,
+        agent: keepAlive ? agent : false,
+        headers: {
+          ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...headers,
+        },
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          let json;
+          try {
+            json = text ? JSON.parse(text) : undefined;
+          } catch {
+            json = undefined;
+          }
+          resolvePromise({ status: res.statusCode, headers: res.headers, body: text, json });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: timed out after ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** Polls `url` every `intervalMs` until it answers 200; resolves the elapsed ms since `since`. Bounded in time. */
+export async function waitFor200(url, { timeoutMs = 30_000, intervalMs = 10, since = now(), child } = {}) {
+  const deadline = now() + timeoutMs;
+  while (now() < deadline) {
+    if (child && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new Error(`${child.benchName} exited before ${url} answered:\n${child.output}`);
+    }
+    try {
+      const r = await httpRequest('GET', url, { timeoutMs: 1000, keepAlive: false });
+      if (r.status === 200) return now() - since;
+    } catch {
+      // not listening yet
+    }
+    await sleep(intervalMs);
+  }
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms${child ? `:\n${child.output}` : ''}`);
+}
+
+// ------------------------------------------------------------------------------------------ our server (rctl up)
+
+/**
+ * Starts `rctl up` in its own process on a free port; resolves once `/health/ready` answers 200.
+ * `env` adds RC_* variables (e.g. RC_DATABASE_URL, RC_REDIS_URL).
+ */
+export async function startRc({ name = 'rctl up', seed = true, env = {}, nodeArgs = [] } = {}) {
+  const port = await freePort();
+  const dataDir = tempDir('rc-bench-data-');
+  const args = ['up', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir];
+  if (seed) args.push('--seed', SEED_FILE);
+  const child = spawnNode(RCTL, args, {
+    name,
+    env: { RC_ADMIN_TOKEN: ADMIN_TOKEN, RC_LOG_LEVEL: 'warn', ...env },
+    nodeArgs,
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor200(`${url}/health/ready`, { child, timeoutMs: 30_000, intervalMs: 20 });
+  return { url, port, child, pid: child.pid };
+}
+
+export const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+export async function createClientToken(url, environment = 'production') {
+  const r = await httpRequest('POST', `${url}/api/admin/tokens`, {
+    headers: adminHeaders,
+    body: { kind: 'client', environment, name: `bench-${Date.now()}` },
+  });
+  if (r.status !== 201) throw new Error(`POST /api/admin/tokens: ${r.status} ${r.body}`);
+  return r.json.token;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[11] = utime, fields[12] = stime (fields 14 and 15 of proc(5), counted from after the comm field)
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Busy CPU seconds of the whole machine so far (all cores), from /proc/stat. */
+export function machineBusySeconds() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal …
+    return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Waits (bounded) until the machine's busy CPU over a 1 s window is under `maxCores` — other engineers' builds and
+ * tests may share it. Resolves the last measured busy cores.
+ */
+export async function waitForQuiet({ maxCores = 0.5, timeoutMs = QUICK ? 3000 : 20_000 } = {}) {
+  const deadline = now() + timeoutMs;
+  let busy = Number.NaN;
+  do {
+    const b0 = machineBusySeconds();
+    await sleep(1000);
+    busy = machineBusySeconds() - b0;
+    if (busy < maxCores) return busy;
+  } while (now() < deadline);
+  log(`machine still busy (${busy.toFixed(2)} cores used by other processes); going on`);
+  return busy;
+}
+
+/** Resident set size in MiB from /proc/<pid>/status (VmRSS). */
+export function rssMiB(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------- the report
+
+export function machineInfo() {
+  let cpuModel = 'unknown';
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) cpuModel = m[1].trim();
+  } catch {}
+  let osName = `${os.type()} ${os.release()}`;
+  try {
+    const m = /^PRETTY_NAME="?([^"\n]+)"?$/m.exec(readFileSync('/etc/os-release', 'utf8'));
+    if (m) osName = `${m[1]} (${os.type()} ${os.release()})`;
+  } catch {}
+  return {
+    cpuModel,
+    cores: os.availableParallelism?.() ?? os.cpus().length,
+    ramGiB: os.totalmem() / 1024 ** 3,
+    node: process.version,
+    os: osName,
+    date: new Date().toISOString(),
+  };
+}
+
+export function verdict(pass) {
+  if (pass === undefined || pass === null) return '–';
+  return pass ? '**PASS**' : '**MISS**';
+}
+
+function table(headers, rows) {
+  const esc = (c) => String(c).replaceAll('|', '\\|');
+  return [
+    `| ${headers.map(esc).join(' | ')} |`,
+    `|${headers.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
+  ].join('\n');
+}
+
+/**
+ * Renders the report. Each section: `{ title, method, tables: [{ caption?, headers, rows }], notes?: string[], error? }`.
+ */
+export function renderMarkdown({ machine, quick, durationSec, sections, summary }) {
+  const out = [];
+  out.push('# Benchmarks');
+  out.push('');
+  out.push(
+    '_Generated by `npm run bench` (`bench/run.mjs`); do not edit by hand. Raw figures: `bench/out/results.json`._',
+  );
+  if (quick)
+    out.push(
+      '',
+      '> **BENCH_QUICK=1 run**: reduced clients and durations, a smoke check only — not the figures of record.',
+    );
+  out.push('');
+  out.push('## Machine');
+  out.push('');
+  out.push(
+    table(
+      ['CPU', 'cores', 'RAM', 'Node', 'OS', 'date', 'full run took'],
+      [
+        [
+          machine.cpuModel,
+          machine.cores,
+          `${machine.ramGiB.toFixed(1)} GiB`,
+          machine.node,
+          machine.os,
+          machine.date,
+          `${Math.round(durationSec)} s`,
+        ],
+      ],
+    ),
+  );
+  out.push('');
+  out.push(
+    'Every server, load generator and client group runs in its own Node process on this one machine (loopback only), so ' +
+      'they compete for the same cores: each figure stands beside an **anchor measured in the same run** — the same ' +
+      'load on a minimal server, or the cost of the underlying library alone — which shows what the machine and the ' +
+      'harness allow. The machine may be shared (other builds and tests); each benchmark first waits (≤ 20 s) for it ' +
+      'to be quiet, HTTP runs alternate with their anchors, and the "other CPU" column shows the cores that other ' +
+      'processes used during a measurement.',
+  );
+  if (summary?.length) {
+    out.push('');
+    out.push('## Summary');
+    out.push('');
+    out.push(table(['benchmark', 'ours', 'anchor', 'target', 'result'], summary));
+  }
+  for (const s of sections) {
+    out.push('');
+    out.push(`## ${s.title}`);
+    out.push('');
+    if (s.method) {
+      out.push(`**Method.** ${s.method}`);
+      out.push('');
+    }
+    if (s.error) {
+      out.push('**CRASHED** — the benchmark did not complete:');
+      out.push('');
+      out.push('```');
+      out.push(String(s.error).slice(0, 3000));
+      out.push('```');
+      continue;
+    }
+    for (const t of s.tables ?? []) {
+      if (t.caption) out.push(`${t.caption}`, '');
+      out.push(table(t.headers, t.rows));
+      out.push('');
+    }
+    for (const n of s.notes ?? []) out.push(`- ${n}`);
+    if (s.busyBefore !== undefined) {
+      out.push(`- Other processes used ${s.busyBefore.toFixed(2)} cores in the second before this benchmark started.`);
+    }
+  }
+  out.push('');
+  return out.join('\n');
+}
+
+// -------------------------------------------------------------------------------------------- the load generator
+
+export const HTTP_PARAMS = QUICK
+  ? { connections: 32, warmupMs: 500, durationMs: 2000 }
+  : { connections: 64, warmupMs: 2000, durationMs: 10_000 };
+export const ROUNDS = QUICK ? 1 : 3;
+export const ROUNDS_TEXT =
+  ROUNDS > 1
+    ? `in ${ROUNDS} rounds alternating with the anchors so that background load on this shared machine hits all alike`
+    : 'one round';
+export const LOAD_CLIENT = process.env.BENCH_CLIENT === 'agent' ? 'agent' : 'raw';
+
+/**
+ * Runs the load generator (its own process) against `url` + `path`; also measures the CPU the server process
+ * (`serverPid`) used during the measured window, in cores.
+ */
+export async function runLoad({
+  url,
+  path,
+  method = 'POST',
+  headers = {},
+  bodies,
+  headersPerBody,
+  expectStatus = 200,
+  serverPid,
+  name,
+  params = {},
+}) {
+  const { hostname, port } = new URL(url);
+  const child = spawnNode(join(PROC_DIR, 'loadgen.mjs'), [], { name: `loadgen ${name ?? path}` });
+  let cpu0 = Number.NaN;
+  let cpu1 = Number.NaN;
+  let busy0 = Number.NaN;
+  let busy1 = Number.NaN;
+  let t0 = 0;
+  let t1 = 0;
+  child.on('message', (m) => {
+    if (m?.phase === 'measure-start') {
+      cpu0 = cpuSeconds(serverPid);
+      busy0 = machineBusySeconds();
+      t0 = now();
+    } else if (m?.phase === 'measure-end') {
+      cpu1 = cpuSeconds(serverPid);
+      busy1 = machineBusySeconds();
+      t1 = now();
+    }
+  });
+  try {
+    const result = await request(
+      child,
+      {
+        cmd: 'run',
+        host: hostname,
+        port: Number(port),
+        method,
+        path,
+        headers,
+        bodies,
+        headersPerBody,
+        expectStatus,
+        client: LOAD_CLIENT,
+        ...HTTP_PARAMS,
+        ...params,
+      },
+      HTTP_PARAMS.warmupMs + HTTP_PARAMS.durationMs + 30_000,
+    );
+    const sec = (t1 - t0) / 1000;
+    result.serverCpu = (cpu1 - cpu0) / sec;
+    // Everything else the machine did meanwhile (other processes: the machine may be shared).
+    result.otherCpu = Math.max(0, (busy1 - busy0) / sec - result.serverCpu - result.loadgenCpu);
+    return result;
+  } finally {
+    await stopChild(child);
+  }
+}
+
+/** Percentiles of a merged `[bucket (10 µs), count]` histogram. */
+function histogramPercentiles(pairs) {
+  const sorted = [...pairs].sort((a, b) => a[0] - b[0]);
+  const total = sorted.reduce((s, [, c]) => s + c, 0);
+  const at = (p) => {
+    const rank = Math.max(1, Math.ceil((p / 100) * total));
+    let seen = 0;
+    for (const [b, c] of sorted) {
+      seen += c;
+      if (seen >= rank) return b / 100;
+    }
+    return Number.NaN;
+  };
+  return { p50: at(50), p90: at(90), p99: at(99), max: total ? sorted[sorted.length - 1][0] / 100 : Number.NaN };
+}
+
+/**
+ * Runs several load targets in alternation (A, B, A, B, …), `rounds` times, each for `durationMs / rounds`, so
+ * background load on a shared machine hits every target alike; returns one merged result per target.
+ */
+export async function runLoadInterleaved(targets, rounds = ROUNDS) {
+  const parts = targets.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    for (let t = 0; t < targets.length; t++) {
+      const warmupMs = r === 0 ? HTTP_PARAMS.warmupMs : Math.min(1000, HTTP_PARAMS.warmupMs);
+      const res = await runLoad({ ...targets[t], params: { warmupMs, durationMs: HTTP_PARAMS.durationMs / rounds } });
+      log(`  ${targets[t].name}: round ${r + 1}/${rounds}: ${fmt(res.rps)} req/s (other CPU ${fmt(res.otherCpu, 2)})`);
+      parts[t].push(res);
+    }
+  }
+  return parts.map((list) => {
+    const windowMs = list.reduce((s, x) => s + x.windowMs, 0);
+    const completed = list.reduce((s, x) => s + x.completed, 0);
+    const statuses = {};
+    for (const x of list) for (const [k, v] of Object.entries(x.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+    const wavg = (k) => list.reduce((s, x) => s + x[k] * x.windowMs, 0) / windowMs;
+    return {
+      client: list[0].client,
+      connections: list[0].connections,
+      rounds: list.length,
+      windowMs,
+      completed,
+      errors: list.reduce((s, x) => s + x.errors, 0),
+      statuses,
+      rps: (completed / windowMs) * 1000,
+      rpsPerRound: list.map((x) => x.rps),
+      latencyMs: histogramPercentiles(list.flatMap((x) => x.histogram)),
+      serverCpu: wavg('serverCpu'),
+      loadgenCpu: wavg('loadgenCpu'),
+      otherCpu: wavg('otherCpu'),
+    };
+  });
+}
+
+/** Request bodies with a rotating context: `targetingKey` over `users` users. */
+export function contextBodies(users = 1000) {
+  return Array.from({ length: users }, (_, i) => JSON.stringify({ context: { targetingKey: `user-${i}` } }));
+}
+
+// ------------------------------------------------------------------------------------------- change propagation
+
+export const SSE_PARAMS = QUICK
+  ? { clients: 200, groups: 2, writes: 5, spacingMs: 200 }
+  : { clients: 1000, groups: 2, writes: 20, spacingMs: 300 };
+
+/**
+ * Opens `SSE_PARAMS.clients` SSE clients on `streamUrl`, spread over `groups` client processes, then performs
+ * `writes` writes (`write(i)` resolves the revision id its `change` event carries), spaced `spacingMs` apart.
+ * Latency of a (client, write) sample = time the client had the complete `change` frame − time just before the write
+ * was sent.
+ */
+export async function runPropagation({ streamUrl, headers = {}, write, name }) {
+  const { clients, groups, writes, spacingMs } = SSE_PARAMS;
+  const procs = Array.from({ length: groups }, (_, g) =>
+    spawnNode(join(PROC_DIR, 'sse-clients.mjs'), [], { name: `sse clients ${g + 1} (${name})` }),
+  );
+  try {
+    const t0 = now();
+    const opened = await Promise.all(
+      procs.map((p, g) =>
+        request(
+          p,
+          {
+            cmd: 'connect',
+            url: streamUrl,
+            headers,
+            count: Math.floor(clients / groups) + (g < clients % groups ? 1 : 0),
+            concurrency: 25,
+          },
+          120_000,
+        ),
+      ),
+    );
+    const connected = opened.reduce((s, o) => s + o.connected, 0);
+    const failed = opened.reduce((s, o) => s + o.failed, 0);
+    if (failed > 0)
+      throw new Error(`${failed} SSE clients failed to connect: ${opened.find((o) => o.firstError)?.firstError}`);
+    const connectSec = (now() - t0) / 1000;
+    log(`${name}: ${connected} SSE clients connected in ${connectSec.toFixed(1)} s`);
+    await sleep(500);
+    const sentAt = new Map();
+    const writeMs = [];
+    for (let i = 0; i < writes; i++) {
+      const start = now();
+      const id = String(await write(i));
+      writeMs.push(now() - start);
+      sentAt.set(id, start);
+      const wait = start + spacingMs - now();
+      if (wait > 0) await sleep(wait);
+    }
+    const ids = [...sentAt.keys()];
+    const collected = await Promise.all(procs.map((p) => request(p, { cmd: 'collect', ids, waitMs: 5000 }, 20_000)));
+    const latencies = [];
+    const perWriteLatencies = new Map(ids.map((id) => [id, []]));
+    const firstPerWrite = new Map(ids.map((id) => [id, Number.POSITIVE_INFINITY]));
+    const lastPerWrite = new Map(ids.map((id) => [id, 0]));
+    let unexpectedCloses = 0;
+    for (const c of collected) {
+      unexpectedCloses += c.unexpectedCloses;
+      for (const received of c.clients) {
+        for (const [id, t] of Object.entries(received)) {
+          const l = t - sentAt.get(id);
+          latencies.push(l);
+          perWriteLatencies.get(id).push(l);
+          firstPerWrite.set(id, Math.min(firstPerWrite.get(id), l));
+          lastPerWrite.set(id, Math.max(lastPerWrite.get(id), l));
+        }
+      }
+    }
+    const expected = connected * writes;
+    const stats = summarize(latencies);
+    const first = summarize([...firstPerWrite.values()].filter(Number.isFinite));
+    const spread = summarize(ids.map((id) => lastPerWrite.get(id) - firstPerWrite.get(id)).filter(Number.isFinite));
+    return {
+      clients: connected,
+      clientProcesses: groups,
+      writes,
+      spacingMs,
+      connectSec,
+      samples: latencies.length,
+      missed: expected - latencies.length,
+      unexpectedCloses,
+      latencyMs: stats,
+      firstReceiverMs: first,
+      fanOutSpreadMs: spread,
+      writeResponseMs: summarize(writeMs),
+      perWrite: ids.map((id, i) => {
+        const w = summarize(perWriteLatencies.get(id));
+        return { id: Number(id), writeMs: writeMs[i], first: w.min, p50: w.p50, p99: w.p99, last: w.max };
+      }),
+    };
+  } finally {
+    await Promise.all(
+      procs.map(async (p) => {
+        await request(p, { cmd: 'close' }, 5000).catch(() => {});
+        await stopChild(p);
+      }),
+    );
+  }
+}
+
+/** PATCH toggling `state` of new-ui-enabled in production; resolves the revision from the `ETag: "<revision>"`. */
+export function toggleWriter(url) {
+  return async (i) => {
+    const r = await httpRequest('PATCH', `${url}/api/admin/flags/new-ui-enabled/environments/production`, {
+      headers: adminHeaders,
+      body: { state: i % 2 === 0 ? 'DISABLED' : 'ENABLED' },
+    });
+    if (r.status !== 200) throw new Error(`PATCH: ${r.status} ${r.body}`);
+    return JSON.parse(r.headers.etag);
+  };
+}
+
+/** The anchor broadcaster's trigger. */
+export function anchorWriter(url) {
+  return async () => {
+    const r = await httpRequest('POST', `${url}/broadcast`, { body: '{}' });
+    if (r.status !== 200) throw new Error(`POST /broadcast: ${r.status} ${r.body}`);
+    return JSON.parse(r.headers.etag);
+  };
+}
+
+export function propagationRow(label, p) {
+  return [
+    label,
+    p.clients,
+    p.samples.toLocaleString('en-US'),
+    fmt(p.latencyMs.p50, 1),
+    fmt(p.latencyMs.p99, 1),
+    fmt(p.latencyMs.max, 1),
+    p.missed,
+    fmt(p.firstReceiverMs.p50, 1),
+    fmt(p.fanOutSpreadMs.p50, 1),
+  ];
+}
+
+export const PROPAGATION_HEADERS = [
+  'server',
+  'clients',
+  'samples',
+  'p50 ms',
+  'p99 ms',
+  'max ms',
+  'missed',
+  'first receiver (median over writes) ms',
+  'first→last receiver (median) ms',
+];
