@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors/app-error.js';
 import type { Runtime } from '../runtime.js';
 import type { Actor } from '../store/store.js';
-import { constantTimeEquals, hashToken, tokenFromHeaders } from './tokens.js';
+import { hashEquals, hashToken, tokenFromHeaders } from './tokens.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -16,14 +16,17 @@ declare module 'fastify' {
 const ACTOR_HEADER_PATTERN = /^[\w .@+-]{1,100}$/;
 
 export function adminGuard(rt: Runtime) {
+  // Hash once at start-up; each request then hashes the presented token once and compares hashes.
+  const adminHash = hashToken(rt.adminToken);
   return async function requireAdmin(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
     const token = tokenFromHeaders(req.headers);
     if (!token) throw new AppError('UNAUTHORIZED', 'missing token: send "Authorization: Bearer <admin token>"');
     let name: string;
-    if (constantTimeEquals(token, rt.adminToken)) {
+    const presented = hashToken(token);
+    if (hashEquals(presented, adminHash)) {
       name = 'admin';
     } else {
-      const stored = rt.state.tokenByHash(hashToken(token));
+      const stored = rt.state.tokenByHash(presented);
       if (!stored) throw new AppError('UNAUTHORIZED', 'unknown or revoked token');
       if (stored.kind !== 'admin') {
         throw new AppError('WRONG_TOKEN_KIND', 'a client token cannot use the admin API; use an admin token');
@@ -38,13 +41,15 @@ export function adminGuard(rt: Runtime) {
 }
 
 export function clientGuard(rt: Runtime) {
+  const adminHash = hashToken(rt.adminToken);
   return async function requireClient(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
     const token = tokenFromHeaders(req.headers);
     if (!token) throw new AppError('UNAUTHORIZED', 'missing token: send "Authorization: Bearer <client token>"');
-    if (constantTimeEquals(token, rt.adminToken)) {
+    const presented = hashToken(token);
+    if (hashEquals(presented, adminHash)) {
       throw new AppError('WRONG_TOKEN_KIND', 'an admin token cannot be used by clients; create a client token');
     }
-    const stored = rt.state.tokenByHash(hashToken(token));
+    const stored = rt.state.tokenByHash(presented);
     if (!stored) throw new AppError('UNAUTHORIZED', 'unknown or revoked token');
     if (stored.kind !== 'client' || !stored.environment) {
       throw new AppError('WRONG_TOKEN_KIND', 'an admin token cannot be used by clients; create a client token');

@@ -32,8 +32,8 @@ export class ChangeSync {
   /** Called after this replica committed `revision`. */
   async afterWrite(revision: number): Promise<void> {
     const committedAt = Date.now();
-    await this.catchUp('write');
-    await this.bus.publish({ revision, committedAt, origin: this.replicaId });
+    // Announce first: other replicas start their catch-up while this one does its own.
+    await Promise.all([this.bus.publish({ revision, committedAt, origin: this.replicaId }), this.catchUp('write')]);
   }
 
   async catchUp(trigger: CatchUpTrigger): Promise<void> {
