@@ -23,6 +23,7 @@ const BENCHMARKS = [
   ['propagationOneNode', './propagation-one-node.mjs', '3. Change propagation — one node, SSE'],
   ['propagationRedis', './propagation-redis.mjs', '4. Change propagation — two replicas via Redis'],
   ['startup', './startup.mjs', '5. `rctl up` start time and RSS'],
+  ['sdkEvaluation', './sdk-evaluation.mjs', '6. Evaluation inside a service (SDK)'],
 ];
 
 installCleanupHandlers();
