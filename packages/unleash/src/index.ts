@@ -1,0 +1,2 @@
+export * from './translate.js';
+export * from './unleash-model.js';
