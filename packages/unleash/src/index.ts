@@ -1,2 +1,4 @@
 export * from './translate.js';
+export * from './unleash-admin-client.js';
 export * from './unleash-model.js';
+export * from './unleash-seed.js';

@@ -13,10 +13,12 @@ import {
 } from '@runtime-control/core';
 import { parseCommandArgs, rejectExtraPositionals, requirePositional } from '../args.js';
 import { type CliIo, CONNECTION_OPTIONS, createAdminClient } from '../connection.js';
-import { type AdminClient, ApiError, CliError } from '../http-client.js';
+import { type AdminClient, ApiError, CliError, UsageError } from '../http-client.js';
 import type { Output } from '../output.js';
+import { runUnleashSeed } from './seed-unleash.js';
 
 export const SEED_HELP = `Usage: rctl seed FILE [--reconcile] [--dry-run]
+       rctl seed FILE --target unleash --unleash-url URL [--token-file FILE] [--plan | --reconcile]
 
 Creates the evaluators and flags of a flags file (YAML or JSON) on the server. Safe to repeat: flags that already
 exist are left as they are, so hand changes made since are kept.
@@ -24,6 +26,10 @@ exist are left as they are, so hand changes made since are kept.
 Options:
   --reconcile    also update existing flags and evaluators that differ from the file (prints each difference)
   --dry-run      report what would change and write nothing
+  --target T     runtime-control (default) or unleash
+  --unleash-url URL  Unleash base URL (with --target unleash)
+  --token-file FILE  file holding the Unleash admin token (default: RC_UNLEASH_TOKEN)
+  --plan         with --target unleash: print what would be created and what has drifted, write nothing
   --url URL      server URL (default: RC_URL, else http://127.0.0.1:4400)
   --token TOKEN  admin token (default: RC_TOKEN, else <RC_DATA_DIR or .runtime-control>/admin-token)
   -h, --help     show this help
@@ -110,7 +116,15 @@ export async function runSeed(args: string[], io: CliIo, out: Output): Promise<n
   const command = 'seed';
   const { values, positionals } = parseCommandArgs(
     args,
-    { ...CONNECTION_OPTIONS, reconcile: { type: 'boolean' }, 'dry-run': { type: 'boolean' } },
+    {
+      ...CONNECTION_OPTIONS,
+      reconcile: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      target: { type: 'string' },
+      'unleash-url': { type: 'string' },
+      'token-file': { type: 'string' },
+      plan: { type: 'boolean' },
+    },
     command,
   );
   if (values.help) {
@@ -119,6 +133,28 @@ export async function runSeed(args: string[], io: CliIo, out: Output): Promise<n
   }
   const file = requirePositional(positionals, 0, 'FILE', command);
   rejectExtraPositionals(positionals, 1, command);
+  const target = values.target ?? 'runtime-control';
+  if (target === 'unleash') {
+    return runUnleashSeed(
+      {
+        file,
+        unleashUrl: values['unleash-url'],
+        tokenFile: values['token-file'],
+        plan: values.plan === true,
+        reconcile: values.reconcile === true,
+      },
+      io,
+      out,
+    );
+  }
+  if (target !== 'runtime-control') {
+    throw new UsageError(
+      `unknown --target "${target}" (runtime-control or unleash)\nRun "rctl seed --help" for usage.`,
+    );
+  }
+  if (values.plan || values['unleash-url'] || values['token-file']) {
+    throw new UsageError('--plan, --unleash-url and --token-file go with --target unleash');
+  }
   const options: SeedOptions = { reconcile: values.reconcile === true, dryRun: values['dry-run'] === true };
 
   // The file is checked completely before the server is contacted, so a bad file never half-seeds.
