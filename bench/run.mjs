@@ -24,6 +24,7 @@ const BENCHMARKS = [
   ['propagationRedis', './propagation-redis.mjs', '4. Change propagation — two replicas via Redis'],
   ['startup', './startup.mjs', '5. `rctl up` start time and RSS'],
   ['sdkEvaluation', './sdk-evaluation.mjs', '6. Evaluation inside a service (SDK)'],
+  ['canaryRollback', './canary-rollback.mjs', '7. Canary rollback — first bad response → 100% v1'],
 ];
 
 installCleanupHandlers();

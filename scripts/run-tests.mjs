@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every compiled test file (`packages/*/dist/**/*.test.js`) with node:test. Node 20 cannot glob `--test`
+// Runs every compiled test file (`packages/*/dist/**/*.test.js`, `examples/*/dist/**/*.test.js`) with node:test. Node 20 cannot glob `--test`
 // arguments, so the files are found here. Under CI=true a skipped test fails the run: a suite that cannot reach
 // its service must fail, never pass by skipping.
 import { spawn } from 'node:child_process';
@@ -20,8 +20,8 @@ function findTests(dir, out = []) {
   return out;
 }
 
-const files = readdirSync(join(root, 'packages'))
-  .map((pkg) => join(root, 'packages', pkg, 'dist'))
+const files = ['packages', 'examples']
+  .flatMap((group) => readdirSync(join(root, group)).map((pkg) => join(root, group, pkg, 'dist')))
   .filter((d) => {
     try {
       return statSync(d).isDirectory();

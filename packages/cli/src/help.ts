@@ -8,6 +8,8 @@ Commands:
   flags ...          list, show, enable, disable, override and roll out flags
   eval KEY --env E   evaluate one flag for a context
   tokens ...         create, list and revoke API tokens
+  canary ...         start, follow, pause, resume, promote and abort canary rollouts
+  render FILE        check a platform file, write its Istio manifests and dashboard (--out DIR; local)
 
 Options:
   --url URL          server URL (default: RC_URL, else http://127.0.0.1:4400)

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { runCanary } from './commands/canary.js';
 import { runEval } from './commands/eval.js';
 import { runFlags } from './commands/flags.js';
+import { runRender } from './commands/render.js';
 import { runSeed } from './commands/seed.js';
 import { runTokens } from './commands/tokens.js';
 import { runUp } from './commands/up.js';
@@ -72,6 +74,10 @@ export async function main(argv: string[], io: CliIo, options: MainOptions = {})
         return await runEval(rest, io, out);
       case 'tokens':
         return await runTokens(rest, io, out);
+      case 'canary':
+        return await runCanary(rest, io, out);
+      case 'render':
+        return await runRender(rest, io, out);
       default:
         throw new UsageError(
           command.startsWith('-')

@@ -4,6 +4,7 @@ import { adminGuard, clientGuard } from './auth/auth-hooks.js';
 import { AppError } from './errors/app-error.js';
 import { mapError } from './errors/error-mapper.js';
 import { auditController } from './features/audit/audit-controller.js';
+import { canaryController } from './features/canaries/canary-controller.js';
 import { streamController } from './features/client-stream/stream-controller.js';
 import { debugController } from './features/debug/debug-controller.js';
 import { evaluatorController } from './features/evaluators/evaluator-controller.js';
@@ -12,6 +13,7 @@ import { healthController } from './features/health/health-controller.js';
 import { ofrepController } from './features/ofrep/ofrep-controller.js';
 import { openApiDocument } from './features/openapi/openapi-document.js';
 import { tokenController } from './features/tokens/token-controller.js';
+import { unleashBridgeController } from './features/unleash-bridge/unleash-bridge-controller.js';
 import type { Runtime } from './runtime.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
@@ -82,6 +84,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
       await tokenController(scope, rt);
       await auditController(scope, rt);
       await debugController(scope, rt);
+      await canaryController(scope, rt);
     },
     { prefix: '/api/admin' },
   );
@@ -95,6 +98,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   );
 
   await ofrepController(app, rt, requireClient);
+  await unleashBridgeController(app, rt, requireClient);
   await healthController(app, rt);
 
   const openApi = openApiDocument();

@@ -6,6 +6,7 @@ import type { ChangeBus } from './bus/change-bus.js';
 import { InProcessBus } from './bus/in-process-bus.js';
 import { RedisBus } from './bus/redis-bus.js';
 import type { ServerConfig } from './config/config.js';
+import { CanaryService } from './features/canaries/canary-service.js';
 import { SseHub } from './features/client-stream/sse-hub.js';
 import { changeFrame } from './features/client-stream/stream-controller.js';
 import { EvaluatorService } from './features/evaluators/evaluator-service.js';
@@ -103,5 +104,6 @@ export async function createRuntime(config: ServerConfig, options: RuntimeOption
     flags: new FlagService(store, state, sync, config.environments),
     evaluators: new EvaluatorService(store, state, sync),
     tokens: new TokenService(store, sync, config.environments),
+    canaries: new CanaryService(config, store, metrics.registry, logger.child({ component: 'canary' })),
   };
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ChangeBus } from './bus/change-bus.js';
 import type { ServerConfig } from './config/config.js';
+import type { CanaryService } from './features/canaries/canary-service.js';
 import type { SseHub } from './features/client-stream/sse-hub.js';
 import type { EvaluatorService } from './features/evaluators/evaluator-service.js';
 import type { FlagService } from './features/flags/flag-service.js';
@@ -25,4 +26,5 @@ export interface Runtime {
   flags: FlagService;
   evaluators: EvaluatorService;
   tokens: TokenService;
+  canaries: CanaryService;
 }

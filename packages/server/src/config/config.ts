@@ -27,6 +27,24 @@ export interface ServerConfig {
   readonly publicUrl: string | undefined;
   readonly seedFile: string | undefined;
   readonly replicaId: string;
+  /** Canary traffic router: `none` (canary API answers 503), `local` (the embedded router) or `istio`. */
+  readonly canaryRouter: 'none' | 'local' | 'istio';
+  /** Prometheus the canary analysis queries (required unless `canaryRouter` is `none`). */
+  readonly prometheusUrl: string | undefined;
+  /** Admin URL of a running local router (`canaryRouter=local`). */
+  readonly localRouterUrl: string | undefined;
+  /** Kubernetes API server (`canaryRouter=istio`); unset: in-cluster service account or ~/.kube/config. */
+  readonly kubernetesApiUrl: string | undefined;
+  readonly kubernetesToken: string | undefined;
+  /** Namespace of VirtualServices when a canary names none. */
+  readonly kubernetesNamespace: string;
+  /** Default analysis interval of a canary that sets none. */
+  readonly canaryIntervalMs: number;
+  /**
+   * Shared secret of the Unleash webhook bridge (`Authorization: Bearer <secret>` on
+   * `POST /api/integrations/unleash/webhook`); unset disables the bridge (its routes answer 404).
+   */
+  readonly unleashWebhookSecret: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -89,6 +107,28 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (publicUrl && !/^https?:\/\//.test(publicUrl)) {
     throw new ConfigError('RC_PUBLIC_URL', 'must be an http(s) URL');
   }
+  const canaryRouter = env.RC_CANARY_ROUTER || 'none';
+  if (canaryRouter !== 'none' && canaryRouter !== 'local' && canaryRouter !== 'istio') {
+    throw new ConfigError('RC_CANARY_ROUTER', `must be "none", "local" or "istio", got "${canaryRouter}"`);
+  }
+  const httpUrl = (name: string): string | undefined => {
+    const value = env[name] || undefined;
+    if (value && !/^https?:\/\//.test(value)) throw new ConfigError(name, 'must be an http(s) URL');
+    return value?.replace(/\/+$/, '');
+  };
+  const prometheusUrl = httpUrl('RC_PROMETHEUS_URL');
+  const localRouterUrl = httpUrl('RC_LOCAL_ROUTER_URL');
+  const kubernetesApiUrl = httpUrl('RC_KUBERNETES_API_URL');
+  if (canaryRouter !== 'none' && !prometheusUrl) {
+    throw new ConfigError('RC_PROMETHEUS_URL', `is required with RC_CANARY_ROUTER=${canaryRouter}`);
+  }
+  if (canaryRouter === 'local' && !localRouterUrl) {
+    throw new ConfigError('RC_LOCAL_ROUTER_URL', 'is required with RC_CANARY_ROUTER=local (the router admin URL)');
+  }
+  const unleashWebhookSecret = env.RC_UNLEASH_WEBHOOK_SECRET || undefined;
+  if (unleashWebhookSecret !== undefined && (unleashWebhookSecret.length < 16 || /\s/.test(unleashWebhookSecret))) {
+    throw new ConfigError('RC_UNLEASH_WEBHOOK_SECRET', 'must be at least 16 characters without whitespace');
+  }
   return Object.freeze({
     mode,
     host: env.RC_HOST || '0.0.0.0',
@@ -105,5 +145,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publicUrl: publicUrl?.replace(/\/$/, ''),
     seedFile: env.RC_SEED_FILE || undefined,
     replicaId: env.RC_REPLICA_ID || `${hostname()}-${process.pid}`,
+    canaryRouter,
+    prometheusUrl,
+    localRouterUrl,
+    kubernetesApiUrl,
+    kubernetesToken: env.RC_KUBERNETES_TOKEN || undefined,
+    kubernetesNamespace: env.RC_KUBERNETES_NAMESPACE || 'default',
+    canaryIntervalMs: integer(env, 'RC_CANARY_INTERVAL_MS', 60_000, 100, 86_400_000),
+    unleashWebhookSecret,
   });
 }

@@ -109,6 +109,44 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_at_idx ON audit (at);
     `,
   },
+  {
+    version: 2,
+    name: 'canary runs and decisions',
+    // Canary state is not part of the flag revision stream (replicas do not sync it through changesSince): each
+    // run row carries its own revision for optimistic concurrency, and its decisions are its history.
+    sqlite: `
+      CREATE TABLE canaries (
+        service TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE TABLE canary_decisions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        service TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        decision TEXT NOT NULL
+      );
+      CREATE INDEX canary_decisions_run_idx ON canary_decisions (service, run_id, id);
+    `,
+    postgres: `
+      CREATE TABLE canaries (
+        service text PRIMARY KEY,
+        state jsonb NOT NULL,
+        revision bigint NOT NULL,
+        updated_at timestamptz NOT NULL
+      );
+      CREATE TABLE canary_decisions (
+        id bigserial PRIMARY KEY,
+        service text NOT NULL,
+        run_id text NOT NULL,
+        at timestamptz NOT NULL,
+        decision jsonb NOT NULL
+      );
+      CREATE INDEX canary_decisions_run_idx ON canary_decisions (service, run_id, id);
+    `,
+  },
 ];
 
 /** Arbitrary but fixed: every replica must contend for the same advisory lock (advisory locks are per database). */

@@ -72,7 +72,9 @@ if (!adminUrl) {
       const store = await createPostgresStore(url, { poolSize: 4 });
       // Empty the tables rather than recreate the schema: migrations already ran on the first open.
       await withClient(url, (client) =>
-        client.query('TRUNCATE flags, evaluators, tokens, audit; UPDATE rc_meta SET revision = 0 WHERE id = 1'),
+        client.query(
+          'TRUNCATE flags, evaluators, tokens, audit, canaries, canary_decisions; UPDATE rc_meta SET revision = 0 WHERE id = 1',
+        ),
       );
       return store;
     },

@@ -7,9 +7,11 @@ import type {
   AuditAction,
   AuditQuery,
   AuditRecord,
+  CanaryDecisionInput,
   EntityType,
   FlagMutation,
   Store,
+  StoredCanary,
   StoredEvaluator,
   StoredFlag,
   StoredToken,
@@ -265,6 +267,65 @@ export class PostgresStore implements Store {
     return rows.map((r) => ({ revision: Number(r.revision), entityType: r.entity_type, entityKey: r.entity_key }));
   }
 
+  async listCanaries(): Promise<StoredCanary[]> {
+    const { rows } = await this.pool.query<CanaryRow>('SELECT * FROM canaries ORDER BY service');
+    return rows.map(toStoredCanary);
+  }
+
+  async getCanary(service: string): Promise<StoredCanary | undefined> {
+    const { rows } = await this.pool.query<CanaryRow>('SELECT * FROM canaries WHERE service = $1', [service]);
+    return rows[0] && toStoredCanary(rows[0]);
+  }
+
+  async saveCanary(
+    service: string,
+    state: JsonObject,
+    decision: CanaryDecisionInput | undefined,
+    expectedRevision: number | null,
+  ): Promise<StoredCanary> {
+    const stored = copyJson(state);
+    return this.transaction(async (client) => {
+      const now = new Date().toISOString();
+      // The conditional write is the check: a racing replica either blocks on the row lock and then matches no
+      // row (its revision is stale), or loses the INSERT on the primary key.
+      const result =
+        expectedRevision === null
+          ? await client.query<CanaryRow>(
+              `INSERT INTO canaries (service, state, revision, updated_at) VALUES ($1, $2, 1, $3)
+               ON CONFLICT (service) DO NOTHING RETURNING *`,
+              [service, JSON.stringify(stored), now],
+            )
+          : await client.query<CanaryRow>(
+              `UPDATE canaries SET state = $2, revision = revision + 1, updated_at = $3
+               WHERE service = $1 AND revision = $4 RETURNING *`,
+              [service, JSON.stringify(stored), now, expectedRevision],
+            );
+      if (!result.rows[0]) {
+        throw new AppError(
+          'PRECONDITION_FAILED',
+          `canary "${service}" is not at revision ${expectedRevision ?? 'none'} (changed concurrently)`,
+        );
+      }
+      if (decision) {
+        await client.query('INSERT INTO canary_decisions (service, run_id, at, decision) VALUES ($1, $2, $3, $4)', [
+          service,
+          decision.runId,
+          decision.at,
+          JSON.stringify(decision.decision),
+        ]);
+      }
+      return toStoredCanary(result.rows[0]);
+    });
+  }
+
+  async listCanaryDecisions(service: string, runId: string, limit = 1000): Promise<JsonObject[]> {
+    const { rows } = await this.pool.query<{ decision: JsonObject }>(
+      'SELECT decision FROM canary_decisions WHERE service = $1 AND run_id = $2 ORDER BY id DESC LIMIT $3',
+      [service, runId, Math.max(1, Math.trunc(limit))],
+    );
+    return rows.reverse().map((r) => r.decision);
+  }
+
   /** Runs `work` between BEGIN and COMMIT on one pooled connection; any throw rolls back and is rethrown. */
   private async transaction<T>(work: (client: Client) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
@@ -382,6 +443,22 @@ interface AuditRow {
   action: AuditAction;
   before: unknown;
   after: unknown;
+}
+
+interface CanaryRow {
+  service: string;
+  state: JsonObject;
+  revision: string;
+  updated_at: Date;
+}
+
+function toStoredCanary(row: CanaryRow): StoredCanary {
+  return {
+    service: row.service,
+    state: row.state,
+    revision: Number(row.revision),
+    updatedAt: row.updated_at.toISOString(),
+  };
 }
 
 function toStoredFlag(row: FlagRow): StoredFlag {

@@ -7,9 +7,11 @@ import type {
   AuditAction,
   AuditQuery,
   AuditRecord,
+  CanaryDecisionInput,
   EntityType,
   FlagMutation,
   Store,
+  StoredCanary,
   StoredEvaluator,
   StoredFlag,
   StoredToken,
@@ -244,6 +246,56 @@ export class SqliteStore implements Store {
     return rows.map((r) => ({ revision: r.revision, entityType: r.entity_type, entityKey: r.entity_key }));
   }
 
+  async listCanaries(): Promise<StoredCanary[]> {
+    return (this.statement('SELECT * FROM canaries ORDER BY service').all() as CanaryRow[]).map(toStoredCanary);
+  }
+
+  async getCanary(service: string): Promise<StoredCanary | undefined> {
+    const row = this.statement('SELECT * FROM canaries WHERE service = ?').get(service) as CanaryRow | undefined;
+    return row && toStoredCanary(row);
+  }
+
+  async saveCanary(
+    service: string,
+    state: JsonObject,
+    decision: CanaryDecisionInput | undefined,
+    expectedRevision: number | null,
+  ): Promise<StoredCanary> {
+    return this.write(() => {
+      const row = this.statement('SELECT revision FROM canaries WHERE service = ?').get(service) as
+        | { revision: number }
+        | undefined;
+      if ((row?.revision ?? null) !== expectedRevision) {
+        throw new AppError(
+          'PRECONDITION_FAILED',
+          `canary "${service}" is at revision ${row?.revision ?? 'none'}, not ${expectedRevision ?? 'none'}`,
+        );
+      }
+      const revision = (row?.revision ?? 0) + 1;
+      const now = new Date().toISOString();
+      this.statement(
+        `INSERT INTO canaries (service, state, revision, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (service) DO UPDATE SET state = excluded.state, revision = excluded.revision, updated_at = excluded.updated_at`,
+      ).run(service, JSON.stringify(state), revision, now);
+      if (decision) {
+        this.statement('INSERT INTO canary_decisions (service, run_id, at, decision) VALUES (?, ?, ?, ?)').run(
+          service,
+          decision.runId,
+          decision.at,
+          JSON.stringify(decision.decision),
+        );
+      }
+      return { service, state: copyJson(state), revision, updatedAt: now };
+    });
+  }
+
+  async listCanaryDecisions(service: string, runId: string, limit = 1000): Promise<JsonObject[]> {
+    const rows = this.statement(
+      'SELECT decision FROM canary_decisions WHERE service = ? AND run_id = ? ORDER BY id DESC LIMIT ?',
+    ).all(service, runId, Math.max(1, Math.trunc(limit))) as { decision: string }[];
+    return rows.reverse().map((r) => JSON.parse(r.decision) as JsonObject);
+  }
+
   /** Runs `work` in a BEGIN IMMEDIATE transaction; a throw rolls everything back and is rethrown. */
   private write<T>(work: () => T): T {
     return this.db.transaction(work).immediate();
@@ -358,6 +410,22 @@ interface AuditRow {
   action: AuditAction;
   before: string | null;
   after: string | null;
+}
+
+interface CanaryRow {
+  service: string;
+  state: string;
+  revision: number;
+  updated_at: string;
+}
+
+function toStoredCanary(row: CanaryRow): StoredCanary {
+  return {
+    service: row.service,
+    state: JSON.parse(row.state) as JsonObject,
+    revision: row.revision,
+    updatedAt: row.updated_at,
+  };
 }
 
 function toStoredFlag(row: FlagRow): StoredFlag {

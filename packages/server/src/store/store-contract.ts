@@ -485,6 +485,73 @@ export function runStoreContract(name: string, open: () => Promise<Store>, clean
       });
     });
 
+    describe('canaries', () => {
+      const state = (phase: string, weight: number) => ({ service: 'ai-gateway', runId: 'run-1', phase, weight });
+      const decision = (runId: string, action: string) => ({
+        runId,
+        at: new Date().toISOString(),
+        decision: { action },
+      });
+
+      it('creates a canary at revision 1 only when none exists, and reads it back', async () => {
+        assert.deepEqual(await store.listCanaries(), []);
+        const created = await store.saveCanary('ai-gateway', state('progressing', 5), decision('run-1', 'start'), null);
+        assert.equal(created.revision, 1);
+        assert.deepEqual(created.state, state('progressing', 5));
+        assertIsoTime(created.updatedAt);
+        assert.deepEqual(await store.getCanary('ai-gateway'), created);
+        assert.deepEqual(await store.listCanaries(), [created]);
+        assert.equal(await store.getCanary('other'), undefined);
+        await rejectsWith(
+          store.saveCanary('ai-gateway', state('progressing', 5), undefined, null),
+          'PRECONDITION_FAILED',
+        );
+      });
+
+      it('updates only at the expected revision and appends decisions atomically with the state', async () => {
+        await store.saveCanary('ai-gateway', state('progressing', 5), decision('run-1', 'start'), null);
+        const next = await store.saveCanary('ai-gateway', state('progressing', 10), decision('run-1', 'advance'), 1);
+        assert.equal(next.revision, 2);
+        await rejectsWith(
+          store.saveCanary('ai-gateway', state('rolled_back', 0), decision('run-1', 'rollback'), 1),
+          'PRECONDITION_FAILED',
+        );
+        assert.deepEqual((await store.getCanary('ai-gateway'))?.state, state('progressing', 10));
+        assert.deepEqual(await store.listCanaryDecisions('ai-gateway', 'run-1'), [
+          { action: 'start' },
+          { action: 'advance' },
+        ]);
+        // A save without a decision (e.g. "router confirmed") writes state only.
+        await store.saveCanary('ai-gateway', state('progressing', 10), undefined, 2);
+        assert.equal((await store.listCanaryDecisions('ai-gateway', 'run-1')).length, 2);
+        // Canary writes are outside the flag revision stream.
+        assert.equal(await store.currentRevision(), 0);
+      });
+
+      it('keeps decisions per run, oldest first, limited to the newest', async () => {
+        await store.saveCanary('ai-gateway', state('progressing', 5), decision('run-1', 'a'), null);
+        await store.saveCanary('ai-gateway', state('progressing', 5), decision('run-1', 'b'), 1);
+        await store.saveCanary('ai-gateway', state('progressing', 5), decision('run-2', 'c'), 2);
+        await store.saveCanary('ai-gateway', state('progressing', 5), decision('run-1', 'd'), 3);
+        assert.deepEqual(
+          (await store.listCanaryDecisions('ai-gateway', 'run-1', 2)).map((d) => d.action),
+          ['b', 'd'],
+        );
+        assert.deepEqual(await store.listCanaryDecisions('ai-gateway', 'run-2'), [{ action: 'c' }]);
+        assert.deepEqual(await store.listCanaryDecisions('other', 'run-1'), []);
+      });
+
+      it('lets exactly one of two concurrent saves at the same revision win', async () => {
+        await store.saveCanary('ai-gateway', state('progressing', 5), undefined, null);
+        const results = await Promise.allSettled([
+          store.saveCanary('ai-gateway', state('progressing', 10), decision('run-1', 'x'), 1),
+          store.saveCanary('ai-gateway', state('paused', 5), decision('run-1', 'y'), 1),
+        ]);
+        assertOneWinner(results);
+        assert.equal((await store.listCanaryDecisions('ai-gateway', 'run-1')).length, 1);
+      });
+    });
+
     describe('concurrency', () => {
       it('lets exactly one of two concurrent updates with the same ifRevision win', async () => {
         const created = await store.createFlag(sampleFlag('race'), ALICE);

@@ -82,6 +82,21 @@ export interface WriteResult {
   revision: number;
 }
 
+/** A canary run's state as the traffic package defines it, stored as JSON with its own revision. */
+export interface StoredCanary {
+  service: string;
+  state: JsonObject;
+  /** Bumped by every save; the optimistic-concurrency token of `saveCanary`. */
+  revision: number;
+  updatedAt: string;
+}
+
+export interface CanaryDecisionInput {
+  runId: string;
+  at: string;
+  decision: JsonObject;
+}
+
 /** Mutates a copy of the current flag inside the write transaction; throw an AppError to abort with nothing written. */
 export type FlagMutation = (current: Flag) => Flag;
 
@@ -118,6 +133,21 @@ export interface Store {
   revokeToken(id: string, actor: Actor): Promise<StoredToken>;
 
   queryAudit(query: AuditQuery): Promise<AuditRecord[]>;
+
+  listCanaries(): Promise<StoredCanary[]>;
+  getCanary(service: string): Promise<StoredCanary | undefined>;
+  /**
+   * Writes the canary's state and appends `decision` (if any) in one transaction, only if its revision is
+   * `expectedRevision` (null: no row may exist yet); otherwise throws PRECONDITION_FAILED and writes nothing.
+   */
+  saveCanary(
+    service: string,
+    state: JsonObject,
+    decision: CanaryDecisionInput | undefined,
+    expectedRevision: number | null,
+  ): Promise<StoredCanary>;
+  /** A run's decisions, oldest first; the newest `limit` (default 1000) when there are more. */
+  listCanaryDecisions(service: string, runId: string, limit?: number): Promise<JsonObject[]>;
   /** Entities changed after `revision`, oldest first; used by replicas to catch up. */
   changesSince(revision: number): Promise<{ revision: number; entityType: EntityType; entityKey: string }[]>;
 }

@@ -2,7 +2,10 @@ import type { ServerResponse } from 'node:http';
 import type { ServerMetrics } from '../../metrics/metrics.js';
 import type { EnvironmentChange } from '../../state/replica-state.js';
 
-export type StreamKind = 'sdk' | 'ofrep';
+/** Streams that carry flag changes of one environment. */
+export type FlagStreamKind = 'sdk' | 'ofrep';
+/** `unleash`: refresh hints for UnleashProviders (features/unleash-bridge), not tied to our flag changes. */
+export type StreamKind = FlagStreamKind | 'unleash';
 
 interface Client {
   res: ServerResponse;
@@ -59,10 +62,21 @@ export class SseHub {
     client.res.write(frame);
   }
 
-  publish(change: EnvironmentChange, frames: Record<StreamKind, string>): void {
+  publish(change: EnvironmentChange, frames: Record<FlagStreamKind, string>): void {
     for (const c of this.clients) {
-      if (c.environment === change.environment) this.send(c, frames[c.kind]);
+      if (c.kind !== 'unleash' && c.environment === change.environment) this.send(c, frames[c.kind]);
     }
+  }
+
+  /** Sends one frame to every client of a stream kind, whatever its environment; returns how many got it. */
+  broadcast(kind: StreamKind, frame: string): number {
+    let count = 0;
+    for (const c of this.clients) {
+      if (c.kind !== kind) continue;
+      this.send(c, frame);
+      count++;
+    }
+    return count;
   }
 
   private broadcastRaw(frame: string): void {

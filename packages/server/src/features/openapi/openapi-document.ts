@@ -37,6 +37,7 @@ export function openApiDocument(): object {
         adminToken: { type: 'http', scheme: 'bearer', description: 'RC_ADMIN_TOKEN or a token of kind admin' },
         clientToken: { type: 'http', scheme: 'bearer', description: 'A client token, scoped to one environment' },
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        unleashWebhookSecret: { type: 'http', scheme: 'bearer', description: 'RC_UNLEASH_WEBHOOK_SECRET' },
       },
       schemas: {
         Error: {
@@ -243,6 +244,136 @@ export function openApiDocument(): object {
           responses: { 200: { description: 'Evaluations' }, ...common },
         },
       },
+      '/api/admin/canaries': {
+        get: {
+          security: admin,
+          summary: 'Canary runs (one per service: the current or last run), with the split in force',
+          responses: {
+            200: { description: '{ canaries: [...] }' },
+            503: errorResponse('CANARIES_DISABLED'),
+            ...common,
+          },
+        },
+        post: {
+          security: admin,
+          summary:
+            'Start a canary: shift traffic from `from` (default v1) to `to` step by step, analysing each interval',
+          requestBody: {
+            required: true,
+            content: json({
+              type: 'object',
+              required: ['service', 'to'],
+              additionalProperties: false,
+              properties: {
+                service: { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' },
+                to: { type: 'string', description: 'canary version, e.g. v2' },
+                from: { type: 'string', description: 'stable version (default v1)' },
+                steps: {
+                  type: 'array',
+                  items: { type: 'integer', minimum: 1, maximum: 100 },
+                  description: 'default [5,10,25,50,100]',
+                },
+                interval: { type: 'string', description: 'e.g. 60s (default RC_CANARY_INTERVAL_MS)' },
+                intervalMs: { type: 'integer', minimum: 100 },
+                window: { type: 'string', description: 'PromQL range of each analysis (default 1m)' },
+                failureThreshold: {
+                  type: 'integer',
+                  minimum: 1,
+                  description: 'failed checks before rollback (default 3)',
+                },
+                thresholds: {
+                  type: 'object',
+                  properties: {
+                    maxErrorRate: { type: 'number' },
+                    maxP95Ratio: { type: 'number' },
+                    p95ToleranceMs: { type: 'number' },
+                    max5xxRatio: { type: 'number' },
+                    fiveXxTolerance: { type: 'number' },
+                    minRequests: { type: 'integer' },
+                  },
+                },
+                missingData: {
+                  type: 'object',
+                  properties: { limit: { type: 'integer' }, action: { enum: ['rollback', 'pause'] } },
+                },
+                pins: {
+                  type: 'object',
+                  properties: { header: { type: 'string' }, values: { type: 'array', items: { type: 'string' } } },
+                },
+                virtualService: { type: 'string' },
+                namespace: { type: 'string' },
+              },
+            }),
+          },
+          responses: {
+            201: { description: 'Started; the run with its first decision' },
+            409: errorResponse('CANARY_ACTIVE'),
+            503: errorResponse('CANARIES_DISABLED'),
+            ...common,
+          },
+        },
+      },
+      '/api/admin/canaries/{service}': {
+        parameters: [{ name: 'service', in: 'path', required: true, schema: { type: 'string' } }],
+        get: {
+          security: admin,
+          summary:
+            'A run: phase, weights, failed checks, last analysis and every decision with its values and thresholds',
+          responses: { 200: { description: 'The run' }, 404: errorResponse('CANARY_NOT_FOUND'), ...common },
+        },
+      },
+      '/api/admin/canaries/{service}/pause': {
+        parameters: [{ name: 'service', in: 'path', required: true, schema: { type: 'string' } }],
+        post: {
+          security: admin,
+          summary: 'Stop analysing and hold the current split',
+          responses: {
+            200: { description: 'The run after the command' },
+            404: errorResponse('CANARY_NOT_FOUND'),
+            409: errorResponse('CANARY_INVALID_TRANSITION or CANARY_CONFLICT'),
+            ...common,
+          },
+        },
+      },
+      '/api/admin/canaries/{service}/resume': {
+        parameters: [{ name: 'service', in: 'path', required: true, schema: { type: 'string' } }],
+        post: {
+          security: admin,
+          summary: 'Resume analysis of a paused run',
+          responses: {
+            200: { description: 'The run after the command' },
+            404: errorResponse('CANARY_NOT_FOUND'),
+            409: errorResponse('CANARY_INVALID_TRANSITION or CANARY_CONFLICT'),
+            ...common,
+          },
+        },
+      },
+      '/api/admin/canaries/{service}/promote': {
+        parameters: [{ name: 'service', in: 'path', required: true, schema: { type: 'string' } }],
+        post: {
+          security: admin,
+          summary: 'Send 100% to the canary now (remaining steps skipped)',
+          responses: {
+            200: { description: 'The run after the command' },
+            404: errorResponse('CANARY_NOT_FOUND'),
+            409: errorResponse('CANARY_INVALID_TRANSITION or CANARY_CONFLICT'),
+            ...common,
+          },
+        },
+      },
+      '/api/admin/canaries/{service}/abort': {
+        parameters: [{ name: 'service', in: 'path', required: true, schema: { type: 'string' } }],
+        post: {
+          security: admin,
+          summary: 'Roll back: 100% to the stable version; the run ends aborted',
+          responses: {
+            200: { description: 'The run after the command' },
+            404: errorResponse('CANARY_NOT_FOUND'),
+            409: errorResponse('CANARY_INVALID_TRANSITION or CANARY_CONFLICT'),
+            ...common,
+          },
+        },
+      },
       '/ofrep/v1/evaluate/flags/{key}': {
         parameters: [keyParam],
         post: {
@@ -281,6 +412,53 @@ export function openApiDocument(): object {
           security: client,
           summary: 'SSE: snapshot, then change events (id = revision; Last-Event-ID resumes)',
           responses: { 200: { description: 'Stream' } },
+        },
+      },
+      '/api/integrations/unleash/webhook': {
+        post: {
+          security: [{ unleashWebhookSecret: [] }],
+          summary:
+            'Unleash webhook addon target: a feature event makes connected UnleashProviders refresh (404 unless RC_UNLEASH_WEBHOOK_SECRET is set)',
+          requestBody: {
+            required: true,
+            content: json({
+              type: 'object',
+              required: ['type'],
+              properties: {
+                type: { type: 'string', description: 'Unleash event type, e.g. feature-updated' },
+                featureName: { type: ['string', 'null'] },
+                environment: { type: ['string', 'null'] },
+                project: { type: ['string', 'null'] },
+                createdAt: { type: ['string', 'null'] },
+              },
+            }),
+          },
+          responses: {
+            202: {
+              description:
+                'Accepted: `accepted` says whether a refresh was sent (feature events) and to how many clients',
+              content: json({
+                type: 'object',
+                properties: { accepted: { type: 'boolean' }, clients: { type: 'integer' }, reason: { type: 'string' } },
+              }),
+            },
+            400: common[400],
+            401: errorResponse('Missing or wrong webhook secret'),
+            404: errorResponse('The bridge is disabled'),
+          },
+        },
+      },
+      '/api/integrations/unleash/stream': {
+        get: {
+          security: client,
+          summary:
+            'SSE for UnleashProviders: `ready` on connect, then `unleash-refresh` ({feature, type, environment}) per Unleash feature event',
+          responses: {
+            200: { description: 'Stream' },
+            401: common[401],
+            403: common[403],
+            404: errorResponse('The bridge is disabled'),
+          },
         },
       },
       '/health': { get: { responses: { 200: { description: 'Alive' } } } },

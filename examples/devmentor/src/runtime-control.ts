@@ -1,0 +1,18 @@
+import { PrometheusHook, RuntimeControlProvider } from '@runtime-control/sdk';
+import { Registry } from 'prom-client';
+
+export interface ServiceProvider {
+  provider: RuntimeControlProvider;
+  /** The service's metrics registry; the provider's PrometheusHook counts evaluations into it. */
+  registry: Registry;
+}
+
+/**
+ * One service's connection to Runtime Control. The PrometheusHook is handed to the provider (not to a client) so
+ * that evaluations on the fast path (`provider.flags`) and through the OpenFeature client are counted alike.
+ */
+export function createServiceProvider(options: { url: string; token: string; cachePath?: string }): ServiceProvider {
+  const registry = new Registry();
+  const provider = new RuntimeControlProvider({ ...options, metrics: new PrometheusHook({ registry }) });
+  return { provider, registry };
+}

@@ -1,0 +1,367 @@
+import { parseCommandArgs, rejectExtraPositionals, requirePositional, requireValue } from '../args.js';
+import { type CliIo, CONNECTION_OPTIONS, resolveServerUrl, resolveToken } from '../connection.js';
+import { ApiError, CliError, UsageError, unreachableServerError } from '../http-client.js';
+import { formatTable, type Output, prettyJson } from '../output.js';
+
+export const CANARY_HELP = `Usage: rctl canary <command> [options]
+
+Commands:
+  start SERVICE --to V [options]     start a canary: shift traffic to version V step by step, analysing each interval
+  status [SERVICE] [--watch]         all runs, or one run with every decision and the numbers behind it
+  pause SERVICE                      stop analysing, keep the current split
+  resume SERVICE                     resume a paused run
+  promote SERVICE                    send 100% to the canary now (skips the remaining steps)
+  abort SERVICE                      roll back: 100% to the stable version
+
+Start options:
+  --from V                  stable version (default v1)
+  --steps 5,10,25,50,100    canary weights in percent (reaching 100 is promotion; this is the default)
+  --interval 60s            time between analyses (default: the server's RC_CANARY_INTERVAL_MS)
+  --window 1m               PromQL range of each analysis (default 1m)
+  --threshold N             failed checks before a rollback (default 3)
+  --max-error-rate R        largest canary error share, 0–1 (default 0.01)
+  --max-p95-ratio X         largest canary p95 ÷ stable p95 (default 1.25)
+  --min-requests N          requests each version needs in the window before any judgement (default 50)
+  --missing-data-limit N    inconclusive analyses in a row tolerated (default 5) ...
+  --on-missing-data A       ... then "rollback" (default) or "pause"
+  --pin-user ID             send this user to the canary whatever the weights (repeatable)
+  --pin-header H            header carrying the user id (default x-user)
+  --virtual-service NAME    Istio: the VirtualService holding the route (default: SERVICE)
+  --namespace NS            Istio: its namespace (default: the server's RC_KUBERNETES_NAMESPACE)
+  --json                    print the server's JSON
+
+Options:
+  --url URL      server URL (default: RC_URL, else http://127.0.0.1:4400)
+  --token TOKEN  admin token (default: RC_TOKEN, else <RC_DATA_DIR or .runtime-control>/admin-token)
+  -h, --help     show this help
+`;
+
+interface CheckView {
+  name: string;
+  status: string;
+  value: number | null;
+  threshold: number | null;
+  detail: string;
+}
+
+interface DecisionView {
+  at: string;
+  action: string;
+  actor: string;
+  fromWeight: number;
+  toWeight: number;
+  failedChecks: number;
+  reason: string;
+  checks?: CheckView[];
+}
+
+interface CanaryView {
+  service: string;
+  phase: string;
+  plan: {
+    stable: string;
+    canary: string;
+    steps: number[];
+    intervalMs: number;
+    window: string;
+    failureThreshold: number;
+  };
+  canaryWeight: number;
+  weights: Record<string, number>;
+  failedChecks: number;
+  inconclusiveStreak: number;
+  nextAnalysisAt: string | null;
+  routerSynced: boolean;
+  routerError: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  decisions?: DecisionView[];
+}
+
+const FINAL = new Set(['promoted', 'rolled_back', 'aborted']);
+
+export async function runCanary(args: string[], io: CliIo, out: Output): Promise<number> {
+  const [subcommand, ...rest] = args;
+  switch (subcommand) {
+    case 'start':
+      return canaryStart(rest, io, out);
+    case 'status':
+      return canaryStatus(rest, io, out);
+    case 'pause':
+    case 'resume':
+    case 'promote':
+    case 'abort':
+      return canaryCommand(subcommand, rest, io, out);
+    case '-h':
+    case '--help':
+    case 'help':
+      out.line(CANARY_HELP.trimEnd());
+      return 0;
+    case undefined:
+      out.error(CANARY_HELP.trimEnd());
+      return 2;
+    default:
+      throw new UsageError(`unknown command "canary ${subcommand}"\nRun "rctl canary --help" for usage.`);
+  }
+}
+
+/** Turns the start flags into the API body; the server validates values (and answers with the field's path). */
+export function startBody(service: string, values: Record<string, string | string[] | boolean | undefined>) {
+  const command = 'canary start';
+  const number = (flag: string): number | undefined => {
+    const raw = values[flag];
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n)) {
+      throw new UsageError(
+        `--${flag} must be a number (got "${String(raw)}")\nRun "rctl ${command} --help" for usage.`,
+      );
+    }
+    return n;
+  };
+  const body: Record<string, unknown> = {
+    service,
+    to: requireValue(values.to as string | undefined, '--to V', command),
+  };
+  if (values.from !== undefined) body.from = values.from;
+  if (values.steps !== undefined) {
+    body.steps = String(values.steps)
+      .split(',')
+      .map((s) => {
+        const n = Number(s.trim());
+        if (s.trim() === '' || !Number.isFinite(n)) {
+          throw new UsageError(
+            `--steps must be comma-separated percentages such as 5,10,25,50,100 (got "${values.steps}")`,
+          );
+        }
+        return n;
+      });
+  }
+  if (values.interval !== undefined) body.interval = values.interval;
+  if (values.window !== undefined) body.window = values.window;
+  if (values.threshold !== undefined) body.failureThreshold = number('threshold');
+  const thresholds: Record<string, number> = {};
+  const maxErrorRate = number('max-error-rate');
+  const maxP95Ratio = number('max-p95-ratio');
+  const minRequests = number('min-requests');
+  if (maxErrorRate !== undefined) thresholds.maxErrorRate = maxErrorRate;
+  if (maxP95Ratio !== undefined) thresholds.maxP95Ratio = maxP95Ratio;
+  if (minRequests !== undefined) thresholds.minRequests = minRequests;
+  if (Object.keys(thresholds).length > 0) body.thresholds = thresholds;
+  const missingData: Record<string, unknown> = {};
+  const limit = number('missing-data-limit');
+  if (limit !== undefined) missingData.limit = limit;
+  if (values['on-missing-data'] !== undefined) missingData.action = values['on-missing-data'];
+  if (Object.keys(missingData).length > 0) body.missingData = missingData;
+  const users = values['pin-user'];
+  if (Array.isArray(users) && users.length > 0) {
+    body.pins = { values: users, ...(values['pin-header'] !== undefined ? { header: values['pin-header'] } : {}) };
+  } else if (values['pin-header'] !== undefined) {
+    throw new UsageError('--pin-header needs at least one --pin-user');
+  }
+  if (values['virtual-service'] !== undefined) body.virtualService = values['virtual-service'];
+  if (values.namespace !== undefined) body.namespace = values.namespace;
+  return body;
+}
+
+async function canaryStart(args: string[], io: CliIo, out: Output): Promise<number> {
+  const command = 'canary start';
+  const { values, positionals } = parseCommandArgs(
+    args,
+    {
+      ...CONNECTION_OPTIONS,
+      to: { type: 'string' },
+      from: { type: 'string' },
+      steps: { type: 'string' },
+      interval: { type: 'string' },
+      window: { type: 'string' },
+      threshold: { type: 'string' },
+      'max-error-rate': { type: 'string' },
+      'max-p95-ratio': { type: 'string' },
+      'min-requests': { type: 'string' },
+      'missing-data-limit': { type: 'string' },
+      'on-missing-data': { type: 'string' },
+      'pin-user': { type: 'string', multiple: true },
+      'pin-header': { type: 'string' },
+      'virtual-service': { type: 'string' },
+      namespace: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    command,
+  );
+  if (values.help) {
+    out.line(CANARY_HELP.trimEnd());
+    return 0;
+  }
+  const service = requirePositional(positionals, 0, 'SERVICE', command);
+  rejectExtraPositionals(positionals, 1, command);
+  const body = startBody(service, values);
+  const run = (await request(values, io, 'POST', '/api/admin/canaries', body)) as CanaryView;
+  if (values.json) {
+    out.line(prettyJson(run));
+    return 0;
+  }
+  out.line(
+    `started canary of ${run.service}: ${run.plan.stable} → ${run.plan.canary}, steps ${run.plan.steps.join(' → ')}, ` +
+      `every ${run.plan.intervalMs / 1000}s over ${run.plan.window}; now ${formatWeights(run.weights)}`,
+  );
+  out.line(`follow it with: rctl canary status ${run.service} --watch`);
+  return 0;
+}
+
+async function canaryStatus(args: string[], io: CliIo, out: Output): Promise<number> {
+  const command = 'canary status';
+  const { values, positionals } = parseCommandArgs(
+    args,
+    { ...CONNECTION_OPTIONS, watch: { type: 'boolean' }, json: { type: 'boolean' } },
+    command,
+  );
+  if (values.help) {
+    out.line(CANARY_HELP.trimEnd());
+    return 0;
+  }
+  rejectExtraPositionals(positionals, 1, command);
+  const service = positionals[0];
+  if (!service) {
+    if (values.watch) throw new UsageError('--watch needs a SERVICE');
+    const { canaries } = (await request(values, io, 'GET', '/api/admin/canaries')) as { canaries: CanaryView[] };
+    if (values.json) {
+      out.line(prettyJson({ canaries }));
+      return 0;
+    }
+    if (canaries.length === 0) {
+      out.line('no canaries; start one with "rctl canary start SERVICE --to v2"');
+      return 0;
+    }
+    out.line(
+      formatTable(
+        ['SERVICE', 'PHASE', 'VERSIONS', 'WEIGHTS', 'FAILED CHECKS', 'NEXT ANALYSIS'],
+        canaries.map((c) => [
+          c.service,
+          c.phase,
+          `${c.plan.stable} → ${c.plan.canary}`,
+          formatWeights(c.weights),
+          `${c.failedChecks}/${c.plan.failureThreshold}`,
+          c.nextAnalysisAt ?? '-',
+        ]),
+      ),
+    );
+    return 0;
+  }
+  const path = `/api/admin/canaries/${encodeURIComponent(service)}`;
+  let run = (await request(values, io, 'GET', path)) as CanaryView;
+  if (values.json && !values.watch) {
+    out.line(prettyJson(run));
+    return 0;
+  }
+  printRun(run, out);
+  if (!values.watch) return 0;
+  // Watch: print each new decision as it lands, until the run is final.
+  let seen = run.decisions?.length ?? 0;
+  while (!FINAL.has(run.phase) || !run.routerSynced) {
+    await new Promise((r) => setTimeout(r, 1000));
+    run = (await request(values, io, 'GET', path)) as CanaryView;
+    const decisions = run.decisions ?? [];
+    for (const d of decisions.slice(seen)) out.line(formatDecision(d));
+    seen = decisions.length;
+  }
+  out.line(`${run.service}: ${run.phase}, ${formatWeights(run.weights)}`);
+  return run.phase === 'promoted' ? 0 : 1;
+}
+
+async function canaryCommand(
+  action: 'pause' | 'resume' | 'promote' | 'abort',
+  args: string[],
+  io: CliIo,
+  out: Output,
+): Promise<number> {
+  const command = `canary ${action}`;
+  const { values, positionals } = parseCommandArgs(args, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } }, command);
+  if (values.help) {
+    out.line(CANARY_HELP.trimEnd());
+    return 0;
+  }
+  const service = requirePositional(positionals, 0, 'SERVICE', command);
+  rejectExtraPositionals(positionals, 1, command);
+  const run = (await request(
+    values,
+    io,
+    'POST',
+    `/api/admin/canaries/${encodeURIComponent(service)}/${action}`,
+  )) as CanaryView;
+  if (values.json) {
+    out.line(prettyJson(run));
+    return 0;
+  }
+  out.line(`${run.service}: ${run.phase}, ${formatWeights(run.weights)}`);
+  return 0;
+}
+
+function printRun(run: CanaryView, out: Output): void {
+  out.line(`${run.service}: ${run.phase} — ${run.plan.stable} → ${run.plan.canary}, ${formatWeights(run.weights)}`);
+  out.line(
+    `  steps ${run.plan.steps.join(' → ')}, every ${run.plan.intervalMs / 1000}s over ${run.plan.window}; ` +
+      `failed checks ${run.failedChecks}/${run.plan.failureThreshold}, inconclusive in a row ${run.inconclusiveStreak}`,
+  );
+  if (run.nextAnalysisAt) out.line(`  next analysis ${run.nextAnalysisAt}`);
+  if (!run.routerSynced)
+    out.line(`  router has not applied the last decision yet${run.routerError ? `: ${run.routerError}` : ''}`);
+  for (const d of run.decisions ?? []) out.line(formatDecision(d));
+}
+
+export function formatDecision(d: DecisionView): string {
+  const lines = [
+    `  ${d.at}  ${d.action.padEnd(10)} ${String(d.fromWeight).padStart(3)}% → ${String(d.toWeight).padStart(3)}%  ${d.reason}${d.actor !== 'controller' ? ` [${d.actor}]` : ''}`,
+  ];
+  for (const c of d.checks ?? []) {
+    if (c.name === 'request-count' && c.status === 'pass') continue;
+    lines.push(`      ${c.status === 'pass' ? 'ok  ' : c.status === 'fail' ? 'FAIL' : 'n/a '} ${c.name}: ${c.detail}`);
+  }
+  return lines.join('\n');
+}
+
+function formatWeights(weights: Record<string, number>): string {
+  return Object.entries(weights)
+    .map(([v, w]) => `${v} ${w}%`)
+    .join(' / ');
+}
+
+/** One admin API call; errors become the same messages as every other rctl command. */
+async function request(
+  values: { url?: string | undefined; token?: string | undefined },
+  io: CliIo,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<unknown> {
+  const url = resolveServerUrl(values, io);
+  const token = resolveToken(values, io);
+  const headers: Record<string, string> = { accept: 'application/json', 'x-rc-actor': io.env.USER || 'rctl' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let response: Response;
+  try {
+    response = await fetch(`${url}${path}`, {
+      method,
+      headers,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (error) {
+    throw unreachableServerError(url, error);
+  }
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = text;
+  }
+  if (response.ok) return parsed;
+  const error = (parsed as { error?: { code?: string; message?: string; path?: string; details?: [] } } | undefined)
+    ?.error;
+  if (error && typeof error.code === 'string') {
+    throw new ApiError(response.status, error.code, error.message ?? '', error.path, error.details ?? []);
+  }
+  throw new CliError(`the server answered HTTP ${response.status}: ${text.slice(0, 200)}`);
+}

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { runCli, withTempDir } from '../test-support.js';
+
+const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+const DEVMENTOR = join(ROOT, 'examples/devmentor/platform.yaml');
+const FIXTURES = join(ROOT, 'packages/traffic/src/platform/fixtures');
+
+describe('rctl render', () => {
+  it('writes the DevMentor manifests and dashboard and says what it wrote', async () => {
+    await withTempDir(async (dir) => {
+      const run = await runCli(['render', DEVMENTOR, '--out', 'out/istio'], { cwd: dir });
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stderr, '');
+      const written = (await readdir(join(dir, 'out/istio'))).sort();
+      assert.deepEqual(written, [
+        'destination-rules.yaml',
+        'gateway.yaml',
+        'grafana-dashboard-canary.json',
+        'peer-authentications.yaml',
+        'service-entries.yaml',
+        'sidecars.yaml',
+        'virtual-services.yaml',
+      ]);
+      assert.match(run.stdout, /^wrote out\/istio\/virtual-services\.yaml \(1 VirtualService\)$/m);
+      assert.match(run.stdout, /^wrote out\/istio\/destination-rules\.yaml \(6 DestinationRule\)$/m);
+      assert.match(run.stdout, /^12 Istio resources and 1 dashboard in 7 files; checks passed/m);
+      const vs = await readFile(join(dir, 'out/istio/virtual-services.yaml'), 'utf8');
+      assert.match(vs, /^apiVersion: networking\.istio\.io\/v1\nkind: VirtualService$/m);
+      assert.match(vs, /- name: ai-gateway-testers\n[\s\S]*- name: ai-gateway\n/);
+      const dashboard = JSON.parse(await readFile(join(dir, 'out/istio/grafana-dashboard-canary.json'), 'utf8'));
+      assert.equal(dashboard.schemaVersion, 39);
+    });
+  });
+
+  for (const [fixture, code] of [
+    ['subset-matches-no-deployment.yaml', 'SUBSET_MATCHES_NO_DEPLOYMENT'],
+    ['weights-not-100.yaml', 'WEIGHTS_NOT_100'],
+    ['header-route-after-weighted.yaml', 'HEADER_ROUTE_AFTER_WEIGHTED_ROUTE'],
+    ['namespace-injection-disabled.yaml', 'NAMESPACE_INJECTION_DISABLED'],
+    ['egress-host-not-approved.yaml', 'EGRESS_HOST_NOT_APPROVED'],
+  ] as const) {
+    it(`refuses to write when ${code} fails (exit 1)`, async () => {
+      await withTempDir(async (dir) => {
+        await writeFile(join(dir, fixture), await readFile(join(FIXTURES, fixture), 'utf8'));
+        const run = await runCli(['render', fixture, '--out', 'out'], { cwd: dir });
+        assert.equal(run.code, 1);
+        assert.match(run.stderr, new RegExp(`^${fixture.replaceAll('.', '\\.')}:\\d+: \\[${code}\\] `, 'm'));
+        assert.match(run.stderr, /1 problem found by the troubleshooting checks; nothing was written\./);
+        assert.equal(run.stdout, '');
+        assert.deepEqual(await readdir(dir), [fixture], 'no output directory was created');
+      });
+    });
+  }
+
+  it('reports parse errors as file:line: [CODE] message', async () => {
+    await withTempDir(async (dir) => {
+      const text = (await readFile(DEVMENTOR, 'utf8')).replace('weight: 100 }', 'weight: "100" }');
+      await writeFile(join(dir, 'platform.yaml'), text);
+      const run = await runCli(['render', 'platform.yaml', '--out', 'out'], { cwd: dir });
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, /^platform\.yaml:\d+: \[INVALID_TYPE\] route "ai-gateway" weight must be an integer/m);
+    });
+  });
+
+  it('needs --out and a readable file; prints help', async () => {
+    await withTempDir(async (dir) => {
+      const noOut = await runCli(['render', DEVMENTOR], { cwd: dir });
+      assert.equal(noOut.code, 2);
+      assert.match(noOut.stderr, /missing --out DIR/);
+      const missing = await runCli(['render', 'missing.yaml', '--out', 'out'], { cwd: dir });
+      assert.equal(missing.code, 1);
+      assert.equal(missing.stderr.trim(), 'rctl: cannot read missing.yaml: ENOENT');
+      const help = await runCli(['render', '--help'], { cwd: dir });
+      assert.equal(help.code, 0);
+      assert.match(help.stdout, /^Usage: rctl render PLATFORM_FILE --out DIR/);
+      const main = await runCli(['--help'], { cwd: dir });
+      assert.match(main.stdout, /^ {2}render FILE /m);
+    });
+  });
+});

@@ -1,0 +1,405 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+
+/**
+ * A real unleash-server for integration tests: `tools/unleash-server` (installed by `npm run setup:unleash`, kept
+ * out of the workspace install) started as a child process on a fresh PostgreSQL database, plus small helpers for
+ * its admin API. Verified against unleash-server 7.5.1.
+ */
+
+const SETUP_HINT = 'run `npm run setup:unleash` (installs the pinned unleash-server into tools/unleash-server)';
+
+/** The monorepo root: the nearest ancestor of this file whose package.json declares workspaces. */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && 'workspaces' in JSON.parse(readFileSync(manifest, 'utf8'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no workspace root above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+}
+
+function serverDir(): string {
+  return join(repoRoot(), 'tools', 'unleash-server');
+}
+
+/** Whether `npm run setup:unleash` has run. */
+export function unleashServerInstalled(): boolean {
+  return existsSync(join(serverDir(), 'node_modules', 'unleash-server', 'package.json'));
+}
+
+/**
+ * Options for `describe`: `{}` when an unleash-server can be started (installed, and `RC_TEST_DATABASE_URL` set),
+ * `{ skip: reason }` otherwise. Under `CI=true` a missing prerequisite throws instead: CI must never pass by
+ * skipping these suites.
+ */
+export function unleashServerOrSkip(): { skip?: string } {
+  const reasons: string[] = [];
+  if (!process.env.RC_TEST_DATABASE_URL) {
+    reasons.push('RC_TEST_DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/postgres)');
+  }
+  if (!unleashServerInstalled()) reasons.push(`tools/unleash-server is not installed: ${SETUP_HINT}`);
+  if (reasons.length === 0) return {};
+  const reason = reasons.join('; ');
+  if (process.env.CI === 'true') throw new Error(`CI=true but the unleash-server suites cannot run: ${reason}`);
+  return { skip: reason };
+}
+
+export interface UnleashServer {
+  /** Base URL, e.g. http://127.0.0.1:43123 */
+  url: string;
+  /** The SDK API URL (`<url>/api`), what `unleash-client` and the admin helpers take. */
+  apiUrl: string;
+  port: number;
+  /** An admin token (`*:*.<hex>`), for the admin API. */
+  adminToken: string;
+  /** A backend token for project `default`, environment `development`. */
+  clientToken: string;
+  databaseUrl: string;
+  /** True while the server process runs. */
+  readonly running: boolean;
+  /** Stops the server process (SIGTERM, SIGKILL after 10 s) and keeps the database: for outage tests. */
+  stopProcess(): Promise<void>;
+  /** Starts the process again on the same port and database, and waits for /health. */
+  startProcess(): Promise<void>;
+  /** Stops the process and drops the database. */
+  stop(): Promise<void>;
+}
+
+export interface StartUnleashServerOptions {
+  /** Admin URL of the PostgreSQL server (default `RC_TEST_DATABASE_URL`); it must allow CREATE DATABASE. */
+  adminDatabaseUrl?: string;
+  /** How long to wait for /health (default 90 s: a cold start runs ~400 migrations). */
+  startTimeoutMs?: number;
+  /** unleash-server's log level (default warn). */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+}
+
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** A test process that dies early must not leave unleash-servers behind. */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const child of liveChildren) child.kill('SIGKILL');
+  });
+}
+
+async function adminQuery(adminUrl: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  client.on('error', () => {}); // a server-side disconnect of an idle client must not crash the test process
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Creates a database `rc_unleash_<random>`, starts `tools/unleash-server/start.mjs` on a free port with fresh
+ * tokens, and resolves once `GET /health` answers 200. Call `stop()` in an `after` hook.
+ */
+export async function startUnleashServer(options: StartUnleashServerOptions = {}): Promise<UnleashServer> {
+  const adminDatabaseUrl = options.adminDatabaseUrl ?? process.env.RC_TEST_DATABASE_URL;
+  if (!adminDatabaseUrl) throw new Error('RC_TEST_DATABASE_URL is not set; the unleash-server needs PostgreSQL');
+  if (!unleashServerInstalled()) throw new Error(`unleash-server is not installed: ${SETUP_HINT}`);
+  const startTimeoutMs = options.startTimeoutMs ?? 90_000;
+  const script = join(serverDir(), 'start.mjs');
+
+  const databaseName = `rc_unleash_${randomBytes(6).toString('hex')}`;
+  await adminQuery(adminDatabaseUrl, `CREATE DATABASE ${databaseName}`);
+  const dbUrl = new URL(adminDatabaseUrl);
+  dbUrl.pathname = `/${databaseName}`;
+  const databaseUrl = dbUrl.toString();
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const adminToken = `*:*.${randomBytes(24).toString('hex')}`;
+  const clientToken = `default:development.${randomBytes(24).toString('hex')}`;
+  installExitHook();
+
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  let output = '';
+  let dropped = false;
+
+  const startProcess = async (): Promise<void> => {
+    if (child) return;
+    output = '';
+    const proc = spawn(process.execPath, [script], {
+      cwd: serverDir(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        PORT: String(port),
+        UNLEASH_ADMIN_TOKEN: adminToken,
+        UNLEASH_CLIENT_TOKEN: clientToken,
+        UNLEASH_LOG_LEVEL: options.logLevel ?? 'warn',
+        NODE_ENV: 'production',
+      },
+    });
+    child = proc;
+    liveChildren.add(proc);
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-8000);
+    };
+    proc.stdout?.on('data', keep);
+    proc.stderr?.on('data', keep);
+    let exitInfo: string | undefined;
+    exited = new Promise<void>((resolve) => {
+      proc.on('exit', (code, signal) => {
+        exitInfo = `exited with ${signal ?? `code ${code}`}`;
+        liveChildren.delete(proc);
+        if (child === proc) child = undefined;
+        resolve();
+      });
+    });
+    proc.on('error', (err) => {
+      exitInfo = `failed to start: ${err.message}`;
+    });
+
+    const started = Date.now();
+    let nextProgress = started + 5000;
+    for (;;) {
+      if (exitInfo) throw new Error(`unleash-server on port ${port} ${exitInfo}:\n${output}`);
+      if (await healthy(url)) return;
+      const now = Date.now();
+      if (now - started > startTimeoutMs) {
+        await stopProcess();
+        throw new Error(`unleash-server on port ${port} was not healthy within ${startTimeoutMs} ms:\n${output}`);
+      }
+      if (now >= nextProgress) {
+        process.stderr.write(
+          `# waiting for unleash-server on port ${port} (${Math.round((now - started) / 1000)} s)\n`,
+        );
+        nextProgress = now + 5000;
+      }
+      await sleep(100);
+    }
+  };
+
+  const stopProcess = async (): Promise<void> => {
+    const proc = child;
+    if (!proc) return;
+    proc.kill('SIGTERM');
+    const killTimer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    await exited.finally(() => clearTimeout(killTimer));
+  };
+
+  try {
+    await startProcess();
+  } catch (err) {
+    await adminQuery(adminDatabaseUrl, `DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`).catch(() => {});
+    throw err;
+  }
+
+  return {
+    url,
+    apiUrl: `${url}/api`,
+    port,
+    adminToken,
+    clientToken,
+    databaseUrl,
+    get running() {
+      return child !== undefined;
+    },
+    stopProcess,
+    startProcess,
+    async stop() {
+      await stopProcess();
+      if (dropped) return;
+      dropped = true;
+      await adminQuery(adminDatabaseUrl, `DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
+    },
+  };
+}
+
+async function healthy(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
+    await res.body?.cancel();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+// ---- admin API ----
+
+export interface UnleashConstraint {
+  contextName: string;
+  operator: string;
+  values?: string[];
+  value?: string;
+  inverted?: boolean;
+  caseInsensitive?: boolean;
+}
+
+export interface UnleashVariantPayload {
+  type: 'string' | 'number' | 'json' | 'csv';
+  value: string;
+}
+
+export interface UnleashStrategyVariant {
+  name: string;
+  /** 0–1000; variable weights share what fixed ones leave. */
+  weight: number;
+  weightType?: 'variable' | 'fix';
+  stickiness?: string;
+  payload?: UnleashVariantPayload;
+}
+
+export interface UnleashStrategy {
+  name: string;
+  parameters?: Record<string, string>;
+  constraints?: UnleashConstraint[];
+  variants?: UnleashStrategyVariant[];
+  segments?: number[];
+}
+
+/** A `flexibleRollout` strategy (Unleash's "gradual rollout"); `groupId` defaults to the flag name server-side. */
+export function flexibleRollout(
+  rollout: number,
+  options: {
+    stickiness?: string;
+    groupId?: string;
+    constraints?: UnleashConstraint[];
+    variants?: UnleashStrategyVariant[];
+  } = {},
+): UnleashStrategy {
+  const parameters: Record<string, string> = { rollout: String(rollout), stickiness: options.stickiness ?? 'default' };
+  if (options.groupId) parameters.groupId = options.groupId;
+  return {
+    name: 'flexibleRollout',
+    parameters,
+    constraints: options.constraints ?? [],
+    variants: (options.variants ?? []).map((v) => ({ weightType: 'variable', stickiness: 'default', ...v })),
+  };
+}
+
+/** `<field> IN [values]` */
+export function inConstraint(contextName: string, values: string[]): UnleashConstraint {
+  return { contextName, operator: 'IN', values, inverted: false, caseInsensitive: false };
+}
+
+/** The admin API of one Unleash server (project `default`), authenticated with an admin token. */
+export class UnleashAdmin {
+  constructor(
+    private readonly apiUrl: string,
+    private readonly adminToken: string,
+    private readonly project = 'default',
+  ) {}
+
+  static of(server: UnleashServer): UnleashAdmin {
+    return new UnleashAdmin(server.apiUrl, server.adminToken);
+  }
+
+  /** Creates a flag (no strategies, off everywhere). */
+  async createFlag(name: string, options: { type?: string; description?: string } = {}): Promise<void> {
+    await this.request('POST', `/admin/projects/${this.project}/features`, {
+      name,
+      type: options.type ?? 'release',
+      description: options.description ?? '',
+    });
+  }
+
+  /** Adds a strategy in an environment; returns its id. */
+  async addStrategy(flag: string, strategy: UnleashStrategy, environment = 'development'): Promise<string> {
+    const created = (await this.request('POST', `${this.featurePath(flag)}/environments/${environment}/strategies`, {
+      parameters: {},
+      constraints: [],
+      variants: [],
+      segments: [],
+      ...strategy,
+    })) as { id: string };
+    return created.id;
+  }
+
+  /** Replaces a strategy (anything left out, variants included, is dropped). */
+  async updateStrategy(
+    flag: string,
+    id: string,
+    strategy: UnleashStrategy,
+    environment = 'development',
+  ): Promise<void> {
+    await this.request('PUT', `${this.featurePath(flag)}/environments/${environment}/strategies/${id}`, {
+      parameters: {},
+      constraints: [],
+      variants: [],
+      segments: [],
+      ...strategy,
+    });
+  }
+
+  /** Turns the flag on in an environment. With no strategy there, Unleash adds a 100 % flexibleRollout. */
+  async enable(flag: string, environment = 'development'): Promise<void> {
+    await this.request('POST', `${this.featurePath(flag)}/environments/${environment}/on`);
+  }
+
+  async disable(flag: string, environment = 'development'): Promise<void> {
+    await this.request('POST', `${this.featurePath(flag)}/environments/${environment}/off`);
+  }
+
+  /** Creates a flag, adds the strategies and turns it on (unless `enabled: false`). */
+  async createFeature(
+    name: string,
+    options: { strategies?: UnleashStrategy[]; enabled?: boolean; environment?: string; type?: string } = {},
+  ): Promise<void> {
+    await this.createFlag(name, { type: options.type });
+    for (const strategy of options.strategies ?? []) await this.addStrategy(name, strategy, options.environment);
+    if (options.enabled ?? true) await this.enable(name, options.environment);
+  }
+
+  /** Defines a custom context field (optional for constraints, but it is how the UI learns about a field). */
+  async createContextField(name: string, legalValues: string[] = []): Promise<void> {
+    await this.request('POST', '/admin/context', {
+      name,
+      description: '',
+      stickiness: false,
+      legalValues: legalValues.map((value) => ({ value })),
+    });
+  }
+
+  private featurePath(flag: string): string {
+    return `/admin/projects/${this.project}/features/${encodeURIComponent(flag)}`;
+  }
+
+  private async request(method: string, path: string, body?: unknown): Promise<unknown> {
+    const res = await fetch(`${this.apiUrl}${path}`, {
+      method,
+      headers: {
+        Authorization: this.adminToken,
+        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
+    return text ? JSON.parse(text) : undefined;
+  }
+}

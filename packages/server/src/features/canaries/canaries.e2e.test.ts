@@ -1,0 +1,222 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { LocalRouter } from '@runtime-control/traffic';
+import { createSqliteStore } from '../../store/sqlite-store.js';
+import { createTestApp, type TestApp } from '../../testing/test-app.js';
+
+/**
+ * The canary API through the server: a local router (its admin port, as RC_LOCAL_ROUTER_URL) and a stub Prometheus
+ * answering the analysis queries with whatever the test sets. The controller logic itself is tested in the traffic
+ * package (unit, and end to end against a real Prometheus); this checks wiring, persistence, validation and errors.
+ */
+
+type Vector = { metric: Record<string, string>; value: [number, string] }[];
+
+class StubPrometheus {
+  private server: http.Server | undefined;
+  url = '';
+  canaryErrors = 0;
+  down = false;
+
+  async listen(): Promise<void> {
+    this.server = http.createServer((req, res) => {
+      if (this.down) {
+        res.writeHead(503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status: 'error', errorType: 'unavailable', error: 'stub is down' }));
+        return;
+      }
+      const query = new URL(req.url ?? '/', 'http://x').searchParams.get('query') ?? '';
+      const sample = (v1: number, v2: number): Vector => [
+        { metric: { destination_version: 'v1' }, value: [Date.now() / 1000, String(v1)] },
+        { metric: { destination_version: 'v2' }, value: [Date.now() / 1000, String(v2)] },
+      ];
+      let result: Vector;
+      if (query.startsWith('histogram_quantile')) result = sample(40, 41);
+      else if (query.includes('response_code')) result = sample(0, this.canaryErrors);
+      else result = sample(1000, 1000);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result } }));
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => this.server?.close(() => r()) ?? r());
+  }
+}
+
+describe('canaries API', () => {
+  const prometheus = new StubPrometheus();
+  const router = new LocalRouter({
+    routes: [
+      { service: 'ai-gateway', backends: { v1: 'http://127.0.0.1:1', v2: 'http://127.0.0.1:2' } },
+      { service: 'auth-service', backends: { v1: 'http://127.0.0.1:1', v2: 'http://127.0.0.1:2' } },
+    ],
+  });
+  let dir: string;
+  let t: TestApp;
+  let env: Record<string, string>;
+
+  before(async () => {
+    await prometheus.listen();
+    await router.listen();
+    dir = await mkdtemp(join(tmpdir(), 'rc-canaries-'));
+    env = {
+      RC_CANARY_ROUTER: 'local',
+      RC_LOCAL_ROUTER_URL: router.adminUrl,
+      RC_PROMETHEUS_URL: prometheus.url,
+      RC_CANARY_INTERVAL_MS: '100',
+    };
+    t = await createTestApp(env, await createSqliteStore(join(dir, 'rc.db')));
+  });
+
+  after(async () => {
+    await t.close();
+    await router.close();
+    await prometheus.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const post = (url: string, payload?: object | string) =>
+    t.app.inject({ method: 'POST', url, headers: t.admin, ...(payload !== undefined ? { payload } : {}) });
+  const get = (url: string) => t.app.inject({ method: 'GET', url, headers: t.admin });
+
+  async function waitFor(service: string, done: (body: { phase: string; canaryWeight: number }) => boolean) {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const body = (await get(`/api/admin/canaries/${service}`)).json();
+      if ((done(body) && body.routerSynced) || Date.now() > deadline) return body;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  it('validates the start request with a code and a path for every problem', async () => {
+    const res = await post('/api/admin/canaries', { service: 'AI', to: 'v1', steps: [10, 5], colour: 'red' });
+    assert.equal(res.statusCode, 400);
+    const { error } = res.json();
+    assert.equal(error.code, 'VALIDATION_FAILED');
+    assert.deepEqual(
+      error.details.map((d: { path: string }) => d.path),
+      ['/colour', '/service', '/to', '/steps/1'],
+    );
+    assert.equal((await post('/api/admin/canaries', 'nope')).statusCode, 400);
+    assert.equal((await get('/api/admin/canaries/Bad_Name')).json().error.path, 'service');
+  });
+
+  it('starts a canary, moves the router, records decisions and promotes a healthy canary', async () => {
+    const res = await post('/api/admin/canaries', {
+      service: 'ai-gateway',
+      to: 'v2',
+      window: '30s',
+      thresholds: { minRequests: 10 },
+      pins: { values: ['tester'] },
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    const started = res.json();
+    assert.equal(started.phase, 'progressing');
+    assert.deepEqual(started.weights, { v1: 95, v2: 5 });
+    assert.equal(started.decisions[0].action, 'start');
+    assert.equal(started.decisions[0].actor, 'admin');
+    assert.deepEqual(router.routeTable()[0]?.pins, { header: 'x-user', values: ['tester'], version: 'v2' });
+
+    const again = await post('/api/admin/canaries', { service: 'ai-gateway', to: 'v2' });
+    assert.equal(again.statusCode, 409);
+    assert.equal(again.json().error.code, 'CANARY_ACTIVE');
+
+    const final = await waitFor('ai-gateway', (b) => b.phase === 'promoted');
+    assert.equal(final.phase, 'promoted');
+    assert.deepEqual(router.routeTable()[0]?.weights, { v1: 0, v2: 100 });
+    const body = (await get('/api/admin/canaries/ai-gateway')).json();
+    assert.deepEqual(
+      body.decisions.map((d: { action: string }) => d.action),
+      ['start', 'advance', 'advance', 'advance', 'promote'],
+    );
+    const promote = body.decisions.at(-1);
+    assert.equal(promote.checks.find((c: { name: string }) => c.name === 'error-rate').threshold, 0.01);
+    assert.equal(promote.canary.requests, 1000);
+
+    const list = (await get('/api/admin/canaries')).json();
+    assert.deepEqual(
+      list.canaries.map((c: { service: string; phase: string }) => [c.service, c.phase]),
+      [['ai-gateway', 'promoted']],
+    );
+    const metrics = (await t.app.inject({ url: '/metrics' })).body;
+    assert.match(metrics, /rc_canary_weight\{service="ai-gateway",version="v2"\} 100/);
+    assert.match(metrics, /rc_canary_status\{service="ai-gateway"\} 1/);
+    assert.match(metrics, /rc_canary_decisions_total\{service="ai-gateway",decision="promote"\} 1/);
+  });
+
+  it('pauses, resumes and aborts by command; refuses impossible transitions and unknown services', async () => {
+    prometheus.canaryErrors = 0;
+    const started = await post('/api/admin/canaries', { service: 'auth-service', to: 'v2', interval: '1h' });
+    assert.equal(started.statusCode, 201, started.body);
+    assert.equal((await post('/api/admin/canaries/auth-service/pause')).json().phase, 'paused');
+    const twice = await post('/api/admin/canaries/auth-service/pause');
+    assert.equal(twice.statusCode, 409);
+    assert.equal(twice.json().error.code, 'CANARY_INVALID_TRANSITION');
+    assert.equal((await post('/api/admin/canaries/auth-service/resume')).json().phase, 'progressing');
+    const aborted = (await post('/api/admin/canaries/auth-service/abort')).json();
+    assert.equal(aborted.phase, 'aborted');
+    assert.deepEqual(router.routeTable()[1]?.weights, { v1: 100, v2: 0 });
+    assert.equal((await post('/api/admin/canaries/auth-service/promote')).statusCode, 409);
+    const missing = await get('/api/admin/canaries/nope');
+    assert.equal(missing.statusCode, 404);
+    assert.equal(missing.json().error.code, 'CANARY_NOT_FOUND');
+  });
+
+  it('rolls back a failing canary and shows why', async () => {
+    prometheus.canaryErrors = 50;
+    const started = await post('/api/admin/canaries', {
+      service: 'ai-gateway',
+      to: 'v2',
+      failureThreshold: 2,
+      thresholds: { minRequests: 10 },
+    });
+    assert.equal(started.statusCode, 201, started.body);
+    const final = await waitFor('ai-gateway', (b) => b.phase === 'rolled_back');
+    assert.equal(final.phase, 'rolled_back');
+    const body = (await get('/api/admin/canaries/ai-gateway')).json();
+    assert.deepEqual(
+      body.decisions.map((d: { action: string }) => d.action),
+      ['start', 'fail-check', 'rollback'],
+    );
+    const errorRate = body.decisions[2].checks.find((c: { name: string }) => c.name === 'error-rate');
+    assert.deepEqual([errorRate.status, errorRate.value, errorRate.threshold], ['fail', 0.05, 0.01]);
+    assert.deepEqual(router.routeTable()[0]?.weights, { v1: 100, v2: 0 });
+    prometheus.canaryErrors = 0;
+  });
+
+  it('resumes a run after a restart from the state in the database', async () => {
+    const started = await post('/api/admin/canaries', { service: 'auth-service', to: 'v2', interval: '1h' });
+    assert.equal(started.statusCode, 201, started.body);
+    await router.setWeights({ service: 'auth-service' }, { v1: 100, v2: 0 }); // the router "restarted"
+    await t.close();
+    t = await createTestApp(env, await createSqliteStore(join(dir, 'rc.db')));
+    // The new server re-applies the run's split in the background, then carries on from the stored state.
+    const deadline = Date.now() + 5000;
+    while (router.routeTable()[1]?.weights.v2 !== 5 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(router.routeTable()[1]?.weights, { v1: 95, v2: 5 });
+    const body = (await get('/api/admin/canaries/auth-service')).json();
+    assert.equal(body.phase, 'progressing');
+    assert.equal(body.decisions.length, 1);
+    await post('/api/admin/canaries/auth-service/abort');
+  });
+
+  it('answers 503 when no router is configured', async () => {
+    const bare = await createTestApp();
+    try {
+      const res = await bare.app.inject({ method: 'GET', url: '/api/admin/canaries', headers: bare.admin });
+      assert.equal(res.statusCode, 503);
+      assert.equal(res.json().error.code, 'CANARIES_DISABLED');
+    } finally {
+      await bare.close();
+    }
+  });
+});

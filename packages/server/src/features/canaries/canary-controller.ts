@@ -1,0 +1,25 @@
+import { serviceNameIssue } from '@runtime-control/traffic';
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../../errors/app-error.js';
+import type { Runtime } from '../../runtime.js';
+import { param } from '../http-util.js';
+
+/** `/api/admin/canaries`: start, list, status with decisions, and pause/resume/promote/abort. */
+export async function canaryController(app: FastifyInstance, rt: Runtime): Promise<void> {
+  rt.canaries.open();
+  app.addHook('onClose', async () => rt.canaries.close());
+
+  const service = (req: Parameters<typeof param>[0]): string => {
+    const name = param(req, 'service');
+    const problem = serviceNameIssue(name);
+    if (problem) throw new AppError('VALIDATION_FAILED', problem.message, { path: 'service' });
+    return name;
+  };
+
+  app.post('/canaries', async (req, reply) => reply.code(201).send(await rt.canaries.start(req.body, req.actor!)));
+  app.get('/canaries', async () => ({ canaries: await rt.canaries.list() }));
+  app.get('/canaries/:service', async (req) => rt.canaries.get(service(req)));
+  for (const action of ['pause', 'resume', 'promote', 'abort'] as const) {
+    app.post(`/canaries/:service/${action}`, async (req) => rt.canaries.command(service(req), action, req.actor!));
+  }
+}

@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Registry } from 'prom-client';
+import type { PinRoute, RouteRef, TrafficRouter, VersionWeights } from '../routers/traffic-router.js';
+import type { MetricsReading, VersionSample } from './canary-analysis.js';
+import { CanaryController, CanaryError } from './canary-controller.js';
+import { parseCanaryPlan } from './canary-plan.js';
+import { InMemoryCanaryStateStore } from './canary-state.js';
+
+const healthy: VersionSample = { requests: 500, errors: 0, fiveXx: 0, p95Ms: 50 };
+const failing: VersionSample = { requests: 500, errors: 50, fiveXx: 50, p95Ms: 50 };
+
+class FakeRouter implements TrafficRouter {
+  readonly kind = 'fake';
+  calls: { weights: VersionWeights; pins?: PinRoute }[] = [];
+  failNext = 0;
+  async setWeights(_route: RouteRef, weights: VersionWeights, pins?: PinRoute): Promise<void> {
+    if (this.failNext > 0) {
+      this.failNext -= 1;
+      throw new Error('router down');
+    }
+    this.calls.push({ weights, ...(pins ? { pins } : {}) });
+  }
+}
+
+function setup(store = new InMemoryCanaryStateStore()) {
+  let now = Date.parse('2026-01-01T00:00:00Z');
+  const router = new FakeRouter();
+  let reading: MetricsReading = { ok: true, stable: healthy, canary: healthy };
+  const registry = new Registry();
+  const controller = new CanaryController({
+    store,
+    router,
+    metrics: { read: async () => reading },
+    now: () => now,
+    registry,
+  });
+  return {
+    store,
+    router,
+    registry,
+    controller,
+    setReading(r: MetricsReading) {
+      reading = r;
+    },
+    async advance(ms: number) {
+      now += ms;
+      await controller.tick();
+    },
+  };
+}
+
+const plan = parseCanaryPlan({
+  canary: 'v2',
+  interval: '10s',
+  failureThreshold: 2,
+  missingData: { limit: 1 },
+  pins: { values: ['tester'] },
+});
+
+describe('CanaryController', () => {
+  it('applies the first step with the pin route, then waits a full interval before analysing', async () => {
+    const t = setup();
+    const status = await t.controller.start('ai-gateway', plan, 'alice');
+    assert.equal(status.state.phase, 'progressing');
+    assert.equal(status.state.canaryWeight, 5);
+    assert.deepEqual(t.router.calls, [
+      { weights: { v1: 95, v2: 5 }, pins: { header: 'x-user', values: ['tester'], version: 'v2' } },
+    ]);
+    assert.equal((await t.controller.status('ai-gateway')).state.routerSynced, true);
+    await t.advance(9_999);
+    assert.equal(t.router.calls.length, 1, 'no analysis before the interval');
+    await t.advance(1);
+    assert.equal((await t.controller.status('ai-gateway')).state.canaryWeight, 10);
+  });
+
+  it('promotes step by step, drops the pin route at the end and records every decision', async () => {
+    const t = setup();
+    await t.controller.start('ai-gateway', plan, 'alice');
+    for (let i = 0; i < 4; i++) await t.advance(10_000);
+    const { state, decisions } = await t.controller.status('ai-gateway');
+    assert.equal(state.phase, 'promoted');
+    assert.deepEqual(
+      t.router.calls.map((c) => c.weights.v2),
+      [5, 10, 25, 50, 100],
+    );
+    assert.equal(t.router.calls.at(-1)?.pins, undefined);
+    assert.deepEqual(
+      decisions.map((d) => [d.action, d.actor, d.fromWeight, d.toWeight]),
+      [
+        ['start', 'alice', 0, 5],
+        ['advance', 'controller', 5, 10],
+        ['advance', 'controller', 10, 25],
+        ['advance', 'controller', 25, 50],
+        ['promote', 'controller', 50, 100],
+      ],
+    );
+    const metrics = await t.registry.metrics();
+    assert.match(metrics, /rc_canary_weight\{service="ai-gateway",version="v2"\} 100/);
+    assert.match(metrics, /rc_canary_status\{service="ai-gateway"\} 1/);
+    assert.match(metrics, /rc_canary_decisions_total\{service="ai-gateway",decision="advance"\} 3/);
+    await t.advance(60_000);
+    assert.equal(t.router.calls.length, 5, 'a finished run does nothing more');
+  });
+
+  it('rolls back after the failure threshold and exports the failed checks', async () => {
+    const t = setup();
+    await t.controller.start('ai-gateway', plan, 'alice');
+    t.setReading({ ok: true, stable: healthy, canary: failing });
+    await t.advance(10_000);
+    assert.match(await t.registry.metrics(), /rc_canary_failed_checks\{service="ai-gateway"\} 1/);
+    await t.advance(10_000);
+    const { state } = await t.controller.status('ai-gateway');
+    assert.equal(state.phase, 'rolled_back');
+    assert.deepEqual(t.router.calls.at(-1)?.weights, { v1: 100, v2: 0 });
+    assert.match(await t.registry.metrics(), /rc_canary_status\{service="ai-gateway"\} 2/);
+  });
+
+  it('resumes after a restart from the persisted state, on the persisted schedule', async () => {
+    const store = new InMemoryCanaryStateStore();
+    const first = setup(store);
+    await first.controller.start('ai-gateway', plan, 'alice');
+    await first.advance(10_000); // → 10%
+    // A new process: same store, new controller, new router (which lost its routes).
+    const second = setup(store);
+    await second.controller.init();
+    assert.deepEqual(second.router.calls.at(-1)?.weights, { v1: 90, v2: 10 }, 'the wanted split is re-applied');
+    await second.advance(20_000); // its clock starts at the same instant; the analysis was due at +20 s
+    assert.equal((await second.controller.status('ai-gateway')).state.canaryWeight, 25);
+    const { decisions } = await second.controller.status('ai-gateway');
+    assert.deepEqual(
+      decisions.map((d) => d.action),
+      ['start', 'advance', 'advance'],
+    );
+  });
+
+  it('keeps a decision the router refused and re-applies it on the next tick, without analysing meanwhile', async () => {
+    const t = setup();
+    await t.controller.start('ai-gateway', plan, 'alice');
+    t.setReading({ ok: true, stable: healthy, canary: failing });
+    await t.advance(10_000);
+    t.router.failNext = 2;
+    await t.advance(10_000); // rollback decided; the router fails
+    let state = (await t.controller.status('ai-gateway')).state;
+    assert.equal(state.phase, 'rolled_back');
+    assert.equal(state.routerSynced, false);
+    assert.match(state.routerError ?? '', /router down/);
+    await t.advance(100); // still failing
+    await t.advance(100); // applied
+    state = (await t.controller.status('ai-gateway')).state;
+    assert.equal(state.routerSynced, true);
+    assert.deepEqual(t.router.calls.at(-1)?.weights, { v1: 100, v2: 0 });
+    const actions = (await t.controller.status('ai-gateway')).decisions.map((d) => d.action);
+    assert.equal(actions.filter((a) => a === 'router-error').length, 1, 'a repeated router error is recorded once');
+  });
+
+  it('holds on missing data and rolls back after the tolerated number in a row', async () => {
+    const t = setup();
+    await t.controller.start('ai-gateway', plan, 'alice');
+    t.setReading({ ok: false, errorKind: 'unreachable', error: 'connection refused' });
+    await t.advance(10_000);
+    assert.equal((await t.controller.status('ai-gateway')).state.canaryWeight, 5);
+    await t.advance(10_000);
+    const { state, decisions } = await t.controller.status('ai-gateway');
+    assert.equal(state.phase, 'rolled_back');
+    assert.deepEqual(
+      decisions.map((d) => d.action),
+      ['start', 'hold', 'rollback'],
+    );
+    assert.match(decisions[1]!.reason, /unreachable: connection refused/);
+  });
+
+  it('pauses, resumes, promotes and aborts by command, refusing impossible transitions', async () => {
+    const t = setup();
+    await assert.rejects(
+      t.controller.pause('ai-gateway', 'bob'),
+      (e) => (e as CanaryError).code === 'CANARY_NOT_FOUND',
+    );
+    await t.controller.start('ai-gateway', plan, 'alice');
+    await assert.rejects(
+      t.controller.start('ai-gateway', plan, 'alice'),
+      (e) => e instanceof CanaryError && e.code === 'CANARY_ACTIVE',
+    );
+    await t.controller.pause('ai-gateway', 'bob');
+    await t.advance(60_000);
+    assert.equal((await t.controller.status('ai-gateway')).state.canaryWeight, 5, 'paused: no analysis');
+    await assert.rejects(
+      t.controller.pause('ai-gateway', 'bob'),
+      (e) => (e as CanaryError).code === 'CANARY_INVALID_TRANSITION',
+    );
+    await t.controller.resume('ai-gateway', 'bob');
+    await t.advance(10_000);
+    assert.equal((await t.controller.status('ai-gateway')).state.canaryWeight, 10);
+    const aborted = await t.controller.abort('ai-gateway', 'bob');
+    assert.equal(aborted.state.phase, 'aborted');
+    assert.deepEqual(t.router.calls.at(-1)?.weights, { v1: 100, v2: 0 });
+    await assert.rejects(
+      t.controller.promote('ai-gateway', 'bob'),
+      (e) => (e as CanaryError).code === 'CANARY_INVALID_TRANSITION',
+    );
+    // A finished run can be replaced by a new one, with its own decision log.
+    const again = await t.controller.start('ai-gateway', plan, 'alice');
+    assert.equal(again.decisions.length, 1);
+    const promoted = await t.controller.promote('ai-gateway', 'carol');
+    assert.equal(promoted.state.phase, 'promoted');
+    assert.deepEqual(t.router.calls.at(-1)?.weights, { v1: 0, v2: 100 });
+    assert.equal(promoted.decisions.at(-1)?.actor, 'carol');
+  });
+});

@@ -1,0 +1,457 @@
+import { randomUUID } from 'node:crypto';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { CanaryQueryTarget } from '../metrics/canary-queries.js';
+import type { PinRoute, RouteRef, TrafficRouter } from '../routers/traffic-router.js';
+import { analyse, decide, type MetricsReading } from './canary-analysis.js';
+import type { CanaryPlan } from './canary-plan.js';
+import {
+  CanaryConflictError,
+  type CanaryDecisionRecord,
+  type CanaryPhase,
+  type CanaryState,
+  type CanaryStateStore,
+  FINAL_PHASES,
+  PHASE_CODES,
+  type RecordedAction,
+  type StoredCanaryState,
+} from './canary-state.js';
+
+/**
+ * The canary state machine. Every tick it looks at each stored run: a run whose router has not confirmed the last
+ * decision is re-applied first; a progressing run whose analysis is due is analysed, decided and saved — the
+ * decision is persisted before the router is called, so a crash between the two is repaired by the next tick (or
+ * the next process) re-applying it. All timing comes from the stored state, so a restarted controller carries on
+ * where the previous one stopped. Saves are conditional on the revision read, so two controllers sharing a store
+ * never both act on one analysis.
+ */
+
+export interface CanaryMetricsProvider {
+  read(target: CanaryQueryTarget, versions: { stable: string; canary: string }): Promise<MetricsReading>;
+}
+
+export interface CanaryLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export type CanaryErrorCode = 'CANARY_NOT_FOUND' | 'CANARY_ACTIVE' | 'CANARY_INVALID_TRANSITION' | 'CANARY_CONFLICT';
+
+export class CanaryError extends Error {
+  constructor(
+    readonly code: CanaryErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CanaryError';
+  }
+}
+
+export interface CanaryControllerOptions {
+  store: CanaryStateStore;
+  router: TrafficRouter;
+  metrics: CanaryMetricsProvider;
+  /** Where `rc_canary_*` metrics are registered (the server's registry); a private one when omitted. */
+  registry?: Registry;
+  /** Milliseconds since the epoch; injectable so tests drive time. */
+  now?: () => number;
+  logger?: CanaryLogger;
+  /** How often `run()` ticks. Default 250 ms: analyses are due at their own interval, this only bounds lateness. */
+  tickMs?: number;
+}
+
+export interface CanaryStatus {
+  state: CanaryState;
+  revision: number;
+  decisions: CanaryDecisionRecord[];
+}
+
+const silentLogger: CanaryLogger = { info() {}, warn() {}, error() {} };
+
+export class CanaryController {
+  private readonly store: CanaryStateStore;
+  private readonly router: TrafficRouter;
+  private readonly metricsProvider: CanaryMetricsProvider;
+  private readonly now: () => number;
+  private readonly logger: CanaryLogger;
+  private readonly tickMs: number;
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private readonly gauges: {
+    weight: Gauge<'service' | 'version'>;
+    status: Gauge<'service'>;
+    failedChecks: Gauge<'service'>;
+    decisions: Counter<'service' | 'decision'>;
+  };
+
+  constructor(options: CanaryControllerOptions) {
+    this.store = options.store;
+    this.router = options.router;
+    this.metricsProvider = options.metrics;
+    this.now = options.now ?? Date.now;
+    this.logger = options.logger ?? silentLogger;
+    this.tickMs = options.tickMs ?? 250;
+    const registers = options.registry ? [options.registry] : [];
+    this.gauges = {
+      weight: new Gauge({
+        name: 'rc_canary_weight',
+        help: 'Traffic weight in percent the canary controller wants for each version of a service.',
+        labelNames: ['service', 'version'],
+        registers,
+      }),
+      status: new Gauge({
+        name: 'rc_canary_status',
+        help: 'Canary phase: 0 progressing, 1 promoted, 2 rolled back, 3 paused, 4 aborted.',
+        labelNames: ['service'],
+        registers,
+      }),
+      failedChecks: new Gauge({
+        name: 'rc_canary_failed_checks',
+        help: 'Failed checks so far in the current canary run.',
+        labelNames: ['service'],
+        registers,
+      }),
+      decisions: new Counter({
+        name: 'rc_canary_decisions_total',
+        help: 'Canary decisions by kind (advance, hold, fail-check, rollback, promote, pause, ...).',
+        labelNames: ['service', 'decision'],
+        registers,
+      }),
+    };
+  }
+
+  /** Loads stored runs: sets the gauges and re-applies every run's wanted weights (the router may have restarted). */
+  async init(): Promise<void> {
+    for (const stored of await this.store.list()) {
+      this.observe(stored.state);
+      if (!FINAL_PHASES.includes(stored.state.phase) || !stored.state.routerSynced) {
+        await this.serialize(stored.state.service, () => this.syncRouter(stored));
+      }
+    }
+  }
+
+  /** Starts ticking every `tickMs` (timer unref'd: it never keeps the process alive). */
+  run(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      if (this.ticking) return;
+      this.ticking = this.tick()
+        .catch((error) => this.logger.error({ err: error }, 'canary tick failed'))
+        .finally(() => {
+          this.ticking = undefined;
+        });
+    }, this.tickMs);
+    this.timer.unref();
+  }
+
+  /** Stops ticking and waits for a tick in progress. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.ticking;
+  }
+
+  /** One pass over all runs. Exposed for tests and for driving time by hand. */
+  async tick(): Promise<void> {
+    const runs = await this.store.list();
+    await Promise.all(
+      runs.map((stored) =>
+        this.serialize(stored.state.service, async () => {
+          try {
+            await this.step(stored.state.service);
+          } catch (error) {
+            if (error instanceof CanaryConflictError) return; // another writer won; the next tick re-reads
+            this.logger.error({ err: error, service: stored.state.service }, 'canary step failed');
+          }
+        }),
+      ),
+    );
+  }
+
+  async start(service: string, plan: CanaryPlan, actor: string): Promise<CanaryStatus> {
+    return this.serialize(service, async () => {
+      const existing = await this.store.get(service);
+      if (existing && !FINAL_PHASES.includes(existing.state.phase)) {
+        throw new CanaryError(
+          'CANARY_ACTIVE',
+          `a canary of "${service}" is already ${existing.state.phase} (to ${existing.state.plan.canary}); promote or abort it first`,
+        );
+      }
+      const at = this.isoNow();
+      const weight = plan.steps[0] ?? 0;
+      const state: CanaryState = {
+        service,
+        runId: randomUUID(),
+        plan,
+        phase: weight >= 100 ? 'promoted' : 'progressing',
+        stepIndex: 0,
+        canaryWeight: weight,
+        failedChecks: 0,
+        inconclusiveStreak: 0,
+        startedAt: at,
+        updatedAt: at,
+        nextAnalysisAt: new Date(this.now() + plan.intervalMs).toISOString(),
+        finishedAt: weight >= 100 ? at : null,
+        routerSynced: false,
+        routerError: null,
+        lastAnalysis: null,
+      };
+      const decision = this.record(state, 'start', actor, 0, `started: ${plan.stable} → ${plan.canary} at ${weight}%`);
+      const stored = await this.store.save(state, decision, existing?.revision ?? null);
+      this.countDecision(state.service, 'start');
+      await this.syncRouter(stored);
+      return this.status(service);
+    });
+  }
+
+  async pause(service: string, actor: string): Promise<CanaryStatus> {
+    return this.command(service, actor, ['progressing'], 'pause', (state) => {
+      state.phase = 'paused';
+      state.nextAnalysisAt = null;
+      return `paused at ${state.canaryWeight}% by ${actor}`;
+    });
+  }
+
+  async resume(service: string, actor: string): Promise<CanaryStatus> {
+    return this.command(service, actor, ['paused'], 'resume', (state) => {
+      state.phase = 'progressing';
+      state.inconclusiveStreak = 0;
+      state.nextAnalysisAt = new Date(this.now() + state.plan.intervalMs).toISOString();
+      return `resumed at ${state.canaryWeight}% by ${actor}; next analysis in ${state.plan.intervalMs} ms`;
+    });
+  }
+
+  /** Manual promotion: 100% to the canary now, skipping the remaining steps and analyses. */
+  async promote(service: string, actor: string): Promise<CanaryStatus> {
+    return this.command(service, actor, ['progressing', 'paused'], 'promote', (state) => {
+      this.finish(state, 'promoted', 100);
+      return `promoted by ${actor} (remaining steps skipped)`;
+    });
+  }
+
+  /** Rollback by hand: 100% to the stable version, the run ends as aborted. */
+  async abort(service: string, actor: string): Promise<CanaryStatus> {
+    return this.command(service, actor, ['progressing', 'paused'], 'abort', (state) => {
+      this.finish(state, 'aborted', 0);
+      return `aborted by ${actor}: all traffic back to ${state.plan.stable}`;
+    });
+  }
+
+  async status(service: string, decisionLimit = 200): Promise<CanaryStatus> {
+    const stored = await this.store.get(service);
+    if (!stored) throw new CanaryError('CANARY_NOT_FOUND', `no canary for "${service}"`);
+    return {
+      state: stored.state,
+      revision: stored.revision,
+      decisions: await this.store.decisions(service, stored.state.runId, decisionLimit),
+    };
+  }
+
+  async list(): Promise<StoredCanaryState[]> {
+    return this.store.list();
+  }
+
+  // -------------------------------------------------------------------------------------------------- internals
+
+  private async step(service: string): Promise<void> {
+    const stored = await this.store.get(service);
+    if (!stored) return;
+    const { state } = stored;
+    if (!state.routerSynced) {
+      // The last decision is not in force yet: analysing traffic that does not reflect it would be meaningless.
+      await this.syncRouter(stored);
+      return;
+    }
+    if (state.phase !== 'progressing' || state.nextAnalysisAt === null) return;
+    if (Date.parse(state.nextAnalysisAt) > this.now()) return;
+
+    const reading = await this.metricsProvider.read(routeTarget(state), {
+      stable: state.plan.stable,
+      canary: state.plan.canary,
+    });
+    const analysis = analyse(reading, state.plan.thresholds);
+    const decision = decide(state.plan, state, analysis);
+    const next = structuredClone(state);
+    const fromWeight = state.canaryWeight;
+    next.stepIndex = decision.next.stepIndex;
+    next.failedChecks = decision.next.failedChecks;
+    next.inconclusiveStreak = decision.next.inconclusiveStreak;
+    next.lastAnalysis = { at: this.isoNow(), outcome: analysis.outcome, checks: analysis.checks };
+    next.nextAnalysisAt = new Date(this.now() + state.plan.intervalMs).toISOString();
+    if (decision.action === 'promote') this.finish(next, 'promoted', 100);
+    else if (decision.action === 'rollback') this.finish(next, 'rolled_back', 0);
+    else if (decision.action === 'pause') {
+      next.phase = 'paused';
+      next.nextAnalysisAt = null;
+    } else {
+      next.canaryWeight = decision.canaryWeight;
+    }
+    next.updatedAt = this.isoNow();
+    if (next.canaryWeight !== fromWeight) next.routerSynced = false;
+    const record = this.record(next, decision.action, 'controller', fromWeight, decision.reason);
+    record.checks = analysis.checks;
+    if (analysis.stable) record.stable = analysis.stable;
+    if (analysis.canary) record.canary = analysis.canary;
+    const saved = await this.store.save(next, record, stored.revision);
+    this.countDecision(service, decision.action);
+    this.logger.info(
+      { service, action: decision.action, from: fromWeight, to: next.canaryWeight, checks: analysis.checks },
+      `canary ${service}: ${decision.reason}`,
+    );
+    if (!saved.state.routerSynced) await this.syncRouter(saved);
+    else this.observe(saved.state);
+  }
+
+  /** Runs a user command under the service's lock: read, check the phase, mutate, save with a decision, route. */
+  private async command(
+    service: string,
+    actor: string,
+    allowed: readonly CanaryPhase[],
+    action: RecordedAction,
+    mutate: (state: CanaryState) => string,
+  ): Promise<CanaryStatus> {
+    return this.serialize(service, async () => {
+      const stored = await this.store.get(service);
+      if (!stored) throw new CanaryError('CANARY_NOT_FOUND', `no canary for "${service}"`);
+      if (!allowed.includes(stored.state.phase)) {
+        throw new CanaryError(
+          'CANARY_INVALID_TRANSITION',
+          `cannot ${action} the canary of "${service}": it is ${stored.state.phase} (allowed from ${allowed.join(', ')})`,
+        );
+      }
+      const next = structuredClone(stored.state);
+      const fromWeight = next.canaryWeight;
+      const reason = mutate(next);
+      next.updatedAt = this.isoNow();
+      if (next.canaryWeight !== fromWeight) next.routerSynced = false;
+      let saved: StoredCanaryState;
+      try {
+        saved = await this.store.save(next, this.record(next, action, actor, fromWeight, reason), stored.revision);
+      } catch (error) {
+        if (error instanceof CanaryConflictError) {
+          throw new CanaryError('CANARY_CONFLICT', `${error.message}; read its status and try again`);
+        }
+        throw error;
+      }
+      this.countDecision(service, action);
+      if (!saved.state.routerSynced) await this.syncRouter(saved);
+      else this.observe(saved.state);
+      return this.status(service);
+    });
+  }
+
+  /**
+   * Applies the run's wanted weights. Success marks the run synced; failure keeps the decision, records the router
+   * error once (not on every retry) and leaves the retry to the next tick.
+   */
+  private async syncRouter(stored: StoredCanaryState): Promise<void> {
+    const { state } = stored;
+    const weights = { [state.plan.stable]: 100 - state.canaryWeight, [state.plan.canary]: state.canaryWeight };
+    const active = !FINAL_PHASES.includes(state.phase);
+    const pins: PinRoute | undefined =
+      active && state.plan.pins ? { ...state.plan.pins, version: state.plan.canary } : undefined;
+    try {
+      await this.router.setWeights(routeRef(state), weights, pins);
+    } catch (error) {
+      const message = `${this.router.kind} router: ${(error as Error).message}`;
+      this.logger.warn({ err: error, service: state.service }, 'canary route change failed; will retry');
+      if (state.routerError !== message) {
+        const next = { ...structuredClone(state), routerSynced: false, routerError: message, updatedAt: this.isoNow() };
+        const record = this.record(next, 'router-error', 'controller', state.canaryWeight, message);
+        try {
+          await this.store.save(next, record, stored.revision);
+          this.countDecision(state.service, 'router-error');
+        } catch (saveError) {
+          if (!(saveError instanceof CanaryConflictError)) throw saveError;
+        }
+      }
+      this.observe(state);
+      return;
+    }
+    if (!state.routerSynced || state.routerError !== null) {
+      const next = { ...structuredClone(state), routerSynced: true, routerError: null, updatedAt: this.isoNow() };
+      try {
+        const saved = await this.store.save(next, undefined, stored.revision);
+        this.observe(saved.state);
+        return;
+      } catch (error) {
+        if (!(error instanceof CanaryConflictError)) throw error;
+      }
+    }
+    this.observe(state);
+  }
+
+  private finish(state: CanaryState, phase: 'promoted' | 'rolled_back' | 'aborted', weight: number): void {
+    state.phase = phase;
+    state.canaryWeight = weight;
+    state.nextAnalysisAt = null;
+    state.finishedAt = this.isoNow();
+  }
+
+  private record(
+    state: CanaryState,
+    action: RecordedAction,
+    actor: string,
+    fromWeight: number,
+    reason: string,
+  ): CanaryDecisionRecord {
+    return {
+      at: this.isoNow(),
+      service: state.service,
+      runId: state.runId,
+      action,
+      actor,
+      fromWeight,
+      toWeight: state.canaryWeight,
+      stepIndex: state.stepIndex,
+      failedChecks: state.failedChecks,
+      inconclusiveStreak: state.inconclusiveStreak,
+      reason,
+    };
+  }
+
+  /** Gauges show what is in force: a run whose router has not confirmed yet still reports the last applied split. */
+  private observe(state: CanaryState): void {
+    const { service, plan } = state;
+    this.gauges.status.set({ service }, PHASE_CODES[state.phase]);
+    this.gauges.failedChecks.set({ service }, state.failedChecks);
+    if (state.routerSynced) {
+      this.gauges.weight.set({ service, version: plan.stable }, 100 - state.canaryWeight);
+      this.gauges.weight.set({ service, version: plan.canary }, state.canaryWeight);
+    }
+  }
+
+  private countDecision(service: string, decision: string): void {
+    this.gauges.decisions.inc({ service, decision });
+  }
+
+  private isoNow(): string {
+    return new Date(this.now()).toISOString();
+  }
+
+  /** One operation per service at a time in this process (ticks and commands); other processes are fenced by revisions. */
+  private serialize<T>(service: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(service) ?? Promise.resolve();
+    const result = previous.then(work, work);
+    const tail = result.catch(() => undefined);
+    this.locks.set(service, tail);
+    void tail.then(() => {
+      if (this.locks.get(service) === tail) this.locks.delete(service);
+    });
+    return result;
+  }
+}
+
+function routeRef(state: CanaryState): RouteRef {
+  const ref: RouteRef = { service: state.service };
+  if (state.plan.namespace) ref.namespace = state.plan.namespace;
+  if (state.plan.virtualService) ref.virtualService = state.plan.virtualService;
+  return ref;
+}
+
+function routeTarget(state: CanaryState): CanaryQueryTarget {
+  const target: CanaryQueryTarget = { service: state.service, window: state.plan.window };
+  if (state.plan.namespace) target.namespace = state.plan.namespace;
+  return target;
+}

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { formatPlatformFileIssue, type PlatformFileIssue, parsePlatformFile } from './platform-file.js';
+import { canaryRouteFor } from './platform-model.js';
+
+const DEVMENTOR = new URL('../../../../examples/devmentor/platform.yaml', import.meta.url);
+
+/** A valid small platform; tests replace one line to break it. */
+const BASE = `platform: shop
+namespaces:
+  - name: shop
+    labels: { istio-injection: enabled }
+    mtls: STRICT
+gateway:
+  name: shop-gateway
+  hosts: [shop.local]
+services:
+  - name: web
+    port: 8080
+    versions:
+      v1: { version: v1 }
+      v2: { version: v2 }
+    deployments:
+      - { name: web, labels: { app: web, version: v1 } }
+      - { name: web-v2, labels: { app: web, version: v2 } }
+routes:
+  - name: web
+    match: { uri: { prefix: / } }
+    destinations:
+      - { service: web, subset: v1, weight: 90 }
+      - { service: web, subset: v2, weight: 10 }
+`;
+
+function issuesOf(text: string): PlatformFileIssue[] {
+  const result = parsePlatformFile(text, 'p.yaml');
+  assert.equal(result.ok, false, 'expected the file to be rejected');
+  return result.ok ? [] : result.issues;
+}
+
+function only(issues: PlatformFileIssue[]): PlatformFileIssue {
+  assert.equal(issues.length, 1, issues.map(formatPlatformFileIssue).join('\n'));
+  return issues[0]!;
+}
+
+describe('parsePlatformFile', () => {
+  it('reads the DevMentor platform', () => {
+    const result = parsePlatformFile(readFileSync(DEVMENTOR, 'utf8'), 'platform.yaml');
+    assert.ok(result.ok, result.ok ? '' : result.issues.map(formatPlatformFileIssue).join('\n'));
+    const { platform } = result.value;
+    assert.equal(platform.name, 'devmentor');
+    assert.deepEqual(
+      platform.services.map((s) => s.name),
+      ['api-gateway', 'auth-service', 'ai-gateway', 'project-service'],
+    );
+    assert.deepEqual(platform.namespaces, [
+      { name: 'devmentor-app', labels: { 'istio-injection': 'enabled' }, mtls: 'PERMISSIVE' },
+    ]);
+    assert.equal(platform.gateway.namespace, 'devmentor-app', 'defaults to the first namespace');
+    assert.deepEqual(platform.gateway.selector, { istio: 'ingressgateway' });
+    const ai = platform.services.find((s) => s.name === 'ai-gateway')!;
+    assert.equal(ai.host, 'ai-gateway.devmentor-app.svc.cluster.local');
+    assert.deepEqual(ai.versions, { v1: { version: 'v1' }, v2: { version: 'v2' } });
+    assert.deepEqual(
+      platform.egress.approved.map((a) => [a.host, a.port, a.protocol, a.tlsOrigination, a.httpPort]),
+      [
+        ['api.openai.com', 443, 'HTTPS', true, 80],
+        ['api.anthropic.com', 443, 'HTTPS', true, 80],
+      ],
+    );
+    assert.equal(platform.egress.outboundPolicy, 'REGISTRY_ONLY');
+  });
+
+  it('gives the canary controller the weighted route of a service', () => {
+    const result = parsePlatformFile(readFileSync(DEVMENTOR, 'utf8'), 'platform.yaml');
+    assert.ok(result.ok);
+    assert.deepEqual(canaryRouteFor(result.value.platform, 'ai-gateway'), {
+      service: 'ai-gateway',
+      namespace: 'devmentor-app',
+      virtualService: 'devmentor-routes',
+      virtualServiceNamespace: 'devmentor-app',
+      routeName: 'ai-gateway',
+      routeIndex: 1,
+      versions: { v1: { version: 'v1' }, v2: { version: 'v2' } },
+      weights: { v1: 100, v2: 0 },
+      pinRoutes: [{ name: 'ai-gateway-testers', index: 0, version: 'v2' }],
+    });
+    assert.equal(canaryRouteFor(result.value.platform, 'auth-service')?.routeName, 'auth-service');
+    assert.equal(canaryRouteFor(result.value.platform, 'nope'), undefined);
+  });
+
+  it('accepts the base test platform', () => {
+    assert.ok(parsePlatformFile(BASE, 'p.yaml').ok);
+  });
+
+  it('reports a quoted weight with its line', () => {
+    const issue = only(issuesOf(BASE.replace('weight: 10 }', 'weight: "10" }')));
+    assert.equal(issue.code, 'INVALID_TYPE');
+    assert.equal(issue.line, 23);
+    assert.equal(issue.path, '/routes/0/destinations/1/weight');
+    assert.match(formatPlatformFileIssue(issue), /^p\.yaml:23: \[INVALID_TYPE\] route "web" weight must be an integer/);
+  });
+
+  it('reports a subset the service does not declare', () => {
+    const issue = only(issuesOf(BASE.replace('subset: v2, weight: 10', 'subset: v3, weight: 10')));
+    assert.equal(issue.code, 'UNKNOWN_SUBSET');
+    assert.equal(issue.line, 23);
+    assert.match(issue.message, /service "web" has no version "v3" \(versions: v1, v2\)/);
+  });
+
+  it('reports an unknown service, property and namespace', () => {
+    assert.equal(
+      only(issuesOf(BASE.replace('{ service: web, subset: v1', '{ service: webb, subset: v1'))).code,
+      'UNKNOWN_SERVICE',
+    );
+    const unknown = only(issuesOf(BASE.replace('    port: 8080', '    port: 8080\n    prot: 1')));
+    assert.equal(unknown.code, 'UNKNOWN_PROPERTY');
+    assert.equal(unknown.line, 12);
+    const ns = only(issuesOf(BASE.replace('  name: shop-gateway', '  name: shop-gateway\n  namespace: other')));
+    assert.equal(ns.code, 'UNKNOWN_NAMESPACE');
+    assert.equal(ns.line, 8);
+  });
+
+  it('reports a number as a label value, with how to fix it', () => {
+    const issue = only(issuesOf(BASE.replace('v2: { version: v2 }', 'v2: { version: 2 }')));
+    assert.equal(issue.line, 14);
+    assert.match(issue.message, /quote it: "2"/);
+  });
+
+  it('requires lowercase header names, an mTLS mode and unique route names', () => {
+    const header = BASE.replace(
+      'match: { uri: { prefix: / } }',
+      'match: { uri: { prefix: / }, headers: { X-User: { exact: a } } }',
+    );
+    assert.match(only(issuesOf(header)).message, /header name "X-User" must be lowercase/);
+    const mtls = only(issuesOf(BASE.replace('    mtls: STRICT\n', '')));
+    assert.equal(mtls.code, 'REQUIRED');
+    assert.match(mtls.message, /mtls must be one of PERMISSIVE, STRICT/);
+    const twice = `${BASE}  - name: web\n    destinations: [{ service: web }]\n`;
+    assert.equal(only(issuesOf(twice)).code, 'DUPLICATE_NAME');
+  });
+
+  it('rejects TLS origination on a non-HTTPS port and a string match with two kinds', () => {
+    const egress = `${BASE}egress:\n  approved:\n    - { host: api.example.com, port: 443, protocol: TLS, tlsOrigination: true }\n`;
+    const issue = only(issuesOf(egress));
+    assert.match(issue.message, /TLS origination needs protocol HTTPS/);
+    assert.equal(issue.line, 26);
+    const both = BASE.replace('{ prefix: / }', '{ prefix: /, exact: /x }');
+    assert.match(only(issuesOf(both)).message, /exactly one of exact, prefix, regex/);
+  });
+
+  it('reports YAML syntax errors with their line', () => {
+    const issue = issuesOf('platform: shop\nnamespaces:\n  - name: [unclosed\n')[0]!;
+    assert.equal(issue.code, 'SYNTAX_ERROR');
+    assert.ok(issue.line >= 3);
+  });
+
+  it('rejects a file that is not a mapping, and reports every missing section', () => {
+    assert.equal(only(issuesOf('- a\n- b\n')).code, 'INVALID_TYPE');
+    const codes = issuesOf('platform: shop\n').map((i) => `${i.path} ${i.code}`);
+    assert.deepEqual(codes, ['/namespaces REQUIRED', '/gateway REQUIRED', '/services REQUIRED', '/routes REQUIRED']);
+  });
+});
