@@ -1,6 +1,6 @@
-import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { DEFAULT_ENVIRONMENTS, type Evaluators, type Flag } from './flag-model.js';
 import { isPlainObject, pointer, type ValidationIssue, validateEvaluators, validateFlag } from './flag-validation.js';
+import { readYamlSource } from './yaml-source.js';
 
 /** A problem in a flags file, with the line (1-based) it was found on. */
 export interface FlagsFileIssue extends ValidationIssue {
@@ -16,36 +16,6 @@ export interface FlagsFile {
 
 export type FlagsFileResult = { ok: true; value: FlagsFile } | { ok: false; issues: FlagsFileIssue[] };
 
-function decodePointer(path: string): string[] {
-  if (path === '') return [];
-  return path
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-}
-
-/** Finds the YAML node deepest along `path`, to report the line of the closest thing that exists. */
-function nodeAt(root: YamlNode | null | undefined, segments: string[]): YamlNode | undefined {
-  let node: unknown = root;
-  let found: YamlNode | undefined = (root ?? undefined) as YamlNode | undefined;
-  for (const seg of segments) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === seg);
-      if (!pair) break;
-      node = pair.value ?? pair.key;
-      found = (pair.value ?? pair.key) as YamlNode;
-    } else if (isSeq(node)) {
-      const item = node.items[Number(seg)];
-      if (item === undefined) break;
-      node = item;
-      found = item as YamlNode;
-    } else {
-      break;
-    }
-  }
-  return found;
-}
-
 /**
  * Parses a flags file (YAML or JSON) and validates every flag, reporting problems with file, line and field.
  * Shape: `{ environments?: string[], evaluators?: {...}, flags: Flag[] }`.
@@ -55,29 +25,28 @@ export function parseFlagsFile(
   file: string,
   environments: readonly string[] = DEFAULT_ENVIRONMENTS,
 ): FlagsFileResult {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const locate = (offset: number | undefined) => {
-    const pos = lineCounter.linePos(offset ?? 0);
-    return { line: pos.line, column: pos.col };
-  };
-  if (doc.errors.length > 0) {
+  const source = readYamlSource(text);
+  if (!source.ok) {
     return {
       ok: false,
-      issues: doc.errors.map((e) => ({
+      issues: source.errors.map((e) => ({
         file,
-        ...locate(e.pos[0]),
+        line: e.line,
+        column: e.column,
         path: '',
         code: 'SYNTAX_ERROR',
-        message: e.message.split('\n')[0] ?? e.message,
+        message: e.message,
       })),
     };
   }
-  const at = (path: string, code: string, message: string): FlagsFileIssue => {
-    const node = nodeAt(doc.contents, decodePointer(path));
-    return { file, ...locate(node?.range?.[0]), path, code, message };
-  };
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  const at = (path: string, code: string, message: string): FlagsFileIssue => ({
+    file,
+    ...source.locate(path),
+    path,
+    code,
+    message,
+  });
+  const data = source.data;
   if (!isPlainObject(data)) {
     return { ok: false, issues: [at('', 'INVALID_TYPE', 'a flags file must be a mapping with a "flags" list')] };
   }

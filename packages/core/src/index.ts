@@ -3,3 +3,4 @@ export * from './flag-model.js';
 export * from './flag-validation.js';
 export * from './flagd-compile.js';
 export * from './flags-file.js';
+export * from './yaml-source.js';

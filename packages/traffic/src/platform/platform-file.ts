@@ -1,5 +1,4 @@
-import { isPlainObject, pointer } from '@runtime-control/core';
-import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { isPlainObject, pointer, readYamlSource, type SourcePosition } from '@runtime-control/core';
 import {
   type ApprovedEgressHost,
   defaultServiceHost,
@@ -33,10 +32,7 @@ export interface PlatformFileIssue {
   message: string;
 }
 
-export interface SourcePosition {
-  line: number;
-  column: number;
-}
+export type { SourcePosition };
 
 /** A valid platform file and a way back from a JSON Pointer to the line it came from. */
 export interface ParsedPlatformFile {
@@ -59,36 +55,6 @@ const LABEL_KEY =
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 /** HTTP header names as Istio accepts them in a match: lowercase. */
 const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
-
-function decodePointer(path: string): string[] {
-  if (path === '') return [];
-  return path
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-}
-
-/** The YAML node deepest along `segments` (as `flags-file.ts` does), to report the closest line that exists. */
-function nodeAt(root: YamlNode | null | undefined, segments: string[]): YamlNode | undefined {
-  let node: unknown = root;
-  let found: YamlNode | undefined = (root ?? undefined) as YamlNode | undefined;
-  for (const seg of segments) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === seg);
-      if (!pair) break;
-      node = pair.value ?? pair.key;
-      found = (pair.value ?? pair.key) as YamlNode;
-    } else if (isSeq(node)) {
-      const item = node.items[Number(seg)];
-      if (item === undefined) break;
-      node = item;
-      found = item as YamlNode;
-    } else {
-      break;
-    }
-  }
-  return found;
-}
 
 /** Collects issues by JSON Pointer while the file's plain data is read into the model. */
 class Reader {
@@ -245,27 +211,23 @@ const TOP_LEVEL = ['platform', 'namespaces', 'gateway', 'services', 'routes', 'e
  * model afterwards.
  */
 export function parsePlatformFile(text: string, file: string): PlatformFileResult {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const position = (offset: number | undefined): SourcePosition => {
-    const pos = lineCounter.linePos(offset ?? 0);
-    return { line: pos.line, column: pos.col };
-  };
-  if (doc.errors.length > 0) {
+  const source = readYamlSource(text);
+  if (!source.ok) {
     return {
       ok: false,
-      issues: doc.errors.map((e) => ({
+      issues: source.errors.map((e) => ({
         file,
-        ...position(e.pos[0]),
+        line: e.line,
+        column: e.column,
         path: '',
         code: 'SYNTAX_ERROR',
-        message: e.message.split('\n')[0] ?? e.message,
+        message: e.message,
       })),
     };
   }
-  const locate = (path: string): SourcePosition => position(nodeAt(doc.contents, decodePointer(path))?.range?.[0]);
+  const { locate } = source;
   const reader = new Reader();
-  const platform = readPlatform(doc.toJS({ maxAliasCount: 100 }), reader);
+  const platform = readPlatform(source.data, reader);
   if (reader.issues.length > 0 || !platform) {
     return { ok: false, issues: reader.issues.map((i) => ({ file, ...locate(i.path), ...i })) };
   }
