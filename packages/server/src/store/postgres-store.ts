@@ -18,6 +18,15 @@ import type {
   WriteOptions,
   WriteResult,
 } from './store.js';
+import {
+  assertSameKey,
+  auditLimit,
+  checkRevision,
+  copyJson,
+  isoTime,
+  jsonOrNull,
+  tokenMetadata,
+} from './store-rules.js';
 
 type Client = pg.PoolClient;
 
@@ -497,51 +506,4 @@ function toAuditRecord(row: AuditRow): AuditRecord {
     before: row.before ?? null,
     after: row.after ?? null,
   };
-}
-
-function jsonOrNull(value: unknown): string | null {
-  return value === null || value === undefined ? null : JSON.stringify(value);
-}
-
-/** A deep copy that is exactly what a later read returns (undefined members dropped), and shares nothing with the caller. */
-function copyJson<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
-}
-
-function assertSameKey(key: string, flag: Flag): void {
-  if (flag.key !== key) {
-    throw new AppError('VALIDATION_FAILED', `flag key "${flag.key}" does not match "${key}"`, { path: '/key' });
-  }
-}
-
-/** `ifRevision` on an absent entity fails too: the caller expected a version that does not exist (HTTP If-Match). */
-function checkRevision(what: string, current: number | undefined, options: WriteOptions): void {
-  if (options.ifRevision !== undefined && current !== options.ifRevision) {
-    throw new AppError('PRECONDITION_FAILED', `${what} is at revision ${current ?? 'none'}, not ${options.ifRevision}`);
-  }
-}
-
-/** Token audit records carry metadata only: the hash must never reach the audit log. */
-function tokenMetadata(token: StoredToken): Omit<StoredToken, 'hash'> {
-  return {
-    id: token.id,
-    name: token.name,
-    kind: token.kind,
-    environment: token.environment,
-    createdAt: token.createdAt,
-    revokedAt: token.revokedAt,
-  };
-}
-
-function auditLimit(limit: number | undefined): number {
-  if (limit === undefined || !Number.isFinite(limit)) return 100;
-  return Math.min(Math.max(Math.trunc(limit), 1), 1000);
-}
-
-function isoTime(value: string, name: string): string {
-  const time = new Date(value);
-  if (Number.isNaN(time.getTime())) {
-    throw new AppError('VALIDATION_FAILED', `${name} must be an ISO-8601 timestamp, got "${value}"`, { path: name });
-  }
-  return time.toISOString();
 }
