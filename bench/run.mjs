@@ -25,6 +25,11 @@ const BENCHMARKS = [
   ['startup', './startup.mjs', '5. `rctl up` start time and RSS'],
   ['sdkEvaluation', './sdk-evaluation.mjs', '6. Evaluation inside a service (SDK)'],
   ['canaryRollback', './canary-rollback.mjs', '7. Canary rollback — first bad response → 100% v1'],
+  [
+    'unleashPropagation',
+    './unleash-propagation.mjs',
+    '8. Unleash: flip → UnleashProvider sees it (bridge vs default polling)',
+  ],
 ];
 
 installCleanupHandlers();

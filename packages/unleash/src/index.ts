@@ -1,3 +1,4 @@
+export * from './render-manifests.js';
 export * from './translate.js';
 export * from './unleash-admin-client.js';
 export * from './unleash-model.js';

@@ -13,8 +13,11 @@ import { parseCommandArgs, rejectExtraPositionals, requirePositional, requireVal
 import type { CliIo } from '../connection.js';
 import { CliError } from '../http-client.js';
 import type { Output } from '../output.js';
+import { runRenderUnleash } from './render-unleash.js';
 
 export const RENDER_HELP = `Usage: rctl render PLATFORM_FILE --out DIR
+       rctl render unleash --out DIR [--flags FILE]   (Unleash Deployment, Service, flags ConfigMap, seed Job;
+                                                      see "rctl render unleash --help")
 
 Checks a platform file (hosts, services, versions, routes, egress, mTLS; see docs/traffic.md) and writes its Istio
 manifests (networking.istio.io/v1, security.istio.io/v1), one YAML file per kind, plus the canary Grafana dashboard.
@@ -40,6 +43,7 @@ function reportAndFail(file: string, issues: readonly PlatformFileIssue[], out: 
 }
 
 export async function runRender(args: string[], io: CliIo, out: Output): Promise<number> {
+  if (args[0] === 'unleash') return runRenderUnleash(args.slice(1), io, out);
   const command = 'render';
   const { values, positionals } = parseCommandArgs(args, { out: { type: 'string' } }, command);
   if (values.help) {

@@ -21,7 +21,9 @@ import { UnleashProvider } from './unleash-provider.js';
 
 const ADMIN = 'rc-bridge-e2e-admin-token-0123456789';
 const SECRET = 'rc-bridge-e2e-webhook-secret-0123456789';
-const FLIPS = 5;
+const FLIPS = 6;
+/** Unleash hands events to addons once a second (its publishUnannouncedEvents job): 0–1 s before the webhook. */
+const BRIDGE_BOUND_MS = 1500;
 
 describe('UnleashProvider with the Runtime Control bridge, against unleash-server', unleashServerOrSkip(), () => {
   let unleash: UnleashServer;
@@ -42,6 +44,9 @@ describe('UnleashProvider with the Runtime Control bridge, against unleash-serve
       print: () => {},
     });
     await configureUnleashWebhook(unleash, `${rc.url}/api/integrations/unleash/webhook`, SECRET);
+    // Unleash caches the enabled addons for a minute (AddonService, memoized); a restart makes the new one active now.
+    await unleash.stopProcess();
+    await unleash.startProcess();
     await admin.createFeature('bridged-flag', { strategies: [flexibleRollout(100)], enabled: false });
     const token = await fetch(`${rc.url}/api/admin/tokens`, {
       method: 'POST',
@@ -69,7 +74,7 @@ describe('UnleashProvider with the Runtime Control bridge, against unleash-serve
   const value = async () =>
     (await provider.resolveBooleanEvaluation('bridged-flag', false, { targetingKey: 'u-1' })).value;
 
-  it('sees a flag toggled in Unleash in under a second while polling every 30 s', async () => {
+  it("sees a flag toggled in Unleash within Unleash's 1 s event job (+ < 0.5 s) while polling every 30 s", async () => {
     const deadline = Date.now() + 5000;
     while (!provider.bridgeConnected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.ok(provider.bridgeConnected, 'bridge stream connected');
@@ -77,6 +82,8 @@ describe('UnleashProvider with the Runtime Control bridge, against unleash-serve
     const latencies: number[] = [];
     for (let i = 0; i < FLIPS; i++) {
       const want = i % 2 === 0;
+      // Flips at a random phase of Unleash's 1 s event job, as real edits arrive.
+      await new Promise((r) => setTimeout(r, Math.random() * 1000));
       const start = performance.now();
       if (want) await admin.enable('bridged-flag');
       else await admin.disable('bridged-flag');
@@ -87,7 +94,9 @@ describe('UnleashProvider with the Runtime Control bridge, against unleash-serve
       latencies.push(Math.round(performance.now() - start));
     }
     process.stderr.write(`# bridge flip → provider latencies (ms): ${latencies.join(', ')}\n`);
-    for (const ms of latencies) assert.ok(ms < 1000, `latency ${ms} ms (all: ${latencies.join(', ')})`);
+    for (const ms of latencies) assert.ok(ms < BRIDGE_BOUND_MS, `latency ${ms} ms (all: ${latencies.join(', ')})`);
+    const median = [...latencies].sort((a, b) => a - b)[Math.floor(FLIPS / 2)]!;
+    assert.ok(median < 1000, `median ${median} ms`);
     assert.ok(provider.bridgeRefreshes >= FLIPS);
   });
 });

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import { Job } from 'kubernetes-models/batch/v1';
+import { ConfigMap, Service } from 'kubernetes-models/v1';
+import { parse } from 'yaml';
+import { manifestYaml, renderUnleashManifests } from './render-manifests.js';
+
+const flagsYaml = readFileSync(new URL('../../../examples/devmentor/flags.yaml', import.meta.url), 'utf8');
+
+/** Validates with kubernetes-models (the Kubernetes OpenAPI schemas compiled to validators). */
+function validate(manifest: Record<string, unknown>): void {
+  const byKind: Record<string, (m: never) => { validate(): void }> = {
+    Deployment: (m) => new Deployment(m),
+    Service: (m) => new Service(m),
+    ConfigMap: (m) => new ConfigMap(m),
+    Job: (m) => new Job(m),
+  };
+  const build = byKind[String(manifest.kind)];
+  assert.ok(build, `no validator for ${String(manifest.kind)}`);
+  build(manifest as never).validate();
+}
+
+describe('renderUnleashManifests', () => {
+  const rendered = renderUnleashManifests({ flagsYaml });
+
+  it('renders Deployment, Service, ConfigMap and seed Job, each valid against the Kubernetes schemas', () => {
+    assert.deepEqual(
+      rendered.map((r) => r.manifest.kind),
+      ['Deployment', 'Service', 'ConfigMap', 'Job'],
+    );
+    for (const r of rendered) {
+      // Validate what is written: the YAML, read back.
+      validate(parse(manifestYaml(r.manifest)) as Record<string, unknown>);
+    }
+  });
+
+  it('catches an invalid manifest (the validator is not a no-op)', () => {
+    const job = structuredClone(rendered[3]!.manifest) as { spec: { backoffLimit: unknown } };
+    job.spec.backoffLimit = 'six';
+    assert.throws(() => validate(job as unknown as Record<string, unknown>), /backoffLimit/);
+  });
+
+  it('reads the database URL and admin token from the Secret, serves on 4242 with /health probes', () => {
+    const yaml = manifestYaml(rendered[0]!.manifest);
+    const deployment = parse(yaml);
+    const container = deployment.spec.template.spec.containers[0];
+    assert.equal(deployment.metadata.namespace, 'devmentor-app');
+    assert.deepEqual(container.ports, [{ name: 'http', containerPort: 4242 }]);
+    const env = Object.fromEntries(container.env.map((e: { name: string }) => [e.name, e]));
+    assert.deepEqual(env.DATABASE_URL.valueFrom, { secretKeyRef: { name: 'unleash-secrets', key: 'database-url' } });
+    assert.deepEqual(env.INIT_ADMIN_API_TOKENS.valueFrom, {
+      secretKeyRef: { name: 'unleash-secrets', key: 'admin-token' },
+    });
+    assert.equal(container.readinessProbe.httpGet.path, '/health');
+    assert.equal(container.livenessProbe.httpGet.path, '/health');
+    assert.doesNotMatch(yaml, /postgres:\/\//);
+  });
+
+  it('the Job seeds the mounted flags file with the mounted token file, and the ConfigMap holds the file', () => {
+    const job = rendered[3]!.manifest as {
+      spec: { backoffLimit: number; ttlSecondsAfterFinished: number; template: { spec: unknown } };
+    };
+    assert.equal(job.spec.backoffLimit, 6);
+    assert.equal(job.spec.ttlSecondsAfterFinished, 3600);
+    const pod = job.spec.template.spec as {
+      containers: { command: string[] }[];
+      volumes: { name: string; secret?: { items: { key: string; path: string }[] } }[];
+    };
+    assert.deepEqual(pod.containers[0]!.command.slice(1), [
+      'seed',
+      '/config/flags.yaml',
+      '--target',
+      'unleash',
+      '--unleash-url',
+      'http://unleash:4242',
+      '--token-file',
+      '/secrets/unleash-admin-token',
+    ]);
+    assert.deepEqual(pod.volumes[1]!.secret!.items, [{ key: 'admin-token', path: 'unleash-admin-token' }]);
+    const configMap = rendered[2]!.manifest as { data: Record<string, string> };
+    assert.equal(configMap.data['flags.yaml'], flagsYaml);
+  });
+
+  it('takes namespace and images', () => {
+    const custom = renderUnleashManifests({
+      flagsYaml,
+      namespace: 'flags',
+      unleashImage: 'registry.local/unleash:7.5.1',
+      rctlImage: 'registry.local/rctl:1',
+    });
+    for (const r of custom) assert.equal((r.manifest.metadata as { namespace: string }).namespace, 'flags');
+    assert.match(manifestYaml(custom[0]!.manifest), /registry\.local\/unleash:7\.5\.1/);
+    assert.match(manifestYaml(custom[3]!.manifest), /registry\.local\/rctl:1/);
+  });
+});

@@ -1,0 +1,165 @@
+import { stringify } from 'yaml';
+
+/**
+ * Kubernetes manifests for Unleash as the production flag provider: the Unleash Deployment and Service, a ConfigMap
+ * holding the flags file, and a seed Job that runs `rctl seed --target unleash` on it. The Job is idempotent by
+ * construction: the seed creates only missing flags (409 = exists, left alone), so re-applying or re-running it
+ * writes nothing once Unleash matches the file.
+ */
+export interface UnleashManifestOptions {
+  /** The flags file's text (goes into the ConfigMap as `flags.yaml`). */
+  flagsYaml: string;
+  namespace?: string;
+  /** The unleash-server image. */
+  unleashImage?: string;
+  /** An image with `rctl` on its PATH (the seed Job). */
+  rctlImage?: string;
+  /** Secret holding `DATABASE_URL` (key `database-url`) and the admin token (key `admin-token`). */
+  secretName?: string;
+}
+
+export interface RenderedManifest {
+  /** File name, e.g. `unleash-deployment.yaml`. */
+  name: string;
+  manifest: Record<string, unknown>;
+}
+
+export const UNLEASH_MANIFEST_DEFAULTS = {
+  namespace: 'devmentor-app',
+  unleashImage: 'unleashorg/unleash-server:7.5.1',
+  rctlImage: 'ghcr.io/devmentor/rctl:0.1.0',
+  secretName: 'unleash-secrets',
+} as const;
+
+const labels = (component: string) => ({
+  'app.kubernetes.io/name': 'unleash',
+  'app.kubernetes.io/component': component,
+  'app.kubernetes.io/managed-by': 'rctl',
+});
+
+export function renderUnleashManifests(options: UnleashManifestOptions): RenderedManifest[] {
+  const namespace = options.namespace ?? UNLEASH_MANIFEST_DEFAULTS.namespace;
+  const secretName = options.secretName ?? UNLEASH_MANIFEST_DEFAULTS.secretName;
+  const unleashImage = options.unleashImage ?? UNLEASH_MANIFEST_DEFAULTS.unleashImage;
+  const rctlImage = options.rctlImage ?? UNLEASH_MANIFEST_DEFAULTS.rctlImage;
+  const serverLabels = labels('server');
+  const probe = (initialDelaySeconds: number) => ({
+    httpGet: { path: '/health', port: 'http' },
+    initialDelaySeconds,
+    periodSeconds: 10,
+    timeoutSeconds: 3,
+  });
+
+  const deployment = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'unleash', namespace, labels: serverLabels },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { 'app.kubernetes.io/name': 'unleash', 'app.kubernetes.io/component': 'server' } },
+      template: {
+        metadata: { labels: serverLabels },
+        spec: {
+          containers: [
+            {
+              name: 'unleash',
+              image: unleashImage,
+              ports: [{ name: 'http', containerPort: 4242 }],
+              env: [
+                { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: secretName, key: 'database-url' } } },
+                // Only applied while Unleash's token table is empty, i.e. on the first start.
+                {
+                  name: 'INIT_ADMIN_API_TOKENS',
+                  valueFrom: { secretKeyRef: { name: secretName, key: 'admin-token' } },
+                },
+                // Admin UI on `/`, APIs on `/api` (Unleash's default layout; no base path).
+                { name: 'BASE_URI_PATH', value: '' },
+                { name: 'CHECK_VERSION', value: 'false' },
+                { name: 'SEND_TELEMETRY', value: 'false' },
+              ],
+              readinessProbe: probe(10),
+              livenessProbe: { ...probe(60), failureThreshold: 5 },
+              resources: {
+                requests: { cpu: '500m', memory: '512Mi' },
+                limits: { cpu: '1', memory: '1Gi' },
+              },
+            },
+          ],
+        },
+      },
+    },
+  };
+
+  const service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'unleash', namespace, labels: serverLabels },
+    spec: {
+      selector: { 'app.kubernetes.io/name': 'unleash', 'app.kubernetes.io/component': 'server' },
+      ports: [{ name: 'http', port: 4242, targetPort: 'http' }],
+    },
+  };
+
+  const configMap = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'unleash-flags', namespace, labels: labels('flags') },
+    data: { 'flags.yaml': options.flagsYaml },
+  };
+
+  const job = {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: 'unleash-seed', namespace, labels: labels('seed') },
+    spec: {
+      backoffLimit: 6,
+      // Kept an hour for its logs, then deleted, so the next `kubectl apply` creates (and runs) it again.
+      ttlSecondsAfterFinished: 3600,
+      template: {
+        metadata: { labels: labels('seed') },
+        spec: {
+          restartPolicy: 'Never',
+          containers: [
+            {
+              name: 'seed',
+              image: rctlImage,
+              command: [
+                'rctl',
+                'seed',
+                '/config/flags.yaml',
+                '--target',
+                'unleash',
+                '--unleash-url',
+                'http://unleash:4242',
+                '--token-file',
+                '/secrets/unleash-admin-token',
+              ],
+              volumeMounts: [
+                { name: 'flags', mountPath: '/config', readOnly: true },
+                { name: 'admin-token', mountPath: '/secrets', readOnly: true },
+              ],
+            },
+          ],
+          volumes: [
+            { name: 'flags', configMap: { name: 'unleash-flags' } },
+            {
+              name: 'admin-token',
+              secret: { secretName, items: [{ key: 'admin-token', path: 'unleash-admin-token' }] },
+            },
+          ],
+        },
+      },
+    },
+  };
+
+  return [
+    { name: 'unleash-deployment.yaml', manifest: deployment },
+    { name: 'unleash-service.yaml', manifest: service },
+    { name: 'unleash-flags-configmap.yaml', manifest: configMap },
+    { name: 'unleash-seed-job.yaml', manifest: job },
+  ];
+}
+
+export function manifestYaml(manifest: Record<string, unknown>): string {
+  return stringify(manifest, { lineWidth: 0 });
+}
