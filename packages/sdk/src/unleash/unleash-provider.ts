@@ -110,6 +110,8 @@ export class UnleashProvider implements Provider {
   private readonly bridgeOptions: UnleashBridgeOptions | undefined;
   private bridge: UnleashBridgeClient | undefined;
   private refresher: CoalescingRefresher | undefined;
+  /** Fetches that brought changed flags (the bridge retries a fetch that did not). */
+  private changedFetches = 0;
 
   constructor(options: UnleashProviderOptions) {
     this.initTimeoutMs = options.initTimeoutMs ?? 10_000;
@@ -137,7 +139,10 @@ export class UnleashProvider implements Provider {
       this.ownsClient = true;
       this.description = `Unleash at ${options.url}`;
     }
-    this.listen('changed', () => this.onFetched(true));
+    this.listen('changed', () => {
+      this.changedFetches++;
+      this.onFetched(true);
+    });
     this.listen('unchanged', () => this.onFetched(false));
     this.listen('error', (err: unknown) => this.onClientError(err));
     this.listen('warn', (message: unknown) => this.onClientWarning(message));
@@ -198,7 +203,12 @@ export class UnleashProvider implements Provider {
       return;
     }
     // 10 ms gathers the webhook calls of one change (Unleash sends one per event, within milliseconds).
-    this.refresher = new CoalescingRefresher(fetchNow, 10, (err) =>
+    const fetchAndReport = async () => {
+      const before = this.changedFetches;
+      await fetchNow();
+      return this.changedFetches > before;
+    };
+    this.refresher = new CoalescingRefresher(fetchAndReport, 10, (err) =>
       this.logger.warn(`unleash: bridge-triggered fetch failed: ${err instanceof Error ? err.message : String(err)}`),
     );
     const refresher = this.refresher;

@@ -51,22 +51,33 @@ export function bindUnleashRefresh(client: Unleash): (() => Promise<void>) | und
  * Coalesces refresh requests: the first starts a fetch after `gatherMs` (a burst of webhook events arrives within a
  * few milliseconds of each other); requests while a fetch is in flight make one more fetch after it, because the
  * running one may have missed the change that caused them.
+ *
+ * A fetch that finds nothing new is retried a few times with growing delays: Unleash recomputes the revision behind
+ * its client API's ETag on a 1 s timer, so a fetch right after the webhook can still be answered "304, unchanged".
  */
 export class CoalescingRefresher {
   private timer: NodeJS.Timeout | undefined;
   private inFlight = false;
   private again = false;
   private closed = false;
+  private retry = 0;
   /** How many fetches ran (for tests and the benchmark). */
   fetches = 0;
 
   constructor(
-    private readonly fetchNow: () => Promise<void>,
+    /** Resolves true when the fetch brought a change. */
+    private readonly fetchNow: () => Promise<boolean>,
     private readonly gatherMs: number,
     private readonly onError: (err: unknown) => void,
+    private readonly retryDelaysMs: readonly number[] = [250, 500, 1000, 2000],
   ) {}
 
   request(): void {
+    this.retry = 0;
+    this.schedule(this.gatherMs);
+  }
+
+  private schedule(delayMs: number): void {
     if (this.closed) return;
     if (this.inFlight) {
       this.again = true;
@@ -76,15 +87,16 @@ export class CoalescingRefresher {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.run();
-    }, this.gatherMs);
+    }, delayMs);
     this.timer.unref();
   }
 
   private async run(): Promise<void> {
     this.inFlight = true;
     this.fetches++;
+    let changed = false;
     try {
-      await this.fetchNow();
+      changed = await this.fetchNow();
     } catch (err) {
       this.onError(err);
     } finally {
@@ -92,6 +104,8 @@ export class CoalescingRefresher {
       if (this.again) {
         this.again = false;
         this.request();
+      } else if (!changed && this.retry < this.retryDelaysMs.length) {
+        this.schedule(this.retryDelaysMs[this.retry++]!);
       }
     }
   }

@@ -1,4 +1,4 @@
-import { ApiException, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import type { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import {
   type PinRoute,
   type RouteRef,
@@ -122,46 +122,58 @@ export function applySplitToVirtualService(
 
 export class IstioRouter implements TrafficRouter {
   readonly kind = 'istio';
-  private readonly api: CustomObjectsApi;
+  private api: Promise<CustomObjectsApi> | undefined;
   private readonly namespace: string;
   private readonly apiVersion: string;
   private readonly maxAttempts: number;
   /** PUTs that met a 409 and were retried on a fresh read (for tests and logs). */
   conflicts = 0;
 
-  constructor(options: IstioRouterOptions = {}) {
-    const kc = options.kubeConfig ?? new KubeConfig();
-    if (!options.kubeConfig) {
-      if (options.apiUrl && options.token !== undefined) {
-        kc.loadFromOptions({
-          // The client refuses plain http unless TLS verification is marked off; there is no TLS to verify then.
-          clusters: [{ name: 'rc', server: options.apiUrl, skipTLSVerify: options.apiUrl.startsWith('http://') }],
-          users: [{ name: 'rc', token: options.token }],
-          contexts: [{ name: 'rc', cluster: 'rc', user: 'rc' }],
-          currentContext: 'rc',
-        });
-      } else {
-        kc.loadFromDefault();
-        if (options.apiUrl) {
-          const cluster = kc.getCurrentCluster();
-          kc.loadFromOptions({
-            clusters: [{ ...(cluster ?? { name: 'rc', skipTLSVerify: false }), server: options.apiUrl }],
-            users: kc.getUsers(),
-            contexts: kc.getContexts(),
-            currentContext: kc.getCurrentContext(),
-          });
-        }
-      }
-    }
-    this.api = kc.makeApiClient(CustomObjectsApi);
+  constructor(private readonly options: IstioRouterOptions = {}) {
     this.namespace = options.namespace ?? 'default';
     this.apiVersion = options.apiVersion ?? 'v1';
     this.maxAttempts = options.maxAttempts ?? 5;
   }
 
+  /**
+   * The Kubernetes client is loaded on first use: it is large (about 0.9 s and 60 MB to import), and most servers
+   * never route through Istio, so `rctl up` should not pay for it.
+   */
+  private client(): Promise<CustomObjectsApi> {
+    this.api ??= import('@kubernetes/client-node').then(({ CustomObjectsApi: Api, KubeConfig: Config }) => {
+      const options = this.options;
+      const kc = options.kubeConfig ?? new Config();
+      if (!options.kubeConfig) {
+        if (options.apiUrl && options.token !== undefined) {
+          kc.loadFromOptions({
+            // The client refuses plain http unless TLS verification is marked off; there is no TLS to verify then.
+            clusters: [{ name: 'rc', server: options.apiUrl, skipTLSVerify: options.apiUrl.startsWith('http://') }],
+            users: [{ name: 'rc', token: options.token }],
+            contexts: [{ name: 'rc', cluster: 'rc', user: 'rc' }],
+            currentContext: 'rc',
+          });
+        } else {
+          kc.loadFromDefault();
+          if (options.apiUrl) {
+            const cluster = kc.getCurrentCluster();
+            kc.loadFromOptions({
+              clusters: [{ ...(cluster ?? { name: 'rc', skipTLSVerify: false }), server: options.apiUrl }],
+              users: kc.getUsers(),
+              contexts: kc.getContexts(),
+              currentContext: kc.getCurrentContext(),
+            });
+          }
+        }
+      }
+      return kc.makeApiClient(Api);
+    });
+    return this.api;
+  }
+
   async get(namespace: string, name: string): Promise<VirtualServiceObject> {
     try {
-      return (await this.api.getNamespacedCustomObject({
+      const api = await this.client();
+      return (await api.getNamespacedCustomObject({
         group: GROUP,
         version: this.apiVersion,
         namespace,
@@ -185,7 +197,7 @@ export class IstioRouter implements TrafficRouter {
       }
       try {
         // `next` still carries the resourceVersion we read: the API server refuses the PUT if anyone wrote since.
-        await this.api.replaceNamespacedCustomObject({
+        await (await this.client()).replaceNamespacedCustomObject({
           group: GROUP,
           version: this.apiVersion,
           namespace,
@@ -195,7 +207,7 @@ export class IstioRouter implements TrafficRouter {
         });
         return;
       } catch (error) {
-        if (error instanceof ApiException && error.code === 409 && attempt < this.maxAttempts) {
+        if (isApiException(error) && error.code === 409 && attempt < this.maxAttempts) {
           this.conflicts += 1;
           continue;
         }
@@ -205,9 +217,19 @@ export class IstioRouter implements TrafficRouter {
   }
 }
 
+/** The client's ApiException, recognised by shape so the client module can load lazily. */
+function isApiException(error: unknown): error is { code: number; body: unknown } {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    typeof (error as { code?: unknown }).code === 'number' &&
+    'body' in error
+  );
+}
+
 /** Kubernetes answers errors with a `Status` object; keep its reason and message. */
 function toRouterError(error: unknown, what: string): RouterError {
-  if (error instanceof ApiException) {
+  if (isApiException(error)) {
     const status = parseStatus(error.body);
     const message = `${what}: HTTP ${error.code}${status?.reason ? ` ${status.reason}` : ''}: ${status?.message ?? 'no message'}`;
     const code =

@@ -1,4 +1,4 @@
-import { serviceNameIssue } from '@runtime-control/traffic';
+import { serviceNameIssue } from '@runtime-control/traffic/canary';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
 import type { Runtime } from '../../runtime.js';

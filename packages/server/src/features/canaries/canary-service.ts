@@ -15,7 +15,7 @@ import {
   type StoredCanaryState,
   serviceNameIssue,
   type TrafficRouter,
-} from '@runtime-control/traffic';
+} from '@runtime-control/traffic/canary';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ServerConfig } from '../../config/config.js';
