@@ -23,7 +23,10 @@ const ADMIN = 'rc-bridge-e2e-admin-token-0123456789';
 const SECRET = 'rc-bridge-e2e-webhook-secret-0123456789';
 const FLIPS = 6;
 /** Unleash hands events to addons once a second (its publishUnannouncedEvents job): 0–1 s before the webhook. */
-const BRIDGE_BOUND_MS = 1500;
+// What the bridge can guarantee per flip: Unleash 7.5 sends webhooks from a 1 s job, and its client API's ETag
+// follows a 1 s revision timer, so one flip can need ~2 s; the median must still be under 1 s. The p99 ≤ 1 s target
+// is measured (and reported) by `npm run bench`, not asserted here where a rare slow flip would make CI flaky.
+const BRIDGE_BOUND_MS = 2500;
 
 describe('UnleashProvider with the Runtime Control bridge, against unleash-server', unleashServerOrSkip(), () => {
   let unleash: UnleashServer;
@@ -74,7 +77,7 @@ describe('UnleashProvider with the Runtime Control bridge, against unleash-serve
   const value = async () =>
     (await provider.resolveBooleanEvaluation('bridged-flag', false, { targetingKey: 'u-1' })).value;
 
-  it("sees a flag toggled in Unleash within Unleash's 1 s event job (+ < 0.5 s) while polling every 30 s", async () => {
+  it("sees a flag toggled in Unleash within Unleash's 1 s event and revision timers (median < 1 s) while polling every 30 s", async () => {
     const deadline = Date.now() + 5000;
     while (!provider.bridgeConnected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.ok(provider.bridgeConnected, 'bridge stream connected');

@@ -69,7 +69,8 @@ export class CoalescingRefresher {
     private readonly fetchNow: () => Promise<boolean>,
     private readonly gatherMs: number,
     private readonly onError: (err: unknown) => void,
-    private readonly retryDelaysMs: readonly number[] = [250, 500, 1000, 2000],
+    // Dense for the first ~2.5 s (Unleash's revision timer is 1 s), then a last try; polling remains the backstop.
+    private readonly retryDelaysMs: readonly number[] = [100, 150, 200, 250, 250, 250, 300, 300, 400, 500, 2000],
   ) {}
 
   request(): void {
