@@ -98,7 +98,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   );
 
   await ofrepController(app, rt, requireClient);
-  await unleashBridgeController(app, rt, requireClient);
+  await unleashBridgeController(app, rt, requireClient, requireAdmin);
   await healthController(app, rt);
 
   const openApi = openApiDocument();
@@ -124,6 +124,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   }));
 
   app.addHook('onClose', async () => {
+    rt.unleashBridge.close();
     rt.sse.close();
     rt.sync.close();
     await rt.bus.close();

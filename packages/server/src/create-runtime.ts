@@ -13,6 +13,7 @@ import { EvaluatorService } from './features/evaluators/evaluator-service.js';
 import { FlagService } from './features/flags/flag-service.js';
 import { ofrepRefetchFrame } from './features/ofrep/ofrep-controller.js';
 import { TokenService } from './features/tokens/token-service.js';
+import { UnleashBridgeService } from './features/unleash-bridge/unleash-bridge-service.js';
 import { createMetrics } from './metrics/metrics.js';
 import type { Runtime } from './runtime.js';
 import { ChangeSync } from './state/change-sync.js';
@@ -91,6 +92,14 @@ export async function createRuntime(config: ServerConfig, options: RuntimeOption
     });
   });
   sync.start();
+  const unleashBridge = new UnleashBridgeService(
+    config,
+    bus,
+    sse,
+    metrics,
+    logger.child({ component: 'unleash-bridge' }),
+  );
+  unleashBridge.start();
   return {
     config,
     adminToken,
@@ -105,5 +114,6 @@ export async function createRuntime(config: ServerConfig, options: RuntimeOption
     evaluators: new EvaluatorService(store, state, sync),
     tokens: new TokenService(store, sync, config.environments),
     canaries: new CanaryService(config, store, metrics.registry, logger.child({ component: 'canary' })),
+    unleashBridge,
   };
 }

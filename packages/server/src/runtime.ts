@@ -6,6 +6,7 @@ import type { SseHub } from './features/client-stream/sse-hub.js';
 import type { EvaluatorService } from './features/evaluators/evaluator-service.js';
 import type { FlagService } from './features/flags/flag-service.js';
 import type { TokenService } from './features/tokens/token-service.js';
+import type { UnleashBridgeService } from './features/unleash-bridge/unleash-bridge-service.js';
 import type { ServerMetrics } from './metrics/metrics.js';
 import type { ChangeSync } from './state/change-sync.js';
 import type { ReplicaState } from './state/replica-state.js';
@@ -27,4 +28,5 @@ export interface Runtime {
   evaluators: EvaluatorService;
   tokens: TokenService;
   canaries: CanaryService;
+  unleashBridge: UnleashBridgeService;
 }

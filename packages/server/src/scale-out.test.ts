@@ -4,20 +4,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Flag, type FlagdFlag, toFlagdFlag } from '@runtime-control/core';
-import { type RunningServer, startServer } from './server.js';
-import { eventJson, openSse, type SseClient, type SseEvent } from './testing/sse-client.js';
 import {
   allServices,
   createTestDatabase,
+  eventJson,
   eventually,
+  openSse,
   type RedisServerHandle,
   redisServerBinary,
   requireTestDatabaseUrl,
   requireTestRedisUrl,
+  type SseClient,
+  type SseEvent,
   serviceOrFail,
   startRedisServer,
   type TestDatabase,
-} from './testing/test-services.js';
+} from '@runtime-control/testkit';
+import { type RunningServer, startServer } from './server.js';
 
 /**
  * Scale-out acceptance: two replicas on one PostgreSQL database, announcing changes over Redis. Each suite runs its

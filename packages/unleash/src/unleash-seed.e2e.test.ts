@@ -3,11 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  startUnleashServer,
-  type UnleashServer,
-  unleashServerOrSkip,
-} from '../../sdk/dist/unleash/testing/unleash-harness.js';
+import { startUnleashServer, type UnleashServer, unleashServerOrSkip } from '@runtime-control/testkit';
 
 /**
  * `rctl seed --target unleash` against a real unleash-server (7.5.1, fresh PostgreSQL database), driven through the

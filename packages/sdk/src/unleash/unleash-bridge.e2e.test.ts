@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type RunningServer, startServer } from '@runtime-control/server';
 import {
+  configureUnleashWebhook,
   flexibleRollout,
   startUnleashServer,
   UnleashAdmin,
   type UnleashServer,
   unleashServerOrSkip,
-} from './testing/unleash-harness.js';
-import { configureUnleashWebhook } from './testing/unleash-webhook.js';
+} from '@runtime-control/testkit';
 import { UnleashProvider } from './unleash-provider.js';
 
 /**

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { EvaluationContext, ResolutionDetails } from '@openfeature/server-sdk';
 import { type RunningServer, startServer } from '@runtime-control/server';
+import { repoRoot, startUnleashServer, type UnleashServer, unleashServerOrSkip } from '@runtime-control/testkit';
 import { RuntimeControlProvider } from '../provider/runtime-control-provider.js';
-import { repoRoot, startUnleashServer, type UnleashServer, unleashServerOrSkip } from './testing/unleash-harness.js';
 import { UnleashProvider } from './unleash-provider.js';
 
 /**

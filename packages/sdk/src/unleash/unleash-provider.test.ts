@@ -10,16 +10,17 @@ import {
   ProviderStatus,
   StandardResolutionReasons,
 } from '@openfeature/server-sdk';
-import { InMemStorageProvider } from 'unleash-client';
-import { normalizedStrategyValue } from 'unleash-client/lib/strategy/util.js';
 import {
+  eventually,
   flexibleRollout,
   inConstraint,
   startUnleashServer,
   UnleashAdmin,
   type UnleashServer,
   unleashServerOrSkip,
-} from './testing/unleash-harness.js';
+} from '@runtime-control/testkit';
+import { InMemStorageProvider } from 'unleash-client';
+import { normalizedStrategyValue } from 'unleash-client/lib/strategy/util.js';
 import { UnleashProvider } from './unleash-provider.js';
 
 /**
@@ -33,16 +34,6 @@ const REFRESH_MS = 200;
 interface SeenEvent {
   type: ProviderEvents;
   details?: EventDetails;
-}
-
-async function eventually<T>(what: string, check: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 describe('UnleashProvider against unleash-server', unleashServerOrSkip(), () => {
@@ -226,8 +217,10 @@ describe('UnleashProvider against unleash-server', unleashServerOrSkip(), () => 
     const before = eventsOf(ProviderEvents.ConfigurationChanged).length;
     await admin.disable('toggle-me');
     const changed = await eventually(
-      'CONFIGURATION_CHANGED',
       () => eventsOf(ProviderEvents.ConfigurationChanged).slice(before)[0],
+      10_000,
+      'CONFIGURATION_CHANGED',
+      25,
     );
     assert.deepEqual(changed.details?.flagsChanged, ['toggle-me']);
     const details = await client.getBooleanDetails('toggle-me', false, { targetingKey: 'u1' });
@@ -235,8 +228,10 @@ describe('UnleashProvider against unleash-server', unleashServerOrSkip(), () => 
 
     await admin.enable('toggle-me');
     await eventually(
-      'second CONFIGURATION_CHANGED',
       () => eventsOf(ProviderEvents.ConfigurationChanged).slice(before)[1],
+      10_000,
+      'second CONFIGURATION_CHANGED',
+      25,
     );
     assert.equal(await client.getBooleanValue('toggle-me', false, { targetingKey: 'u1' }), true);
   });
@@ -244,7 +239,7 @@ describe('UnleashProvider against unleash-server', unleashServerOrSkip(), () => 
   it('emits ERROR once when the server goes away, keeps serving, and READY again after a restart', async () => {
     const readyBefore = eventsOf(ProviderEvents.Ready).length;
     await server.stopProcess();
-    const error = await eventually('PROVIDER_ERROR', () => eventsOf(ProviderEvents.Error)[0], 15_000);
+    const error = await eventually(() => eventsOf(ProviderEvents.Error)[0], 15_000, 'PROVIDER_ERROR', 25);
     assert.ok(error.details?.message, 'the ERROR event carries the cause');
     assert.equal(client.providerStatus, ProviderStatus.ERROR);
 
@@ -256,7 +251,7 @@ describe('UnleashProvider against unleash-server', unleashServerOrSkip(), () => 
     assert.equal(await client.getNumberValue('no-such-flag', 3), 3);
 
     await server.startProcess();
-    await eventually('PROVIDER_READY after restart', () => eventsOf(ProviderEvents.Ready)[readyBefore], 30_000);
+    await eventually(() => eventsOf(ProviderEvents.Ready)[readyBefore], 30_000, 'PROVIDER_READY after restart', 25);
     assert.equal(client.providerStatus, ProviderStatus.READY);
     assert.equal(provider.state, 'READY');
     assert.equal(eventsOf(ProviderEvents.Error).length, 1);

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
+import { eventually, requireTestRedisUrl, serviceOrFail } from '@runtime-control/testkit';
 import { Redis } from 'ioredis';
 import { type Logger, pino } from 'pino';
-import { eventually, requireTestRedisUrl, serviceOrFail } from '../testing/test-services.js';
-import type { ChangeMessage } from './change-bus.js';
-import { CHANGE_CHANNEL, RedisBus } from './redis-bus.js';
+import { type BusSignal, type ChangeMessage, MAX_SIGNAL_PAYLOAD_BYTES } from './change-bus.js';
+import { CHANGE_CHANNEL, RedisBus, SIGNAL_CHANNEL } from './redis-bus.js';
 
 const redisUrl = requireTestRedisUrl();
 
@@ -88,6 +88,111 @@ describe('RedisBus against RC_TEST_REDIS_URL', serviceOrFail('RC_TEST_REDIS_URL'
     assert.ok(warnings.length >= 3, `expected 3 malformed-message warnings, got ${warnings.length}`);
   });
 
+  it('delivers a published signal to another bus and to itself, exactly once', async () => {
+    const a = await newBus();
+    const b = await newBus();
+    const atA: BusSignal[] = [];
+    const atB: BusSignal[] = [];
+    a.onSignal((s) => atA.push(s));
+    b.onSignal((s) => atB.push(s));
+    const o = origin('signal');
+    const sent: BusSignal = {
+      topic: 'unleash-refresh',
+      payload: { flag: 'x', eventId: 123, nested: [1, 'ü'] },
+      origin: o,
+    };
+    await a.publishSignal(sent);
+    const got = await eventually(async () => atB.find((s) => s.origin === o), 3000, 'bus B receives the signal');
+    assert.deepEqual(got, sent);
+    await eventually(async () => atA.some((s) => s.origin === o), 3000, 'bus A receives its own signal');
+    // A marker after it: once the marker is in, any duplicate of the first would have been delivered too.
+    const marker = origin('signal-marker');
+    await a.publishSignal({ topic: 'marker', payload: {}, origin: marker });
+    await eventually(
+      async () => atA.some((s) => s.origin === marker) && atB.some((s) => s.origin === marker),
+      3000,
+      'the marker arrives on both buses',
+    );
+    assert.equal(atA.filter((s) => s.origin === o).length, 1, 'delivered once to A');
+    assert.equal(atB.filter((s) => s.origin === o).length, 1, 'delivered once to B');
+  });
+
+  it('ignores malformed signals with a warning and keeps delivering', async () => {
+    const { logger, lines } = capturingLogger();
+    const bus = await newBus(logger);
+    const received: BusSignal[] = [];
+    bus.onSignal((s) => received.push(s));
+    const raw = newClient();
+    const o = origin('malformed-signal');
+    const oversized = { p: 'a'.repeat(MAX_SIGNAL_PAYLOAD_BYTES) };
+    await raw.publish(SIGNAL_CHANNEL, 'not json {');
+    await raw.publish(SIGNAL_CHANNEL, JSON.stringify({ topic: 'Bad Topic', payload: {}, origin: o }));
+    await raw.publish(SIGNAL_CHANNEL, JSON.stringify({ topic: 'ok', payload: [1, 2], origin: o }));
+    await raw.publish(SIGNAL_CHANNEL, JSON.stringify({ topic: 'ok', payload: 'text', origin: o }));
+    await raw.publish(SIGNAL_CHANNEL, JSON.stringify({ topic: 'ok', payload: oversized, origin: o }));
+    await raw.publish(SIGNAL_CHANNEL, JSON.stringify({ topic: 'ok', payload: { n: 1 }, origin: o }));
+    await eventually(async () => received.some((s) => s.origin === o), 3000, 'the valid signal arrives');
+    assert.deepEqual(
+      received.filter((s) => s.origin === o),
+      [{ topic: 'ok', payload: { n: 1 }, origin: o }],
+    );
+    const warnings = lines().filter((l) => l.msg === 'ignoring malformed signal on redis');
+    assert.ok(warnings.length >= 5, `expected 5 malformed-signal warnings, got ${warnings.length}`);
+  });
+
+  it('refuses to publish an oversized or invalid signal (logged, not sent)', async () => {
+    const { logger, lines } = capturingLogger();
+    const bus = await newBus(logger);
+    const received: BusSignal[] = [];
+    bus.onSignal((s) => received.push(s));
+    const o = origin('refused');
+    await bus.publishSignal({ topic: 'big', payload: { p: 'a'.repeat(MAX_SIGNAL_PAYLOAD_BYTES) }, origin: o });
+    await bus.publishSignal({ topic: 'Not-Valid', payload: {}, origin: o });
+    await bus.publishSignal({ topic: 'ok', payload: { after: true }, origin: o });
+    await eventually(async () => received.some((s) => s.origin === o), 3000, 'the valid signal arrives');
+    assert.deepEqual(
+      received.filter((s) => s.origin === o),
+      [{ topic: 'ok', payload: { after: true }, origin: o }],
+    );
+    const refusals = lines().filter((l) => l.msg === 'refusing to publish signal');
+    assert.equal(refusals.length, 2);
+    assert.equal(lines().filter((l) => l.msg === 'ignoring malformed signal on redis').length, 0, 'nothing was sent');
+  });
+
+  it('keeps changes and signals apart', async () => {
+    const { logger, lines } = capturingLogger();
+    const a = await newBus();
+    const b = await newBus(logger);
+    const changes: ChangeMessage[] = [];
+    const signals: BusSignal[] = [];
+    b.onMessage((m) => changes.push(m));
+    b.onSignal((s) => signals.push(s));
+    const o = origin('apart');
+    // Each also looks valid to the other parser, so only the channel keeps them apart.
+    await a.publishSignal({ topic: 'hint', payload: { revision: 5 }, origin: o });
+    await a.publish({ revision: 5, committedAt: 1, origin: o });
+    const raw = newClient();
+    await raw.publish(CHANGE_CHANNEL, JSON.stringify({ topic: 'hint', payload: {}, origin: o, revision: 6 }));
+    await raw.publish(SIGNAL_CHANNEL, JSON.stringify({ topic: 'hint', payload: {}, origin: o, revision: 7 }));
+    // Publish order is kept per connection: wait for the last of each kind, then check nothing crossed.
+    await eventually(async () => changes.some((m) => m.origin === o && m.revision === 6), 3000, 'changes arrive');
+    await eventually(async () => signals.filter((s) => s.origin === o).length >= 2, 3000, 'signals arrive');
+    assert.deepEqual(
+      changes.filter((m) => m.origin === o).map((m) => m.revision),
+      [5, 6],
+    );
+    assert.deepEqual(
+      signals.filter((s) => s.origin === o),
+      [
+        { topic: 'hint', payload: { revision: 5 }, origin: o },
+        { topic: 'hint', payload: {}, origin: o },
+      ],
+    );
+    for (const c of changes) assert.equal((c as unknown as Record<string, unknown>).topic, undefined);
+    const malformed = lines().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('ignoring malformed'));
+    assert.equal(malformed.length, 0);
+  });
+
   it('fills in committedAt and origin when a well-formed message lacks them', async () => {
     const bus = await newBus();
     const received: ChangeMessage[] = [];
@@ -142,6 +247,18 @@ describe('RedisBus against RC_TEST_REDIS_URL', serviceOrFail('RC_TEST_REDIS_URL'
       'messages are delivered after the reconnect',
       200,
     );
+    // Signals ride the same subscriber connection and are re-subscribed with it.
+    const signals: BusSignal[] = [];
+    bus.onSignal((sig) => signals.push(sig));
+    await eventually(
+      async () => {
+        await publisher.publish(SIGNAL_CHANNEL, JSON.stringify({ topic: 'after-kill', payload: {}, origin: o }));
+        return signals.some((sig) => sig.origin === o);
+      },
+      5000,
+      'signals are delivered after the reconnect',
+      200,
+    );
     await bus.ping();
   });
 
@@ -186,5 +303,7 @@ describe('RedisBus against RC_TEST_REDIS_URL', serviceOrFail('RC_TEST_REDIS_URL'
     await assert.rejects(bus.ping(), /redis subscriber is/);
     // publish() never throws: the write it announces is already committed.
     await bus.publish({ revision: 1, committedAt: Date.now(), origin: origin('unreachable') });
+    // Nor does publishSignal(): a lost hint costs latency only.
+    await bus.publishSignal({ topic: 'unleash-refresh', payload: {}, origin: origin('unreachable') });
   });
 });

@@ -1,8 +1,17 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { type ChangeBus, type ChangeMessage, parseChangeMessage } from './change-bus.js';
+import {
+  type BusSignal,
+  type ChangeBus,
+  type ChangeMessage,
+  parseBusSignal,
+  parseChangeMessage,
+  serializeBusSignal,
+} from './change-bus.js';
 
 export const CHANGE_CHANNEL = 'runtime-control:changes';
+/** Fire-and-forget hints (`BusSignal`), on the same subscriber connection as changes. */
+export const SIGNAL_CHANNEL = 'runtime-control:signals';
 
 /**
  * Redis pub/sub between replicas. Pub/sub is fire-and-forget: whatever is published while a subscriber is
@@ -13,6 +22,7 @@ export class RedisBus implements ChangeBus {
   private readonly publisher: Redis;
   private readonly subscriber: Redis;
   private readonly messageHandlers: ((m: ChangeMessage) => void)[] = [];
+  private readonly signalHandlers: ((s: BusSignal) => void)[] = [];
   private readonly reconnectHandlers: (() => void)[] = [];
 
   constructor(
@@ -32,13 +42,29 @@ export class RedisBus implements ChangeBus {
       // ioredis emits 'error' on every failed reconnect; without a listener Node would crash the process.
       client.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'redis connection error'));
     }
-    this.subscriber.on('message', (_channel: string, raw: string) => {
-      const m = parseChangeMessage(raw);
-      if (!m) {
-        this.logger.warn('ignoring malformed change message on redis');
-        return;
+    this.subscriber.on('message', (channel: string, raw: string) => {
+      if (channel === CHANGE_CHANNEL) {
+        const m = parseChangeMessage(raw);
+        if (!m) {
+          this.logger.warn('ignoring malformed change message on redis');
+          return;
+        }
+        for (const h of this.messageHandlers) h(m);
+      } else if (channel === SIGNAL_CHANNEL) {
+        const s = parseBusSignal(raw);
+        if (!s) {
+          this.logger.warn('ignoring malformed signal on redis');
+          return;
+        }
+        for (const h of this.signalHandlers) {
+          // One failing handler must not starve the others (nor throw into ioredis).
+          try {
+            h(s);
+          } catch (err) {
+            this.logger.warn({ err: (err as Error).message, topic: s.topic }, 'signal handler failed');
+          }
+        }
       }
-      for (const h of this.messageHandlers) h(m);
     });
     let connectedBefore = false;
     this.subscriber.on('ready', () => {
@@ -52,7 +78,8 @@ export class RedisBus implements ChangeBus {
 
   async connect(): Promise<void> {
     await Promise.all([this.publisher.connect(), this.subscriber.connect()]);
-    await this.subscriber.subscribe(CHANGE_CHANNEL);
+    // ioredis re-subscribes both channels after a reconnect.
+    await this.subscriber.subscribe(CHANGE_CHANNEL, SIGNAL_CHANNEL);
   }
 
   async publish(message: ChangeMessage): Promise<void> {
@@ -66,6 +93,24 @@ export class RedisBus implements ChangeBus {
 
   onMessage(handler: (message: ChangeMessage) => void): void {
     this.messageHandlers.push(handler);
+  }
+
+  async publishSignal(signal: BusSignal): Promise<void> {
+    const wire = serializeBusSignal(signal);
+    if ('problem' in wire) {
+      this.logger.warn({ topic: signal.topic, problem: wire.problem }, 'refusing to publish signal');
+      return;
+    }
+    try {
+      await this.publisher.publish(SIGNAL_CHANNEL, wire.raw);
+    } catch (err) {
+      // A lost hint costs latency only.
+      this.logger.warn({ err: (err as Error).message, topic: signal.topic }, 'could not publish signal');
+    }
+  }
+
+  onSignal(handler: (signal: BusSignal) => void): void {
+    this.signalHandlers.push(handler);
   }
 
   onReconnect(handler: () => void): void {

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from './config.js';
 
@@ -39,5 +42,57 @@ describe('loadConfig', () => {
       RC_ENVIRONMENTS: 'dev, staging ,prod',
     });
     assert.deepEqual([...c.environments], ['dev', 'staging', 'prod']);
+  });
+
+  it('reads the Unleash event watch settings, the token from a variable or a file', () => {
+    const off = loadConfig({});
+    assert.equal(off.unleashUrl, undefined);
+    assert.equal(off.unleashWatchIntervalMs, 250);
+    const c = loadConfig({
+      RC_UNLEASH_URL: 'http://unleash:4242/api/',
+      RC_UNLEASH_TOKEN: '*:*.abc123',
+      RC_UNLEASH_WATCH_INTERVAL_MS: '500',
+    });
+    // The server root is kept, whether the /api URL or the root was given.
+    assert.equal(c.unleashUrl, 'http://unleash:4242');
+    assert.equal(c.unleashToken, '*:*.abc123');
+    assert.equal(c.unleashWatchIntervalMs, 500);
+    const dir = mkdtempSync(join(tmpdir(), 'rc-config-'));
+    try {
+      const file = join(dir, 'unleash-token');
+      writeFileSync(file, '*:*.from-file\n');
+      const fromFile = loadConfig({ RC_UNLEASH_URL: 'http://unleash:4242', RC_UNLEASH_TOKEN_FILE: file });
+      assert.equal(fromFile.unleashToken, '*:*.from-file');
+      const wrong = (env: Record<string, string>, variable: string) => {
+        assert.throws(
+          () => loadConfig(env),
+          (err: unknown) => err instanceof ConfigError && err.variable === variable,
+          JSON.stringify(env),
+        );
+      };
+      wrong({ RC_UNLEASH_URL: 'http://unleash:4242' }, 'RC_UNLEASH_TOKEN');
+      wrong({ RC_UNLEASH_TOKEN: '*:*.x' }, 'RC_UNLEASH_URL');
+      wrong({ RC_UNLEASH_URL: 'unleash:4242', RC_UNLEASH_TOKEN: '*:*.x' }, 'RC_UNLEASH_URL');
+      wrong({ RC_UNLEASH_URL: 'http://u', RC_UNLEASH_TOKEN: 'a b' }, 'RC_UNLEASH_TOKEN');
+      wrong(
+        { RC_UNLEASH_URL: 'http://u', RC_UNLEASH_TOKEN: '*:*.x', RC_UNLEASH_TOKEN_FILE: file },
+        'RC_UNLEASH_TOKEN_FILE',
+      );
+      wrong({ RC_UNLEASH_URL: 'http://u', RC_UNLEASH_TOKEN_FILE: join(dir, 'missing') }, 'RC_UNLEASH_TOKEN_FILE');
+      writeFileSync(join(dir, 'empty'), '\n');
+      wrong({ RC_UNLEASH_URL: 'http://u', RC_UNLEASH_TOKEN_FILE: join(dir, 'empty') }, 'RC_UNLEASH_TOKEN_FILE');
+      wrong(
+        { RC_UNLEASH_URL: 'http://u', RC_UNLEASH_TOKEN: '*:*.x', RC_UNLEASH_WATCH_INTERVAL_MS: '10' },
+        'RC_UNLEASH_WATCH_INTERVAL_MS',
+      );
+      // A ConfigError names the file, never the token.
+      try {
+        loadConfig({ RC_UNLEASH_URL: 'http://u', RC_UNLEASH_TOKEN: 'secret sentinel' });
+      } catch (err) {
+        assert.doesNotMatch((err as Error).message, /sentinel/);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_ENVIRONMENTS, ENVIRONMENT_NAME_PATTERN } from '@runtime-control/core';
@@ -45,6 +46,15 @@ export interface ServerConfig {
    * `POST /api/integrations/unleash/webhook`); unset disables the bridge (its routes answer 404).
    */
   readonly unleashWebhookSecret: string | undefined;
+  /**
+   * The Unleash event watch: this server reads Unleash's event log (admin API, `RC_UNLEASH_TOKEN`) every
+   * `unleashWatchIntervalMs` and relays feature events to the bridge stream — faster than the webhook addon, which
+   * Unleash sends from a once-a-second job. Unset: webhook only.
+   */
+  readonly unleashUrl: string | undefined;
+  /** An Unleash token the admin API accepts (RC_UNLEASH_TOKEN, or the file RC_UNLEASH_TOKEN_FILE names). */
+  readonly unleashToken: string | undefined;
+  readonly unleashWatchIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -129,6 +139,32 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (unleashWebhookSecret !== undefined && (unleashWebhookSecret.length < 16 || /\s/.test(unleashWebhookSecret))) {
     throw new ConfigError('RC_UNLEASH_WEBHOOK_SECRET', 'must be at least 16 characters without whitespace');
   }
+  const unleashUrl = httpUrl('RC_UNLEASH_URL')?.replace(/\/api$/, '');
+  let unleashToken = env.RC_UNLEASH_TOKEN || undefined;
+  const unleashTokenFile = env.RC_UNLEASH_TOKEN_FILE || undefined;
+  if (unleashToken && unleashTokenFile) {
+    throw new ConfigError('RC_UNLEASH_TOKEN_FILE', 'set either RC_UNLEASH_TOKEN or RC_UNLEASH_TOKEN_FILE, not both');
+  }
+  if (unleashTokenFile) {
+    try {
+      unleashToken = readFileSync(unleashTokenFile, 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError('RC_UNLEASH_TOKEN_FILE', `cannot read ${unleashTokenFile}: ${(err as Error).message}`);
+    }
+    if (!unleashToken) throw new ConfigError('RC_UNLEASH_TOKEN_FILE', `${unleashTokenFile} is empty`);
+  }
+  if (unleashToken !== undefined && /\s/.test(unleashToken)) {
+    throw new ConfigError(
+      unleashTokenFile ? 'RC_UNLEASH_TOKEN_FILE' : 'RC_UNLEASH_TOKEN',
+      'must not contain whitespace',
+    );
+  }
+  if (unleashUrl && !unleashToken) {
+    throw new ConfigError('RC_UNLEASH_TOKEN', "is required with RC_UNLEASH_URL (a token for Unleash's admin API)");
+  }
+  if (unleashToken && !unleashUrl) {
+    throw new ConfigError('RC_UNLEASH_URL', 'is required with RC_UNLEASH_TOKEN (the Unleash base URL)');
+  }
   return Object.freeze({
     mode,
     host: env.RC_HOST || '0.0.0.0',
@@ -153,5 +189,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     kubernetesNamespace: env.RC_KUBERNETES_NAMESPACE || 'default',
     canaryIntervalMs: integer(env, 'RC_CANARY_INTERVAL_MS', 60_000, 100, 86_400_000),
     unleashWebhookSecret,
+    unleashUrl,
+    unleashToken,
+    unleashWatchIntervalMs: integer(env, 'RC_UNLEASH_WATCH_INTERVAL_MS', 250, 50, 60_000),
   });
 }

@@ -14,6 +14,8 @@ export interface ServerMetrics {
   propagationLag: Histogram;
   catchUps: Counter<'trigger'>;
   revisionGaps: Counter;
+  unleashHints: Counter<'source'>;
+  unleashWatchErrors: Counter;
 }
 
 export const UNKNOWN_FLAG_LABEL = '__unknown__';
@@ -63,6 +65,17 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Serve
     revisionGaps: new Counter({
       name: 'rc_revision_gaps_total',
       help: 'Change messages that skipped revisions (pub/sub lost some); each causes a database catch-up.',
+      registers: [registry],
+    }),
+    unleashHints: new Counter({
+      name: 'rc_unleash_hints_total',
+      help: "Unleash refresh hints sent to this replica's UnleashProviders, by how the bridge learnt of the change (webhook, watch = event log, relay = another replica's webhook).",
+      labelNames: ['source'],
+      registers: [registry],
+    }),
+    unleashWatchErrors: new Counter({
+      name: 'rc_unleash_watch_errors_total',
+      help: "Failed reads of Unleash's event log by the event watch.",
       registers: [registry],
     }),
   };

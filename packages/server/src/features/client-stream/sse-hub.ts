@@ -79,6 +79,13 @@ export class SseHub {
     return count;
   }
 
+  /** Connected clients of a stream kind. */
+  count(kind: StreamKind): number {
+    let n = 0;
+    for (const c of this.clients) if (c.kind === kind) n++;
+    return n;
+  }
+
   private broadcastRaw(frame: string): void {
     for (const c of this.clients) this.send(c, frame);
   }

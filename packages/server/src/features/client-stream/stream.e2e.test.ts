@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { eventJson, openSse, type SseClient } from '@runtime-control/testkit';
 import { type RunningServer, startServer } from '../../server.js';
-import { eventJson, openSse, type SseClient } from '../../testing/sse-client.js';
 import { booleanFlag, TEST_ADMIN_TOKEN } from '../../testing/test-app.js';
 
 describe('client snapshot and change stream (SSE)', () => {

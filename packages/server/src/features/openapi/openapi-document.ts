@@ -425,6 +425,7 @@ export function openApiDocument(): object {
               type: 'object',
               required: ['type'],
               properties: {
+                id: { type: ['integer', 'null'], description: 'Unleash event id (de-duplicates webhook and watch)' },
                 type: { type: 'string', description: 'Unleash event type, e.g. feature-updated' },
                 featureName: { type: ['string', 'null'] },
                 environment: { type: ['string', 'null'] },
@@ -452,12 +453,35 @@ export function openApiDocument(): object {
         get: {
           security: client,
           summary:
-            'SSE for UnleashProviders: `ready` on connect, then `unleash-refresh` ({feature, type, environment}) per Unleash feature event',
+            'SSE for UnleashProviders: `ready` on connect, then `unleash-refresh` ({feature, type, environment, eventId}) once per Unleash feature event (404 unless the webhook or the event watch is configured)',
           responses: {
             200: { description: 'Stream' },
             401: common[401],
             403: common[403],
             404: errorResponse('The bridge is disabled'),
+          },
+        },
+      },
+      '/api/admin/integrations/unleash': {
+        get: {
+          security: admin,
+          summary: 'How the Unleash bridge is configured and doing: webhook, event watch state, hints sent, clients',
+          responses: {
+            200: {
+              description: 'Bridge status (never a secret or token)',
+              content: json({
+                type: 'object',
+                properties: {
+                  enabled: { type: 'boolean' },
+                  webhook: { type: 'object' },
+                  watch: { type: 'object' },
+                  hintsSent: { type: 'object' },
+                  clients: { type: 'integer' },
+                },
+              }),
+            },
+            401: common[401],
+            403: common[403],
           },
         },
       },

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { eventJson, openSse, type SseClient } from '@runtime-control/testkit';
 import { type RunningServer, startServer } from '../../server.js';
-import { eventJson, openSse, type SseClient } from '../../testing/sse-client.js';
 import { createTestApp, TEST_ADMIN_TOKEN } from '../../testing/test-app.js';
 
 const SECRET = 'unleash-webhook-secret-0123456789';
@@ -116,6 +116,7 @@ describe('Unleash webhook bridge', () => {
         feature: 'new-ui-enabled',
         type: 'feature-environment-enabled',
         environment: 'production',
+        eventId: 41,
       });
       assert.ok(e.receivedAt - sent < 1000);
     }
@@ -129,6 +130,61 @@ describe('Unleash webhook bridge', () => {
         .feature,
       null,
     );
+  });
+
+  it('relays each Unleash event once: a repeated event id (Unleash retrying, or a second addon) is not sent again', async () => {
+    const stream = await connect(tokens.production!);
+    const event = { id: 9001, type: 'feature-updated', featureName: 'dedup-me' };
+    // Streams opened by earlier tests are still connected: every one of them gets it.
+    const first = (await (await post(event)).json()) as { accepted: boolean; clients: number; duplicate?: boolean };
+    assert.equal(first.accepted, true);
+    assert.ok(first.clients >= 1);
+    assert.equal(first.duplicate, undefined);
+    assert.deepEqual(await (await post(event)).json(), { accepted: true, clients: 0, duplicate: true });
+    // An event without an id (a customised body template) cannot be matched, so it always goes out.
+    await post({ type: 'feature-updated', featureName: 'no-id' });
+    await post({ type: 'feature-updated', featureName: 'no-id' });
+    await stream.waitFor(
+      (x) =>
+        x.event === 'unleash-refresh' && stream.events.filter((e) => eventJson(e).feature === 'no-id').length === 2,
+      2000,
+    );
+    assert.equal(
+      stream.events.filter((e) => e.event === 'unleash-refresh' && eventJson(e).feature === 'dedup-me').length,
+      1,
+    );
+    const bad = await post({ id: -3, type: 'feature-updated' });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { error: { path: string } }).error.path, '/id');
+  });
+
+  it('reports its configuration and counts at GET /api/admin/integrations/unleash (admin only, no secret)', async () => {
+    const res = await fetch(`${server.url}/api/admin/integrations/unleash`, {
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    });
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    assert.ok(!text.includes(SECRET), 'the webhook secret is never shown');
+    const status = JSON.parse(text) as {
+      enabled: boolean;
+      webhook: { enabled: boolean };
+      watch: { enabled: boolean };
+      hintsSent: { webhook: number; watch: number; relay: number };
+      clients: number;
+    };
+    assert.equal(status.enabled, true);
+    assert.equal(status.webhook.enabled, true);
+    assert.deepEqual(status.watch, { enabled: false });
+    assert.ok(status.hintsSent.webhook >= 1);
+    assert.equal(status.hintsSent.watch, 0);
+    assert.ok(status.clients >= 1);
+    const asClient = await fetch(`${server.url}/api/admin/integrations/unleash`, {
+      headers: { authorization: `Bearer ${tokens.production}` },
+    });
+    assert.equal(asClient.status, 403);
+    assert.equal((await fetch(`${server.url}/api/admin/integrations/unleash`)).status, 401);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /rc_unleash_hints_total\{source="webhook"\} [1-9]/);
   });
 
   it('accepts and ignores events that change no feature (202, nothing sent)', async () => {

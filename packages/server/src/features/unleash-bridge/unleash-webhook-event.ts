@@ -6,6 +6,8 @@ import { AppError, type ErrorDetail } from '../../errors/app-error.js';
  * "createdBy":"admin","createdAt":"…","data":{…}}`) that the bridge uses.
  */
 export interface UnleashWebhookEvent {
+  /** Unleash's event id (absent when the addon's body template leaves it out). */
+  id: number | null;
   type: string;
   featureName: string | null;
   environment: string | null;
@@ -16,7 +18,7 @@ export interface UnleashWebhookEvent {
 /** Feature events (`feature-updated`, `feature-strategy-update`, …) and bulk ones (`features-imported`). */
 const FEATURE_EVENT_TYPE = /^features?(-|$)/;
 
-export function isFeatureEvent(event: UnleashWebhookEvent): boolean {
+export function isFeatureEvent(event: Pick<UnleashWebhookEvent, 'type'>): boolean {
   return FEATURE_EVENT_TYPE.test(event.type);
 }
 
@@ -46,7 +48,12 @@ export function parseUnleashWebhookEvent(body: unknown): UnleashWebhookEvent {
       message: 'must be the Unleash event type, e.g. "feature-updated"',
     });
   }
+  const id = record.id;
+  if (id !== undefined && id !== null && (!Number.isSafeInteger(id) || (id as number) < 0)) {
+    details.push({ path: '/id', code: 'TYPE', message: 'must be a non-negative integer (the Unleash event id)' });
+  }
   const event: UnleashWebhookEvent = {
+    id: Number.isSafeInteger(id) && (id as number) >= 0 ? (id as number) : null,
     type: typeof type === 'string' ? type : '',
     featureName: optionalString('featureName'),
     environment: optionalString('environment', 100),

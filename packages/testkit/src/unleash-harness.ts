@@ -1,10 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import { type SupervisedChild, superviseChild, waitUntilReady } from './child-process.js';
+import {
+  createTestDatabase,
+  freePort,
+  requireTestDatabaseUrl,
+  skipOrFail,
+  type TestDatabase,
+} from './test-services.js';
 
 /**
  * A real unleash-server for integration tests: `tools/unleash-server` (installed by `npm run setup:unleash`, kept
@@ -41,15 +47,12 @@ export function unleashServerInstalled(): boolean {
  * skipping these suites.
  */
 export function unleashServerOrSkip(): { skip?: string } {
-  const reasons: string[] = [];
-  if (!process.env.RC_TEST_DATABASE_URL) {
-    reasons.push('RC_TEST_DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/postgres)');
-  }
-  if (!unleashServerInstalled()) reasons.push(`tools/unleash-server is not installed: ${SETUP_HINT}`);
-  if (reasons.length === 0) return {};
-  const reason = reasons.join('; ');
-  if (process.env.CI === 'true') throw new Error(`CI=true but the unleash-server suites cannot run: ${reason}`);
-  return { skip: reason };
+  return skipOrFail([
+    requireTestDatabaseUrl()
+      ? undefined
+      : 'RC_TEST_DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/postgres)',
+    unleashServerInstalled() ? undefined : `tools/unleash-server is not installed: ${SETUP_HINT}`,
+  ]);
 }
 
 export interface UnleashServer {
@@ -82,139 +85,65 @@ export interface StartUnleashServerOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
 }
 
-const liveChildren = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-/** A test process that dies early must not leave unleash-servers behind. */
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of liveChildren) child.kill('SIGKILL');
-  });
-}
-
-async function adminQuery(adminUrl: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  client.on('error', () => {}); // a server-side disconnect of an idle client must not crash the test process
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Creates a database `rc_unleash_<random>`, starts `tools/unleash-server/start.mjs` on a free port with fresh
  * tokens, and resolves once `GET /health` answers 200. Call `stop()` in an `after` hook.
  */
 export async function startUnleashServer(options: StartUnleashServerOptions = {}): Promise<UnleashServer> {
-  const adminDatabaseUrl = options.adminDatabaseUrl ?? process.env.RC_TEST_DATABASE_URL;
+  const adminDatabaseUrl = options.adminDatabaseUrl ?? requireTestDatabaseUrl();
   if (!adminDatabaseUrl) throw new Error('RC_TEST_DATABASE_URL is not set; the unleash-server needs PostgreSQL');
   if (!unleashServerInstalled()) throw new Error(`unleash-server is not installed: ${SETUP_HINT}`);
   const startTimeoutMs = options.startTimeoutMs ?? 90_000;
   const script = join(serverDir(), 'start.mjs');
 
-  const databaseName = `rc_unleash_${randomBytes(6).toString('hex')}`;
-  await adminQuery(adminDatabaseUrl, `CREATE DATABASE ${databaseName}`);
-  const dbUrl = new URL(adminDatabaseUrl);
-  dbUrl.pathname = `/${databaseName}`;
-  const databaseUrl = dbUrl.toString();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  const database: TestDatabase = await createTestDatabase(adminDatabaseUrl, { prefix: 'rc_unleash' });
+  const databaseUrl = database.url;
   const adminToken = `*:*.${randomBytes(24).toString('hex')}`;
   const clientToken = `default:development.${randomBytes(24).toString('hex')}`;
-  installExitHook();
-
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
-  let output = '';
-  let dropped = false;
+  let child: SupervisedChild | undefined;
 
   const startProcess = async (): Promise<void> => {
     if (child) return;
-    output = '';
-    const proc = spawn(process.execPath, [script], {
-      cwd: serverDir(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        DATABASE_URL: databaseUrl,
-        PORT: String(port),
-        UNLEASH_ADMIN_TOKEN: adminToken,
-        UNLEASH_CLIENT_TOKEN: clientToken,
-        UNLEASH_LOG_LEVEL: options.logLevel ?? 'warn',
-        NODE_ENV: 'production',
-      },
+    const supervised = superviseChild(
+      spawn(process.execPath, [script], {
+        cwd: serverDir(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          ...process.env,
+          DATABASE_URL: databaseUrl,
+          PORT: String(port),
+          UNLEASH_ADMIN_TOKEN: adminToken,
+          UNLEASH_CLIENT_TOKEN: clientToken,
+          UNLEASH_LOG_LEVEL: options.logLevel ?? 'warn',
+          NODE_ENV: 'production',
+        },
+      }),
+      // A test process that dies early must not leave unleash-servers behind.
+      { exitSignal: 'SIGKILL' },
+    );
+    child = supervised;
+    void supervised.exited.then(() => {
+      if (child === supervised) child = undefined;
     });
-    child = proc;
-    liveChildren.add(proc);
-    const keep = (chunk: Buffer) => {
-      output = (output + chunk.toString()).slice(-8000);
-    };
-    proc.stdout?.on('data', keep);
-    proc.stderr?.on('data', keep);
-    let exitInfo: string | undefined;
-    exited = new Promise<void>((resolve) => {
-      proc.on('exit', (code, signal) => {
-        exitInfo = `exited with ${signal ?? `code ${code}`}`;
-        liveChildren.delete(proc);
-        if (child === proc) child = undefined;
-        resolve();
-      });
+    await waitUntilReady(supervised, () => healthy(url), {
+      what: `unleash-server on port ${port}`,
+      readyWhen: 'GET /health answers 200',
+      timeoutMs: startTimeoutMs,
+      intervalMs: 100,
+      progressEveryMs: 5000,
     });
-    proc.on('error', (err) => {
-      exitInfo = `failed to start: ${err.message}`;
-    });
-
-    const started = Date.now();
-    let nextProgress = started + 5000;
-    for (;;) {
-      if (exitInfo) throw new Error(`unleash-server on port ${port} ${exitInfo}:\n${output}`);
-      if (await healthy(url)) return;
-      const now = Date.now();
-      if (now - started > startTimeoutMs) {
-        await stopProcess();
-        throw new Error(`unleash-server on port ${port} was not healthy within ${startTimeoutMs} ms:\n${output}`);
-      }
-      if (now >= nextProgress) {
-        process.stderr.write(
-          `# waiting for unleash-server on port ${port} (${Math.round((now - started) / 1000)} s)\n`,
-        );
-        nextProgress = now + 5000;
-      }
-      await sleep(100);
-    }
   };
 
   const stopProcess = async (): Promise<void> => {
-    const proc = child;
-    if (!proc) return;
-    proc.kill('SIGTERM');
-    const killTimer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-    await exited.finally(() => clearTimeout(killTimer));
+    await child?.stop();
   };
 
   try {
     await startProcess();
   } catch (err) {
-    await adminQuery(adminDatabaseUrl, `DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`).catch(() => {});
+    await database.drop().catch(() => {});
     throw err;
   }
 
@@ -232,9 +161,7 @@ export async function startUnleashServer(options: StartUnleashServerOptions = {}
     startProcess,
     async stop() {
       await stopProcess();
-      if (dropped) return;
-      dropped = true;
-      await adminQuery(adminDatabaseUrl, `DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
+      await database.drop();
     },
   };
 }

@@ -1,9 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import pg from 'pg';
+import { type SupervisedChild, superviseChild, waitUntilReady } from './child-process.js';
 
 /**
  * Helpers for tests that need real services. A suite that needs a service reads its URL from `RC_TEST_*`; when the
@@ -30,14 +31,24 @@ export function skipReason(name: string, value: string | undefined): string | un
 }
 
 /**
+ * The CI-or-skip rule every suite needing a service follows. `reasons` lists what is missing (undefined entries are
+ * ignored): none → `{}`, the suite runs; some and not in CI → `{ skip: reason }`; some under `CI=true` → throws,
+ * failing the test file (a CI run that skips is a false green).
+ */
+export function skipOrFail(reasons: readonly (string | undefined)[]): { skip?: string } {
+  const missing = reasons.filter((r): r is string => r !== undefined);
+  if (missing.length === 0) return {};
+  const reason = missing.join('; ');
+  if (isCi()) throw new Error(`CI=true but a suite cannot run: ${reason}. Under CI every suite must run, not skip`);
+  return { skip: reason };
+}
+
+/**
  * Options for `describe`/`it`: `{}` when `value` (a URL, a binary path…) is available, `{ skip: reason }` when it is
  * not and we are not in CI. Under `CI=true` a missing service throws, failing the test file.
  */
 export function serviceOrFail(name: string, value: string | undefined): { skip?: string } {
-  const reason = skipReason(name, value);
-  if (reason === undefined) return {};
-  if (isCi()) throw new Error(`CI=true but ${name} is not set: suites needing it must run in CI, not skip`);
-  return { skip: reason };
+  return skipOrFail([skipReason(name, value)]);
 }
 
 /** Combines several `serviceOrFail` results: skipped if any is. */
@@ -72,9 +83,14 @@ async function adminQuery(adminUrl: string, sql: string): Promise<void> {
   }
 }
 
-/** Creates a fresh database `rc_test_<random>` on the server `adminUrl` points at. */
-export async function createTestDatabase(adminUrl: string): Promise<TestDatabase> {
-  const name = `rc_test_${randomBytes(6).toString('hex')}`;
+/**
+ * Creates a fresh database `<prefix>_<random>` (default prefix `rc_test`) on the server `adminUrl` points at; the
+ * user must be allowed CREATE DATABASE.
+ */
+export async function createTestDatabase(adminUrl: string, options: { prefix?: string } = {}): Promise<TestDatabase> {
+  const prefix = options.prefix ?? 'rc_test';
+  if (!/^[a-z_][a-z0-9_]*$/.test(prefix)) throw new Error(`invalid database name prefix ${JSON.stringify(prefix)}`);
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
   let dropped = false;
   return {
@@ -141,29 +157,15 @@ function pingRedis(port: number, timeoutMs = 500): Promise<boolean> {
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export interface RedisServerHandle {
   url: string;
   port: number;
   /** True while the process runs. */
   readonly running: boolean;
-  /** Stops the server (SIGTERM) and waits for the process to exit. A no-op when it is not running. */
+  /** Stops the server (SIGTERM, SIGKILL after 10 s) and waits for the process to exit. A no-op when it is not running. */
   stop(): Promise<void>;
   /** Starts it again on the same port and waits until it answers PING. A no-op when it is running. */
   start(): Promise<void>;
-}
-
-/** Every redis-server this process started and has not seen exit: terminated if the test process exits early. */
-const liveChildren = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of liveChildren) child.kill('SIGTERM');
-  });
 }
 
 /**
@@ -174,64 +176,32 @@ export async function startRedisServer(options: { port?: number; binary?: string
   const binary = options.binary ?? redisServerBinary();
   if (!binary) throw new Error('redis-server not found: install it or set RC_TEST_REDIS_SERVER to its path');
   const port = options.port ?? (await freePort());
-  installExitHook();
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
-  let output = '';
+  let child: SupervisedChild | undefined;
 
   const start = async (): Promise<void> => {
     if (child) return;
-    output = '';
-    const proc = spawn(
-      binary,
-      ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1', '--daemonize', 'no'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+    const supervised = superviseChild(
+      spawn(
+        binary,
+        ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1', '--daemonize', 'no'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      ),
+      { outputLimit: 4000 },
     );
-    child = proc;
-    liveChildren.add(proc);
-    const keep = (d: Buffer) => {
-      output = (output + d.toString()).slice(-4000);
-    };
-    proc.stdout?.on('data', keep);
-    proc.stderr?.on('data', keep);
-    let exitInfo: string | undefined;
-    exited = new Promise<void>((resolve) => {
-      proc.on('exit', (code, signal) => {
-        exitInfo = `exited with ${signal ?? `code ${code}`}`;
-        liveChildren.delete(proc);
-        if (child === proc) child = undefined;
-        resolve();
-      });
+    child = supervised;
+    void supervised.exited.then(() => {
+      if (child === supervised) child = undefined;
     });
-    proc.on('error', (err) => {
-      exitInfo = `failed to start: ${err.message}`;
+    await waitUntilReady(supervised, () => pingRedis(port), {
+      what: `redis-server on port ${port}`,
+      readyWhen: 'PING answers +PONG',
+      timeoutMs: 10_000,
+      intervalMs: 50,
     });
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      if (exitInfo) throw new Error(`redis-server on port ${port} ${exitInfo}:\n${output}`);
-      if (await pingRedis(port)) return;
-      if (Date.now() > deadline) {
-        await stop();
-        throw new Error(`redis-server on port ${port} did not answer PING within 10 s:\n${output}`);
-      }
-      await sleep(50);
-    }
   };
 
   const stop = async (): Promise<void> => {
-    const proc = child;
-    if (!proc) return;
-    proc.kill('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      exited,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`redis-server (pid ${proc.pid}) did not exit within 10 s of SIGTERM`)),
-          10_000,
-        );
-      }),
-    ]).finally(() => clearTimeout(timer));
+    await child?.stop();
   };
 
   await start();
@@ -244,29 +214,4 @@ export async function startRedisServer(options: { port?: number; binary?: string
     stop,
     start,
   };
-}
-
-/** Polls `fn` until it returns a truthy value or `timeoutMs` passes; rejects with the last value or error. */
-export async function eventually<T>(
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs: number,
-  what: string,
-  intervalMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() >= deadline) {
-      const detail = last instanceof Error ? last.message : JSON.stringify(last);
-      throw new Error(`${what}: not true within ${timeoutMs} ms (last: ${detail})`);
-    }
-    await sleep(intervalMs);
-  }
 }

@@ -1,0 +1,7 @@
+// Test support shared by the workspace packages. Imports no other @runtime-control package.
+export * from './child-process.js';
+export * from './sse-client.js';
+export * from './test-services.js';
+export * from './unleash-harness.js';
+export * from './unleash-webhook.js';
+export * from './wait.js';
