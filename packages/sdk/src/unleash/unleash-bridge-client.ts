@@ -11,8 +11,22 @@ export interface UnleashBridgeOptions {
 export const UNLEASH_BRIDGE_STREAM_PATH = '/api/integrations/unleash/stream';
 
 /**
- * Follows the bridge's SSE stream and calls `onRefresh` for every `unleash-refresh` hint and once per (re)connect
- * (`ready`), which covers hints sent while the connection was down. Reconnects with capped, jittered backoff;
+ * The flag a hint names, if any: `unleash-refresh` events carry `{"feature": "<name>" | null, "type": …,
+ * "eventId": …}`; a hint without a usable name means "fetch everything".
+ */
+export function hintedFeature(data: string): string | undefined {
+  try {
+    const hint = JSON.parse(data) as { feature?: unknown };
+    return typeof hint.feature === 'string' && hint.feature.length > 0 ? hint.feature : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Follows the bridge's SSE stream and calls `onRefresh` for every `unleash-refresh` hint (with the flag it names)
+ * and once per (re)connect (`ready`, no flag: fetch everything), which covers hints sent while the connection was
+ * down. Reconnects with capped, jittered backoff;
  * nothing here is needed for correctness: without the stream the Unleash client simply keeps polling.
  */
 export class UnleashBridgeClient {
@@ -24,7 +38,7 @@ export class UnleashBridgeClient {
 
   constructor(
     private readonly options: UnleashBridgeOptions,
-    private readonly onRefresh: (reason: string) => void,
+    private readonly onRefresh: (feature: string | undefined) => void,
     private readonly logger: Logger,
   ) {}
 
@@ -45,7 +59,8 @@ export class UnleashBridgeClient {
           this.connectedOnce = true;
         },
         onMessage: (message) => {
-          if (message.event === 'unleash-refresh' || message.event === 'ready') this.onRefresh(message.event);
+          if (message.event === 'unleash-refresh') this.onRefresh(hintedFeature(message.data));
+          else if (message.event === 'ready') this.onRefresh(undefined);
         },
         onClose: (reason, status) => {
           this.connected = false;

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { ErrorCode } from '@openfeature/server-sdk';
 import { type RunningServer, startServer } from '@runtime-control/server';
 import {
   configureUnleashWebhook,
@@ -15,91 +17,209 @@ import {
 import { UnleashProvider } from './unleash-provider.js';
 
 /**
- * The Unleash webhook bridge end to end: a real unleash-server whose webhook addon (configured through its admin API)
- * calls our server, which tells an UnleashProvider polling only every 30 s to fetch now.
+ * The Unleash bridge end to end against a real unleash-server: its webhook addon (configured through its admin API)
+ * and its event log (read by our server's event watch) tell our server of changes; the server tells UnleashProviders
+ * that poll only every 30 s which flag to fetch now.
  */
 
 const ADMIN = 'rc-bridge-e2e-admin-token-0123456789';
 const SECRET = 'rc-bridge-e2e-webhook-secret-0123456789';
 const FLIPS = 6;
-/** Unleash hands events to addons once a second (its publishUnannouncedEvents job): 0–1 s before the webhook. */
-// What the bridge can guarantee per flip: Unleash 7.5 sends webhooks from a 1 s job, and its client API's ETag
-// follows a 1 s revision timer, so one flip can need ~2 s; the median must still be under 1 s. The p99 ≤ 1 s target
-// is measured (and reported) by `npm run bench`, not asserted here where a rare slow flip would make CI flaky.
-const BRIDGE_BOUND_MS = 2500;
+// What each flip must stay under: far below the 30 s polling here. Unleash sends webhooks from a 1 s job, so the
+// webhook path needs up to ~1 s plus a fetch; the event watch reads every 250 ms. The p99 ≤ 1 s target is measured
+// (and reported) by `npm run bench`, not asserted here, where one slow flip on a busy CI machine would make CI flaky.
+const FLIP_BOUND_MS = 2500;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('UnleashProvider with the Runtime Control bridge, against unleash-server', unleashServerOrSkip(), () => {
   let unleash: UnleashServer;
   let admin: UnleashAdmin;
-  let rc: RunningServer;
   let scratch: string;
-  let provider: UnleashProvider;
+  const servers: RunningServer[] = [];
+  const providers: UnleashProvider[] = [];
+
+  const startRc = async (env: Record<string, string>, logStream?: Writable) => {
+    const rc = await startServer({
+      port: 0,
+      host: '127.0.0.1',
+      dataDir: await mkdtemp(join(scratch, 'rc-')),
+      env: { RC_ADMIN_TOKEN: ADMIN, RC_LOG_LEVEL: logStream ? 'debug' : 'silent', ...env },
+      logStream,
+      print: () => {},
+    });
+    servers.push(rc);
+    return rc;
+  };
+  const clientToken = async (rc: RunningServer) => {
+    const res = await fetch(`${rc.url}/api/admin/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'client', environment: 'development' }),
+    });
+    return ((await res.json()) as { token: string }).token;
+  };
+  const bridgedProvider = async (rc: RunningServer, appName: string) => {
+    const provider = new UnleashProvider({
+      url: unleash.apiUrl,
+      appName,
+      apiToken: unleash.clientToken,
+      refreshIntervalMs: 30_000,
+      disableMetrics: true,
+      bridge: { url: rc.url, token: await clientToken(rc) },
+    });
+    providers.push(provider);
+    await provider.initialize();
+    for (let i = 0; i < 250 && !provider.bridgeConnected; i++) await sleep(20);
+    assert.ok(provider.bridgeConnected, 'bridge stream connected');
+    return provider;
+  };
+  const bridgeStatus = async (rc: RunningServer) => {
+    const res = await fetch(`${rc.url}/api/admin/integrations/unleash`, {
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
+    assert.equal(res.status, 200);
+    return (await res.json()) as {
+      watch: { state: string; lastEventId: number | null; lastError: string | null; polls: number };
+      hintsSent: { webhook: number; watch: number; relay: number };
+    };
+  };
+  /** Flips `flag` FLIPS times at random phases of Unleash's 1 s jobs; returns each flip's latency. */
+  const flipAndMeasure = async (provider: UnleashProvider, flag: string) => {
+    const value = async () => (await provider.resolveBooleanEvaluation(flag, false, { targetingKey: 'u-1' })).value;
+    assert.equal(await value(), false);
+    const latencies: number[] = [];
+    for (let i = 0; i < FLIPS; i++) {
+      const want = i % 2 === 0;
+      await sleep(Math.random() * 1000);
+      const start = performance.now();
+      if (want) await admin.enable(flag);
+      else await admin.disable(flag);
+      while ((await value()) !== want) {
+        if (performance.now() - start > 5000) assert.fail(`flip ${i}: provider still shows ${!want} after 5 s`);
+        await sleep(5);
+      }
+      latencies.push(Math.round(performance.now() - start));
+    }
+    return latencies;
+  };
 
   before(async () => {
     scratch = await mkdtemp(join(tmpdir(), 'rc-unleash-bridge-'));
     unleash = await startUnleashServer();
     admin = UnleashAdmin.of(unleash);
-    rc = await startServer({
-      port: 0,
-      host: '127.0.0.1',
-      dataDir: scratch,
-      env: { RC_ADMIN_TOKEN: ADMIN, RC_LOG_LEVEL: 'silent', RC_UNLEASH_WEBHOOK_SECRET: SECRET },
-      print: () => {},
-    });
-    await configureUnleashWebhook(unleash, `${rc.url}/api/integrations/unleash/webhook`, SECRET);
-    // Unleash caches the enabled addons for a minute (AddonService, memoized); a restart makes the new one active now.
-    await unleash.stopProcess();
-    await unleash.startProcess();
-    await admin.createFeature('bridged-flag', { strategies: [flexibleRollout(100)], enabled: false });
-    const token = await fetch(`${rc.url}/api/admin/tokens`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ kind: 'client', environment: 'development' }),
-    });
-    provider = new UnleashProvider({
-      url: unleash.apiUrl,
-      appName: 'bridge-e2e',
-      apiToken: unleash.clientToken,
-      refreshIntervalMs: 30_000,
-      disableMetrics: true,
-      bridge: { url: rc.url, token: ((await token.json()) as { token: string }).token },
-    });
-    await provider.initialize();
   });
 
   after(async () => {
-    await provider?.onClose();
-    await rc?.close();
+    for (const provider of providers) await provider.onClose();
+    for (const rc of servers) await rc.close();
     await unleash?.stop();
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
-  const value = async () =>
-    (await provider.resolveBooleanEvaluation('bridged-flag', false, { targetingKey: 'u-1' })).value;
+  it("webhook only: sees each flip within Unleash's 1 s webhook job, fetching the flag alone (polling every 30 s)", async () => {
+    const rc = await startRc({ RC_UNLEASH_WEBHOOK_SECRET: SECRET });
+    await configureUnleashWebhook(unleash, `${rc.url}/api/integrations/unleash/webhook`, SECRET);
+    // Unleash caches the enabled addons for a minute (AddonService, memoized); a restart makes the new one active now.
+    await unleash.stopProcess();
+    await unleash.startProcess();
+    await admin.createFeature('webhook-flag', { strategies: [flexibleRollout(100)], enabled: false });
+    const provider = await bridgedProvider(rc, 'bridge-webhook-e2e');
+    const latencies = await flipAndMeasure(provider, 'webhook-flag');
+    process.stderr.write(`# webhook bridge flip → provider latencies (ms): ${latencies.join(', ')}\n`);
+    for (const ms of latencies) assert.ok(ms < FLIP_BOUND_MS, `latency ${ms} ms (all: ${latencies.join(', ')})`);
+    // Each flip was fetched as that one flag (Unleash's single-flag endpoint), not by re-reading the whole list.
+    assert.ok(provider.bridgeFeatureFetches >= FLIPS, `feature fetches: ${provider.bridgeFeatureFetches}`);
+    const status = await bridgeStatus(rc);
+    assert.ok(status.hintsSent.webhook >= FLIPS);
+    assert.equal(status.hintsSent.watch, 0);
+  });
 
-  it("sees a flag toggled in Unleash within Unleash's 1 s event and revision timers (median < 1 s) while polling every 30 s", async () => {
-    const deadline = Date.now() + 5000;
-    while (!provider.bridgeConnected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    assert.ok(provider.bridgeConnected, 'bridge stream connected');
-    assert.equal(await value(), false);
-    const latencies: number[] = [];
-    for (let i = 0; i < FLIPS; i++) {
-      const want = i % 2 === 0;
-      // Flips at a random phase of Unleash's 1 s event job, as real edits arrive.
-      await new Promise((r) => setTimeout(r, Math.random() * 1000));
-      const start = performance.now();
-      if (want) await admin.enable('bridged-flag');
-      else await admin.disable('bridged-flag');
-      while ((await value()) !== want) {
-        if (performance.now() - start > 5000) assert.fail(`flip ${i}: provider still shows ${!want} after 5 s`);
-        await new Promise((r) => setTimeout(r, 5));
+  it('event watch: sees each flip and an archived flag from the event log, each Unleash event relayed once beside the webhook', async () => {
+    const rc = await startRc({
+      RC_UNLEASH_WEBHOOK_SECRET: SECRET,
+      RC_UNLEASH_URL: unleash.url,
+      RC_UNLEASH_TOKEN: unleash.adminToken,
+    });
+    await configureUnleashWebhook(unleash, `${rc.url}/api/integrations/unleash/webhook`, SECRET);
+    await unleash.stopProcess();
+    await unleash.startProcess();
+    await admin.createFeature('watched-flag', { strategies: [flexibleRollout(100)], enabled: false });
+    const provider = await bridgedProvider(rc, 'bridge-watch-e2e');
+    // A raw stream client beside the provider, to see exactly which hints went out.
+    const hints: { eventId: number | null; feature: string | null }[] = [];
+    const raw = await fetch(`${rc.url}/api/integrations/unleash/stream`, {
+      headers: { authorization: `Bearer ${await clientToken(rc)}` },
+    });
+    const reader = raw.body!.pipeThrough(new TextDecoderStream()).getReader();
+    void (async () => {
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+        if (done) return;
+        buffer += value;
+        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+          const frame = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          if (!frame.includes('event: unleash-refresh')) continue;
+          const data = frame.split('\n').find((l) => l.startsWith('data: '));
+          if (data) hints.push(JSON.parse(data.slice(6)));
+        }
       }
-      latencies.push(Math.round(performance.now() - start));
+    })();
+
+    const latencies = await flipAndMeasure(provider, 'watched-flag');
+    process.stderr.write(`# watch bridge flip → provider latencies (ms): ${latencies.join(', ')}\n`);
+    for (const ms of latencies) assert.ok(ms < FLIP_BOUND_MS, `latency ${ms} ms (all: ${latencies.join(', ')})`);
+    assert.ok(provider.bridgeFeatureFetches >= FLIPS);
+
+    // Archiving removes the flag from the client API: the provider answers FLAG_NOT_FOUND without waiting for a poll.
+    const archived = await fetch(`${unleash.apiUrl}/admin/projects/default/features/watched-flag`, {
+      method: 'DELETE',
+      headers: { authorization: unleash.adminToken },
+    });
+    assert.equal(archived.status, 202);
+    const start = performance.now();
+    for (;;) {
+      const r = await provider.resolveBooleanEvaluation('watched-flag', false, {});
+      if (r.errorCode === ErrorCode.FLAG_NOT_FOUND) break;
+      if (performance.now() - start > FLIP_BOUND_MS) assert.fail('archived flag still known after 2.5 s');
+      await sleep(5);
     }
-    process.stderr.write(`# bridge flip → provider latencies (ms): ${latencies.join(', ')}\n`);
-    for (const ms of latencies) assert.ok(ms < BRIDGE_BOUND_MS, `latency ${ms} ms (all: ${latencies.join(', ')})`);
-    const median = [...latencies].sort((a, b) => a - b)[Math.floor(FLIPS / 2)]!;
-    assert.ok(median < 1000, `median ${median} ms`);
-    assert.ok(provider.bridgeRefreshes >= FLIPS);
+
+    // Let the webhooks of the last events arrive (Unleash sends them within ~1 s), then count.
+    await sleep(1500);
+    const status = await bridgeStatus(rc);
+    assert.equal(status.watch.state, 'watching');
+    assert.ok((status.watch.lastEventId ?? 0) > 0);
+    assert.ok(status.hintsSent.watch >= 1, 'the watch delivered hints');
+    const ids = hints.map((h) => h.eventId).filter((id): id is number => id !== null);
+    assert.ok(ids.length >= FLIPS + 1, `hints: ${JSON.stringify(hints)}`);
+    assert.equal(new Set(ids).size, ids.length, `each Unleash event relayed once: ${ids.join(', ')}`);
+    assert.ok(hints.some((h) => h.feature === 'watched-flag'));
+    await reader.cancel();
+  });
+
+  it('event watch with a token Unleash rejects: reports the failure, never the token, and the webhook still works', async () => {
+    const sentinel = `*:*.sentinel${'5'.repeat(40)}`;
+    const lines: string[] = [];
+    const logStream = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(chunk.toString());
+        cb();
+      },
+    });
+    const rc = await startRc({ RC_UNLEASH_URL: unleash.url, RC_UNLEASH_TOKEN: sentinel }, logStream);
+    let status = await bridgeStatus(rc);
+    for (let i = 0; i < 100 && status.watch.state !== 'failing'; i++) {
+      await sleep(20);
+      status = await bridgeStatus(rc);
+    }
+    assert.equal(status.watch.state, 'failing');
+    assert.match(status.watch.lastError ?? '', /answered 401.*RC_UNLEASH_TOKEN/);
+    const metrics = await (await fetch(`${rc.url}/metrics`)).text();
+    assert.match(metrics, /rc_unleash_watch_errors_total [1-9]/);
+    const everything = [lines.join(''), JSON.stringify(status), metrics].join('\n');
+    assert.ok(!everything.includes('sentinel5555'), 'the Unleash token appears in no log line, response or metric');
+    assert.match(lines.join(''), /unleash event watch: GET \/api\/admin\/search\/events answered 401/);
   });
 });

@@ -15,7 +15,7 @@ import {
 import { Unleash, type UnleashConfig } from 'unleash-client';
 import { UnleashBridgeClient, type UnleashBridgeOptions } from './unleash-bridge-client.js';
 import { toUnleashContext } from './unleash-context.js';
-import { bindUnleashRefresh, CoalescingRefresher } from './unleash-refresh.js';
+import { bindUnleashFeatureUpdates, bindUnleashRefresh, CoalescingRefresher } from './unleash-refresh.js';
 
 /** Options shared by both ways of building the provider. */
 interface UnleashProviderCommonOptions {
@@ -190,6 +190,11 @@ export class UnleashProvider implements Provider {
     return this.refresher?.fetches ?? 0;
   }
 
+  /** Of those, the fetches of named flags one by one (the rest fetched the full list). */
+  get bridgeFeatureFetches(): number {
+    return this.refresher?.featureFetches ?? 0;
+  }
+
   /** Whether the bridge stream is connected right now. */
   get bridgeConnected(): boolean {
     return this.bridge?.connected ?? false;
@@ -202,17 +207,26 @@ export class UnleashProvider implements Provider {
       this.logger.warn('unleash: this unleash-client cannot be asked to fetch now; the bridge is off, polling only');
       return;
     }
-    // 10 ms gathers the webhook calls of one change (Unleash sends one per event, within milliseconds).
-    const fetchAndReport = async () => {
+    // Named flags are fetched one by one from Unleash's database-backed single-flag endpoint (no revision cache).
+    const updater = bindUnleashFeatureUpdates(this.client);
+    const fetchFeatures = updater
+      ? async (names: readonly string[]) => (await updater.update(names)) === 'applied'
+      : undefined;
+    const fetchAll = async () => {
       const before = this.changedFetches;
       await fetchNow();
       return this.changedFetches > before;
     };
-    this.refresher = new CoalescingRefresher(fetchAndReport, 10, (err) =>
+    // 10 ms gathers the events of one change (Unleash records several within milliseconds).
+    this.refresher = new CoalescingRefresher(fetchAll, fetchFeatures, 10, (err) =>
       this.logger.warn(`unleash: bridge-triggered fetch failed: ${err instanceof Error ? err.message : String(err)}`),
     );
     const refresher = this.refresher;
-    this.bridge = new UnleashBridgeClient(this.bridgeOptions, () => refresher.request(), this.logger);
+    this.bridge = new UnleashBridgeClient(
+      this.bridgeOptions,
+      (feature) => refresher.request(feature === undefined ? undefined : [feature]),
+      this.logger,
+    );
     this.bridge.start();
   }
 

@@ -1,4 +1,5 @@
 import type { Unleash } from 'unleash-client';
+import { get } from 'unleash-client/lib/request.js';
 
 /**
  * "Fetch from Unleash now" for unleash-client 6.x, which has no public call for it.
@@ -47,13 +48,177 @@ export function bindUnleashRefresh(client: Unleash): (() => Promise<void>) | und
   return () => polling.fetch();
 }
 
+/** A flag as Unleash's client API returns it (the parts checked here; the rest is passed through untouched). */
+interface ClientFeature {
+  name: string;
+  enabled: boolean;
+  strategies?: { segments?: number[] }[];
+  [key: string]: unknown;
+}
+
+interface RepositoryInternals {
+  save(
+    response: { type: 'delta' | 'full'; features?: ClientFeature[]; events?: unknown[] },
+    fromApi: boolean,
+  ): Promise<void>;
+  getSegment(id: number): unknown;
+}
+
+interface PollingOptions {
+  url: string;
+  appName: string;
+  instanceId?: string;
+  connectionId: string;
+  headers?: Record<string, string>;
+  customHeadersFunction?: () => Promise<Record<string, string>>;
+  refreshInterval?: number;
+  timeout?: number;
+  httpOptions?: unknown;
+  projectName?: string;
+  namePrefix?: string;
+  tags?: unknown[];
+  onSave: RepositoryInternals['save'];
+}
+
+/** What `update` did: applied every named flag, or found something only a full fetch can bring (a new segment). */
+export type FeatureUpdateResult = 'applied' | 'needs-full-fetch';
+
+/** Fetches named flags one by one and applies them to an unleash-client's repository. */
+export interface UnleashFeatureUpdater {
+  update(names: readonly string[]): Promise<FeatureUpdateResult>;
+}
+
+/** How long a flag fetched one by one outranks a full response (Unleash's revision timer is 1 s; ample margin). */
+const OVERLAY_MS = 5000;
+
+function isClientFeature(value: unknown, name: string): value is ClientFeature {
+  const f = value as Partial<ClientFeature> | null;
+  return (
+    typeof f === 'object' &&
+    f !== null &&
+    f.name === name &&
+    typeof f.enabled === 'boolean' &&
+    (f.strategies === undefined || Array.isArray(f.strategies))
+  );
+}
+
 /**
- * Coalesces refresh requests: the first starts a fetch after `gatherMs` (a burst of webhook events arrives within a
- * few milliseconds of each other); requests while a fetch is in flight make one more fetch after it, because the
- * running one may have missed the change that caused them.
+ * "Apply these flags now", bypassing the revision cache of Unleash's client API.
  *
- * A fetch that finds nothing new is retried a few times with growing delays: Unleash recomputes the revision behind
- * its client API's ETag on a 1 s timer, so a fetch right after the webhook can still be answered "304, unchanged".
+ * Why: `GET /api/client/features` answers with an ETag derived from a revision that Unleash recomputes on a 1 s
+ * timer (and, with its response cache on, the body memoized under that ETag), so a fetch right after a change can
+ * still be "304, unchanged". `GET /api/client/features/:name` reads the database on every call. So, for a hint that
+ * names a flag, the provider fetches that flag alone (with the client's own URL, headers, token and HTTP options)
+ * and hands it to the repository as a delta — the same path unleash-client's streaming mode uses — which updates the
+ * flag, keeps the other flags, writes the backup and emits `changed`.
+ *
+ * One hazard is guarded: a full response fetched just after such an update may come from Unleash's memo of the
+ * previous revision and would put the old definition back. For a few seconds after an update, full responses keep
+ * the flags fetched one by one, and those flags are fetched again at once, so the database decides.
+ *
+ * Returns undefined (the caller then does full fetches) for client versions without these internals, in streaming
+ * mode, or with tag filters (the single-flag endpoint cannot apply them).
+ */
+export function bindUnleashFeatureUpdates(client: Unleash): UnleashFeatureUpdater | undefined {
+  const repository = (client as unknown as { repository?: Partial<RepositoryInternals> & { fetcher?: unknown } })
+    .repository;
+  if (typeof repository?.save !== 'function' || typeof repository.getSegment !== 'function') return undefined;
+  const fetcher = repository.fetcher as { pollingFetcher?: unknown; currentFetcher?: unknown } | undefined;
+  const polling = (fetcher?.pollingFetcher ?? fetcher) as { options?: Partial<PollingOptions> } | undefined;
+  if (fetcher?.currentFetcher !== undefined && fetcher.currentFetcher !== polling) return undefined;
+  const options = polling?.options;
+  if (typeof options?.url !== 'string' || typeof options.appName !== 'string') return undefined;
+  if (typeof options.connectionId !== 'string' || (options.tags?.length ?? 0) > 0) return undefined;
+  if (typeof options.onSave !== 'function') return undefined;
+  const opts = options as PollingOptions;
+  const repo = repository as RepositoryInternals;
+
+  const base = opts.url.endsWith('/') ? opts.url : `${opts.url}/`;
+  const featureUrl = (name: string) => {
+    const url = new URL(`client/features/${encodeURIComponent(name)}`, base);
+    if (opts.projectName) url.searchParams.set('project', opts.projectName);
+    return url.toString();
+  };
+  /** Flags fetched one by one, and when: they outrank full responses for OVERLAY_MS. */
+  const recent = new Map<string, { feature: ClientFeature | null; at: number }>();
+
+  const fetchOne = async (name: string): Promise<ClientFeature | null> => {
+    const url = featureUrl(name);
+    const headers = opts.customHeadersFunction ? await opts.customHeadersFunction() : opts.headers;
+    const res = await get({
+      url,
+      appName: opts.appName,
+      instanceId: opts.instanceId,
+      connectionId: opts.connectionId,
+      interval: opts.refreshInterval,
+      timeout: opts.timeout,
+      headers,
+      httpOptions: opts.httpOptions as never,
+      supportedSpecVersion: '5.2.0',
+    });
+    // 404: archived, deleted, or outside this token's projects — in every case not a flag this client may see.
+    if (res.status === 404) return null;
+    if (!res.ok) throw new Error(`${url} responded ${res.status}`);
+    const body: unknown = await res.json();
+    if (!isClientFeature(body, name)) throw new Error(`${url} answered something that is not the flag "${name}"`);
+    return body;
+  };
+
+  const update = async (names: readonly string[]): Promise<FeatureUpdateResult> => {
+    const wanted = [...new Set(names)].filter((n) => !opts.namePrefix || n.startsWith(opts.namePrefix));
+    const fetched = await Promise.all(wanted.map(async (name) => [name, await fetchOne(name)] as const));
+    const events: unknown[] = [];
+    const now = Date.now();
+    for (const [name, feature] of fetched) {
+      if (feature === null) {
+        events.push({ type: 'feature-removed', featureName: name, project: opts.projectName ?? '' });
+      } else {
+        // A segment this client has never seen comes only with the full list.
+        const segments = (feature.strategies ?? []).flatMap((s) => s.segments ?? []);
+        if (segments.some((id) => repo.getSegment(id) === undefined)) return 'needs-full-fetch';
+        events.push({ type: 'feature-updated', eventId: 0, feature });
+      }
+      recent.set(name, { feature, at: now });
+    }
+    if (events.length > 0) await repo.save({ type: 'delta', events }, true);
+    return 'applied';
+  };
+
+  // The fetcher hands its responses to `options.onSave` (the repository's save, bound when the client was built).
+  if (!overlaid.has(opts)) {
+    overlaid.add(opts);
+    const originalSave = opts.onSave;
+    opts.onSave = (response, fromApi) => {
+      const now = Date.now();
+      for (const [name, entry] of recent) if (now - entry.at > OVERLAY_MS) recent.delete(name);
+      if (response.type !== 'full' || recent.size === 0 || !Array.isArray(response.features)) {
+        return originalSave(response, fromApi);
+      }
+      const kept = [...recent];
+      const features = response.features.filter((f) => !recent.has(f.name));
+      for (const [, entry] of kept) if (entry.feature) features.push(entry.feature);
+      // Then let the database decide: if the full response was the newer one, this brings it back.
+      const names = kept.map(([name]) => name);
+      setImmediate(() => {
+        void update(names).catch(() => {});
+      });
+      return originalSave({ ...response, features }, fromApi);
+    };
+  }
+  return { update };
+}
+
+const overlaid = new WeakSet<object>();
+
+/**
+ * Coalesces refresh requests. A request names flags (a webhook or event-log hint) or none (reconnect, bulk change).
+ * The first request starts work after `gatherMs` (one change produces several events within milliseconds); requests
+ * while work is in flight make one more round after it, because the running one may have missed their change.
+ *
+ * - Named flags are fetched one by one through `fetchFeatures`, which reads Unleash's database directly; when that
+ *   is unavailable, fails, or needs the full list, the round becomes a full fetch.
+ * - A full fetch that finds nothing new is retried a few times with growing delays: Unleash recomputes the revision
+ *   behind its client API's ETag on a 1 s timer, so a fetch right after a change can still be "304, unchanged".
  */
 export class CoalescingRefresher {
   private timer: NodeJS.Timeout | undefined;
@@ -61,20 +226,38 @@ export class CoalescingRefresher {
   private again = false;
   private closed = false;
   private retry = 0;
-  /** How many fetches ran (for tests and the benchmark). */
+  private full = false;
+  private timerDue = 0;
+  private readonly names = new Set<string>();
+  /** How many fetch rounds ran (for tests and the benchmark). */
   fetches = 0;
+  /** How many rounds fetched named flags one by one. */
+  featureFetches = 0;
 
   constructor(
-    /** Resolves true when the fetch brought a change. */
-    private readonly fetchNow: () => Promise<boolean>,
+    /** Fetches every flag; resolves true when that brought a change. */
+    private readonly fetchAll: () => Promise<boolean>,
+    /** Fetches and applies the named flags; resolves false when only a full fetch can do. */
+    private readonly fetchFeatures: ((names: readonly string[]) => Promise<boolean>) | undefined,
     private readonly gatherMs: number,
     private readonly onError: (err: unknown) => void,
     // Dense for the first ~2.5 s (Unleash's revision timer is 1 s), then a last try; polling remains the backstop.
     private readonly retryDelaysMs: readonly number[] = [100, 150, 200, 250, 250, 250, 300, 300, 400, 500, 2000],
   ) {}
 
-  request(): void {
-    this.retry = 0;
+  /** Asks for the named flags, or (no names) for everything. */
+  request(names?: readonly string[]): void {
+    if (!names || names.length === 0) {
+      this.full = true;
+      this.retry = 0;
+    } else {
+      for (const name of names) this.names.add(name);
+    }
+    // A request must not wait behind a long retry delay that is already pending.
+    if (this.timer && this.timerDue > Date.now() + this.gatherMs) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     this.schedule(this.gatherMs);
   }
 
@@ -85,6 +268,7 @@ export class CoalescingRefresher {
       return;
     }
     if (this.timer) return;
+    this.timerDue = Date.now() + delayMs;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.run();
@@ -95,17 +279,37 @@ export class CoalescingRefresher {
   private async run(): Promise<void> {
     this.inFlight = true;
     this.fetches++;
+    const names = [...this.names];
+    this.names.clear();
+    let full = this.full;
+    this.full = false;
     let changed = false;
     try {
-      changed = await this.fetchNow();
+      if (names.length > 0) {
+        if (this.fetchFeatures) {
+          this.featureFetches++;
+          if (!(await this.fetchFeatures(names))) full = true;
+        } else {
+          full = true;
+        }
+        if (full) this.retry = 0;
+      }
+      if (full) changed = await this.fetchAll();
     } catch (err) {
       this.onError(err);
+      if (!full) {
+        // The one-by-one path failed (network, 5xx, an unexpected answer): a full fetch takes over.
+        this.full = true;
+        this.retry = 0;
+        this.again = true;
+      }
     } finally {
       this.inFlight = false;
       if (this.again) {
         this.again = false;
-        this.request();
-      } else if (!changed && this.retry < this.retryDelaysMs.length) {
+        this.schedule(this.gatherMs);
+      } else if (full && !changed && this.retry < this.retryDelaysMs.length) {
+        this.full = true;
         this.schedule(this.retryDelaysMs[this.retry++]!);
       }
     }
