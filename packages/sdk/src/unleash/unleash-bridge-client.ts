@@ -10,6 +10,9 @@ export interface UnleashBridgeOptions {
 
 export const UNLEASH_BRIDGE_STREAM_PATH = '/api/integrations/unleash/stream';
 
+/** What the stream says: a change (naming a flag, or not: fetch everything), or `ready` after each (re)connect. */
+export type BridgeHint = { kind: 'change'; feature: string | undefined } | { kind: 'ready' };
+
 /**
  * The flag a hint names, if any: `unleash-refresh` events carry `{"feature": "<name>" | null, "type": …,
  * "eventId": …}`; a hint without a usable name means "fetch everything".
@@ -38,7 +41,7 @@ export class UnleashBridgeClient {
 
   constructor(
     private readonly options: UnleashBridgeOptions,
-    private readonly onRefresh: (feature: string | undefined) => void,
+    private readonly onRefresh: (hint: BridgeHint) => void,
     private readonly logger: Logger,
   ) {}
 
@@ -59,8 +62,11 @@ export class UnleashBridgeClient {
           this.connectedOnce = true;
         },
         onMessage: (message) => {
-          if (message.event === 'unleash-refresh') this.onRefresh(hintedFeature(message.data));
-          else if (message.event === 'ready') this.onRefresh(undefined);
+          if (message.event === 'unleash-refresh') {
+            this.onRefresh({ kind: 'change', feature: hintedFeature(message.data) });
+          } else if (message.event === 'ready') {
+            this.onRefresh({ kind: 'ready' });
+          }
         },
         onClose: (reason, status) => {
           this.connected = false;

@@ -224,7 +224,11 @@ export class UnleashProvider implements Provider {
     const refresher = this.refresher;
     this.bridge = new UnleashBridgeClient(
       this.bridgeOptions,
-      (feature) => refresher.request(feature === undefined ? undefined : [feature]),
+      (hint) =>
+        hint.kind === 'ready'
+          ? // Catches up on hints missed while disconnected; nothing is known to have changed, so no retries.
+            refresher.request(undefined, { retryUnchanged: false })
+          : refresher.request(hint.feature === undefined ? undefined : [hint.feature]),
       this.logger,
     );
     this.bridge.start();

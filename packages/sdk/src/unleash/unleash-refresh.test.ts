@@ -100,6 +100,23 @@ describe('CoalescingRefresher', () => {
     refresher.close();
   });
 
+  it('a full fetch that follows no known change (stream connected) is not retried when it finds nothing new', async () => {
+    const r = recorder();
+    const refresher = new CoalescingRefresher(r.fetchAll, r.fetchFeatures, 5, () => {}, [5, 5, 5]);
+    r.allResults.push(false, false, false, false);
+    refresher.request(undefined, { retryUnchanged: false });
+    await sleep(80);
+    assert.deepEqual(r.calls, ['all']);
+    // But a reconnect during a retry sequence that follows a change does not cut that sequence short.
+    r.calls.length = 0;
+    r.allResults.push(false, false, false, false);
+    refresher.request();
+    refresher.request(undefined, { retryUnchanged: false });
+    await sleep(120);
+    assert.deepEqual(r.calls, ['all', 'all', 'all', 'all']);
+    refresher.close();
+  });
+
   it('a named request does not wait behind a pending long retry delay', async () => {
     const r = recorder();
     const refresher = new CoalescingRefresher(r.fetchAll, r.fetchFeatures, 5, () => {}, [5_000]);

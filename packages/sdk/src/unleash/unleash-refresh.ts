@@ -227,6 +227,8 @@ export class CoalescingRefresher {
   private closed = false;
   private retry = 0;
   private full = false;
+  /** Whether the current full-fetch round follows a real change (and so retries an unchanged answer). */
+  private retrying = false;
   private timerDue = 0;
   private readonly names = new Set<string>();
   /** How many fetch rounds ran (for tests and the benchmark). */
@@ -245,11 +247,17 @@ export class CoalescingRefresher {
     private readonly retryDelaysMs: readonly number[] = [100, 150, 200, 250, 250, 250, 300, 300, 400, 500, 2000],
   ) {}
 
-  /** Asks for the named flags, or (no names) for everything. */
-  request(names?: readonly string[]): void {
+  /**
+   * Asks for the named flags, or (no names) for everything. `retryUnchanged: false` is for a full fetch that follows
+   * no known change (the stream's `ready` on every connect): one fetch, no retries when it finds nothing new.
+   */
+  request(names?: readonly string[], options: { retryUnchanged?: boolean } = {}): void {
     if (!names || names.length === 0) {
       this.full = true;
-      this.retry = 0;
+      if (options.retryUnchanged !== false) {
+        this.retrying = true;
+        this.retry = 0;
+      }
     } else {
       for (const name of names) this.names.add(name);
     }
@@ -292,7 +300,10 @@ export class CoalescingRefresher {
         } else {
           full = true;
         }
-        if (full) this.retry = 0;
+        if (full) {
+          this.retrying = true;
+          this.retry = 0;
+        }
       }
       if (full) changed = await this.fetchAll();
     } catch (err) {
@@ -300,6 +311,7 @@ export class CoalescingRefresher {
       if (!full) {
         // The one-by-one path failed (network, 5xx, an unexpected answer): a full fetch takes over.
         this.full = true;
+        this.retrying = true;
         this.retry = 0;
         this.again = true;
       }
@@ -308,9 +320,11 @@ export class CoalescingRefresher {
       if (this.again) {
         this.again = false;
         this.schedule(this.gatherMs);
-      } else if (full && !changed && this.retry < this.retryDelaysMs.length) {
+      } else if (full && !changed && this.retrying && this.retry < this.retryDelaysMs.length) {
         this.full = true;
         this.schedule(this.retryDelaysMs[this.retry++]!);
+      } else if (full) {
+        this.retrying = false;
       }
     }
   }
