@@ -330,6 +330,17 @@ describe('bindUnleashFeatureUpdates (unleash-client 6.x against a loopback Unlea
     }
   });
 
+  it('gives every caller for one client the same updater (one overlay, one wrapper)', async () => {
+    const u = await loopbackUnleash();
+    try {
+      u.state.list = [flag('x', false)];
+      await u.start();
+      assert.equal(bindUnleashFeatureUpdates(u.client), bindUnleashFeatureUpdates(u.client));
+    } finally {
+      await u.close();
+    }
+  });
+
   it('is unavailable (undefined) with tag filters, which the single-flag endpoint cannot apply', async () => {
     const client = new Unleash({
       appName: 'rc-refresh-tags',

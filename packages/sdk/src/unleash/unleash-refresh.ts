@@ -131,6 +131,9 @@ export function bindUnleashFeatureUpdates(client: Unleash): UnleashFeatureUpdate
   if (typeof options.connectionId !== 'string' || (options.tags?.length ?? 0) > 0) return undefined;
   if (typeof options.onSave !== 'function') return undefined;
   const opts = options as PollingOptions;
+  // One updater per client: several providers over one client share its overlay of recently fetched flags.
+  const existing = updaters.get(opts);
+  if (existing) return existing;
   const repo = repository as RepositoryInternals;
 
   const base = opts.url.endsWith('/') ? opts.url : `${opts.url}/`;
@@ -185,30 +188,29 @@ export function bindUnleashFeatureUpdates(client: Unleash): UnleashFeatureUpdate
   };
 
   // The fetcher hands its responses to `options.onSave` (the repository's save, bound when the client was built).
-  if (!overlaid.has(opts)) {
-    overlaid.add(opts);
-    const originalSave = opts.onSave;
-    opts.onSave = (response, fromApi) => {
-      const now = Date.now();
-      for (const [name, entry] of recent) if (now - entry.at > OVERLAY_MS) recent.delete(name);
-      if (response.type !== 'full' || recent.size === 0 || !Array.isArray(response.features)) {
-        return originalSave(response, fromApi);
-      }
-      const kept = [...recent];
-      const features = response.features.filter((f) => !recent.has(f.name));
-      for (const [, entry] of kept) if (entry.feature) features.push(entry.feature);
-      // Then let the database decide: if the full response was the newer one, this brings it back.
-      const names = kept.map(([name]) => name);
-      setImmediate(() => {
-        void update(names).catch(() => {});
-      });
-      return originalSave({ ...response, features }, fromApi);
-    };
-  }
-  return { update };
+  const originalSave = opts.onSave;
+  opts.onSave = (response, fromApi) => {
+    const now = Date.now();
+    for (const [name, entry] of recent) if (now - entry.at > OVERLAY_MS) recent.delete(name);
+    if (response.type !== 'full' || recent.size === 0 || !Array.isArray(response.features)) {
+      return originalSave(response, fromApi);
+    }
+    const kept = [...recent];
+    const features = response.features.filter((f) => !recent.has(f.name));
+    for (const [, entry] of kept) if (entry.feature) features.push(entry.feature);
+    // Then let the database decide: if the full response was the newer one, this brings it back.
+    const names = kept.map(([name]) => name);
+    setImmediate(() => {
+      void update(names).catch(() => {});
+    });
+    return originalSave({ ...response, features }, fromApi);
+  };
+  const updater = { update };
+  updaters.set(opts, updater);
+  return updater;
 }
 
-const overlaid = new WeakSet<object>();
+const updaters = new WeakMap<object, UnleashFeatureUpdater>();
 
 /**
  * Coalesces refresh requests. A request names flags (a webhook or event-log hint) or none (reconnect, bulk change).
