@@ -199,6 +199,45 @@ describe('UnleashProvider with the Runtime Control bridge, against unleash-serve
     await reader.cancel();
   });
 
+  it('event watch: a segment edit (which the webhook addon cannot send) reaches the provider without waiting for a poll', async () => {
+    const rc = await startRc({ RC_UNLEASH_URL: unleash.url, RC_UNLEASH_TOKEN: unleash.adminToken });
+    const adminCall = async (method: string, path: string, body: unknown) => {
+      const res = await fetch(`${unleash.apiUrl}${path}`, {
+        method,
+        headers: { authorization: unleash.adminToken, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const text = await res.text();
+      assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
+      return text ? (JSON.parse(text) as { id?: number }) : {};
+    };
+    const testers = (values: string[]) => ({
+      name: 'beta-testers',
+      constraints: [{ contextName: 'userId', operator: 'IN', values, inverted: false, caseInsensitive: false }],
+    });
+    const segment = await adminCall('POST', '/admin/segments', testers(['u-1']));
+    assert.ok(segment.id, 'segment created');
+    await admin.createFlag('segmented-flag');
+    await adminCall('POST', '/admin/projects/default/features/segmented-flag/environments/development/strategies', {
+      name: 'flexibleRollout',
+      parameters: { rollout: '100', stickiness: 'default', groupId: 'segmented-flag' },
+      constraints: [],
+      segments: [segment.id],
+    });
+    await admin.enable('segmented-flag');
+    const provider = await bridgedProvider(rc, 'bridge-segment-e2e');
+    const forU1 = async () =>
+      (await provider.resolveBooleanEvaluation('segmented-flag', false, { targetingKey: 'u-1', userId: 'u-1' })).value;
+    assert.equal(await forU1(), true, 'u-1 is in the segment');
+    const start = performance.now();
+    await adminCall('PUT', `/admin/segments/${segment.id}`, testers(['u-2']));
+    while (await forU1()) {
+      if (performance.now() - start > FLIP_BOUND_MS) assert.fail('segment edit not seen after 2.5 s (polling is 30 s)');
+      await sleep(5);
+    }
+    process.stderr.write(`# watch bridge segment edit → provider: ${Math.round(performance.now() - start)} ms\n`);
+  });
+
   it('event watch with a token Unleash rejects: reports the failure, never the token, and the webhook still works', async () => {
     const sentinel = `*:*.sentinel${'5'.repeat(40)}`;
     const lines: string[] = [];

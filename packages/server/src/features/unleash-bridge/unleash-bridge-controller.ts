@@ -3,7 +3,7 @@ import { hashEquals, hashToken } from '../../auth/tokens.js';
 import { AppError } from '../../errors/app-error.js';
 import type { Runtime } from '../../runtime.js';
 import { sseFrame } from '../client-stream/sse-hub.js';
-import { isFeatureEvent, parseUnleashWebhookEvent } from './unleash-webhook-event.js';
+import { changesEvaluation, parseUnleashWebhookEvent } from './unleash-webhook-event.js';
 
 type Guard = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
@@ -47,11 +47,11 @@ export async function unleashBridgeController(
       );
     }
     const event = parseUnleashWebhookEvent(req.body);
-    if (!isFeatureEvent(event)) {
+    if (!changesEvaluation(event)) {
       return reply.code(202).send({ accepted: false, reason: `event type "${event.type}" does not change features` });
     }
     const result = await bridge.receiveWebhook({
-      feature: event.featureName,
+      feature: event.type.startsWith('segment-') ? null : event.featureName,
       type: event.type,
       environment: event.environment,
       eventId: event.id,

@@ -45,8 +45,10 @@ describe('UnleashEventWatch', () => {
         { id: 8, type: 'feature-environment-enabled', featureName: 'a', environment: 'production' },
         { id: 9, type: 'user-created' },
         { id: 10, type: 'feature-strategy-update', featureName: 'b', environment: 'development' },
+        { id: 11, type: 'segment-updated' },
+        { id: 12, type: 'segment-created' },
       ]),
-      page([{ id: 10, type: 'feature-strategy-update', featureName: 'b' }]),
+      page([{ id: 12, type: 'segment-created' }]),
     ]);
     await t.watch.poll();
     assert.deepEqual(t.hints, [], 'nothing from before the watch started');
@@ -56,10 +58,12 @@ describe('UnleashEventWatch', () => {
     assert.deepEqual(t.hints, [
       { feature: 'a', type: 'feature-environment-enabled', environment: 'production', eventId: 8, source: 'watch' },
       { feature: 'b', type: 'feature-strategy-update', environment: 'development', eventId: 10, source: 'watch' },
+      // A segment edit changes every flag using it: no flag named, providers fetch everything.
+      { feature: null, type: 'segment-updated', environment: null, eventId: 11, source: 'watch' },
     ]);
     await t.watch.poll();
-    assert.equal(t.hints.length, 2, 'an event already seen is not reported again');
-    assert.equal(t.watch.lastEventId, 10);
+    assert.equal(t.hints.length, 3, 'an event already seen is not reported again');
+    assert.equal(t.watch.lastEventId, 12);
     const url = new URL(t.requests[0]!.url);
     assert.equal(url.pathname, '/api/admin/search/events');
     assert.equal(url.searchParams.get('limit'), String(WATCH_PAGE));

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { isFeatureEvent } from './unleash-webhook-event.js';
+import { changesEvaluation } from './unleash-webhook-event.js';
 
 /** One feature change as the bridge relays it, whichever way it learnt of it. */
 export interface UnleashRefreshHint {
@@ -39,7 +39,8 @@ interface EventRow {
 }
 
 /**
- * Reads Unleash's event log (`GET /api/admin/search/events`) every `intervalMs` and reports each new feature event.
+ * Reads Unleash's event log (`GET /api/admin/search/events`) every `intervalMs` and reports each new event that
+ * changes evaluation (feature events, and segment edits, which the webhook addon cannot send).
  *
  * Why it exists beside the webhook: Unleash writes an event the moment a flag changes, but hands events to addons
  * (the webhook) from a job that runs once a second, so the webhook alone leaves 0–1 s after the change. Reading the
@@ -151,9 +152,9 @@ export class UnleashEventWatch {
       });
     }
     for (const row of fresh) {
-      if (!isFeatureEvent({ type: row.type })) continue;
+      if (!changesEvaluation({ type: row.type })) continue;
       this.options.onHint({
-        feature: row.featureName,
+        feature: row.type.startsWith('segment-') ? null : row.featureName,
         type: row.type,
         environment: row.environment,
         eventId: row.id,

@@ -22,6 +22,15 @@ export function isFeatureEvent(event: Pick<UnleashWebhookEvent, 'type'>): boolea
   return FEATURE_EVENT_TYPE.test(event.type);
 }
 
+/**
+ * Events that change what SDKs evaluate: feature events, and `segment-updated` (a segment's constraints apply to
+ * every flag using it). Unleash's webhook addon does not offer segment events; the event watch reads them from the
+ * log. A segment hint names no flag, so providers fetch everything.
+ */
+export function changesEvaluation(event: Pick<UnleashWebhookEvent, 'type'>): boolean {
+  return isFeatureEvent(event) || event.type === 'segment-updated';
+}
+
 /** Validates the body: 400 with a JSON Pointer per problem; unknown fields are ignored (Unleash adds some). */
 export function parseUnleashWebhookEvent(body: unknown): UnleashWebhookEvent {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
