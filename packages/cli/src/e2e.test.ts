@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -337,6 +338,87 @@ describe('rctl against the real server', () => {
       assert.equal((await admin('GET', '/api/admin/flags/staged')).status, 404);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('rctl unleash status', () => {
+  const servers: { url: string; close(): Promise<void> }[] = [];
+  const dirs: string[] = [];
+  const startWith = async (env: Record<string, string>) => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'rctl-unleash-'));
+    dirs.push(dataDir);
+    const { startServer } = await import('@runtime-control/server');
+    const server = await startServer({
+      port: 0,
+      host: '127.0.0.1',
+      dataDir,
+      env: { RC_ADMIN_TOKEN: ADMIN_TOKEN, RC_LOG_LEVEL: 'silent', ...env },
+      print: () => {},
+    });
+    servers.push(server);
+    return server;
+  };
+  const run = async (url: string, argv: string[]): Promise<CliRun> => {
+    let stdout = '';
+    let stderr = '';
+    const code = await main(['unleash', 'status', ...argv], {
+      stdout: (s) => {
+        stdout += s;
+      },
+      stderr: (s) => {
+        stderr += s;
+      },
+      env: { RC_URL: url, RC_TOKEN: ADMIN_TOKEN, USER: 'e2e' },
+      cwd: REPO_ROOT,
+    });
+    return { code, stdout, stderr };
+  };
+
+  after(async () => {
+    for (const server of servers) await server.close();
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('says the bridge is off and how to turn it on (exit 1)', async () => {
+    const server = await startWith({});
+    const result = await run(server.url, []);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /bridge: {2}disabled/);
+    assert.match(result.stdout, /RC_UNLEASH_WEBHOOK_SECRET.*RC_UNLEASH_URL \+ RC_UNLEASH_TOKEN/);
+  });
+
+  it('shows a failing event watch with its reason and never the token (exit 1); --json gives the raw status', async () => {
+    const token = '*:*.rctl-sentinel-token-0123456789';
+    // A port that was free a moment ago and that nothing listens on: the watch cannot reach "Unleash".
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const unleashUrl = `http://127.0.0.1:${port}`;
+    const server = await startWith({
+      RC_UNLEASH_WEBHOOK_SECRET: 'rctl-unleash-webhook-secret-0123',
+      RC_UNLEASH_URL: unleashUrl,
+      RC_UNLEASH_TOKEN: token,
+    });
+    let result = await run(server.url, []);
+    for (let i = 0; i < 100 && !result.stdout.includes('failing'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      result = await run(server.url, []);
+    }
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /webhook: on/);
+    assert.ok(result.stdout.includes(`watch:   failing ${unleashUrl} every 250 ms`), result.stdout);
+    assert.ok(result.stdout.includes(`last error: cannot reach Unleash at ${unleashUrl}: ECONNREFUSED`), result.stdout);
+    assert.match(result.stdout, /clients: 0 UnleashProvider/);
+    const json = await run(server.url, ['--json']);
+    assert.equal(json.code, 1);
+    const status = JSON.parse(json.stdout) as { watch: { state: string }; webhook: { enabled: boolean } };
+    assert.equal(status.watch.state, 'failing');
+    assert.equal(status.webhook.enabled, true);
+    for (const output of [result.stdout, result.stderr, json.stdout]) {
+      assert.ok(!output.includes('rctl-sentinel'), 'the Unleash token is never printed');
+      assert.ok(!output.includes('rctl-unleash-webhook-secret'), 'nor the webhook secret');
     }
   });
 });

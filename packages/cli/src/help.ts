@@ -10,6 +10,7 @@ Commands:
   tokens ...         create, list and revoke API tokens
   canary ...         start, follow, pause, resume, promote and abort canary rollouts
   render FILE        check a platform file, write its Istio manifests and dashboard (--out DIR; local)
+  unleash status     how the Unleash bridge (webhook, event watch) is set up and doing
 
 Options:
   --url URL          server URL (default: RC_URL, else http://127.0.0.1:4400)

@@ -195,6 +195,25 @@ function segment(value: string): string {
 }
 
 /** Typed client for the admin API (docs/api.md). Every failure becomes a CliError with a message for humans. */
+/** `GET /api/admin/integrations/unleash`. */
+export interface UnleashBridgeStatus {
+  enabled: boolean;
+  webhook: { enabled: boolean };
+  watch:
+    | { enabled: false }
+    | {
+        enabled: true;
+        url: string;
+        intervalMs: number;
+        state: 'starting' | 'watching' | 'failing' | 'stopped';
+        lastEventId: number | null;
+        lastError: string | null;
+        polls: number;
+      };
+  hintsSent: { webhook: number; watch: number; relay: number };
+  clients: number;
+}
+
 export class AdminClient {
   readonly url: string;
   private readonly token: string | undefined;
@@ -278,6 +297,10 @@ export class AdminClient {
 
   async revokeToken(id: string): Promise<void> {
     await this.request('DELETE', `/api/admin/tokens/${segment(id)}`);
+  }
+
+  async unleashBridgeStatus(): Promise<UnleashBridgeStatus> {
+    return (await this.request('GET', '/api/admin/integrations/unleash')).body as UnleashBridgeStatus;
   }
 
   private async request(method: string, path: string, options: RequestOptions = {}): Promise<RawResponse> {

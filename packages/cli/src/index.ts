@@ -5,6 +5,7 @@ import { runFlags } from './commands/flags.js';
 import { runRender } from './commands/render.js';
 import { runSeed } from './commands/seed.js';
 import { runTokens } from './commands/tokens.js';
+import { runUnleash } from './commands/unleash.js';
 import { runUp } from './commands/up.js';
 import type { CliIo } from './connection.js';
 import { MAIN_HELP } from './help.js';
@@ -78,6 +79,8 @@ export async function main(argv: string[], io: CliIo, options: MainOptions = {})
         return await runCanary(rest, io, out);
       case 'render':
         return await runRender(rest, io, out);
+      case 'unleash':
+        return await runUnleash(rest, io, out);
       default:
         throw new UsageError(
           command.startsWith('-')

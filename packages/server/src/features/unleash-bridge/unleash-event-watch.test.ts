@@ -96,7 +96,10 @@ describe('UnleashEventWatch', () => {
     const t = watchWith([
       () => new Response('{"message":"no"}', { status: 401 }),
       () => {
-        throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
+        // What Node's fetch throws for a refused connection.
+        throw new TypeError('fetch failed', {
+          cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:4242'), { code: 'ECONNREFUSED' }),
+        });
       },
       () => new Response('{"items":[]}', { headers: { 'content-type': 'application/json' } }),
       () => new Response('{"events":[{"type":"feature-created"}]}'),

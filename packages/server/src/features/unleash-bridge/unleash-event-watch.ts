@@ -115,15 +115,7 @@ export class UnleashEventWatch {
       }
       rows = parseEvents(await res.json());
     } catch (err) {
-      const message =
-        err instanceof Error && err.name === 'TimeoutError'
-          ? `reading Unleash's event log at ${url} timed out`
-          : err instanceof Error
-            ? (err.cause as { code?: string } | undefined)?.code
-              ? `cannot reach Unleash at ${url}: ${(err.cause as { code: string }).code}`
-              : err.message
-            : String(err);
-      if (this.state !== 'stopped') this.fail(message);
+      if (this.state !== 'stopped') this.fail(describeFailure(err, url));
       return;
     }
     // Stopped while the request was in flight: report nothing more.
@@ -176,6 +168,18 @@ export class UnleashEventWatch {
     this.lastError = message;
     this.state = 'failing';
   }
+}
+
+/** One line saying what went wrong, for logs and the status route (never the token: it is in no error here). */
+function describeFailure(err: unknown, url: string): string {
+  if (!(err instanceof Error)) return String(err);
+  if (err.name === 'TimeoutError') return `reading Unleash's event log at ${url} timed out`;
+  // fetch() reports network failures as "fetch failed" with the reason in `cause`.
+  if (err.message === 'fetch failed' && err.cause instanceof Error) {
+    const code = (err.cause as { code?: unknown }).code;
+    return `cannot reach Unleash at ${url}: ${typeof code === 'string' ? code : err.cause.message}`;
+  }
+  return err.message;
 }
 
 /** Validates the parts of `eventSearchResponseSchema` the watch reads; anything else is an error, not a guess. */
