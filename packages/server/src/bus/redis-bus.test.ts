@@ -97,7 +97,7 @@ describe('RedisBus against RC_TEST_REDIS_URL', serviceOrFail('RC_TEST_REDIS_URL'
     b.onSignal((s) => atB.push(s));
     const o = origin('signal');
     const sent: BusSignal = {
-      topic: 'unleash-refresh',
+      topic: 'bus-test',
       payload: { flag: 'x', eventId: 123, nested: [1, 'ü'] },
       origin: o,
     };
