@@ -5,7 +5,7 @@ import { Deployment } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
 import { ConfigMap, Service } from 'kubernetes-models/v1';
 import { parse } from 'yaml';
-import { manifestYaml, renderUnleashManifests } from './render-manifests.js';
+import { manifestYaml, renderUnleashManifests, WEBHOOK_SECRET_FILE } from './render-manifests.js';
 
 const flagsYaml = readFileSync(new URL('../../../examples/devmentor/flags.yaml', import.meta.url), 'utf8');
 
@@ -93,5 +93,45 @@ describe('renderUnleashManifests', () => {
     for (const r of custom) assert.equal((r.manifest.metadata as { namespace: string }).namespace, 'flags');
     assert.match(manifestYaml(custom[0]!.manifest), /registry\.local\/unleash:7\.5\.1/);
     assert.match(manifestYaml(custom[3]!.manifest), /registry\.local\/rctl:1/);
+  });
+
+  it('with bridgeUrl, the Job also manages the webhook addon with the secret mounted apart from the admin token', () => {
+    const withBridge = renderUnleashManifests({ flagsYaml, bridgeUrl: 'http://runtime-control:4400' });
+    for (const r of withBridge) validate(parse(manifestYaml(r.manifest)) as Record<string, unknown>);
+    const pod = (withBridge[3]!.manifest as { spec: { template: { spec: unknown } } }).spec.template.spec as {
+      containers: { command: string[]; volumeMounts: { name: string; mountPath: string; readOnly: boolean }[] }[];
+      volumes: { name: string; secret?: { secretName: string; items: { key: string; path: string }[] } }[];
+    };
+    const container = pod.containers[0]!;
+    assert.deepEqual(container.command.slice(-6), [
+      '--token-file',
+      '/secrets/unleash-admin-token',
+      '--bridge-url',
+      'http://runtime-control:4400',
+      '--webhook-secret-file',
+      '/secrets-webhook/secret',
+    ]);
+    assert.equal(WEBHOOK_SECRET_FILE, '/secrets-webhook/secret');
+    assert.deepEqual(container.volumeMounts, [
+      { name: 'flags', mountPath: '/config', readOnly: true },
+      { name: 'admin-token', mountPath: '/secrets', readOnly: true },
+      { name: 'webhook-secret', mountPath: '/secrets-webhook', readOnly: true },
+    ]);
+    // Every file the command reads lies in exactly one mount, and no mount is nested in another.
+    const mounts = container.volumeMounts.map((m) => m.mountPath);
+    for (const a of mounts) for (const b of mounts) if (a !== b) assert.ok(!a.startsWith(`${b}/`), `${a} in ${b}`);
+    const volumes = Object.fromEntries(pod.volumes.map((v) => [v.name, v]));
+    assert.deepEqual(volumes['webhook-secret']!.secret, {
+      secretName: 'runtime-control-unleash-webhook',
+      items: [{ key: 'secret', path: 'secret' }],
+    });
+    assert.deepEqual(volumes['admin-token']!.secret!.items, [{ key: 'admin-token', path: 'unleash-admin-token' }]);
+    for (const m of container.volumeMounts) assert.ok(volumes[m.name], `volume ${m.name}`);
+
+    const named = renderUnleashManifests({ flagsYaml, bridgeUrl: 'https://rc.example', webhookSecretName: 'rc-hook' });
+    validate(parse(manifestYaml(named[3]!.manifest)) as Record<string, unknown>);
+    assert.match(manifestYaml(named[3]!.manifest), /secretName: rc-hook\n/);
+    // Without bridgeUrl nothing about the webhook is rendered.
+    assert.doesNotMatch(manifestYaml(rendered[3]!.manifest), /webhook|bridge/);
   });
 });

@@ -4,7 +4,8 @@ import { stringify } from 'yaml';
  * Kubernetes manifests for Unleash as the production flag provider: the Unleash Deployment and Service, a ConfigMap
  * holding the flags file, and a seed Job that runs `rctl seed --target unleash` on it. The Job is idempotent by
  * construction: the seed creates only missing flags (409 = exists, left alone), so re-applying or re-running it
- * writes nothing once Unleash matches the file.
+ * writes nothing once Unleash matches the file. With `bridgeUrl`, the Job also creates the bridge's webhook addon
+ * (once; an existing one is left as is).
  */
 export interface UnleashManifestOptions {
   /** The flags file's text (goes into the ConfigMap as `flags.yaml`). */
@@ -16,6 +17,13 @@ export interface UnleashManifestOptions {
   rctlImage?: string;
   /** Secret holding `DATABASE_URL` (key `database-url`) and the admin token (key `admin-token`). */
   secretName?: string;
+  /**
+   * The Runtime Control server URL: the seed Job then also manages the bridge's webhook addon
+   * (`--bridge-url URL --webhook-secret-file …`), with the webhook secret mounted from `webhookSecretName`.
+   */
+  bridgeUrl?: string;
+  /** Secret holding the webhook secret (key `secret`), the server's RC_UNLEASH_WEBHOOK_SECRET. */
+  webhookSecretName?: string;
 }
 
 export interface RenderedManifest {
@@ -29,7 +37,15 @@ export const UNLEASH_MANIFEST_DEFAULTS = {
   unleashImage: 'unleashorg/unleash-server:7.5.1',
   rctlImage: 'ghcr.io/devmentor/rctl:0.1.0',
   secretName: 'unleash-secrets',
+  webhookSecretName: 'runtime-control-unleash-webhook',
 } as const;
+
+/**
+ * Where the seed Job finds the webhook secret. A directory of its own: the admin token's Secret volume is mounted at
+ * /secrets, and a mount nested inside another (read-only) volume is best avoided.
+ */
+export const WEBHOOK_SECRET_MOUNT_PATH = '/secrets-webhook';
+export const WEBHOOK_SECRET_FILE = `${WEBHOOK_SECRET_MOUNT_PATH}/secret`;
 
 const labels = (component: string) => ({
   'app.kubernetes.io/name': 'unleash',
@@ -42,6 +58,19 @@ export function renderUnleashManifests(options: UnleashManifestOptions): Rendere
   const secretName = options.secretName ?? UNLEASH_MANIFEST_DEFAULTS.secretName;
   const unleashImage = options.unleashImage ?? UNLEASH_MANIFEST_DEFAULTS.unleashImage;
   const rctlImage = options.rctlImage ?? UNLEASH_MANIFEST_DEFAULTS.rctlImage;
+  const webhookSecretName = options.webhookSecretName ?? UNLEASH_MANIFEST_DEFAULTS.webhookSecretName;
+  const bridge = options.bridgeUrl
+    ? {
+        args: ['--bridge-url', options.bridgeUrl, '--webhook-secret-file', WEBHOOK_SECRET_FILE],
+        mounts: [{ name: 'webhook-secret', mountPath: WEBHOOK_SECRET_MOUNT_PATH, readOnly: true }],
+        volumes: [
+          {
+            name: 'webhook-secret',
+            secret: { secretName: webhookSecretName, items: [{ key: 'secret', path: 'secret' }] },
+          },
+        ],
+      }
+    : { args: [], mounts: [], volumes: [] };
   const serverLabels = labels('server');
   const probe = (initialDelaySeconds: number) => ({
     httpGet: { path: '/health', port: 'http' },
@@ -133,10 +162,12 @@ export function renderUnleashManifests(options: UnleashManifestOptions): Rendere
                 'http://unleash:4242',
                 '--token-file',
                 '/secrets/unleash-admin-token',
+                ...bridge.args,
               ],
               volumeMounts: [
                 { name: 'flags', mountPath: '/config', readOnly: true },
                 { name: 'admin-token', mountPath: '/secrets', readOnly: true },
+                ...bridge.mounts,
               ],
             },
           ],
@@ -146,6 +177,7 @@ export function renderUnleashManifests(options: UnleashManifestOptions): Rendere
               name: 'admin-token',
               secret: { secretName, items: [{ key: 'admin-token', path: 'unleash-admin-token' }] },
             },
+            ...bridge.volumes,
           ],
         },
       },

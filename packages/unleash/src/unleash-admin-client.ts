@@ -21,6 +21,23 @@ export interface UnleashFeatureState {
 
 const PROJECT = 'default';
 
+/** An addon as written to Unleash (`POST`/`PUT /api/admin/addons`). */
+export interface UnleashAddonDefinition {
+  provider: string;
+  enabled: boolean;
+  description: string;
+  parameters: Record<string, string>;
+  events: string[];
+  projects: string[];
+  environments: string[];
+}
+
+/** An addon as Unleash lists it: sensitive parameters (a webhook's `url` and `authorization`) come back as "*****". */
+export interface UnleashAddonState extends Partial<Omit<UnleashAddonDefinition, 'provider'>> {
+  id: number;
+  provider: string;
+}
+
 /**
  * The few admin API calls flags-as-code needs (Unleash 7.x OSS). Unleash takes the token as the raw
  * `Authorization` value, without "Bearer".
@@ -37,7 +54,16 @@ export class UnleashAdminClient {
     this.base = url.replace(/\/+$/, '').replace(/\/api$/, '');
   }
 
-  private async call(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  /**
+   * `sensitive`: the request or response may carry a secret (addon calls: Unleash echoes a webhook's authorization in
+   * clear text), so no error raised here keeps the response body.
+   */
+  private async call(
+    method: string,
+    path: string,
+    body?: unknown,
+    sensitive = false,
+  ): Promise<{ status: number; json: unknown }> {
     let res: Response;
     try {
       res = await this.fetchImpl(`${this.base}${path}`, {
@@ -61,7 +87,7 @@ export class UnleashAdminClient {
       throw new UnleashApiError(
         res.status,
         `Unleash rejected the token (${res.status}) on ${method} ${path}. Use an admin token or personal access token (RC_UNLEASH_TOKEN or --token-file).`,
-        text,
+        sensitive ? undefined : text,
       );
     }
     return { status: res.status, json };
@@ -130,6 +156,34 @@ export class UnleashAdminClient {
       `/api/admin/projects/${PROJECT}/features/${encodeURIComponent(feature)}/environments/${env}/${enabled ? 'on' : 'off'}`,
       [200, 202],
     );
+  }
+
+  /** Every addon (any provider); sensitive parameters are masked by Unleash. */
+  async listAddons(): Promise<UnleashAddonState[]> {
+    const r = await this.call('GET', '/api/admin/addons', undefined, true);
+    if (r.status !== 200) throw new UnleashApiError(r.status, `listing Unleash addons failed (HTTP ${r.status})`);
+    const addons = (r.json as { addons?: unknown } | undefined)?.addons;
+    if (!Array.isArray(addons))
+      throw new UnleashApiError(r.status, 'listing Unleash addons failed: the answer has no addons list');
+    return addons as UnleashAddonState[];
+  }
+
+  /** Creates an addon and returns its id. Neither the definition nor Unleash's answer goes into an error. */
+  async createAddon(definition: UnleashAddonDefinition): Promise<number> {
+    const r = await this.call('POST', '/api/admin/addons', definition, true);
+    if (r.status !== 200 && r.status !== 201)
+      throw new UnleashApiError(r.status, `creating the ${definition.provider} addon failed (HTTP ${r.status})`);
+    const id = (r.json as { id?: unknown } | undefined)?.id;
+    if (typeof id !== 'number')
+      throw new UnleashApiError(r.status, `creating the ${definition.provider} addon: the answer carries no id`);
+    return id;
+  }
+
+  /** Replaces addon `id` with `definition`. Neither the definition nor Unleash's answer goes into an error. */
+  async updateAddon(id: number, definition: UnleashAddonDefinition): Promise<void> {
+    const r = await this.call('PUT', `/api/admin/addons/${id}`, definition, true);
+    if (r.status !== 200 && r.status !== 202)
+      throw new UnleashApiError(r.status, `updating addon ${id} failed (HTTP ${r.status})`);
   }
 
   async contextFields(): Promise<string[]> {

@@ -72,7 +72,10 @@ describe('rctl seed --target unleash against a real unleash-server', unleashServ
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
-  async function rctl(...args: string[]): Promise<CliRun> {
+  /** Everything any run printed, to check that no secret ever appears. */
+  const printed: string[] = [];
+
+  async function rctlWithEnv(extraEnv: NodeJS.ProcessEnv, ...args: string[]): Promise<CliRun> {
     let stdout = '';
     let stderr = '';
     const code = await cliMain(args, {
@@ -82,11 +85,14 @@ describe('rctl seed --target unleash against a real unleash-server', unleashServ
       stderr: (s) => {
         stderr += s;
       },
-      env: { RC_UNLEASH_TOKEN: unleash.adminToken },
+      env: { RC_UNLEASH_TOKEN: unleash.adminToken, ...extraEnv },
       cwd: repoRoot,
     });
+    printed.push(stdout, stderr);
     return { code, stdout, stderr };
   }
+
+  const rctl = (...args: string[]) => rctlWithEnv({}, ...args);
 
   const seed = (file: string, ...extra: string[]) =>
     rctl('seed', file, '--target', 'unleash', '--unleash-url', unleash.url, ...extra);
@@ -311,6 +317,280 @@ describe('rctl seed --target unleash against a real unleash-server', unleashServ
     });
     assert.equal(code, 1);
     assert.match(stderr, /Unleash rejected the token \(401\)/);
+  });
+
+  describe("--bridge-url: the bridge's webhook addon", () => {
+    const SECRET = 'e2e-sentinel-webhook-secret-7c1d9a';
+    const OTHER_SECRET = 'e2e-sentinel-rotated-secret-52be0f';
+    const DESCRIPTION = 'Runtime Control bridge (managed by rctl seed)';
+    const BRIDGE_URL = 'http://runtime-control.invalid:4400/';
+    const WEBHOOK_URL = 'http://runtime-control.invalid:4400/api/integrations/unleash/webhook';
+    const EVENTS = [
+      'feature-created',
+      'feature-updated',
+      'feature-archived',
+      'feature-revived',
+      'feature-environment-enabled',
+      'feature-environment-disabled',
+      'feature-strategy-add',
+      'feature-strategy-update',
+      'feature-strategy-remove',
+      'feature-metadata-updated',
+      'feature-variants-updated',
+      'feature-project-change',
+    ];
+
+    interface Addon {
+      id: number;
+      provider: string;
+      enabled: boolean;
+      description: string;
+      parameters: Record<string, string>;
+      events: string[];
+      projects: string[];
+      environments: string[];
+    }
+
+    const seedBridge = (...extra: string[]) =>
+      rctlWithEnv(
+        { RC_UNLEASH_WEBHOOK_SECRET: SECRET },
+        'seed',
+        FLAGS_FILE,
+        '--target',
+        'unleash',
+        '--unleash-url',
+        unleash.url,
+        '--bridge-url',
+        BRIDGE_URL,
+        ...extra,
+      );
+
+    async function addons(): Promise<Addon[]> {
+      const r = await admin('GET', '/addons');
+      assert.equal(r.status, 200);
+      return (r.json as { addons: Addon[] }).addons;
+    }
+
+    async function bridgeAddons(): Promise<Addon[]> {
+      return (await addons()).filter((a) => a.description === DESCRIPTION);
+    }
+
+    /** How many events of a type Unleash's event log holds (type names from unleash-server's lib/events). */
+    async function eventsOfType(type: 'addon-config-created' | 'addon-config-updated'): Promise<number> {
+      const r = await admin('GET', `/search/events?type=IS:${type}`);
+      assert.equal(r.status, 200);
+      const { events, total } = r.json as { events: { type: string }[]; total: number };
+      assert.ok(events.every((e) => e.type === type));
+      return total;
+    }
+
+    /**
+     * Rewrites the addon with `changes`, sending the masked parameters back (Unleash then keeps the stored ones),
+     * and returns the stored url and authorization, which Unleash's PUT answer carries in clear text.
+     */
+    async function putByHand(addon: Addon, changes: Partial<Addon>): Promise<Record<string, string>> {
+      const { id: _id, ...rest } = addon as Addon & { createdAt?: unknown };
+      const { createdAt: _createdAt, ...body } = rest as typeof rest & { createdAt?: unknown };
+      const r = await admin('PUT', `/addons/${addon.id}`, { ...body, ...changes });
+      assert.equal(r.status, 200);
+      return (r.json as { parameters: Record<string, string> }).parameters;
+    }
+
+    it('refuses a bad --bridge-url or a too-short secret with exit 2 before writing, never printing the secret', async () => {
+      const eventsBefore = await eventCount();
+      const badUrl = await seed(FLAGS_FILE, '--bridge-url', 'runtime-control:4400');
+      assert.equal(badUrl.code, 2);
+      assert.match(badUrl.stderr, /--bridge-url must be/);
+
+      const shortFile = join(scratch, 'short-secret');
+      await writeFile(shortFile, 'short-e2e-7\n');
+      const short = await seed(FLAGS_FILE, '--bridge-url', BRIDGE_URL, '--webhook-secret-file', shortFile);
+      assert.equal(short.code, 2);
+      assert.match(short.stderr, /--webhook-secret-file/);
+      assert.match(short.stderr, /at least 16 characters without whitespace/);
+      assert.doesNotMatch(short.stderr + short.stdout, /short-e2e-7/);
+
+      const spaced = await rctlWithEnv(
+        { RC_UNLEASH_WEBHOOK_SECRET: 'has white space but long enough' },
+        'seed',
+        FLAGS_FILE,
+        '--target',
+        'unleash',
+        '--unleash-url',
+        unleash.url,
+        '--bridge-url',
+        BRIDGE_URL,
+      );
+      assert.equal(spaced.code, 2);
+      assert.match(spaced.stderr, /RC_UNLEASH_WEBHOOK_SECRET must be at least 16 characters without whitespace/);
+      assert.doesNotMatch(spaced.stderr + spaced.stdout, /white space/);
+
+      const missing = await seed(FLAGS_FILE, '--bridge-url', BRIDGE_URL);
+      assert.equal(missing.code, 2);
+      assert.match(missing.stderr, /RC_UNLEASH_WEBHOOK_SECRET or pass --webhook-secret-file/);
+
+      // Usage errors come before any request: nothing was written, not even the flags.
+      for (const run of [badUrl, short, spaced, missing]) assert.equal(run.stdout, '');
+      assert.equal(await eventCount(), eventsBefore);
+      assert.deepEqual(await addons(), []);
+    });
+
+    it('without --bridge-url nothing about addons happens', async () => {
+      const run = await seed(FLAGS_FILE);
+      assert.equal(run.code, 0, run.stderr);
+      assert.doesNotMatch(run.stdout, /addon/);
+      assert.deepEqual(await addons(), []);
+    });
+
+    it('--plan reports the addon to create and writes nothing', async () => {
+      const eventsBefore = await eventCount();
+      const plan = await seedBridge('--plan');
+      assert.equal(plan.code, 0, plan.stderr);
+      assert.match(plan.stdout, new RegExp(`^\\+ create webhook addon → ${WEBHOOK_URL}$`, 'm'));
+      assert.match(plan.stdout, /plan: 0 to create, 0 drifted, 6 in sync \(nothing was written\)/);
+      assert.equal(await eventCount(), eventsBefore);
+      assert.deepEqual(await addons(), []);
+    });
+
+    it('creates exactly one enabled webhook addon with the 12 events, after the flags', async () => {
+      const run = await seedBridge();
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, new RegExp(`^created webhook addon \\d+ → ${WEBHOOK_URL} `, 'm'));
+      // Flags first, then the addon.
+      assert.ok(run.stdout.indexOf('6 already present') < run.stdout.indexOf('webhook addon'), run.stdout);
+      const all = await addons();
+      assert.equal(all.length, 1);
+      const [addon] = all;
+      assert.equal(addon?.provider, 'webhook');
+      assert.equal(addon?.description, DESCRIPTION);
+      assert.equal(addon?.enabled, true);
+      assert.deepEqual([...(addon?.events ?? [])].sort(), [...EVENTS].sort());
+      assert.deepEqual(addon?.projects, ['*']);
+      assert.deepEqual(addon?.environments, ['*']);
+      assert.deepEqual(addon?.parameters, { url: '*****', authorization: '*****' });
+      assert.equal(await eventsOfType('addon-config-created'), 1);
+      assert.equal(await eventsOfType('addon-config-updated'), 0);
+    });
+
+    it('a second run writes nothing and reports the addon present', async () => {
+      const [before] = await bridgeAddons();
+      assert.ok(before);
+      const eventsBefore = await eventCount();
+      const run = await seedBridge();
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, new RegExp(`^  webhook addon present \\(id ${before.id};`, 'm'));
+      assert.match(run.stdout, /0 created, 6 already present \(0 differ from the file\), 0 updated/);
+      assert.deepEqual(await addons(), [before]);
+      assert.equal(await eventsOfType('addon-config-created'), 1);
+      assert.equal(await eventsOfType('addon-config-updated'), 0);
+      assert.equal(await eventCount(), eventsBefore);
+      // The secret file gives the same result as the environment variable.
+      const secretFile = join(scratch, 'webhook-secret');
+      await writeFile(secretFile, `${SECRET}\n`);
+      const viaFile = await seed(FLAGS_FILE, '--bridge-url', BRIDGE_URL, '--webhook-secret-file', secretFile);
+      assert.equal(viaFile.code, 0, viaFile.stderr);
+      assert.match(viaFile.stdout, /^ {2}webhook addon present/m);
+      assert.equal(await eventCount(), eventsBefore);
+    });
+
+    it('a hand-disabled addon: --plan and a plain run report drift on enabled and write nothing; --reconcile re-enables it', async () => {
+      const [addon] = await bridgeAddons();
+      assert.ok(addon);
+      // Unleash's PUT answer shows what the seed stored: the webhook URL and the secret.
+      const stored = await putByHand(addon, { enabled: false });
+      assert.deepEqual(stored, { url: WEBHOOK_URL, authorization: `Bearer ${SECRET}` });
+      const disabled = await bridgeAddons();
+      assert.equal(disabled[0]?.enabled, false);
+      const eventsBefore = await eventCount();
+      const updatesBefore = await eventsOfType('addon-config-updated');
+
+      const plan = await seedBridge('--plan');
+      assert.equal(plan.code, 0, plan.stderr);
+      assert.match(plan.stdout, /^~ drift webhook addon: enabled: false → true/m);
+      const plain = await seedBridge();
+      assert.equal(plain.code, 0, plain.stderr);
+      assert.match(plain.stdout, /^~ drift webhook addon: enabled: false → true .*left as is/m);
+      assert.deepEqual(await bridgeAddons(), disabled);
+      assert.equal(await eventCount(), eventsBefore);
+
+      const reconcile = await seedBridge('--reconcile');
+      assert.equal(reconcile.code, 0, reconcile.stderr);
+      assert.match(
+        reconcile.stdout,
+        new RegExp(
+          `^updated webhook addon ${addon.id} → ${WEBHOOK_URL} \\(was: enabled: false → true\\);.*only a rewrite guarantees`,
+          'm',
+        ),
+      );
+      const after = await bridgeAddons();
+      assert.equal(after.length, 1);
+      assert.equal(after[0]?.id, addon.id);
+      assert.equal(after[0]?.enabled, true);
+      assert.equal(await eventsOfType('addon-config-updated'), updatesBefore + 1);
+      assert.equal(await eventsOfType('addon-config-created'), 1);
+      const check = await seedBridge('--plan');
+      assert.match(check.stdout, /^ {2}webhook addon present/m);
+    });
+
+    it('a changed secret: a plain run cannot see it (masked) and leaves it; --reconcile rewrites it', async () => {
+      const withOtherSecret = (...extra: string[]) =>
+        rctlWithEnv(
+          { RC_UNLEASH_WEBHOOK_SECRET: OTHER_SECRET },
+          'seed',
+          FLAGS_FILE,
+          '--target',
+          'unleash',
+          '--unleash-url',
+          unleash.url,
+          '--bridge-url',
+          BRIDGE_URL,
+          ...extra,
+        );
+      const eventsBefore = await eventCount();
+      const plain = await withOtherSecret();
+      assert.equal(plain.code, 0, plain.stderr);
+      assert.match(plain.stdout, /^ {2}webhook addon present \(id \d+; Unleash masks its url and secret, --reconcile/m);
+      assert.equal(await eventCount(), eventsBefore);
+      const [addon] = await bridgeAddons();
+      assert.ok(addon);
+      assert.deepEqual(await putByHand(addon, {}), { url: WEBHOOK_URL, authorization: `Bearer ${SECRET}` });
+
+      const reconcile = await withOtherSecret('--reconcile');
+      assert.equal(reconcile.code, 0, reconcile.stderr);
+      assert.match(reconcile.stdout, new RegExp(`^updated webhook addon ${addon.id} → ${WEBHOOK_URL}; `, 'm'));
+      assert.deepEqual(await putByHand(addon, {}), { url: WEBHOOK_URL, authorization: `Bearer ${OTHER_SECRET}` });
+    });
+
+    it('with several addons of that description, uses the lowest id and warns', async () => {
+      const [first] = await bridgeAddons();
+      assert.ok(first);
+      const { id: _id, createdAt: _c, ...copy } = first as Addon & { createdAt?: unknown };
+      const created = await admin('POST', '/addons', {
+        ...copy,
+        enabled: false,
+        parameters: { url: WEBHOOK_URL, authorization: 'Bearer duplicate-by-hand-0000' },
+      });
+      assert.ok(created.status === 200 || created.status === 201);
+      const duplicateId = (created.json as { id: number }).id;
+      assert.ok(duplicateId > first.id);
+      const eventsBefore = await eventCount();
+      const run = await seedBridge();
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(
+        run.stderr,
+        new RegExp(`warning: 2 webhook addons .*using id ${first.id}; delete the others \\(id ${duplicateId}\\)`),
+      );
+      assert.match(run.stdout, new RegExp(`^  webhook addon present \\(id ${first.id};`, 'm'));
+      assert.equal(await eventCount(), eventsBefore);
+      assert.equal((await admin('DELETE', `/addons/${duplicateId}`)).status < 300, true);
+    });
+
+    it('no run printed a webhook secret', () => {
+      const all = printed.join('\n');
+      assert.ok(all.length > 0);
+      for (const secret of [SECRET, OTHER_SECRET, 'duplicate-by-hand-0000', 'e2e-sentinel'])
+        assert.ok(!all.includes(secret), `output contains ${secret}`);
+    });
   });
 });
 

@@ -8,13 +8,15 @@ import {
   translateFlags,
   UNLEASH_MANIFEST_DEFAULTS,
   UNLEASH_OSS_ENVIRONMENTS,
+  WEBHOOK_SECRET_FILE,
 } from '@runtime-control/unleash';
 import { parseCommandArgs, rejectExtraPositionals, requireValue } from '../args.js';
 import type { CliIo } from '../connection.js';
-import { CliError } from '../http-client.js';
+import { CliError, UsageError } from '../http-client.js';
 import type { Output } from '../output.js';
 
 export const RENDER_UNLEASH_HELP = `Usage: rctl render unleash --out DIR [--flags FILE] [--namespace NS] [--image IMAGE] [--rctl-image IMAGE]
+                           [--bridge-url URL [--webhook-secret-name NAME]]
 
 Writes the Kubernetes manifests for Unleash as the flag provider: the Unleash Deployment and Service (DATABASE_URL
 and the admin token from Secret ${UNLEASH_MANIFEST_DEFAULTS.secretName}, keys database-url and admin-token; port 4242;
@@ -29,8 +31,28 @@ Options:
   --namespace NS      default ${UNLEASH_MANIFEST_DEFAULTS.namespace}
   --image IMAGE       unleash-server image (default ${UNLEASH_MANIFEST_DEFAULTS.unleashImage})
   --rctl-image IMAGE  image with rctl for the seed Job (default ${UNLEASH_MANIFEST_DEFAULTS.rctlImage})
+  --bridge-url URL    the Runtime Control server as Unleash reaches it (e.g. http://runtime-control:4400): the seed
+                      Job also creates the bridge's webhook addon ("rctl seed … --bridge-url URL
+                      --webhook-secret-file ${WEBHOOK_SECRET_FILE}")
+  --webhook-secret-name NAME  Secret (key secret) holding the server's RC_UNLEASH_WEBHOOK_SECRET, mounted read-only
+                      for the Job (default ${UNLEASH_MANIFEST_DEFAULTS.webhookSecretName})
   -h, --help          show this help
 `;
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (
+      (url.protocol === 'http:' || url.protocol === 'https:') &&
+      !url.search &&
+      !url.hash &&
+      !url.username &&
+      !url.password
+    );
+  } catch {
+    return false;
+  }
+}
 
 export async function runRenderUnleash(args: string[], io: CliIo, out: Output): Promise<number> {
   const command = 'render unleash';
@@ -42,6 +64,8 @@ export async function runRenderUnleash(args: string[], io: CliIo, out: Output): 
       namespace: { type: 'string' },
       image: { type: 'string' },
       'rctl-image': { type: 'string' },
+      'bridge-url': { type: 'string' },
+      'webhook-secret-name': { type: 'string' },
     },
     command,
   );
@@ -51,6 +75,21 @@ export async function runRenderUnleash(args: string[], io: CliIo, out: Output): 
   }
   rejectExtraPositionals(positionals, 0, command);
   const outDir = requireValue(values.out, '--out DIR', command);
+  const bridgeUrl = values['bridge-url'];
+  const webhookSecretName = values['webhook-secret-name'];
+  if (bridgeUrl === undefined && webhookSecretName !== undefined)
+    throw new UsageError('--webhook-secret-name goes with --bridge-url');
+  if (bridgeUrl !== undefined && !isHttpUrl(bridgeUrl))
+    throw new UsageError(
+      `--bridge-url must be the Runtime Control server's http(s) URL (e.g. http://runtime-control:4400), got "${bridgeUrl}"`,
+    );
+  // A Secret name is a DNS subdomain (RFC 1123).
+  if (
+    webhookSecretName !== undefined &&
+    (webhookSecretName.length > 253 ||
+      !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(webhookSecretName))
+  )
+    throw new UsageError(`--webhook-secret-name must be a Kubernetes Secret name, got "${webhookSecretName}"`);
   const flagsFile = values.flags ?? 'examples/devmentor/flags.yaml';
   let flagsYaml: string;
   try {
@@ -71,6 +110,8 @@ export async function runRenderUnleash(args: string[], io: CliIo, out: Output): 
     namespace: values.namespace,
     unleashImage: values.image,
     rctlImage: values['rctl-image'],
+    bridgeUrl,
+    webhookSecretName,
   });
   const target = resolve(io.cwd, outDir);
   try {

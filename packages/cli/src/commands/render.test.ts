@@ -3,6 +3,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { manifestYaml, renderUnleashManifests } from '@runtime-control/unleash';
 import { runCli, withTempDir } from '../test-support.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -79,6 +80,67 @@ describe('rctl render', () => {
       assert.match(help.stdout, /^Usage: rctl render PLATFORM_FILE --out DIR/);
       const main = await runCli(['--help'], { cwd: dir });
       assert.match(main.stdout, /^ {2}render FILE /m);
+    });
+  });
+
+  it('render unleash --bridge-url: the seed Job also manages the webhook addon, its secret mounted read-only', async () => {
+    await withTempDir(async (dir) => {
+      const flags = join(ROOT, 'examples/devmentor/flags.yaml');
+      const run = await runCli(
+        ['render', 'unleash', '--flags', flags, '--out', 'out', '--bridge-url', 'http://runtime-control:4400'],
+        { cwd: dir },
+      );
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /^wrote out\/unleash-seed-job\.yaml \(Job\)$/m);
+      const job = await readFile(join(dir, 'out/unleash-seed-job.yaml'), 'utf8');
+      const flagsYaml = await readFile(flags, 'utf8');
+      // Exactly what the renderer (whose output the unleash package validates against the Kubernetes schemas) gives.
+      assert.equal(
+        job,
+        manifestYaml(renderUnleashManifests({ flagsYaml, bridgeUrl: 'http://runtime-control:4400' })[3]!.manifest),
+      );
+      assert.match(
+        job,
+        /- --bridge-url\n\s+- http:\/\/runtime-control:4400\n\s+- --webhook-secret-file\n\s+- \/secrets-webhook\/secret\n/,
+      );
+      assert.match(job, /- name: webhook-secret\n\s+mountPath: \/secrets-webhook\n\s+readOnly: true\n/);
+      assert.match(job, /secretName: runtime-control-unleash-webhook\n\s+items:\n\s+- key: secret\n\s+path: secret\n/);
+
+      const named = await runCli(
+        [
+          'render',
+          'unleash',
+          '--flags',
+          flags,
+          '--out',
+          'named',
+          '--bridge-url',
+          'https://rc.example',
+          '--webhook-secret-name',
+          'rc-hook',
+        ],
+        { cwd: dir },
+      );
+      assert.equal(named.code, 0, named.stderr);
+      assert.match(await readFile(join(dir, 'named/unleash-seed-job.yaml'), 'utf8'), /secretName: rc-hook\n/);
+
+      // Without --bridge-url the Job is as before.
+      const plain = await runCli(['render', 'unleash', '--flags', flags, '--out', 'plain'], { cwd: dir });
+      assert.equal(plain.code, 0, plain.stderr);
+      assert.doesNotMatch(await readFile(join(dir, 'plain/unleash-seed-job.yaml'), 'utf8'), /webhook|bridge/);
+
+      for (const [args, pattern] of [
+        [['--bridge-url', 'runtime-control:4400'], /--bridge-url must be .*http\(s\) URL/],
+        [['--bridge-url', 'ftp://rc'], /--bridge-url must be/],
+        [['--bridge-url', 'http://user:pw@rc:4400'], /--bridge-url must be/],
+        [['--webhook-secret-name', 'rc-hook'], /--webhook-secret-name goes with --bridge-url/],
+        [['--bridge-url', 'http://rc:4400', '--webhook-secret-name', 'Not_A_Name'], /--webhook-secret-name must be/],
+      ] as const) {
+        const bad = await runCli(['render', 'unleash', '--flags', flags, '--out', 'bad', ...args], { cwd: dir });
+        assert.equal(bad.code, 2, `${args.join(' ')}: ${bad.stderr}`);
+        assert.match(bad.stderr, pattern);
+      }
+      assert.deepEqual((await readdir(dir)).sort(), ['named', 'out', 'plain'], 'nothing written on a usage error');
     });
   });
 });

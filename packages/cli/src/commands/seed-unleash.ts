@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
+  type BridgeAddonResult,
   compareWithUnleash,
+  ensureBridgeAddon,
   formatUntranslatable,
   seedUnleash,
   translateFlags,
@@ -20,6 +22,95 @@ export interface UnleashSeedOptions {
   tokenFile: string | undefined;
   plan: boolean;
   reconcile: boolean;
+  /** The Runtime Control server URL: when set, the seed also manages the bridge's webhook addon. */
+  bridgeUrl?: string | undefined;
+  webhookSecretFile?: string | undefined;
+}
+
+/** The bridge addon's target and secret, checked before anything is sent to Unleash. */
+interface BridgeSettings {
+  url: string;
+  secret: string;
+}
+
+async function bridgeSettings(options: UnleashSeedOptions, io: CliIo): Promise<BridgeSettings | undefined> {
+  if (options.bridgeUrl === undefined) {
+    if (options.webhookSecretFile !== undefined) throw new UsageError('--webhook-secret-file goes with --bridge-url');
+    return undefined;
+  }
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(options.bridgeUrl);
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    !parsed ||
+    (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') ||
+    parsed.search ||
+    parsed.hash ||
+    parsed.username ||
+    parsed.password
+  ) {
+    throw new UsageError(
+      `--bridge-url must be the Runtime Control server's http(s) URL (e.g. http://runtime-control:4400), got "${options.bridgeUrl}"`,
+    );
+  }
+  let secret: string | undefined;
+  let source: string;
+  if (options.webhookSecretFile !== undefined) {
+    source = `the webhook secret file ${options.webhookSecretFile} (--webhook-secret-file)`;
+    try {
+      secret = (await readFile(resolve(io.cwd, options.webhookSecretFile), 'utf8')).trim();
+    } catch (error) {
+      throw new CliError(
+        `cannot read the webhook secret file ${options.webhookSecretFile}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+      );
+    }
+  } else {
+    source = 'RC_UNLEASH_WEBHOOK_SECRET';
+    secret = io.env.RC_UNLEASH_WEBHOOK_SECRET;
+    if (!secret)
+      throw new UsageError(
+        '--bridge-url needs the webhook secret: set RC_UNLEASH_WEBHOOK_SECRET or pass --webhook-secret-file FILE',
+      );
+  }
+  // The server's rule for RC_UNLEASH_WEBHOOK_SECRET; the secret itself is never printed.
+  if (secret.length < 16 || /\s/.test(secret)) {
+    throw new UsageError(
+      `the webhook secret from ${source} must be at least 16 characters without whitespace (the rule of the Runtime Control server's RC_UNLEASH_WEBHOOK_SECRET)`,
+    );
+  }
+  return { url: options.bridgeUrl, secret };
+}
+
+function reportBridgeAddon(result: BridgeAddonResult, out: Output): void {
+  for (const w of result.warnings) out.error(`warning: ${w}`);
+  const drift = result.drift.join('; ');
+  switch (result.action) {
+    case 'would-create':
+      out.line(`+ create webhook addon → ${result.url}`);
+      break;
+    case 'created':
+      out.line(`created webhook addon ${result.id} → ${result.url} (Unleash starts sending within a minute)`);
+      break;
+    case 'present':
+      if (result.drift.length === 0)
+        out.line(
+          `  webhook addon present (id ${result.id}; Unleash masks its url and secret, --reconcile rewrites them)`,
+        );
+      else out.line(`~ drift webhook addon: ${drift} (id ${result.id}; left as is — use --reconcile to update)`);
+      break;
+    case 'would-update':
+      out.line(`~ rewrite webhook addon ${result.id} → ${result.url}${drift ? ` (${drift})` : ''}`);
+      break;
+    case 'updated':
+      out.line(
+        `updated webhook addon ${result.id} → ${result.url}${drift ? ` (was: ${drift})` : ''}; --reconcile always rewrites it: ` +
+          'Unleash masks url and secret, so only a rewrite guarantees they match',
+      );
+      break;
+  }
 }
 
 async function unleashToken(io: CliIo, tokenFile: string | undefined): Promise<string> {
@@ -45,6 +136,7 @@ async function unleashToken(io: CliIo, tokenFile: string | undefined): Promise<s
 export async function runUnleashSeed(options: UnleashSeedOptions, io: CliIo, out: Output): Promise<number> {
   if (!options.unleashUrl) throw new UsageError('--target unleash needs --unleash-url URL (e.g. http://unleash:4242)');
   if (options.plan && options.reconcile) throw new UsageError('--plan and --reconcile exclude each other');
+  const bridge = await bridgeSettings(options, io);
   const flagsFile = await loadFlagsFile(options.file, io, out);
   const translation = translateFlags(flagsFile.flags, flagsFile.evaluators, UNLEASH_OSS_ENVIRONMENTS);
   if (!translation.ok) {
@@ -66,6 +158,11 @@ export async function runUnleashSeed(options: UnleashSeedOptions, io: CliIo, out
             out.line(`    ${ch.path}: ${JSON.stringify(ch.before)} → ${JSON.stringify(ch.after)}`);
         }
       }
+      if (bridge)
+        reportBridgeAddon(
+          await ensureBridgeAddon(client, bridge.url, bridge.secret, { plan: true, reconcile: false }),
+          out,
+        );
       const count = (s: string) => comparisons.filter((c) => c.status === s).length;
       out.line(
         `plan: ${count('missing')} to create, ${count('drifted')} drifted, ${count('in-sync')} in sync (nothing was written)`,
@@ -85,6 +182,14 @@ export async function runUnleashSeed(options: UnleashSeedOptions, io: CliIo, out
       `${report.created.length} created, ${report.existing.length} already present` +
         ` (${report.drifted.length} differ from the file), ${report.updated.length} updated`,
     );
+    // After the flags: the addon sends events about them, and a failure here leaves the flags seeded.
+    if (bridge) {
+      const result = await ensureBridgeAddon(client, bridge.url, bridge.secret, {
+        plan: false,
+        reconcile: options.reconcile,
+      });
+      reportBridgeAddon(result, out);
+    }
     return 0;
   } catch (error) {
     if (error instanceof UnleashApiError) throw new CliError(error.message);

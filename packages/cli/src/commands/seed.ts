@@ -19,6 +19,7 @@ import { runUnleashSeed } from './seed-unleash.js';
 
 export const SEED_HELP = `Usage: rctl seed FILE [--reconcile] [--dry-run]
        rctl seed FILE --target unleash --unleash-url URL [--token-file FILE] [--plan | --reconcile]
+                 [--bridge-url URL [--webhook-secret-file FILE]]
 
 Creates the evaluators and flags of a flags file (YAML or JSON) on the server. Safe to repeat: flags that already
 exist are left as they are, so hand changes made since are kept.
@@ -30,6 +31,12 @@ Options:
   --unleash-url URL  Unleash base URL (with --target unleash)
   --token-file FILE  file holding the Unleash admin token (default: RC_UNLEASH_TOKEN)
   --plan         with --target unleash: print what would be created and what has drifted, write nothing
+  --bridge-url URL  with --target unleash: the Runtime Control server (e.g. http://runtime-control:4400); after the
+                 flags, also create Unleash's webhook addon calling URL/api/integrations/unleash/webhook, recognised
+                 by its description. An existing one is left as is (visible drift is reported); --reconcile rewrites
+                 it (Unleash masks its url and secret, so only a rewrite guarantees they match)
+  --webhook-secret-file FILE  file holding the webhook secret (default: RC_UNLEASH_WEBHOOK_SECRET; the server's
+                 value, at least 16 characters without whitespace)
   --url URL      server URL (default: RC_URL, else http://127.0.0.1:4400)
   --token TOKEN  admin token (default: RC_TOKEN, else <RC_DATA_DIR or .runtime-control>/admin-token)
   -h, --help     show this help
@@ -124,6 +131,8 @@ export async function runSeed(args: string[], io: CliIo, out: Output): Promise<n
       'unleash-url': { type: 'string' },
       'token-file': { type: 'string' },
       plan: { type: 'boolean' },
+      'bridge-url': { type: 'string' },
+      'webhook-secret-file': { type: 'string' },
     },
     command,
   );
@@ -142,6 +151,8 @@ export async function runSeed(args: string[], io: CliIo, out: Output): Promise<n
         tokenFile: values['token-file'],
         plan: values.plan === true,
         reconcile: values.reconcile === true,
+        bridgeUrl: values['bridge-url'],
+        webhookSecretFile: values['webhook-secret-file'],
       },
       io,
       out,
@@ -152,8 +163,16 @@ export async function runSeed(args: string[], io: CliIo, out: Output): Promise<n
       `unknown --target "${target}" (runtime-control or unleash)\nRun "rctl seed --help" for usage.`,
     );
   }
-  if (values.plan || values['unleash-url'] || values['token-file']) {
-    throw new UsageError('--plan, --unleash-url and --token-file go with --target unleash');
+  if (
+    values.plan ||
+    values['unleash-url'] ||
+    values['token-file'] ||
+    values['bridge-url'] !== undefined ||
+    values['webhook-secret-file'] !== undefined
+  ) {
+    throw new UsageError(
+      '--plan, --unleash-url, --token-file, --bridge-url and --webhook-secret-file go with --target unleash',
+    );
   }
   const options: SeedOptions = { reconcile: values.reconcile === true, dryRun: values['dry-run'] === true };
 
