@@ -29,6 +29,11 @@ declare module 'fastify' {
   }
 }
 
+function refuseProtoKey(key: string, value: unknown): unknown {
+  if (key === '__proto__') throw new SyntaxError('"__proto__" is not allowed as a key');
+  return value;
+}
+
 export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: rt.logger as FastifyBaseLogger,
@@ -44,13 +49,10 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     const text = String(body);
     if (text.trim() === '') return done(null, undefined);
     try {
-      done(
-        null,
-        JSON.parse(text, (key, value) => {
-          if (key === '__proto__') throw new SyntaxError('"__proto__" is not allowed as a key');
-          return value;
-        }),
-      );
+      // A reviver costs a call per key (a tenth of an OFREP evaluation's time), so it runs only when the text could
+      // hold a "__proto__" key: literally, or spelled with \u escapes (the only escapes JSON allows for letters).
+      const suspicious = text.includes('__proto__') || text.includes('\\u');
+      done(null, suspicious ? JSON.parse(text, refuseProtoKey) : JSON.parse(text));
     } catch (err) {
       done(new AppError('MALFORMED_JSON', `body is not valid JSON: ${(err as Error).message}`, { path: '' }));
     }

@@ -69,6 +69,18 @@ describe('admin flags API', () => {
       path?: string;
     }[] = [
       { name: 'malformed JSON', payload: '{"key": "k",', status: 400, code: 'MALFORMED_JSON' },
+      {
+        name: 'a "__proto__" key',
+        payload: '{"key": "k", "__proto__": {"polluted": true}}',
+        status: 400,
+        code: 'MALFORMED_JSON',
+      },
+      {
+        name: 'a "__proto__" key spelled with \\u escapes',
+        payload: '{"key": "k", "\\u005f\\u005fproto\\u005f\\u005f": {"polluted": true}}',
+        status: 400,
+        code: 'MALFORMED_JSON',
+      },
       { name: 'not an object', payload: '[1,2]', status: 400, code: 'VALIDATION_FAILED', path: '' },
       {
         name: 'missing type',
