@@ -238,6 +238,47 @@ describe('UnleashProvider with the Runtime Control bridge, against unleash-serve
     process.stderr.write(`# watch bridge segment edit → provider: ${Math.round(performance.now() - start)} ms\n`);
   });
 
+  it('without a working bridge (disabled on the server, or unreachable) the provider is READY and keeps polling', async () => {
+    const noBridge = await startRc({});
+    const token = await clientToken(noBridge);
+    await admin.createFeature('polled-flag', { strategies: [flexibleRollout(100)], enabled: false });
+    const probe = await fetch(`${noBridge.url}/api/integrations/unleash/stream`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(probe.status, 404, 'the bridge is disabled on this server');
+    await probe.body?.cancel();
+    const bridges = [
+      { url: noBridge.url, token },
+      // Nothing listens there.
+      { url: 'http://127.0.0.1:1', token },
+    ];
+    for (const bridge of bridges) {
+      const provider = new UnleashProvider({
+        url: unleash.apiUrl,
+        appName: 'bridge-absent-e2e',
+        apiToken: unleash.clientToken,
+        refreshIntervalMs: 500,
+        disableMetrics: true,
+        bridge,
+      });
+      providers.push(provider);
+      await provider.initialize();
+      assert.equal(provider.state, 'READY');
+      const value = async () =>
+        (await provider.resolveBooleanEvaluation('polled-flag', false, { targetingKey: 'u-1' })).value;
+      const want = !(await value());
+      if (want) await admin.enable('polled-flag');
+      else await admin.disable('polled-flag');
+      const start = performance.now();
+      while ((await value()) !== want) {
+        if (performance.now() - start > 5000) assert.fail(`${bridge.url}: polling did not bring the flip within 5 s`);
+        await sleep(20);
+      }
+      assert.equal(provider.bridgeConnected, false);
+      assert.equal(provider.bridgeFeatureFetches, 0, 'no hint ever arrived');
+    }
+  });
+
   it('event watch with a token Unleash rejects: reports the failure, never the token, and the webhook still works', async () => {
     const sentinel = `*:*.sentinel${'5'.repeat(40)}`;
     const lines: string[] = [];
