@@ -170,19 +170,18 @@ export function bindUnleashFeatureUpdates(client: Unleash): UnleashFeatureUpdate
   const update = async (names: readonly string[]): Promise<FeatureUpdateResult> => {
     const wanted = [...new Set(names)].filter((n) => !opts.namePrefix || n.startsWith(opts.namePrefix));
     const fetched = await Promise.all(wanted.map(async (name) => [name, await fetchOne(name)] as const));
-    const events: unknown[] = [];
+    // A segment this client has never seen comes only with the full list: then nothing is applied here.
+    const unknownSegment = fetched.some(([, feature]) =>
+      (feature?.strategies ?? []).some((s) => (s.segments ?? []).some((id) => repo.getSegment(id) === undefined)),
+    );
+    if (unknownSegment) return 'needs-full-fetch';
     const now = Date.now();
-    for (const [name, feature] of fetched) {
-      if (feature === null) {
-        events.push({ type: 'feature-removed', featureName: name, project: opts.projectName ?? '' });
-      } else {
-        // A segment this client has never seen comes only with the full list.
-        const segments = (feature.strategies ?? []).flatMap((s) => s.segments ?? []);
-        if (segments.some((id) => repo.getSegment(id) === undefined)) return 'needs-full-fetch';
-        events.push({ type: 'feature-updated', eventId: 0, feature });
-      }
-      recent.set(name, { feature, at: now });
-    }
+    for (const [name, feature] of fetched) recent.set(name, { feature, at: now });
+    const events = fetched.map(([name, feature]) =>
+      feature === null
+        ? { type: 'feature-removed', featureName: name, project: opts.projectName ?? '' }
+        : { type: 'feature-updated', eventId: 0, feature },
+    );
     if (events.length > 0) await repo.save({ type: 'delta', events }, true);
     return 'applied';
   };

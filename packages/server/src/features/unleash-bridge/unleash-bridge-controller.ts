@@ -3,7 +3,7 @@ import { hashEquals, hashToken } from '../../auth/tokens.js';
 import { AppError } from '../../errors/app-error.js';
 import type { Runtime } from '../../runtime.js';
 import { sseFrame } from '../client-stream/sse-hub.js';
-import { changesEvaluation, parseUnleashWebhookEvent } from './unleash-webhook-event.js';
+import { changesEvaluation, parseUnleashWebhookEvent, refreshHintOf } from './unleash-webhook-event.js';
 
 type Guard = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
@@ -50,13 +50,7 @@ export async function unleashBridgeController(
     if (!changesEvaluation(event)) {
       return reply.code(202).send({ accepted: false, reason: `event type "${event.type}" does not change features` });
     }
-    const result = await bridge.receiveWebhook({
-      feature: event.type.startsWith('segment-') ? null : event.featureName,
-      type: event.type,
-      environment: event.environment,
-      eventId: event.id,
-      source: 'webhook',
-    });
+    const result = await bridge.receiveWebhook(refreshHintOf(event, 'webhook'));
     req.log.info({ unleashEvent: event.type, feature: event.featureName, ...result }, 'unleash webhook received');
     return reply.code(202).send({ accepted: true, ...result });
   });

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { changesEvaluation } from './unleash-webhook-event.js';
+import { changesEvaluation, refreshHintOf } from './unleash-webhook-event.js';
 
 /** One feature change as the bridge relays it, whichever way it learnt of it. */
 export interface UnleashRefreshHint {
@@ -145,13 +145,7 @@ export class UnleashEventWatch {
     }
     for (const row of fresh) {
       if (!changesEvaluation({ type: row.type })) continue;
-      this.options.onHint({
-        feature: row.type.startsWith('segment-') ? null : row.featureName,
-        type: row.type,
-        environment: row.environment,
-        eventId: row.id,
-        source: 'watch',
-      });
+      this.options.onHint(refreshHintOf(row, 'watch'));
     }
     this.lastId = newest;
   }

@@ -1,4 +1,5 @@
 import { AppError, type ErrorDetail } from '../../errors/app-error.js';
+import type { UnleashRefreshHint } from './unleash-event-watch.js';
 
 /**
  * The parts of an Unleash event (as its webhook addon posts it without a body template: the event-log JSON, e.g.
@@ -75,4 +76,21 @@ export function parseUnleashWebhookEvent(body: unknown): UnleashWebhookEvent {
     });
   }
   return event;
+}
+
+/**
+ * The hint an evaluation-changing event becomes, whichever way it arrived. A segment edit names no flag (every flag
+ * using the segment changed), so providers fetch everything.
+ */
+export function refreshHintOf(
+  event: Pick<UnleashWebhookEvent, 'id' | 'type' | 'featureName' | 'environment'>,
+  source: UnleashRefreshHint['source'],
+): UnleashRefreshHint {
+  return {
+    feature: event.type.startsWith('segment-') ? null : event.featureName,
+    type: event.type,
+    environment: event.environment,
+    eventId: event.id,
+    source,
+  };
 }
