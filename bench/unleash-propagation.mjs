@@ -13,8 +13,10 @@ const ADMIN = 'bench-unleash-admin-token-0123456789';
 
 export async function run() {
   process.env.RC_TEST_DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
-  const { startUnleashServer, UnleashAdmin, flexibleRollout, unleashServerInstalled, configureUnleashWebhook } =
-    await import(join(ROOT, 'packages/testkit/dist/index.js'));
+  const { startUnleashServer, UnleashAdmin, flexibleRollout, unleashServerInstalled } = await import(
+    join(ROOT, 'packages/testkit/dist/index.js')
+  );
+  const { desiredBridgeAddon, UnleashAdminClient } = await import(join(ROOT, 'packages/unleash/dist/index.js'));
   const { UnleashProvider } = await import(join(ROOT, 'packages/sdk/dist/index.js'));
   const { startServer } = await import(join(ROOT, 'packages/server/dist/index.js'));
   if (!unleashServerInstalled()) throw new Error('unleash-server is not installed: run `npm run setup:unleash`');
@@ -35,7 +37,8 @@ export async function run() {
         print: () => {},
       });
       servers.push(rc);
-      await configureUnleashWebhook(unleash, `${rc.url}/api/integrations/unleash/webhook`, SECRET);
+      // The webhook addon exactly as `rctl seed --bridge-url` defines it.
+      await new UnleashAdminClient(unleash.url, unleash.adminToken).createAddon(desiredBridgeAddon(rc.url, SECRET));
       return rc;
     };
     // One server with the webhook only, one with the webhook and the event watch (the documented set-up).

@@ -3,5 +3,4 @@ export * from './child-process.js';
 export * from './sse-client.js';
 export * from './test-services.js';
 export * from './unleash-harness.js';
-export * from './unleash-webhook.js';
 export * from './wait.js';

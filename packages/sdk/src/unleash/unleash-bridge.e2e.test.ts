@@ -7,13 +7,13 @@ import { after, before, describe, it } from 'node:test';
 import { ErrorCode } from '@openfeature/server-sdk';
 import { type RunningServer, startServer } from '@runtime-control/server';
 import {
-  configureUnleashWebhook,
   flexibleRollout,
   startUnleashServer,
   UnleashAdmin,
   type UnleashServer,
   unleashServerOrSkip,
 } from '@runtime-control/testkit';
+import { desiredBridgeAddon, UnleashAdminClient } from '@runtime-control/unleash';
 import { UnleashProvider } from './unleash-provider.js';
 
 /**
@@ -58,6 +58,9 @@ describe('UnleashProvider with the Runtime Control bridge, against unleash-serve
     });
     return ((await res.json()) as { token: string }).token;
   };
+  /** The webhook addon exactly as `rctl seed --bridge-url` defines it, pointed at this server. */
+  const addWebhookAddon = (rc: RunningServer) =>
+    new UnleashAdminClient(unleash.url, unleash.adminToken).createAddon(desiredBridgeAddon(rc.url, SECRET));
   const bridgedProvider = async (rc: RunningServer, appName: string) => {
     const provider = new UnleashProvider({
       url: unleash.apiUrl,
@@ -118,7 +121,7 @@ describe('UnleashProvider with the Runtime Control bridge, against unleash-serve
 
   it("webhook only: sees each flip within Unleash's 1 s webhook job, fetching the flag alone (polling every 30 s)", async () => {
     const rc = await startRc({ RC_UNLEASH_WEBHOOK_SECRET: SECRET });
-    await configureUnleashWebhook(unleash, `${rc.url}/api/integrations/unleash/webhook`, SECRET);
+    await addWebhookAddon(rc);
     // Unleash caches the enabled addons for a minute (AddonService, memoized); a restart makes the new one active now.
     await unleash.stopProcess();
     await unleash.startProcess();
@@ -140,7 +143,7 @@ describe('UnleashProvider with the Runtime Control bridge, against unleash-serve
       RC_UNLEASH_URL: unleash.url,
       RC_UNLEASH_TOKEN: unleash.adminToken,
     });
-    await configureUnleashWebhook(unleash, `${rc.url}/api/integrations/unleash/webhook`, SECRET);
+    await addWebhookAddon(rc);
     await unleash.stopProcess();
     await unleash.startProcess();
     await admin.createFeature('watched-flag', { strategies: [flexibleRollout(100)], enabled: false });
