@@ -106,7 +106,7 @@ export async function compareBridgeAddon(client: UnleashAdminClient): Promise<Br
   return findBridgeAddon(await client.listAddons());
 }
 
-export type BridgeAddonAction = 'created' | 'would-create' | 'present' | 'updated' | 'would-update';
+export type BridgeAddonAction = 'created' | 'would-create' | 'present' | 'updated';
 
 export interface BridgeAddonResult {
   action: BridgeAddonAction;
@@ -139,8 +139,8 @@ export async function ensureBridgeAddon(
     return { action: 'created', id, url, drift: [], warnings: found.warnings };
   }
   const { id, drift, warnings } = found;
-  if (!options.reconcile) return { action: 'present', id, url, drift, warnings };
-  if (options.plan) return { action: 'would-update', id, url, drift, warnings };
+  // `plan` only reads, whatever `reconcile` says.
+  if (options.plan || !options.reconcile) return { action: 'present', id, url, drift, warnings };
   await client.updateAddon(id, desired);
   return { action: 'updated', id, url, drift, warnings };
 }

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { webhookSecretProblem } from '@runtime-control/core';
 import {
   type BridgeAddonResult,
   compareWithUnleash,
@@ -76,9 +77,10 @@ async function bridgeSettings(options: UnleashSeedOptions, io: CliIo): Promise<B
       );
   }
   // The server's rule for RC_UNLEASH_WEBHOOK_SECRET; the secret itself is never printed.
-  if (secret.length < 16 || /\s/.test(secret)) {
+  const problem = webhookSecretProblem(secret);
+  if (problem) {
     throw new UsageError(
-      `the webhook secret from ${source} must be at least 16 characters without whitespace (the rule of the Runtime Control server's RC_UNLEASH_WEBHOOK_SECRET)`,
+      `the webhook secret from ${source} ${problem} (the rule of the Runtime Control server's RC_UNLEASH_WEBHOOK_SECRET)`,
     );
   }
   return { url: options.bridgeUrl, secret };
@@ -100,9 +102,6 @@ function reportBridgeAddon(result: BridgeAddonResult, out: Output): void {
           `  webhook addon present (id ${result.id}; Unleash masks its url and secret, --reconcile rewrites them)`,
         );
       else out.line(`~ drift webhook addon: ${drift} (id ${result.id}; left as is — use --reconcile to update)`);
-      break;
-    case 'would-update':
-      out.line(`~ rewrite webhook addon ${result.id} → ${result.url}${drift ? ` (${drift})` : ''}`);
       break;
     case 'updated':
       out.line(

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { DEFAULT_ENVIRONMENTS, ENVIRONMENT_NAME_PATTERN } from '@runtime-control/core';
+import { DEFAULT_ENVIRONMENTS, ENVIRONMENT_NAME_PATTERN, webhookSecretProblem } from '@runtime-control/core';
 
 /**
  * Server configuration, read once from `RC_*` environment variables, validated and frozen. Nothing else in the
@@ -136,9 +136,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError('RC_LOCAL_ROUTER_URL', 'is required with RC_CANARY_ROUTER=local (the router admin URL)');
   }
   const unleashWebhookSecret = env.RC_UNLEASH_WEBHOOK_SECRET || undefined;
-  if (unleashWebhookSecret !== undefined && (unleashWebhookSecret.length < 16 || /\s/.test(unleashWebhookSecret))) {
-    throw new ConfigError('RC_UNLEASH_WEBHOOK_SECRET', 'must be at least 16 characters without whitespace');
-  }
+  const webhookSecretRule = unleashWebhookSecret === undefined ? undefined : webhookSecretProblem(unleashWebhookSecret);
+  if (webhookSecretRule) throw new ConfigError('RC_UNLEASH_WEBHOOK_SECRET', webhookSecretRule);
   const unleashUrl = httpUrl('RC_UNLEASH_URL')?.replace(/\/api$/, '');
   let unleashToken = env.RC_UNLEASH_TOKEN || undefined;
   const unleashTokenFile = env.RC_UNLEASH_TOKEN_FILE || undefined;
