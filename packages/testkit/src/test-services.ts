@@ -215,3 +215,18 @@ export async function startRedisServer(options: { port?: number; binary?: string
     start,
   };
 }
+
+/**
+ * Creates a client token on a running Runtime Control server (`POST /api/admin/tokens`) and returns it; throws with
+ * the server's answer unless it is 201.
+ */
+export async function createClientToken(serverUrl: string, adminToken: string, environment: string): Promise<string> {
+  const res = await fetch(`${serverUrl}/api/admin/tokens`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ kind: 'client', environment }),
+  });
+  const text = await res.text();
+  if (res.status !== 201) throw new Error(`creating a client token for ${environment}: ${res.status} ${text}`);
+  return (JSON.parse(text) as { token: string }).token;
+}

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { InMemoryProvider } from '@openfeature/server-sdk';
 import { type RunningServer, startServer } from '@runtime-control/server';
+import { createClientToken } from '@runtime-control/testkit';
 import Fastify from 'fastify';
 import { RuntimeControlProvider } from '../provider/runtime-control-provider.js';
 import { runtimeControlHealthPlugin } from './fastify-plugin.js';
@@ -56,12 +57,7 @@ describe('runtimeControlHealthPlugin', () => {
       });
       assert.equal(res.status, 201, await res.text());
     }
-    const res = await fetch(`${server.url}/api/admin/tokens`, {
-      method: 'POST',
-      headers: admin,
-      body: JSON.stringify({ kind: 'client', environment: 'development' }),
-    });
-    token = ((await res.json()) as { token: string }).token;
+    token = await createClientToken(server.url, ADMIN, 'development');
     provider = new RuntimeControlProvider({ url: server.url, token });
     await provider.initialize();
   });

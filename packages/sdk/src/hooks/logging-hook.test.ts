@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { InMemoryProvider, OpenFeature } from '@openfeature/server-sdk';
 import { type RunningServer, startServer } from '@runtime-control/server';
+import { createClientToken } from '@runtime-control/testkit';
 import { pino } from 'pino';
 import { RuntimeControlProvider } from '../provider/runtime-control-provider.js';
 import { LoggingHook, SENSITIVE_PLACEHOLDER, type StructuredLogger } from './logging-hook.js';
@@ -78,12 +79,7 @@ describe('LoggingHook with a RuntimeControlProvider and a sensitive flag', () =>
       }),
     });
     assert.equal(plain.status, 201, await plain.text());
-    const res = await fetch(`${server.url}/api/admin/tokens`, {
-      method: 'POST',
-      headers: admin,
-      body: JSON.stringify({ kind: 'client', environment: 'development' }),
-    });
-    const { token } = (await res.json()) as { token: string };
+    const token = await createClientToken(server.url, ADMIN, 'development');
     provider = new RuntimeControlProvider({ url: server.url, token });
     await OpenFeature.setProviderAndWait('logging-hook-test', provider);
   });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OpenFeature } from '@openfeature/server-sdk';
 import { type RunningServer, startServer } from '@runtime-control/server';
+import { createClientToken } from '@runtime-control/testkit';
 import { Registry } from 'prom-client';
 import { RuntimeControlProvider } from '../provider/runtime-control-provider.js';
 import { OTHER_FLAG_KEY, PrometheusHook } from './prometheus-hook.js';
@@ -118,12 +119,7 @@ describe('PrometheusHook on both evaluation paths of a RuntimeControlProvider', 
       env: { RC_ADMIN_TOKEN: ADMIN, RC_LOG_LEVEL: 'silent' },
       print: () => {},
     });
-    const res = await fetch(`${server.url}/api/admin/tokens`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ kind: 'client', environment: 'development' }),
-    });
-    token = ((await res.json()) as { token: string }).token;
+    token = await createClientToken(server.url, ADMIN, 'development');
     // A disabled flag, to cover reason DISABLED.
     await fetch(`${server.url}/api/admin/flags/cache.ttl-seconds/environments/development`, {
       method: 'PATCH',

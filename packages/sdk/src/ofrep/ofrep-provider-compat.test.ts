@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { OFREPProvider } from '@openfeature/ofrep-provider';
 import { OpenFeature } from '@openfeature/server-sdk';
 import { type RunningServer, startServer } from '@runtime-control/server';
+import { createClientToken } from '@runtime-control/testkit';
 
 const ADMIN = 'rc-ofrep-test-admin-token-0123456789';
 
@@ -25,12 +26,7 @@ describe('@openfeature/ofrep-provider against Runtime Control', () => {
       print: () => {},
     });
     const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
-    const res = await fetch(`${server.url}/api/admin/tokens`, {
-      method: 'POST',
-      headers: admin,
-      body: JSON.stringify({ kind: 'client', environment: 'production' }),
-    });
-    const { token } = (await res.json()) as { token: string };
+    const token = await createClientToken(server.url, ADMIN, 'production');
     await fetch(`${server.url}/api/admin/flags/ai-provider-openai-enabled/environments/production`, {
       method: 'PATCH',
       headers: admin,

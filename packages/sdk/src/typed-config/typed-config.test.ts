@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type RunningServer, startServer } from '@runtime-control/server';
+import { createClientToken } from '@runtime-control/testkit';
 import { Registry } from 'prom-client';
 import type { StructuredLogger } from '../hooks/logging-hook.js';
 import { RuntimeControlProvider } from '../provider/runtime-control-provider.js';
@@ -98,12 +99,7 @@ describe('defineKnobs against a real server', () => {
         production: { state: 'ENABLED' },
       },
     });
-    const res = await fetch(`${server.url}/api/admin/tokens`, {
-      method: 'POST',
-      headers: admin,
-      body: JSON.stringify({ kind: 'client', environment: 'development' }),
-    });
-    token = ((await res.json()) as { token: string }).token;
+    token = await createClientToken(server.url, ADMIN, 'development');
     provider = new RuntimeControlProvider({ url: server.url, token });
     await provider.initialize();
   });

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { ErrorCode } from '@openfeature/server-sdk';
 import { type RunningServer, startServer } from '@runtime-control/server';
 import {
+  createClientToken,
   flexibleRollout,
   startUnleashServer,
   UnleashAdmin,
@@ -50,14 +51,7 @@ describe('UnleashProvider with the Runtime Control bridge, against unleash-serve
     servers.push(rc);
     return rc;
   };
-  const clientToken = async (rc: RunningServer) => {
-    const res = await fetch(`${rc.url}/api/admin/tokens`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ kind: 'client', environment: 'development' }),
-    });
-    return ((await res.json()) as { token: string }).token;
-  };
+  const clientToken = (rc: RunningServer) => createClientToken(rc.url, ADMIN, 'development');
   /** The webhook addon exactly as `rctl seed --bridge-url` defines it, pointed at this server. */
   const addWebhookAddon = (rc: RunningServer) =>
     new UnleashAdminClient(unleash.url, unleash.adminToken).createAddon(desiredBridgeAddon(rc.url, SECRET));

@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { EvaluationContext, ResolutionDetails } from '@openfeature/server-sdk';
 import { type RunningServer, startServer } from '@runtime-control/server';
-import { repoRoot, startUnleashServer, type UnleashServer, unleashServerOrSkip } from '@runtime-control/testkit';
+import {
+  createClientToken,
+  repoRoot,
+  startUnleashServer,
+  type UnleashServer,
+  unleashServerOrSkip,
+} from '@runtime-control/testkit';
 import { RuntimeControlProvider } from '../provider/runtime-control-provider.js';
 import { UnleashProvider } from './unleash-provider.js';
 
@@ -141,17 +147,7 @@ describe('UnleashProvider and RuntimeControlProvider agree on the same flags fil
     return body.secret;
   }
 
-  async function rcClientToken(environment: string): Promise<string> {
-    const res = await fetch(`${rc.url}/api/admin/tokens`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ kind: 'client', environment }),
-    });
-    const body = (await res.json()) as { token?: string };
-    assert.equal(res.status, 201, JSON.stringify(body));
-    assert.ok(body.token);
-    return body.token;
-  }
+  const rcClientToken = (environment: string) => createClientToken(rc.url, ADMIN, environment);
 
   before(async () => {
     // The CLI is not a dependency of the SDK; it is loaded from its build output.

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { eventJson, openSse, type SseClient } from '@runtime-control/testkit';
+import { createClientToken, eventJson, openSse, type SseClient } from '@runtime-control/testkit';
 import { type RunningServer, startServer } from '../../server.js';
 import { createTestApp, TEST_ADMIN_TOKEN } from '../../testing/test-app.js';
 
@@ -46,12 +46,7 @@ describe('Unleash webhook bridge', () => {
       print: () => {},
     });
     for (const environment of ['development', 'production']) {
-      const res = await fetch(`${server.url}/api/admin/tokens`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ kind: 'client', environment }),
-      });
-      tokens[environment] = ((await res.json()) as { token: string }).token;
+      tokens[environment] = await createClientToken(server.url, TEST_ADMIN_TOKEN, environment);
     }
   });
 

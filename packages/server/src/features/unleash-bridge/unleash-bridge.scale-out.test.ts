@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   allServices,
+  createClientToken,
   createTestDatabase,
   eventJson,
   openSse,
@@ -58,12 +59,7 @@ describe(
       return server;
     };
     const stream = async (server: RunningServer) => {
-      const res = await fetch(`${server.url}/api/admin/tokens`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ kind: 'client', environment: 'production' }),
-      });
-      const { token } = (await res.json()) as { token: string };
+      const token = await createClientToken(server.url, ADMIN, 'production');
       const s = await openSse(`${server.url}/api/integrations/unleash/stream`, {
         headers: { authorization: `Bearer ${token}` },
       });
