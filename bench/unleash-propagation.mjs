@@ -13,7 +13,7 @@ const ADMIN = 'bench-unleash-admin-token-0123456789';
 
 export async function run() {
   process.env.RC_TEST_DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
-  const { startUnleashServer, UnleashAdmin, flexibleRollout, unleashServerInstalled } = await import(
+  const { createClientToken, startUnleashServer, UnleashAdmin, flexibleRollout, unleashServerInstalled } = await import(
     join(ROOT, 'packages/testkit/dist/index.js')
   );
   const { desiredBridgeAddon, UnleashAdminClient } = await import(join(ROOT, 'packages/unleash/dist/index.js'));
@@ -49,14 +49,7 @@ export async function run() {
     await unleash.startProcess();
     const admin = UnleashAdmin.of(unleash);
     await admin.createFeature('bench-flip', { strategies: [flexibleRollout(100)], enabled: false });
-    const clientToken = async (rc) => {
-      const res = await fetch(`${rc.url}/api/admin/tokens`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ kind: 'client', environment: 'development' }),
-      });
-      return (await res.json()).token;
-    };
+    const clientToken = (rc) => createClientToken(rc.url, ADMIN, 'development');
     const common = { url: unleash.apiUrl, apiToken: unleash.clientToken, disableMetrics: true };
     // With the bridge: the same default polling (15 s) underneath; the bridge only adds speed.
     const bridged = new UnleashProvider({
