@@ -4,6 +4,31 @@ import { type CliIo, CONNECTION_OPTIONS, createAdminClient } from '../connection
 import { UsageError } from '../http-client.js';
 import { compactJson, formatTable, type Output, prettyJson } from '../output.js';
 
+const KEY_ENV_OPTIONS = { ...CONNECTION_OPTIONS, env: { type: 'string' } } as const;
+
+/**
+ * Parses `rctl flags <command> KEY --env E [options]`, the shape of every command that changes one flag in one
+ * environment: the key, the environment and the parsed options, or undefined once `--help` has been answered.
+ */
+function parseFlagEnvCommand<const O extends Parameters<typeof parseCommandArgs>[1]>(
+  args: string[],
+  options: O,
+  command: string,
+  out: Output,
+) {
+  const { values, positionals } = parseCommandArgs(args, { ...KEY_ENV_OPTIONS, ...options }, command);
+  // Inside this generic function TypeScript cannot resolve parseArgs' value types; callers get them fully typed.
+  const common = values as { help?: boolean; env?: string };
+  if (common.help) {
+    out.line(FLAGS_HELP.trimEnd());
+    return undefined;
+  }
+  const key = requirePositional(positionals, 0, 'KEY', command);
+  rejectExtraPositionals(positionals, 1, command);
+  const env = requireValue(common.env, '--env', command);
+  return { values, key, env };
+}
+
 export const FLAGS_HELP = `Usage: rctl flags <command> [options]
 
 Commands:
@@ -143,15 +168,9 @@ async function flagsGet(args: string[], io: CliIo, out: Output): Promise<number>
 }
 
 async function flagsSetState(action: 'enable' | 'disable', args: string[], io: CliIo, out: Output): Promise<number> {
-  const command = `flags ${action}`;
-  const { values, positionals } = parseCommandArgs(args, { ...CONNECTION_OPTIONS, env: { type: 'string' } }, command);
-  if (values.help) {
-    out.line(FLAGS_HELP.trimEnd());
-    return 0;
-  }
-  const key = requirePositional(positionals, 0, 'KEY', command);
-  rejectExtraPositionals(positionals, 1, command);
-  const env = requireValue(values.env, '--env', command);
+  const parsed = parseFlagEnvCommand(args, {}, `flags ${action}`, out);
+  if (!parsed) return 0;
+  const { values, key, env } = parsed;
   const state = action === 'enable' ? 'ENABLED' : 'DISABLED';
   await createAdminClient(values, io).patchEnvironment(key, env, { state });
   out.line(`${action}d ${key} in ${env}`);
@@ -160,24 +179,14 @@ async function flagsSetState(action: 'enable' | 'disable', args: string[], io: C
 
 async function flagsOverride(args: string[], io: CliIo, out: Output): Promise<number> {
   const command = 'flags override';
-  const { values, positionals } = parseCommandArgs(
+  const parsed = parseFlagEnvCommand(
     args,
-    {
-      ...CONNECTION_OPTIONS,
-      env: { type: 'string' },
-      user: { type: 'string' },
-      variant: { type: 'string' },
-      remove: { type: 'boolean' },
-    },
+    { user: { type: 'string' }, variant: { type: 'string' }, remove: { type: 'boolean' } },
     command,
+    out,
   );
-  if (values.help) {
-    out.line(FLAGS_HELP.trimEnd());
-    return 0;
-  }
-  const key = requirePositional(positionals, 0, 'KEY', command);
-  rejectExtraPositionals(positionals, 1, command);
-  const env = requireValue(values.env, '--env', command);
+  if (!parsed) return 0;
+  const { values, key, env } = parsed;
   const user = requireValue(values.user, '--user', command);
   const client = createAdminClient(values, io);
   if (values.remove) {
@@ -203,24 +212,14 @@ export function parsePercentage(text: string): number {
 
 async function flagsRollout(args: string[], io: CliIo, out: Output): Promise<number> {
   const command = 'flags rollout';
-  const { values, positionals } = parseCommandArgs(
+  const parsed = parseFlagEnvCommand(
     args,
-    {
-      ...CONNECTION_OPTIONS,
-      env: { type: 'string' },
-      variant: { type: 'string' },
-      percentage: { type: 'string' },
-      clear: { type: 'boolean' },
-    },
+    { variant: { type: 'string' }, percentage: { type: 'string' }, clear: { type: 'boolean' } },
     command,
+    out,
   );
-  if (values.help) {
-    out.line(FLAGS_HELP.trimEnd());
-    return 0;
-  }
-  const key = requirePositional(positionals, 0, 'KEY', command);
-  rejectExtraPositionals(positionals, 1, command);
-  const env = requireValue(values.env, '--env', command);
+  if (!parsed) return 0;
+  const { values, key, env } = parsed;
   const client = createAdminClient(values, io);
   if (values.clear) {
     if (values.variant !== undefined || values.percentage !== undefined) {
