@@ -51,6 +51,7 @@ export class ReplicaState {
   private readonly changeLog = new Map<string, { revision: number; keys: string[] }[]>();
   private readonly logStart = new Map<string, number>();
   private readonly listeners: ((change: EnvironmentChange) => void)[] = [];
+  private readonly revokedListeners: ((token: StoredToken) => void)[] = [];
   private running: Promise<CatchUpResult> | undefined;
   private rerun = false;
 
@@ -68,6 +69,11 @@ export class ReplicaState {
 
   onEnvironmentChange(listener: (change: EnvironmentChange) => void): void {
     this.listeners.push(listener);
+  }
+
+  /** Called once for each token this replica learns is revoked (its own revocations and other replicas'). */
+  onTokenRevoked(listener: (token: StoredToken) => void): void {
+    this.revokedListeners.push(listener);
   }
 
   view(environment: string): EnvironmentView | undefined {
@@ -175,8 +181,18 @@ export class ReplicaState {
     }
     for (const token of tokens) {
       if (!token) continue;
-      if (token.revokedAt) this.tokensByHash.delete(token.hash);
-      else this.tokensByHash.set(token.hash, token);
+      if (token.revokedAt) {
+        const wasLive = this.tokensByHash.delete(token.hash);
+        if (wasLive) {
+          for (const l of this.revokedListeners) {
+            try {
+              l(token);
+            } catch (err) {
+              this.logger.error({ err }, 'token revocation listener failed');
+            }
+          }
+        }
+      } else this.tokensByHash.set(token.hash, token);
     }
     const revision = changes[changes.length - 1]!.revision;
     this.applied = Math.max(this.applied, revision);
