@@ -14,6 +14,7 @@ export interface ServerMetrics {
   propagationLag: Histogram;
   catchUps: Counter<'trigger'>;
   revisionGaps: Counter;
+  busDegraded: Gauge;
   unleashHints: Counter<'source'>;
   unleashWatchErrors: Counter;
 }
@@ -65,6 +66,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Serve
     revisionGaps: new Counter({
       name: 'rc_revision_gaps_total',
       help: 'Change messages that skipped revisions (pub/sub lost some); each causes a database catch-up.',
+      registers: [registry],
+    }),
+    busDegraded: new Gauge({
+      name: 'rc_bus_degraded',
+      help: 'Whether the change bus cannot deliver (1: Redis down or not answering; replicas converge by reconciliation).',
       registers: [registry],
     }),
     unleashHints: new Counter({

@@ -3,6 +3,9 @@ import type { ChangeBus, ChangeMessage } from '../bus/change-bus.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
 import type { CatchUpTrigger, ReplicaState } from './replica-state.js';
 
+/** Longest a write waits for the bus to take its announcement. */
+const PUBLISH_WAIT_MS = 1000;
+
 /**
  * Keeps a replica's state in step with the database: applies its own writes at once (read-your-writes), announces
  * them on the bus, applies other replicas' announcements, and reconciles on a timer and after a bus reconnect.
@@ -32,8 +35,23 @@ export class ChangeSync {
   /** Called after this replica committed `revision`. */
   async afterWrite(revision: number): Promise<void> {
     const committedAt = Date.now();
-    // Announce first: other replicas start their catch-up while this one does its own.
-    await Promise.all([this.bus.publish({ revision, committedAt, origin: this.replicaId }), this.catchUp('write')]);
+    // Announce first: other replicas start their catch-up while this one does its own. The announcement is only a
+    // doorbell: a write never waits on the bus longer than PUBLISH_WAIT_MS (the bus bounds its own commands too);
+    // other replicas then converge through reconciliation.
+    let timer: NodeJS.Timeout | undefined;
+    const announced = Promise.race([
+      this.bus.publish({ revision, committedAt, origin: this.replicaId }).catch((err: Error) => {
+        this.logger.warn({ err: err.message, revision }, 'could not announce change');
+      }),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          this.logger.warn({ revision, waitedMs: PUBLISH_WAIT_MS }, 'bus did not take the announcement in time');
+          resolve();
+        }, PUBLISH_WAIT_MS);
+        timer.unref();
+      }),
+    ]).finally(() => clearTimeout(timer));
+    await Promise.all([announced, this.catchUp('write')]);
   }
 
   async catchUp(trigger: CatchUpTrigger): Promise<void> {

@@ -1,5 +1,9 @@
 import type { FastifyInstance } from 'fastify';
+import { RedisBus } from '../../bus/redis-bus.js';
 import type { Runtime } from '../../runtime.js';
+
+/** The bus check must not hold readiness: a hung Redis is reported degraded after at most this. */
+const BUS_CHECK_TIMEOUT_MS = 500;
 
 async function check(fn: () => Promise<void>, timeoutMs = 2000): Promise<{ status: 'ok' | 'error'; error?: string }> {
   let timer: NodeJS.Timeout | undefined;
@@ -18,15 +22,31 @@ async function check(fn: () => Promise<void>, timeoutMs = 2000): Promise<{ statu
   }
 }
 
+/** Keeps `rc_bus_degraded` in step with the bus: its connection events and probes (the in-process bus is always 0). */
+function trackBusDegraded(rt: Runtime): void {
+  const set = (reason: string | undefined) => rt.metrics.busDegraded.set(reason === undefined ? 0 : 1);
+  if (rt.bus instanceof RedisBus) {
+    set(rt.bus.degradedReason());
+    rt.bus.onDegradedChange(set);
+  } else set(undefined);
+}
+
 export async function healthController(app: FastifyInstance, rt: Runtime): Promise<void> {
   app.get('/health', async () => ({ status: 'ok' }));
 
+  trackBusDegraded(rt);
+  // Only the database makes a replica unready: without the bus, writes still commit and replicas converge through
+  // reconciliation, so a Redis outage is reported as a degraded bus (and rc_bus_degraded), never as 503.
   app.get('/health/ready', async (_req, reply) => {
-    const checks: Record<string, { status: 'ok' | 'error'; error?: string }> = {
-      database: await check(() => rt.store.ping()),
+    const [database, bus] = await Promise.all([
+      check(() => rt.store.ping()),
+      check(() => rt.bus.ping(), BUS_CHECK_TIMEOUT_MS),
+    ]);
+    const checks = {
+      database,
+      bus: { kind: rt.bus.kind, ...(bus.status === 'ok' ? bus : { status: 'degraded' as const, error: bus.error }) },
     };
-    if (rt.bus.kind === 'redis') checks.redis = await check(() => rt.bus.ping());
-    const ok = Object.values(checks).every((c) => c.status === 'ok');
+    const ok = database.status === 'ok';
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', revision: rt.state.revision, checks });
   });
 
