@@ -10,7 +10,8 @@ Starts the Runtime Control server in this process and runs until Ctrl+C (SIGINT)
 
 Options:
   --port N          port to listen on (default: RC_PORT, else 4400; 0 picks a free port)
-  --host H          interface to bind (default: the server's, normally 127.0.0.1)
+  --host H          interface to bind (default: RC_HOST, else 127.0.0.1, or 0.0.0.0 when
+                    RC_MODE=production)
   --data-dir DIR    where the server keeps its database and development admin token
                     (default: RC_DATA_DIR, else .runtime-control)
   --seed FILE       create the flags of FILE on start (existing flags are left as they are)

@@ -95,4 +95,43 @@ describe('loadConfig', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('RC_HOST: 127.0.0.1 in development, 0.0.0.0 in production, or what is set', () => {
+    assert.equal(loadConfig({}).host, '127.0.0.1');
+    assert.equal(loadConfig({ RC_MODE: 'development' }).host, '127.0.0.1');
+    assert.equal(loadConfig({ RC_MODE: 'production', RC_ADMIN_TOKEN: 'x'.repeat(20) }).host, '0.0.0.0');
+    assert.equal(loadConfig({ NODE_ENV: 'production', RC_ADMIN_TOKEN: 'x'.repeat(20) }).host, '0.0.0.0');
+    assert.equal(loadConfig({ RC_HOST: '0.0.0.0' }).host, '0.0.0.0');
+    assert.equal(
+      loadConfig({ RC_MODE: 'production', RC_ADMIN_TOKEN: 'x'.repeat(20), RC_HOST: '10.0.0.5' }).host,
+      '10.0.0.5',
+    );
+  });
+
+  it('reads the stream limit, CORS origins and metrics token', () => {
+    const defaults = loadConfig({});
+    assert.equal(defaults.maxStreamsPerToken, 100);
+    assert.deepEqual([...defaults.corsOrigins], []);
+    assert.equal(defaults.metricsToken, undefined);
+    const c = loadConfig({
+      RC_MAX_STREAMS_PER_TOKEN: '5',
+      RC_CORS_ORIGINS: 'https://app.example.com, http://localhost:5173,https://app.example.com',
+      RC_METRICS_TOKEN: 'metrics-token-0123456789',
+    });
+    assert.equal(c.maxStreamsPerToken, 5);
+    assert.deepEqual([...c.corsOrigins], ['https://app.example.com', 'http://localhost:5173']);
+    assert.equal(c.metricsToken, 'metrics-token-0123456789');
+    for (const [env, variable] of [
+      [{ RC_MAX_STREAMS_PER_TOKEN: '0' }, 'RC_MAX_STREAMS_PER_TOKEN'],
+      [{ RC_CORS_ORIGINS: '*' }, 'RC_CORS_ORIGINS'],
+      [{ RC_CORS_ORIGINS: 'https://app.example.com/path' }, 'RC_CORS_ORIGINS'],
+      [{ RC_METRICS_TOKEN: 'short' }, 'RC_METRICS_TOKEN'],
+    ] as const) {
+      assert.throws(
+        () => loadConfig(env),
+        (e: unknown) => e instanceof ConfigError && e.variable === variable,
+        JSON.stringify(env),
+      );
+    }
+  });
 });

@@ -9,6 +9,7 @@ import { DEFAULT_ENVIRONMENTS, ENVIRONMENT_NAME_PATTERN, webhookSecretProblem } 
  */
 export interface ServerConfig {
   readonly mode: 'development' | 'production';
+  /** RC_HOST; unset: 127.0.0.1 in development (not reachable from the network), 0.0.0.0 in production. */
   readonly host: string;
   readonly port: number;
   readonly dataDir: string;
@@ -24,8 +25,17 @@ export interface ServerConfig {
   /** How often a replica checks the database for revisions it has not seen (bounds staleness if pub/sub loses one). */
   readonly reconcileIntervalMs: number;
   readonly sseHeartbeatMs: number;
-  /** Advertised in OFREP `eventStreams`; derived from the request when unset. */
+  /**
+   * Advertised in OFREP `eventStreams`. Unset: `http://<RC_HOST, or 127.0.0.1 for a wildcard host>:<port>`, never the
+   * request's Host header (which a client chooses).
+   */
   readonly publicUrl: string | undefined;
+  /** Open SSE streams one token may hold on one replica (SDK, OFREP and Unleash bridge streams together). */
+  readonly maxStreamsPerToken: number;
+  /** Origins (exact `scheme://host[:port]`) answered with CORS headers; empty: no CORS headers at all. */
+  readonly corsOrigins: readonly string[];
+  /** When set, `GET /metrics` needs `Authorization: Bearer <this>`; unset: open. */
+  readonly metricsToken: string | undefined;
   readonly seedFile: string | undefined;
   readonly replicaId: string;
   /** Canary traffic router: `none` (canary API answers 503), `local` (the embedded router) or `istio`. */
@@ -117,6 +127,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (publicUrl && !/^https?:\/\//.test(publicUrl)) {
     throw new ConfigError('RC_PUBLIC_URL', 'must be an http(s) URL');
   }
+  const corsOrigins = (env.RC_CORS_ORIGINS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const origin of corsOrigins) {
+    // An origin is exactly what browsers send in `Origin`: scheme, host and optional port; no path, no wildcard.
+    if (!/^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$|^https?:\/\/\[[0-9a-f:.]+\](:\d{1,5})?$/.test(origin)) {
+      throw new ConfigError(
+        'RC_CORS_ORIGINS',
+        `"${origin}" is not an origin: give comma-separated exact origins like https://app.example.com (lowercase, no path, no "*")`,
+      );
+    }
+  }
+  const metricsToken = env.RC_METRICS_TOKEN || undefined;
+  if (metricsToken !== undefined && (metricsToken.length < 16 || /\s/.test(metricsToken))) {
+    throw new ConfigError('RC_METRICS_TOKEN', 'must be at least 16 characters without whitespace');
+  }
   const canaryRouter = env.RC_CANARY_ROUTER || 'none';
   if (canaryRouter !== 'none' && canaryRouter !== 'local' && canaryRouter !== 'istio') {
     throw new ConfigError('RC_CANARY_ROUTER', `must be "none", "local" or "istio", got "${canaryRouter}"`);
@@ -166,7 +193,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   return Object.freeze({
     mode,
-    host: env.RC_HOST || '0.0.0.0',
+    // Development listens on loopback only; production (or an explicit RC_HOST) on every interface.
+    host: env.RC_HOST || (mode === 'production' ? '0.0.0.0' : '127.0.0.1'),
     port: integer(env, 'RC_PORT', 4400, 0, 65535),
     dataDir: resolve(env.RC_DATA_DIR || '.runtime-control'),
     databaseUrl,
@@ -178,6 +206,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     reconcileIntervalMs: integer(env, 'RC_RECONCILE_INTERVAL_MS', 5000, 100, 3_600_000),
     sseHeartbeatMs: integer(env, 'RC_SSE_HEARTBEAT_MS', 15_000, 100, 300_000),
     publicUrl: publicUrl?.replace(/\/$/, ''),
+    maxStreamsPerToken: integer(env, 'RC_MAX_STREAMS_PER_TOKEN', 100, 1, 1_000_000),
+    corsOrigins: Object.freeze([...new Set(corsOrigins)]),
+    metricsToken,
     seedFile: env.RC_SEED_FILE || undefined,
     replicaId: env.RC_REPLICA_ID || `${hostname()}-${process.pid}`,
     canaryRouter,
