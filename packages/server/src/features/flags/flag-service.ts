@@ -99,11 +99,27 @@ export class FlagService {
     actor: Actor,
     options: WriteOptions,
   ): Promise<StoredFlag> {
+    // `__proto__` as a plain-object key sets the prototype instead of an entry (a silent no-op that still wrote a
+    // revision); `constructor` and `prototype` are refused with it, as keys no override should need.
+    if (targetingKey === '__proto__' || targetingKey === 'constructor' || targetingKey === 'prototype') {
+      const path = `/environments${pointer(environment)}/overrides${pointer(targetingKey)}`;
+      throw new AppError('VALIDATION_FAILED', `targeting key "${targetingKey}" is not allowed as an override key`, {
+        details: [
+          { path, code: 'RESERVED_KEY', message: `"${targetingKey}" cannot be a targeting key of an override` },
+        ],
+      });
+    }
     return this.updateEnvironment(key, environment, actor, options, (settings) => {
-      const overrides = { ...((settings.overrides as Record<string, string> | undefined) ?? {}) };
-      if (variant === undefined) delete overrides[targetingKey];
-      else overrides[targetingKey] = variant;
-      if (Object.keys(overrides).length > 0) settings.overrides = overrides;
+      // A Map, then own data properties: no key can reach a prototype on the way.
+      const current = settings.overrides as Record<string, string> | undefined;
+      const entries = new Map<string, string>(current ? Object.entries(current) : []);
+      if (variant === undefined) entries.delete(targetingKey);
+      else entries.set(targetingKey, variant);
+      const overrides: Record<string, string> = {};
+      for (const [k, v] of entries) {
+        Object.defineProperty(overrides, k, { value: v, enumerable: true, writable: true, configurable: true });
+      }
+      if (entries.size > 0) settings.overrides = overrides;
       else delete settings.overrides;
     });
   }
