@@ -29,6 +29,9 @@ declare module 'fastify' {
   }
 }
 
+const CORS_ALLOWED_HEADERS =
+  'Authorization, Content-Type, X-API-Key, If-None-Match, If-Match, Last-Event-ID, X-RC-Actor';
+
 function refuseProtoKey(key: string, value: unknown): unknown {
   if (key === '__proto__') throw new SyntaxError('"__proto__" is not allowed as a key');
   return value;
@@ -68,6 +71,29 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     mapError(new AppError('NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`), req, reply),
   );
 
+  // CORS: only origins listed in RC_CORS_ORIGINS get Access-Control-* headers (none when it is unset); a preflight
+  // from one is answered here, before any guard (browsers send no credentials on preflights). SSE streams take the
+  // response over and set the header themselves (SseHub.open), by the same list.
+  const corsOrigins = new Set(rt.config.corsOrigins);
+  app.addHook('onRequest', async (req, reply) => {
+    const origin = req.headers.origin;
+    if (corsOrigins.size === 0 || typeof origin !== 'string') return;
+    if (!corsOrigins.has(origin)) {
+      reply.header('vary', 'Origin');
+      return;
+    }
+    reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
+    if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
+      return reply
+        .code(204)
+        .header('access-control-allow-methods', 'GET, POST, PUT, PATCH, DELETE')
+        .header('access-control-allow-headers', CORS_ALLOWED_HEADERS)
+        .header('access-control-max-age', '600')
+        .send();
+    }
+    reply.header('access-control-expose-headers', 'ETag, X-RC-Revision');
+  });
+
   app.addHook('onResponse', async (req, reply) => {
     rt.metrics.httpDuration.observe(
       { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
@@ -80,7 +106,8 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
 
   await app.register(
     async (scope) => {
-      scope.addHook('preHandler', requireAdmin);
+      // onRequest: the token is checked before a body is read or parsed.
+      scope.addHook('onRequest', requireAdmin);
       await flagController(scope, rt);
       await evaluatorController(scope, rt);
       await tokenController(scope, rt);
@@ -93,7 +120,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
 
   await app.register(
     async (scope) => {
-      scope.addHook('preHandler', requireClient);
+      scope.addHook('onRequest', requireClient);
       await streamController(scope, rt);
     },
     { prefix: '/api/client' },

@@ -31,15 +31,49 @@ export interface RuntimeOptions {
   defaultMetrics?: boolean;
 }
 
+/** The URL without its query string: queries can carry secrets (the OFREP stream key), paths never do. */
+export function pathOf(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+interface LoggedRequest {
+  method?: string;
+  url?: string;
+  host?: string;
+  ip?: string;
+  socket?: { remotePort?: number };
+}
+
 export function createLogger(config: ServerConfig, stream?: DestinationStream): Logger {
   return pino(
     {
       level: config.logLevel,
       base: { replica: config.replicaId },
-      // Belt and braces: request serializers never include headers, and these paths are censored if anything
-      // ever logs a request or a token-bearing object.
+      // Fastify's request logs use these serializers (the instance's own take precedence over Fastify's defaults,
+      // whose `url` includes the query string). Only the path is logged; headers never are.
+      serializers: {
+        req: (req: LoggedRequest) => ({
+          method: req.method,
+          url: pathOf(req.url),
+          host: req.host,
+          remoteAddress: req.ip,
+          remotePort: req.socket?.remotePort,
+        }),
+      },
+      // Belt and braces: the serializer never includes headers, and these paths are censored if anything ever logs
+      // a request or a token-bearing object.
       redact: {
-        paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'token', '*.token'],
+        paths: [
+          'req.headers.authorization',
+          'req.headers["x-api-key"]',
+          'headers.authorization',
+          'headers["x-api-key"]',
+          'token',
+          '*.token',
+          'query.key',
+        ],
         censor: '[redacted]',
       },
     },
@@ -84,7 +118,17 @@ export async function createRuntime(config: ServerConfig, options: RuntimeOption
   const state = new ReplicaState(store, config.environments, logger.child({ component: 'state' }));
   await state.load();
   const sync = new ChangeSync(state, bus, metrics, logger, config.replicaId, config.reconcileIntervalMs);
-  const sse = new SseHub(metrics, config.sseHeartbeatMs);
+  const sse = new SseHub(metrics, {
+    heartbeatMs: config.sseHeartbeatMs,
+    maxStreamsPerToken: config.maxStreamsPerToken,
+    corsOrigins: config.corsOrigins,
+  });
+  // Revocation is immediate on every replica: each applies it from the store and closes the token's streams here.
+  const streamLog = logger.child({ component: 'sse' });
+  state.onTokenRevoked((token) => {
+    const closed = sse.closeToken(token.id);
+    if (closed > 0) streamLog.info({ tokenId: token.id, closed }, 'closed the streams of a revoked token');
+  });
   state.onEnvironmentChange((change) => {
     sse.publish(change, {
       sdk: changeFrame(change.revision, change.changedKeys, change.view.configJson),

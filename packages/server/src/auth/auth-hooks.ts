@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors/app-error.js';
+import { bindStreamOwner } from '../features/client-stream/sse-hub.js';
 import type { Runtime } from '../runtime.js';
 import type { Actor } from '../store/store.js';
 import { hashEquals, hashToken, tokenFromHeaders } from './tokens.js';
@@ -10,7 +11,26 @@ declare module 'fastify' {
     actor?: Actor;
     /** Set by `requireClient`: the environment the client token is scoped to. */
     clientEnvironment?: string;
+    /** Set by `requireClient`: which token it is (id and hash, never the secret). */
+    clientToken?: { id: string; hash: string };
   }
+}
+
+/** The audit actor of the root admin token (RC_ADMIN_TOKEN). API tokens may not take this name (see token-service). */
+export const ROOT_ACTOR = 'admin';
+
+/**
+ * Token names an API token cannot have because its audit records would read like the root token's: "admin", or
+ * "admin (…)" (the root token with an X-RC-Actor header), in any case; also "admin#…", the form below.
+ */
+export function isReservedTokenName(name: string): boolean {
+  return /^\s*admin\s*($|\(|#)/i.test(name);
+}
+
+/** An API token's audit actor: its name, or for a legacy token with a reserved name, the name and its id prefix. */
+export function tokenActorName(token: { id: string; name: string }): string {
+  // "#" is not allowed in X-RC-Actor, so "admin#1a2b3c4d" cannot be produced by the root token.
+  return isReservedTokenName(token.name) ? `${token.name}#${token.id.slice(0, 8)}` : token.name;
 }
 
 const ACTOR_HEADER_PATTERN = /^[\w .@+-]{1,100}$/;
@@ -24,14 +44,14 @@ export function adminGuard(rt: Runtime) {
     let name: string;
     const presented = hashToken(token);
     if (hashEquals(presented, adminHash)) {
-      name = 'admin';
+      name = ROOT_ACTOR;
     } else {
       const stored = rt.state.tokenByHash(presented);
       if (!stored) throw new AppError('UNAUTHORIZED', 'unknown or revoked token');
       if (stored.kind !== 'admin') {
         throw new AppError('WRONG_TOKEN_KIND', 'a client token cannot use the admin API; use an admin token');
       }
-      name = stored.name;
+      name = tokenActorName(stored);
     }
     const human = req.headers['x-rc-actor'];
     req.actor = {
@@ -55,5 +75,7 @@ export function clientGuard(rt: Runtime) {
       throw new AppError('WRONG_TOKEN_KIND', 'an admin token cannot be used by clients; create a client token');
     }
     req.clientEnvironment = stored.environment;
+    req.clientToken = { id: stored.id, hash: stored.hash };
+    bindStreamOwner(req.raw, { tokenId: stored.id });
   };
 }

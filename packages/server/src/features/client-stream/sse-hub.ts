@@ -1,4 +1,5 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AppError } from '../../errors/app-error.js';
 import type { ServerMetrics } from '../../metrics/metrics.js';
 import type { EnvironmentChange } from '../../state/replica-state.js';
 
@@ -7,10 +8,36 @@ export type FlagStreamKind = 'sdk' | 'ofrep';
 /** `unleash`: refresh hints for UnleashProviders (features/unleash-bridge), not tied to our flag changes. */
 export type StreamKind = FlagStreamKind | 'unleash';
 
+/** The token a stream was opened with: revoking it closes the stream, and it bounds the token's open streams. */
+export interface StreamOwner {
+  tokenId: string;
+}
+
 interface Client {
   res: ServerResponse;
   environment: string;
   kind: StreamKind;
+  owner: StreamOwner | undefined;
+  /** Refused (429) or ended: nothing more is written. */
+  closed: boolean;
+}
+
+export interface SseHubOptions {
+  heartbeatMs: number;
+  /** Open streams one token may hold (per replica); more get 429 RATE_LIMITED. */
+  maxStreamsPerToken: number;
+  /** Origins echoed in `Access-Control-Allow-Origin`; any other origin gets no CORS header. */
+  corsOrigins: readonly string[];
+}
+
+/**
+ * The token behind each request, set by the client guard on the raw request, so a stream opened by any controller
+ * (including ones that only pass the response to `open`) is tied to its token.
+ */
+const requestOwners = new WeakMap<IncomingMessage, StreamOwner>();
+
+export function bindStreamOwner(req: IncomingMessage, owner: StreamOwner): void {
+  requestOwners.set(req, owner);
 }
 
 /**
@@ -20,14 +47,17 @@ interface Client {
  */
 export class SseHub {
   private readonly clients = new Set<Client>();
+  private readonly byToken = new Map<string, Set<Client>>();
   private readonly heartbeat: NodeJS.Timeout;
+  private readonly corsOrigins: ReadonlySet<string>;
   private static readonly MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
   constructor(
     private readonly metrics: ServerMetrics,
-    heartbeatMs: number,
+    private readonly options: SseHubOptions,
   ) {
-    this.heartbeat = setInterval(() => this.broadcastRaw(': heartbeat\n\n'), heartbeatMs);
+    this.corsOrigins = new Set(options.corsOrigins);
+    this.heartbeat = setInterval(() => this.broadcastRaw(': heartbeat\n\n'), options.heartbeatMs);
     this.heartbeat.unref();
   }
 
@@ -35,26 +65,88 @@ export class SseHub {
     return this.clients.size;
   }
 
-  /** Takes over the response: writes SSE headers and keeps the socket until the client leaves or the hub closes. */
-  open(res: ServerResponse, environment: string, kind: StreamKind, origin?: string): Client {
+  /** Open streams of one token on this replica. */
+  streamsOf(tokenId: string): number {
+    return this.byToken.get(tokenId)?.size ?? 0;
+  }
+
+  /** Throws 429 RATE_LIMITED when `owner` already holds the most streams allowed; call before taking over a reply. */
+  assertCapacity(owner: StreamOwner | undefined): void {
+    if (owner && this.streamsOf(owner.tokenId) >= this.options.maxStreamsPerToken) {
+      throw new AppError(
+        'RATE_LIMITED',
+        `this token already has ${this.options.maxStreamsPerToken} open streams (RC_MAX_STREAMS_PER_TOKEN); close one first`,
+      );
+    }
+  }
+
+  /**
+   * Takes over the response: writes SSE headers and keeps the socket until the client leaves, the hub closes or the
+   * owner's token is revoked. The owner defaults to the token the client guard saw on this request. Beyond the
+   * token's stream limit it answers 429 itself and returns a closed client (sending to it does nothing).
+   */
+  open(res: ServerResponse, environment: string, kind: StreamKind, owner?: StreamOwner): Client {
+    const tokenOwner = owner ?? (res.req ? requestOwners.get(res.req) : undefined);
+    const origin = res.req?.headers.origin;
+    const cors: Record<string, string> =
+      typeof origin === 'string' && this.corsOrigins.has(origin)
+        ? { 'access-control-allow-origin': origin, vary: 'Origin' }
+        : {};
+    const client: Client = { res, environment, kind, owner: tokenOwner, closed: false };
+    try {
+      this.assertCapacity(tokenOwner);
+    } catch (err) {
+      const error = err as AppError;
+      res.writeHead(error.status, { 'content-type': 'application/json; charset=utf-8', ...cors });
+      res.end(JSON.stringify(error.toJSON()));
+      client.closed = true;
+      return client;
+    }
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
       connection: 'keep-alive',
       // nginx buffers proxied responses unless told otherwise, which would hold events back.
       'x-accel-buffering': 'no',
-      ...(origin ? { 'access-control-allow-origin': origin } : {}),
+      ...cors,
     });
     res.socket?.setNoDelay(true);
+    if (res.req?.method === 'HEAD') {
+      // HEAD: the headers are the whole answer (Node would hold them back until a body write that never comes).
+      res.end();
+      client.closed = true;
+      return client;
+    }
     res.write('retry: 1000\n\n');
-    const client: Client = { res, environment, kind };
     this.clients.add(client);
+    if (tokenOwner) {
+      let set = this.byToken.get(tokenOwner.tokenId);
+      if (!set) {
+        set = new Set();
+        this.byToken.set(tokenOwner.tokenId, set);
+      }
+      set.add(client);
+    }
     this.metrics.sseClients.inc({ environment, stream: kind });
     res.on('close', () => this.remove(client));
     return client;
   }
 
+  /** Ends every stream opened with `tokenId` (its token was revoked); returns how many. */
+  closeToken(tokenId: string): number {
+    const set = this.byToken.get(tokenId);
+    if (!set) return 0;
+    const clients = [...set];
+    for (const c of clients) {
+      c.closed = true;
+      c.res.end();
+      this.remove(c);
+    }
+    return clients.length;
+  }
+
   send(client: Client, frame: string): void {
+    if (client.closed || client.res.writableEnded) return;
     if (client.res.writableLength > SseHub.MAX_BUFFERED_BYTES) {
       client.res.destroy();
       return;
@@ -94,12 +186,17 @@ export class SseHub {
     if (this.clients.delete(client)) {
       this.metrics.sseClients.dec({ environment: client.environment, stream: client.kind });
     }
+    if (client.owner) {
+      const set = this.byToken.get(client.owner.tokenId);
+      if (set?.delete(client) && set.size === 0) this.byToken.delete(client.owner.tokenId);
+    }
   }
 
   close(): void {
     clearInterval(this.heartbeat);
     for (const c of this.clients) c.res.end();
     this.clients.clear();
+    this.byToken.clear();
   }
 }
 

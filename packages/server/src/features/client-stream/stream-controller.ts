@@ -19,8 +19,13 @@ export async function streamController(app: FastifyInstance, rt: Runtime): Promi
     const view = rt.state.view(env);
     if (!view) throw new AppError('UNAVAILABLE', 'environment not loaded yet; retry');
     const lastEventId = Number(req.headers['last-event-id']);
+    const token = req.clientToken!;
+    // Checked again synchronously before taking the reply over, so a revocation applied meanwhile is not missed.
+    if (!rt.state.tokenByHash(token.hash)) throw new AppError('UNAUTHORIZED', 'unknown or revoked token');
+    const owner = { tokenId: token.id };
+    rt.sse.assertCapacity(owner);
     reply.hijack();
-    const client = rt.sse.open(reply.raw, env, 'sdk');
+    const client = rt.sse.open(reply.raw, env, 'sdk', owner);
     const resumeKeys =
       Number.isInteger(lastEventId) && lastEventId >= 0 ? rt.state.changedSince(env, lastEventId) : undefined;
     if (resumeKeys === undefined) {

@@ -5,6 +5,7 @@ import { AppError } from '../../errors/app-error.js';
 import { UNKNOWN_FLAG_LABEL } from '../../metrics/metrics.js';
 import type { Runtime } from '../../runtime.js';
 import { evaluateAll } from '../../state/evaluation.js';
+import { variantLabel } from '../ofrep/ofrep-controller.js';
 
 /**
  * The runbook's debug view: every flag's evaluated value for one context in one environment. Values of flags
@@ -36,7 +37,7 @@ export async function debugController(app: FastifyInstance, rt: Runtime): Promis
       rt.metrics.evaluations.inc({
         environment: env,
         flag: view.flagTypes.has(e.key) ? e.key : UNKNOWN_FLAG_LABEL,
-        variant: e.variant ?? '',
+        variant: variantLabel(view, e),
         reason: e.errorCode ?? e.reason,
       });
       const sensitive = view.sensitive.has(e.key);

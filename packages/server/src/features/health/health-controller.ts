@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { hashEquals, hashToken } from '../../auth/tokens.js';
 import { RedisBus } from '../../bus/redis-bus.js';
+import { AppError } from '../../errors/app-error.js';
 import type { Runtime } from '../../runtime.js';
 
 /** The bus check must not hold readiness: a hung Redis is reported degraded after at most this. */
@@ -50,7 +52,19 @@ export async function healthController(app: FastifyInstance, rt: Runtime): Promi
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', revision: rt.state.revision, checks });
   });
 
-  app.get('/metrics', async (_req, reply) => {
+  // RC_METRICS_TOKEN set: a scraper must send it as a bearer token (compared as hashes, in constant time).
+  const metricsTokenHash = rt.config.metricsToken ? hashToken(rt.config.metricsToken) : undefined;
+  app.get('/metrics', async (req, reply) => {
+    if (metricsTokenHash) {
+      const header = req.headers.authorization;
+      const presented = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] : undefined;
+      if (!presented || !hashEquals(hashToken(presented), metricsTokenHash)) {
+        throw new AppError(
+          'UNAUTHORIZED',
+          'missing or wrong metrics token: send "Authorization: Bearer <RC_METRICS_TOKEN>"',
+        );
+      }
+    }
     const body = await rt.metrics.registry.metrics();
     return reply.type(rt.metrics.registry.contentType).send(body);
   });

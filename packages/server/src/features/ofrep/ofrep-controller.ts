@@ -1,7 +1,8 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { EvaluationContext } from '@openfeature/core';
 import { canonicalJson, isPlainObject } from '@runtime-control/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { streamKeyFor, tokenOfStreamKey } from '../../auth/stream-keys.js';
 import { AppError } from '../../errors/app-error.js';
 import { UNKNOWN_FLAG_LABEL } from '../../metrics/metrics.js';
 import type { Runtime } from '../../runtime.js';
@@ -36,11 +37,19 @@ function requireView(rt: Runtime, env: string): EnvironmentView {
   return view;
 }
 
+/** The `variant` label of `rc_flag_evaluations_total`: never a sensitive flag's variant name. */
+export const SENSITIVE_VARIANT_LABEL = '[sensitive]';
+
+export function variantLabel(view: EnvironmentView, e: Evaluation): string {
+  if (view.sensitive.has(e.key)) return SENSITIVE_VARIANT_LABEL;
+  return e.variant ?? '';
+}
+
 function countEvaluation(rt: Runtime, env: string, view: EnvironmentView, e: Evaluation): void {
   rt.metrics.evaluations.inc({
     environment: env,
     flag: view.flagTypes.has(e.key) ? e.key : UNKNOWN_FLAG_LABEL,
-    variant: e.variant ?? '',
+    variant: variantLabel(view, e),
     reason: e.errorCode ?? e.reason,
   });
 }
@@ -56,21 +65,18 @@ function ofrepBody(e: Evaluation): Record<string, unknown> {
   return body;
 }
 
-/** An opaque key that lets an EventSource (which cannot send headers) subscribe to one environment's notifications. */
-export function streamKeyFor(rt: Runtime, env: string): string {
-  const mac = createHmac('sha256', rt.adminToken).update(`ofrep-sse:${env}`).digest('base64url').slice(0, 32);
-  return `${Buffer.from(env).toString('base64url')}.${mac}`;
-}
-
-function environmentOfStreamKey(rt: Runtime, key: string): string | undefined {
-  const [encoded] = key.split('.');
-  if (!encoded) return undefined;
-  const env = Buffer.from(encoded, 'base64url').toString();
-  return rt.config.environments.includes(env) && streamKeyFor(rt, env) === key ? env : undefined;
-}
-
+/**
+ * Where clients reach this server, for the advertised stream URL: RC_PUBLIC_URL, else the address it listens on.
+ * Never the request's Host header: a client (or anything in between) chooses that, and the URL carries a key.
+ * Not a relative URL either: a browser's EventSource resolves it against the page, not the OFREP base URL.
+ */
 function baseUrl(rt: Runtime, req: FastifyRequest): string {
-  return rt.config.publicUrl ?? `${req.protocol}://${req.headers.host ?? `127.0.0.1:${rt.config.port}`}`;
+  if (rt.config.publicUrl) return rt.config.publicUrl;
+  const host = rt.config.host;
+  const shown = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
+  const address = req.server.server.address();
+  const port = typeof address === 'object' && address ? address.port : rt.config.port;
+  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
 }
 
 export async function ofrepController(
@@ -78,7 +84,7 @@ export async function ofrepController(
   rt: Runtime,
   guard: (r: FastifyRequest, p: FastifyReply) => Promise<void>,
 ): Promise<void> {
-  app.post('/ofrep/v1/evaluate/flags/:key', { preHandler: guard }, async (req, reply) => {
+  app.post('/ofrep/v1/evaluate/flags/:key', { onRequest: guard }, async (req, reply) => {
     const key = param(req, 'key');
     const parsed = readContext(req.body);
     if (!parsed.ok) return reply.code(400).send({ key, errorCode: 'INVALID_CONTEXT', errorDetails: parsed.details });
@@ -91,7 +97,7 @@ export async function ofrepController(
     return reply.send(ofrepBody(e));
   });
 
-  app.post('/ofrep/v1/evaluate/flags', { preHandler: guard }, async (req, reply) => {
+  app.post('/ofrep/v1/evaluate/flags', { onRequest: guard }, async (req, reply) => {
     const parsed = readContext(req.body);
     if (!parsed.ok) return reply.code(400).send({ errorCode: 'INVALID_CONTEXT', errorDetails: parsed.details });
     const env = req.clientEnvironment!;
@@ -108,27 +114,41 @@ export async function ofrepController(
       eventStreams: [
         {
           type: 'sse',
-          url: `${baseUrl(rt, req)}/ofrep/v1/sse?key=${streamKeyFor(rt, env)}`,
+          url: `${baseUrl(rt, req)}/ofrep/v1/sse?key=${streamKeyFor(rt, req.clientToken!)}`,
           inactivityDelaySec: INACTIVITY_DELAY_SEC,
         },
       ],
     });
   });
 
+  // With `?key=` (from the bulk response's eventStreams) or the client token in a header.
   app.get('/ofrep/v1/sse', async (req, reply) => {
-    const key = (req.query as Record<string, string | undefined>).key;
-    let env: string | undefined;
+    const key = (req.query as Record<string, unknown>).key;
+    let env: string;
+    let token: { id: string; hash: string };
     if (key !== undefined) {
-      env = environmentOfStreamKey(rt, key);
-      if (!env)
-        throw new AppError('UNAUTHORIZED', 'unknown stream key; take the URL from the bulk evaluation response');
+      const live = typeof key === 'string' ? await tokenOfStreamKey(rt, key) : undefined;
+      if (!live?.environment) {
+        throw new AppError(
+          'UNAUTHORIZED',
+          'unknown or revoked stream key; take the URL from a bulk evaluation response',
+          { path: 'key' },
+        );
+      }
+      env = live.environment;
+      token = live;
     } else {
       await guard(req, reply);
       env = req.clientEnvironment!;
+      token = req.clientToken!;
     }
     requireView(rt, env);
+    // Checked again synchronously before taking the reply over, so a revocation applied meanwhile is not missed.
+    if (!rt.state.tokenByHash(token.hash)) throw new AppError('UNAUTHORIZED', 'unknown or revoked token');
+    const owner = { tokenId: token.id };
+    rt.sse.assertCapacity(owner);
     reply.hijack();
-    rt.sse.open(reply.raw, env, 'ofrep', typeof req.headers.origin === 'string' ? req.headers.origin : undefined);
+    rt.sse.open(reply.raw, env, 'ofrep', owner);
   });
 }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isPlainObject } from '@runtime-control/core';
+import { isReservedTokenName } from '../../auth/auth-hooks.js';
 import { generateToken, hashToken } from '../../auth/tokens.js';
 import { AppError, type ErrorDetail } from '../../errors/app-error.js';
 import type { ChangeSync } from '../../state/change-sync.js';
@@ -62,6 +63,13 @@ export class TokenService {
     }
     if (name !== undefined && (typeof name !== 'string' || name.length === 0 || name.length > 100)) {
       issues.push({ path: '/name', code: 'INVALID_VALUE', message: 'name must be a string of 1–100 characters' });
+    } else if (typeof name === 'string' && isReservedTokenName(name)) {
+      // The audit log records the root admin token (RC_ADMIN_TOKEN) as "admin"; no API token may read the same.
+      issues.push({
+        path: '/name',
+        code: 'RESERVED_NAME',
+        message: `name "${name}" is reserved: the audit log records the root admin token as "admin"; pick another`,
+      });
     }
     if (issues.length > 0) throw new AppError('VALIDATION_FAILED', issues[0]!.message, { details: issues });
     const tokenKind = kind as 'client' | 'admin';
