@@ -89,6 +89,8 @@ export interface ApiOperation {
   security: Security;
   /** A text/event-stream route: it never ends, so it is sent over a socket and cut short. */
   streaming: boolean;
+  /** The document gives the operation a request body. */
+  hasRequestBody: boolean;
 }
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head'];
@@ -125,7 +127,8 @@ export function operationsOf(doc: unknown): ApiOperation[] {
         (/event-stream|\bSSE\b/i.test(text) ||
           ok?.description === 'Stream' ||
           Object.keys(ok?.content ?? {}).includes('text/event-stream'));
-      ops.push({ method: method.toUpperCase(), path, params, security, streaming });
+      const hasRequestBody = (op as { requestBody?: unknown }).requestBody !== undefined;
+      ops.push({ method: method.toUpperCase(), path, params, security, streaming, hasRequestBody });
     }
   }
   return ops;
@@ -321,6 +324,8 @@ const MALFORMED_JSON = [
   ']',
   ',',
   '{"a":[1,2,]}',
+  '{"key":"x","key":{"a":1}}',
+  '{"context":{"targetingKey":"a","targetingKey":{"x":1}}}',
   '{"a":"b"',
   '//comment\n{}',
   '/*x*/{}',
@@ -503,9 +508,53 @@ const KINDS = [
   ['evaluator-logic', 6],
   ['object-variant-deep', 3],
   ['method', 2],
+  ['wide', 4],
+  ['schema', 4],
 ] as const;
 
 export type Kind = (typeof KINDS)[number][0];
+
+/** Kinds whose hostility lives in the body: pointless on GET/HEAD (no body is sent), rarer on body-less writes. */
+const BODY_KINDS = new Set<string>([
+  'malformed-json',
+  'wrong-types',
+  'deep-nesting',
+  'numbers',
+  'content-type',
+  'evaluator-logic',
+  'object-variant-deep',
+  'wide',
+  'schema',
+]);
+
+/** Whether the operation reads a body: documented, or an OFREP evaluation (whose context body is optional). */
+export function readsBody(op: ApiOperation): boolean {
+  return op.hasRequestBody || (op.method === 'POST' && op.path.startsWith('/ofrep/'));
+}
+
+function operationWeight(op: ApiOperation): number {
+  if (op.path === '/api/admin/audit') return 4;
+  if (op.path === '/ofrep/v1/sse') return 3;
+  if (readsBody(op)) return op.path.startsWith('/api/admin/flags') || op.path.startsWith('/ofrep/') ? 4 : 3;
+  if (op.params.length > 0 || op.method !== 'GET') return 2;
+  return 1;
+}
+
+function kindWeights(op: ApiOperation): (readonly [Kind, number])[] {
+  const bodyless = op.method === 'GET' || op.method === 'HEAD';
+  return KINDS.map(([kind, w]) => {
+    if (BODY_KINDS.has(kind)) return [kind, bodyless ? 0 : readsBody(op) ? w : w * 0.25] as const;
+    if (kind === 'schema') {
+      const flagWrite =
+        (op.path === '/api/admin/flags' && op.method === 'POST') ||
+        (op.path === '/api/admin/flags/{key}' && op.method === 'PUT');
+      return [kind, flagWrite ? 8 : 0] as const;
+    }
+    if (kind === 'query' && (op.path === '/api/admin/audit' || op.path === '/ofrep/v1/sse')) return [kind, 40] as const;
+    if (kind === 'if-match' && /\{(key|name)\}/.test(op.path) && op.method !== 'GET') return [kind, 12] as const;
+    return [kind, w] as const;
+  });
+}
 export const ALL_KINDS: readonly Kind[] = KINDS.map(([k]) => k);
 
 const FLAG_TYPES = ['boolean', 'string', 'number', 'object'] as const;
@@ -528,13 +577,22 @@ export class HostileCorpus {
   ) {
     if (operations.length === 0) throw new Error('no operations to fuzz');
     this.rng = new Rng(seed);
+    // Every operation appears in each cycle; those that read a body (or a query worth attacking) appear more often.
+    this.schedule = operations.flatMap((op) => Array.from({ length: operationWeight(op) }, () => op));
+    // Interleave rather than repeat back to back, so state changes reach every route between visits.
+    const rounds = Math.max(...operations.map(operationWeight));
+    this.schedule = Array.from({ length: rounds }, (_, round) =>
+      operations.filter((op) => operationWeight(op) > round),
+    ).flat();
   }
+
+  private readonly schedule: ApiOperation[];
 
   /** The next request: operations round-robin (so each gets its share), a weighted-random kind. */
   next(): HostileRequest {
     const index = this.index++;
-    const op = this.operations[index % this.operations.length]!;
-    const kind = this.rng.weighted(KINDS);
+    const op = this.schedule[index % this.schedule.length]!;
+    const kind = this.rng.weighted(kindWeights(op));
     const draft = this.draft(op, kind);
     return this.render(index, op, draft);
   }
@@ -868,7 +926,14 @@ export class HostileCorpus {
       case 'deep-nesting': {
         const d = base(0.05);
         const depth = this.deepDepth();
-        const placement = r.pick(['body', 'slot', 'context', 'targeting', 'variant', 'schema', 'evaluator']);
+        const placement =
+          op.path.startsWith('/ofrep/') || op.path === '/api/admin/evaluate'
+            ? r.pick(['context', 'context', 'context', 'body', 'slot'])
+            : op.path.startsWith('/api/admin/flags') && readsBody(op)
+              ? r.pick(['targeting', 'variant', 'schema', 'body', 'slot'])
+              : op.path.startsWith('/api/admin/evaluators')
+                ? r.pick(['evaluator', 'evaluator', 'body', 'slot'])
+                : r.pick(['body', 'slot', 'context', 'targeting', 'variant', 'schema', 'evaluator']);
         let deep: { text: string; style: string };
         let shape: string;
         if (placement === 'body') {
@@ -934,7 +999,21 @@ export class HostileCorpus {
         const targetBytes = over ? limit + r.range(1, 4096) : limit - r.range(600, 4000);
         const count = Math.max(1, Math.floor(targetBytes / escapedLen));
         const huge = unit.repeat(count);
-        const where = r.pick(['slot', 'key', 'variant name', 'context', 'header']);
+        const where = readsBody(op)
+          ? r.pick(['slot', 'key', 'variant name', 'context', 'header'])
+          : r.pick(['path', 'query', 'header']);
+        if (where === 'path' || where === 'query') {
+          const n = r.pick([1000, 8000, 20000, 100_000]);
+          const segment = encodeSegment(unit)
+            .repeat(Math.ceil(n / encodeSegment(unit).length))
+            .slice(0, n);
+          const name = op.params.length > 0 && where === 'path' ? r.pick(op.params) : undefined;
+          if (name) d.segments[name] = segment;
+          else d.query = `${op.path === '/ofrep/v1/sse' ? 'key' : r.pick(['flag', 'actor', 'key', 'x'])}=${segment}`;
+          d.shape = name ? `huge path parameter ${name}` : 'huge query value';
+          d.detail = `${n} chars of ${JSON.stringify(unit)}`;
+          return d;
+        }
         if (where === 'header') {
           d.headers = { ...d.headers, 'x-rc-actor': 'a'.repeat(Math.min(count, 200_000)) };
           d.body = this.validBody(op, d.segments);
@@ -1167,6 +1246,24 @@ export class HostileCorpus {
 
       case 'if-match': {
         const d = base(0.05);
+        if (op.streaming) {
+          const value = r.pick([
+            '-1',
+            '1e400',
+            '99999999999999999999',
+            'abc',
+            '',
+            ' ',
+            '0x10',
+            '1.5',
+            '%00',
+            '9'.repeat(400),
+          ]);
+          d.headers = { ...d.headers, 'last-event-id': value };
+          d.shape = 'odd Last-Event-ID';
+          d.detail = value.slice(0, 40);
+          return d;
+        }
         const value = r.pick([
           '"abc"',
           'W/"1"',
@@ -1253,7 +1350,18 @@ export class HostileCorpus {
                 'key=Y29uc3RydWN0b3I.x',
                 'key=X19wcm90b19f.x',
               ]
-            : ['x=1&x=2', 'limit=-1', 'a=%00', '%ZZ=1', 'a[b][c]=1', '&&&', '=', 'a=1e400', `x=${'y'.repeat(10000)}`];
+            : [
+                Array.from({ length: 2000 }, (_, i) => `p${i}=1`).join('&'),
+                'x=1&x=2',
+                'limit=-1',
+                'a=%00',
+                '%ZZ=1',
+                'a[b][c]=1',
+                '&&&',
+                '=',
+                'a=1e400',
+                `x=${'y'.repeat(10000)}`,
+              ];
         d.query = r.pick(choices);
         d.body = this.validBody(op, d.segments);
         d.shape = audit ? 'audit query' : stream ? 'OFREP stream key query' : 'unexpected query';
@@ -1458,6 +1566,160 @@ export class HostileCorpus {
         }
         d.shape = 'object variant / value nested thousands of levels';
         d.detail = `${deep.style}, ${depth} levels, defaultVariant ${String(doc.defaultVariant)}`;
+        return d;
+      }
+
+      case 'wide': {
+        const d = base(0.05);
+        const n = r.pick([1000, 10_000, 50_000]);
+        const p = op.path;
+        const env = this.ctx.environments[0]!;
+        const many = (f: (i: number) => [string, unknown]) =>
+          Object.fromEntries(Array.from({ length: n }, (_, i) => f(i)));
+        let body: unknown;
+        let shape: string;
+        if (p === '/api/admin/flags' || p === '/api/admin/flags/{key}') {
+          const doc = this.flagDoc(
+            p === '/api/admin/flags' ? this.newFlagKey() : this.decodedKey(d.segments),
+            'string',
+          );
+          const which = r.pick(['variants', 'overrides', 'in-list', 'or-chain']);
+          if (which === 'variants') doc.variants = many((i) => [`v${i}`, `value-${i}`]);
+          else if (which === 'overrides')
+            doc.environments = { [env]: { state: 'ENABLED', overrides: many((i) => [`user-${i}`, 'on']) } };
+          else if (which === 'in-list') {
+            doc.environments = {
+              [env]: {
+                state: 'ENABLED',
+                targeting: {
+                  if: [{ in: [{ var: 'targetingKey' }, Array.from({ length: n }, (_, i) => `u${i}`)] }, 'on', null],
+                },
+              },
+            };
+          } else {
+            doc.environments = {
+              [env]: {
+                state: 'ENABLED',
+                targeting: {
+                  if: [
+                    { or: Array.from({ length: n }, (_, i) => ({ '==': [{ var: 'targetingKey' }, `u${i}`] })) },
+                    'on',
+                    null,
+                  ],
+                },
+              },
+            };
+          }
+          body = doc;
+          shape = `wide flag: ${which}`;
+        } else if (p.endsWith('/environments/{env}')) {
+          body = r.chance(0.5)
+            ? { overrides: many((i) => [`user-${i}`, 'on']) }
+            : {
+                targeting: {
+                  if: [{ in: [{ var: 'targetingKey' }, Array.from({ length: n }, (_, i) => `u${i}`)] }, 'on', null],
+                },
+              };
+          shape = 'wide environment patch';
+        } else if (p.startsWith('/ofrep/') || p === '/api/admin/evaluate') {
+          body = {
+            ...(p === '/api/admin/evaluate' ? { environment: env } : {}),
+            context: r.chance(0.5)
+              ? { targetingKey: 'user-1', ...many((i) => [`attr${i}`, i]) }
+              : {
+                  targetingKey: 'user-1',
+                  deep: Array.from({ length: n }, (_, i) => i),
+                  profile: Array.from({ length: n }, (_, i) => i),
+                },
+          };
+          shape = 'wide context (many keys or long arrays)';
+        } else if (p === '/api/admin/canaries') {
+          body = {
+            service: r.pick(this.ctx.canaryServices),
+            to: 'v2',
+            intervalMs: 3_600_000,
+            ...r.pick<Body>([
+              { steps: Array.from({ length: n }, (_, i) => 1 + (i % 100)) },
+              { pins: { header: 'x-user', values: Array.from({ length: n }, (_, i) => `u${i}`) } },
+            ]),
+          };
+          shape = 'wide canary start';
+        } else if (p === '/api/admin/evaluators/{name}') {
+          body = { in: [{ var: 'email' }, Array.from({ length: n }, (_, i) => `u${i}@example.com`)] };
+          shape = 'wide evaluator';
+        } else {
+          const { body: b, slot } = this.bodyWith(
+            op,
+            d.segments,
+            many((i) => [`k${i}`, i]),
+          );
+          body = b;
+          shape = `wide object at ${slot}`;
+        }
+        d.body = body;
+        d.shape = shape;
+        d.detail = `${n} entries`;
+        return d;
+      }
+
+      case 'schema': {
+        const d = base(0.05);
+        const redos = r.pick(['^(a+)+$', '^(a|aa)+$', '^(\\w+\\s?)*$', '(x+x+)+y', '^(([a-z])+.)+[A-Z]([a-z])+$']);
+        const evil = `${'a'.repeat(r.range(28, 40))}!`;
+        const schemas: [string, unknown, Record<string, unknown>][] = [
+          ['ReDoS pattern', { type: 'string', pattern: redos }, { on: evil, off: 'b' }],
+          [
+            'ReDoS patternProperties',
+            { type: 'object', patternProperties: { [redos]: {} } },
+            { on: { [evil]: 1 }, off: {} },
+          ],
+          ['$ref to itself', { $ref: '#' }, { on: 'x', off: 'y' }],
+          [
+            '$ref loop',
+            {
+              definitions: { a: { $ref: '#/definitions/b' }, b: { $ref: '#/definitions/a' } },
+              $ref: '#/definitions/a',
+            },
+            { on: 'x', off: 'y' },
+          ],
+          ['remote $ref', { $ref: 'http://127.0.0.1:1/schema.json' }, { on: 'x', off: 'y' }],
+          ['$async', { $async: true, type: 'string' }, { on: 'x', off: 'y' }],
+          [
+            'unknown $schema',
+            { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'string' },
+            { on: 'x', off: 'y' },
+          ],
+          ['format regex', { type: 'string', format: 'regex' }, { on: '(', off: 'a' }],
+          ['tiny multipleOf', { type: 'number', multipleOf: 1e-300 }, { on: 1, off: 2 }],
+          ['huge enum', { enum: Array.from({ length: 50_000 }, (_, i) => `e${i}`) }, { on: 'e1', off: 'e2' }],
+          ['not {}', { not: {} }, { on: 'x', off: 'y' }],
+          ['$id collision', { $id: 'fz', type: 'string' }, { on: 'x', off: 'y' }],
+          [
+            'prototype keywords',
+            { constructor: {}, __defineGetter__: 1, toString: 'x', type: 'string' },
+            { on: 'x', off: 'y' },
+          ],
+          ['wrong type for keyword', { type: 'strin', minLength: 'x', pattern: 5 }, { on: 'x', off: 'y' }],
+          ['invalid pattern', { type: 'string', pattern: '(' }, { on: 'x', off: 'y' }],
+          ['backreference pattern', { type: 'string', pattern: '^(a+)\\1$' }, { on: 'aa', off: 'aaaa' }],
+        ];
+        const [label, inner, innerVariants] = r.pick(schemas);
+        // Schemas apply to number and object flags: string-level schemas are nested under an object property.
+        const numeric = typeof innerVariants.on === 'number';
+        const objectLevel = typeof innerVariants.on === 'object';
+        const type = numeric ? 'number' : 'object';
+        const schema = numeric || objectLevel ? inner : { type: 'object', required: ['s'], properties: { s: inner } };
+        const variants =
+          numeric || objectLevel ? innerVariants : { on: { s: innerVariants.on }, off: { s: innerVariants.off } };
+        const doc = this.flagDoc(
+          op.path === '/api/admin/flags/{key}' ? this.decodedKey(d.segments) : this.newFlagKey(),
+          type,
+        );
+        doc.schema = schema;
+        doc.variants = variants;
+        d.body = doc;
+        d.shape = `hostile JSON Schema: ${label}`;
+        d.detail = JSON.stringify(schema).slice(0, 60);
         return d;
       }
 

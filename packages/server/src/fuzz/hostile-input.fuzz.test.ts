@@ -110,7 +110,12 @@ function fixtureFlag(key: string): Record<string, unknown> {
       return flagDoc(key, 'boolean', {
         environments: {
           development: { state: 'ENABLED', targeting: { if: [{ $ref: 'fz-eval' }, 'on', null] } },
-          production: { state: 'ENABLED', overrides: { 'user-1': 'on' } },
+          production: {
+            state: 'ENABLED',
+            overrides: { 'user-1': 'on' },
+            // Reads whatever the corpus puts in the context, deep values included.
+            targeting: { if: [{ '==': [{ var: 'deep' }, { var: 'profile' }] }, 'on', null] },
+          },
         },
       });
     default:
@@ -252,15 +257,22 @@ function errorCodeOf(body: string): string {
   }
 }
 
-/** The error the server logged while answering (level ≥ 50), as `Type: message`. */
+/** The error the server logged while answering (level ≥ 50): type, message, SQLSTATE/routine, first stack frame. */
 function loggedError(lines: string[]): string | undefined {
   for (const line of lines) {
     try {
-      const entry = JSON.parse(line) as { level?: number; err?: { type?: string; message?: string }; msg?: string };
-      if ((entry.level ?? 0) >= 50) {
-        const err = entry.err;
-        return err ? `${err.type ?? 'Error'}: ${err.message ?? ''}`.slice(0, 300) : String(entry.msg).slice(0, 300);
-      }
+      const entry = JSON.parse(line) as { level?: number; msg?: string; err?: unknown; error?: unknown };
+      if ((entry.level ?? 0) < 50) continue;
+      const e = (entry.err ?? entry.error) as Record<string, unknown> | undefined;
+      if (!e || typeof e !== 'object') return String(entry.msg).slice(0, 300);
+      const parts = [`${String(e.type ?? 'Error')}:`];
+      if (e.message !== undefined) parts.push(String(e.message));
+      if (e.sqlstate !== undefined) parts.push(`sqlstate ${String(e.sqlstate)}`);
+      if (e.routine !== undefined) parts.push(`routine ${String(e.routine)}`);
+      if (e.code !== undefined) parts.push(`code ${String(e.code)}`);
+      const frame = typeof e.stack === 'string' ? /at .*/.exec(e.stack)?.[0] : undefined;
+      if (frame) parts.push(`(${frame.replace(/file:\/\/\S*\/packages\//, '').slice(0, 120)})`);
+      return parts.join(' ').slice(0, 400);
     } catch {
       // not JSON; ignore
     }
