@@ -1,4 +1,3 @@
-import { Ajv, type ErrorObject } from 'ajv';
 import {
   ENVIRONMENT_NAME_PATTERN,
   type EnvironmentSettings,
@@ -11,6 +10,8 @@ import {
   type JsonObject,
   type JsonValue,
 } from './flag-model.js';
+import { collectRefs, evaluatorTextIssue, logicResults, validateJsonLogic } from './json-logic-rules.js';
+import { compileUserSchema } from './user-schema.js';
 
 /** One problem with an input document, located by JSON Pointer (RFC 6901) relative to the document root. */
 export interface ValidationIssue {
@@ -26,6 +27,11 @@ export interface FlagValidationOptions {
   environments: readonly string[];
   /** Names of shared evaluators that `$ref` may point at. Unchecked when omitted. */
   evaluatorNames?: ReadonlySet<string>;
+  /**
+   * The shared evaluators themselves. When given, every environment's targeting is analysed through its `$ref`s:
+   * a rule that can return a name that is not one of the flag's variants is refused.
+   */
+  evaluators?: Evaluators;
 }
 
 /** Every field a flag document may carry (the flags file and the API body share this shape). */
@@ -44,6 +50,36 @@ const FLAG_PROPERTIES = new Set<string>(FLAG_FIELDS);
 const ENVIRONMENT_PROPERTIES = new Set(['state', 'targeting', 'overrides', 'rollout']);
 const MAX_VARIANTS = 64;
 const MAX_OVERRIDES = 10_000;
+const MAX_VARIANT_NAME = 128;
+/** Object variants are configuration, not documents: flagd hashes them recursively, so depth is bounded. */
+export const MAX_VALUE_DEPTH = 32;
+/** Names a JavaScript object cannot hold as plain data (and that no variant, key or override needs). */
+const RESERVED_NAMES = new Set(['__proto__']);
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to refuse control characters
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
+/** Own properties only: `in` would find `constructor`, `toString`, `valueOf`… on every object. */
+function hasOwnName(map: Record<string, unknown>, name: string): boolean {
+  return Object.hasOwn(map, name);
+}
+
+/** The JSON Pointer of the first point deeper than `max` levels below `base`, or undefined. Iterative. */
+export function tooDeepAt(value: unknown, base: string, max: number): string | undefined {
+  const stack: { node: unknown; path: string; depth: number }[] = [{ node: value, path: base, depth: 0 }];
+  while (stack.length > 0) {
+    const { node, path, depth } = stack.pop()!;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth >= max) return path;
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) stack.push({ node: node[i], path: `${path}/${i}`, depth: depth + 1 });
+    } else {
+      for (const [k, v] of Object.entries(node)) {
+        stack.push({ node: v, path: `${path}${pointer(k)}`, depth: depth + 1 });
+      }
+    }
+  }
+  return undefined;
+}
 
 export function pointer(...segments: (string | number)[]): string {
   return segments.map((s) => `/${String(s).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
@@ -72,30 +108,7 @@ function variantMatchesType(type: FlagType, value: unknown): boolean {
   }
 }
 
-// One Ajv for JSON Schemas that users attach to typed flags. `strict: false` because users write schemas by hand
-// and unknown keywords (e.g. `examples`, `x-…`) should not make a knob unusable.
-const schemaAjv = new Ajv({ allErrors: true, strict: false });
-
-function ajvIssues(errors: ErrorObject[] | null | undefined, base: string): ValidationIssue[] {
-  return (errors ?? []).map((e) => ({
-    path: `${base}${e.instancePath}`,
-    code: 'SCHEMA_VIOLATION',
-    message: `value ${e.message ?? 'is invalid'}`,
-  }));
-}
-
-/** Collects every `$ref` name used in a JsonLogic tree. */
-export function collectRefs(logic: unknown, into: Set<string> = new Set()): Set<string> {
-  if (Array.isArray(logic)) {
-    for (const item of logic) collectRefs(item, into);
-  } else if (isPlainObject(logic)) {
-    for (const [k, v] of Object.entries(logic)) {
-      if (k === '$ref' && typeof v === 'string') into.add(v);
-      else collectRefs(v, into);
-    }
-  }
-  return into;
-}
+export { collectRefs };
 
 function validateEnvironment(
   raw: unknown,
@@ -129,13 +142,29 @@ function validateEnvironment(
         message: `targeting must be a JsonLogic object, got ${typeOfJson(raw.targeting)}`,
       });
     } else {
-      if (options.evaluatorNames) {
+      const logicIssues = validateJsonLogic(raw.targeting, `${base}/targeting`, { allowRefs: true });
+      issues.push(...logicIssues.map((i) => ({ ...i, code: 'INVALID_TARGETING' })));
+      const names = options.evaluatorNames ?? (options.evaluators && new Set(Object.keys(options.evaluators)));
+      if (logicIssues.length === 0 && names) {
         for (const ref of collectRefs(raw.targeting)) {
-          if (!options.evaluatorNames.has(ref)) {
+          if (!names.has(ref)) {
             issues.push({
               path: `${base}/targeting`,
               code: 'UNKNOWN_EVALUATOR',
               message: `$ref "${ref}" names no shared evaluator`,
+            });
+          }
+        }
+      }
+      if (logicIssues.length === 0 && options.evaluators) {
+        const results = logicResults(raw.targeting, options.evaluators, `${base}/targeting`);
+        for (const d of results.dynamic) issues.push({ ...d, code: 'INVALID_TARGETING' });
+        for (const name of results.names) {
+          if (!hasOwnName(variants, name)) {
+            issues.push({
+              path: `${base}/targeting`,
+              code: 'INVALID_TARGETING',
+              message: `targeting can return "${name}", which is not a variant (${Object.keys(variants).join(', ')})`,
             });
           }
         }
@@ -159,12 +188,14 @@ function validateEnvironment(
           message: `at most ${MAX_OVERRIDES} overrides per environment`,
         });
       }
-      const overrides: Record<string, string> = {};
+      const overrides: Record<string, string> = Object.create(null);
       for (const [targetingKey, variant] of entries) {
         const p = `${base}/overrides${pointer(targetingKey)}`;
         if (targetingKey.length === 0 || targetingKey.length > 256) {
           issues.push({ path: p, code: 'INVALID_VALUE', message: 'targeting key must be 1–256 characters' });
-        } else if (typeof variant !== 'string' || !(variant in variants)) {
+        } else if (RESERVED_NAMES.has(targetingKey)) {
+          issues.push({ path: p, code: 'INVALID_VALUE', message: `"${targetingKey}" cannot be a targeting key` });
+        } else if (typeof variant !== 'string' || !hasOwnName(variants, variant)) {
           issues.push({
             path: p,
             code: 'UNKNOWN_VARIANT',
@@ -174,7 +205,7 @@ function validateEnvironment(
           overrides[targetingKey] = variant;
         }
       }
-      if (entries.length > 0) settings.overrides = overrides;
+      if (entries.length > 0) settings.overrides = { ...overrides };
     }
   }
   if (raw.rollout !== undefined && raw.rollout !== null) {
@@ -204,7 +235,7 @@ function validateEnvironment(
           code: 'INVALID_VALUE',
           message: 'percentage must be a number from 0 to 100 with at most two decimals',
         });
-      } else if (typeof r.variant !== 'string' || !(r.variant in variants)) {
+      } else if (typeof r.variant !== 'string' || !hasOwnName(variants, r.variant)) {
         issues.push({
           path: `${base}/rollout/variant`,
           code: 'UNKNOWN_VARIANT',
@@ -270,6 +301,28 @@ export function validateFlag(input: unknown, options: FlagValidationOptions): Va
     issues.push({ path: '/variants', code: 'TOO_MANY', message: `at most ${MAX_VARIANTS} variants` });
   } else {
     for (const [name, value] of Object.entries(variants)) {
+      if (
+        name.length === 0 ||
+        name.length > MAX_VARIANT_NAME ||
+        CONTROL_CHARACTERS.test(name) ||
+        RESERVED_NAMES.has(name)
+      ) {
+        issues.push({
+          path: `/variants${pointer(name)}`,
+          code: 'INVALID_KEY',
+          message: `variant names are 1–${MAX_VARIANT_NAME} characters without control characters (and not "__proto__")`,
+        });
+        continue;
+      }
+      const deep = tooDeepAt(value, `/variants${pointer(name)}`, MAX_VALUE_DEPTH);
+      if (deep !== undefined) {
+        issues.push({
+          path: deep,
+          code: 'TOO_DEEP',
+          message: `variant values may nest at most ${MAX_VALUE_DEPTH} levels`,
+        });
+        continue;
+      }
       if (typeOk && !variantMatchesType(type as FlagType, value)) {
         issues.push({
           path: `/variants${pointer(name)}`,
@@ -277,12 +330,12 @@ export function validateFlag(input: unknown, options: FlagValidationOptions): Va
           message: `variant "${name}" must be a ${type} (got ${typeOfJson(value)})`,
         });
       }
-      variantMap[name] = value as JsonValue;
+      Object.defineProperty(variantMap, name, { value, enumerable: true, writable: true, configurable: true });
     }
   }
   if (typeof defaultVariant !== 'string') {
     issues.push({ path: '/defaultVariant', code: 'REQUIRED', message: 'defaultVariant is required' });
-  } else if (isPlainObject(variants) && !(defaultVariant in variants)) {
+  } else if (isPlainObject(variants) && !hasOwnName(variants, defaultVariant)) {
     issues.push({
       path: '/defaultVariant',
       code: 'UNKNOWN_DEFAULT_VARIANT',
@@ -299,19 +352,14 @@ export function validateFlag(input: unknown, options: FlagValidationOptions): Va
     } else if (!isPlainObject(input.schema)) {
       issues.push({ path: '/schema', code: 'INVALID_SCHEMA', message: 'schema must be a JSON Schema object' });
     } else {
-      let validate: ReturnType<Ajv['compile']> | undefined;
-      try {
-        validate = schemaAjv.compile(input.schema);
-      } catch (e) {
-        issues.push({
-          path: '/schema',
-          code: 'INVALID_SCHEMA',
-          message: `invalid JSON Schema: ${(e as Error).message}`,
-        });
-      }
-      if (validate) {
+      // Each schema is compiled in isolation (no shared registry: `$id` cannot collide, memory stays bounded) and
+      // its regular expressions run on a linear-time engine (see user-schema.ts).
+      const compiled = compileUserSchema(input.schema);
+      if (!compiled.ok) {
+        issues.push({ path: '/schema', code: 'INVALID_SCHEMA', message: `invalid JSON Schema: ${compiled.message}` });
+      } else {
         for (const [name, value] of Object.entries(variantMap)) {
-          if (!validate(value)) issues.push(...ajvIssues(validate.errors, `/variants${pointer(name)}`));
+          issues.push(...compiled.validate(value, `/variants${pointer(name)}`));
         }
       }
     }
@@ -353,7 +401,10 @@ export function validateFlag(input: unknown, options: FlagValidationOptions): Va
 
 const EVALUATOR_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-/** Checks shared evaluators: names, JsonLogic objects, and no nested `$ref` (flagd does not resolve nested refs). */
+/**
+ * Checks shared evaluators: names, JsonLogic that flagd builds (known operators, size and depth limits), no nested
+ * `$ref` (flagd does not resolve nested refs) and no text that flagd's `$ref` substitution would misread.
+ */
 export function validateEvaluators(input: unknown, base = ''): ValidationResult<Evaluators> {
   if (input === undefined || input === null) return { ok: true, value: {} };
   if (!isPlainObject(input)) {
@@ -366,12 +417,13 @@ export function validateEvaluators(input: unknown, base = ''): ValidationResult<
       issues.push({ path: p, code: 'INVALID_KEY', message: 'evaluator names use letters, digits, ".", "_", "-"' });
     } else if (!isPlainObject(logic)) {
       issues.push({ path: p, code: 'INVALID_TARGETING', message: 'an evaluator must be a JsonLogic object' });
-    } else if (collectRefs(logic).size > 0) {
-      issues.push({
-        path: p,
-        code: 'INVALID_TARGETING',
-        message: 'evaluators cannot use $ref (flagd does not nest them)',
-      });
+    } else {
+      const logicIssues = validateJsonLogic(logic, p, { allowRefs: false });
+      issues.push(...logicIssues.map((i) => ({ ...i, code: 'INVALID_TARGETING' })));
+      if (logicIssues.length === 0) {
+        const text = evaluatorTextIssue(logic, p);
+        if (text) issues.push(text);
+      }
     }
   }
   return issues.length > 0 ? { ok: false, issues } : { ok: true, value: input as Evaluators };

@@ -50,7 +50,7 @@ describe('compileTargeting', () => {
 });
 
 describe('toFlagdConfig', () => {
-  it('emits flagd JSON sorted by key, DISABLED where an environment has no settings', () => {
+  it('emits flagd JSON sorted by key, leaving out flags an environment has no settings for', () => {
     const flag = (key: string): Flag => ({
       key,
       type: 'boolean',
@@ -58,10 +58,11 @@ describe('toFlagdConfig', () => {
       defaultVariant: 'off',
       environments: { production: { state: 'ENABLED' } },
     });
-    const config = toFlagdConfig([flag('b'), flag('a')], { e: { '==': [1, 1] } }, 'development');
+    const config = toFlagdConfig([flag('b'), flag('a')], { e: { '==': [1, 1] } }, 'production');
     assert.deepEqual(Object.keys(config.flags), ['a', 'b']);
-    assert.equal(config.flags.a?.state, 'DISABLED');
+    assert.equal(config.flags.a?.state, 'ENABLED');
     assert.deepEqual(config.$evaluators, { e: { '==': [1, 1] } });
-    assert.equal(toFlagdConfig([flag('a')], {}, 'production').flags.a?.state, 'ENABLED');
+    // Environment isolation: development has no settings for these flags, so they are not in its document at all.
+    assert.deepEqual(Object.keys(toFlagdConfig([flag('a')], {}, 'development').flags), []);
   });
 });

@@ -1,4 +1,5 @@
 import type { EnvironmentSettings, Evaluators, Flag, JsonObject, JsonValue } from './flag-model.js';
+import { logicResults } from './json-logic-rules.js';
 
 /** A flag in flagd's definition format (https://flagd.dev/schema/v0/flags.json). */
 export interface FlagdFlag {
@@ -79,15 +80,49 @@ export function compileTargeting(settings: EnvironmentSettings): JsonObject | un
   return { if: [...overrides, rest ?? null] };
 }
 
-/** The flagd definition of `flag` in `environment`. A flag without settings for the environment is DISABLED there. */
-export function toFlagdFlag(flag: Flag, environment: string): FlagdFlag {
-  const settings = flag.environments[environment];
+/**
+ * The variants `settings` can serve: the default, every override, the rollout's and every name the targeting can
+ * return (through shared evaluators). Undefined when the targeting computes its result (only stored data written
+ * before results were checked can), in which case every variant stays reachable.
+ */
+export function reachableVariants(
+  flag: Flag,
+  settings: EnvironmentSettings,
+  evaluators: Evaluators,
+): Set<string> | undefined {
+  const names = new Set<string>([flag.defaultVariant]);
+  for (const variant of Object.values(settings.overrides ?? {})) names.add(variant);
+  if (settings.rollout) names.add(settings.rollout.variant);
+  if (settings.targeting) {
+    const results = logicResults(settings.targeting, evaluators, '');
+    if (results.dynamic.length > 0) return undefined;
+    for (const name of results.names) names.add(name);
+  }
+  return names;
+}
+
+/**
+ * The flagd definition of `flag` in `environment`, or undefined when the flag has no settings there.
+ *
+ * Environment isolation: a configuration carries only what its environment can serve. A flag not configured for an
+ * environment is absent from it (clients answer FLAG_NOT_FOUND and use their code default), and a configured flag
+ * carries only the variants its settings there can return, so no client of one environment ever receives a
+ * value that only another environment's rules serve.
+ */
+export function toFlagdFlag(flag: Flag, environment: string, evaluators: Evaluators = {}): FlagdFlag | undefined {
+  if (!Object.hasOwn(flag.environments, environment)) return undefined;
+  const settings = flag.environments[environment]!;
+  const reachable = reachableVariants(flag, settings, evaluators);
+  const variants: Record<string, JsonValue> = {};
+  for (const [name, value] of Object.entries(flag.variants)) {
+    if (!reachable || reachable.has(name)) variants[name] = value;
+  }
   const out: FlagdFlag = {
-    state: settings?.state ?? 'DISABLED',
-    variants: flag.variants,
+    state: settings.state,
+    variants,
     defaultVariant: flag.defaultVariant,
   };
-  const targeting = settings ? compileTargeting(settings) : undefined;
+  const targeting = compileTargeting(settings);
   if (targeting !== undefined) out.targeting = targeting;
   // SDKs hide sensitive values from health views and logs; flagd metadata is how that travels with the flag.
   if (flag.sensitive) out.metadata = { sensitive: true };
@@ -103,7 +138,10 @@ export function toFlagdConfig(
 ): FlagdConfig {
   const sorted = [...flags].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const config: FlagdConfig = { $schema: FLAGD_SCHEMA_URL, flags: {} };
-  for (const flag of sorted) config.flags[flag.key] = toFlagdFlag(flag, environment);
+  for (const flag of sorted) {
+    const compiled = toFlagdFlag(flag, environment, evaluators);
+    if (compiled) config.flags[flag.key] = compiled;
+  }
   if (Object.keys(evaluators).length > 0) config.$evaluators = evaluators;
   if (metadata) config.metadata = metadata;
   return config;

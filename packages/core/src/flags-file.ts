@@ -66,7 +66,11 @@ export function parseFlagsFile(
   const flags: Flag[] = [];
   const seen = new Map<string, number>();
   data.flags.forEach((raw: unknown, index: number) => {
-    const result = validateFlag(raw, { environments, evaluatorNames });
+    const result = validateFlag(raw, {
+      environments,
+      evaluatorNames,
+      evaluators: evaluators.ok ? evaluators.value : undefined,
+    });
     if (!result.ok) {
       for (const i of result.issues) {
         const key = isPlainObject(raw) && typeof raw.key === 'string' ? `flag "${raw.key}": ` : '';

@@ -88,14 +88,14 @@ describe('defineKnobs against a real server', () => {
       env: { RC_ADMIN_TOKEN: ADMIN, RC_LOG_LEVEL: 'silent' },
       print: () => {},
     });
-    // A number flag whose targeting names a variant that does not exist for some contexts: a provider error.
+    // A number flag whose rule throws for some contexts (`in` over a number): a provider error (GENERAL).
     await api('POST', '/api/admin/flags', {
       key: 'broken.tier-limit',
       type: 'number',
       variants: { low: 10, high: 100 },
       defaultVariant: 'low',
       environments: {
-        development: { state: 'ENABLED', targeting: { if: [{ var: 'tier' }, { var: 'tier' }, null] } },
+        development: { state: 'ENABLED', targeting: { if: [{ in: ['gold', { var: 'tiers' }] }, 'high', null] } },
         production: { state: 'ENABLED' },
       },
     });
@@ -104,8 +104,8 @@ describe('defineKnobs against a real server', () => {
     await provider.initialize();
   });
   after(async () => {
-    await provider.onClose();
-    await server.close();
+    await provider?.onClose();
+    await server?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -164,8 +164,8 @@ describe('defineKnobs against a real server', () => {
       assert.equal(knobs.get('notInteger'), 15000, 'an integer passes');
       assert.deepEqual(knobs.get('badShape'), { region: 'eu' });
       assert.equal(knobs.get('rejected'), 14);
-      assert.equal(knobs.get('providerError', { tier: 'gold' }), 11);
-      assert.equal(knobs.get('providerError', { tier: 'high' }), 100, 'the same flag is fine for a valid context');
+      assert.equal(knobs.get('providerError', { tiers: 5 }), 11);
+      assert.equal(knobs.get('providerError', { tiers: ['gold'] }), 100, 'the same flag is fine for a valid context');
       const mode: 'a' | 'b' = knobs.get('mode');
       assert.equal(mode, 'a');
     }
