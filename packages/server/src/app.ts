@@ -14,6 +14,7 @@ import { ofrepController } from './features/ofrep/ofrep-controller.js';
 import { openApiDocument } from './features/openapi/openapi-document.js';
 import { tokenController } from './features/tokens/token-controller.js';
 import { unleashBridgeController } from './features/unleash-bridge/unleash-bridge-controller.js';
+import { parseJsonBody, requestParametersProblem } from './http/json-input.js';
 import type { Runtime } from './runtime.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
@@ -32,11 +33,6 @@ declare module 'fastify' {
 const CORS_ALLOWED_HEADERS =
   'Authorization, Content-Type, X-API-Key, If-None-Match, If-Match, Last-Event-ID, X-RC-Actor';
 
-function refuseProtoKey(key: string, value: unknown): unknown {
-  if (key === '__proto__') throw new SyntaxError('"__proto__" is not allowed as a key');
-  return value;
-}
-
 export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: rt.logger as FastifyBaseLogger,
@@ -45,20 +41,20 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     forceCloseConnections: true,
   });
 
-  // Our own JSON parser: an empty body (DELETE sent with a JSON content type) is "no body", not an error, and a
-  // `__proto__` key is refused outright instead of risking prototype pollution further down.
+  // Our own JSON parser (http/json-input.ts): empty body is no body, `__proto__` keys refused, depth, string and
+  // number limits checked once here so nothing behind it meets input it cannot handle.
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = String(body);
-    if (text.trim() === '') return done(null, undefined);
     try {
-      // A reviver costs a call per key (a tenth of an OFREP evaluation's time), so it runs only when the text could
-      // hold a "__proto__" key: literally, or spelled with \u escapes (the only escapes JSON allows for letters).
-      const suspicious = text.includes('__proto__') || text.includes('\\u');
-      done(null, suspicious ? JSON.parse(text, refuseProtoKey) : JSON.parse(text));
+      done(null, parseJsonBody(String(body)));
     } catch (err) {
-      done(new AppError('MALFORMED_JSON', `body is not valid JSON: ${(err as Error).message}`, { path: '' }));
+      done(err as Error);
     }
+  });
+  // One value per query parameter, and only strings both stores can hold in queries and path parameters.
+  app.addHook('preValidation', async (req) => {
+    const problem = requestParametersProblem(req.query, req.params);
+    if (problem) throw problem;
   });
   app.setErrorHandler((err, req, reply) => mapError(err, req, reply));
   // Every route's method and URL, so the OpenAPI test can check that nothing served is undocumented.

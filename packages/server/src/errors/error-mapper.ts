@@ -27,11 +27,30 @@ function fromFastify(err: FastifyError): AppError | undefined {
   return undefined;
 }
 
+/**
+ * What of an unexpected error may be logged. A database error's message and detail can quote the values of the
+ * request (a sensitive variant, a token name), so for those only the class and codes are kept; for anything else the
+ * message and stack (our own code's words) are kept, cut short.
+ */
+export function loggableError(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { type: typeof err };
+  const e = err as Error & { code?: unknown; severity?: unknown; routine?: unknown };
+  if (e.severity !== undefined || e.routine !== undefined || e.constructor?.name === 'DatabaseError') {
+    return { type: e.constructor?.name ?? 'DatabaseError', sqlstate: e.code, routine: e.routine };
+  }
+  if (typeof e.code === 'string' && /^SQLITE_/.test(e.code)) return { type: 'SqliteError', code: e.code };
+  return {
+    type: e.constructor?.name ?? e.name,
+    message: e.message.slice(0, 200),
+    stack: e.stack?.split('\n').slice(1, 8).join('\n'),
+  };
+}
+
 /** The one place where errors become HTTP responses. Anything unknown is a 500 and is logged as a bug. */
 export function mapError(err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {
   let appError = err instanceof AppError ? err : fromFastify(err as FastifyError);
   if (!appError) {
-    req.log.error({ err }, 'unhandled error');
+    req.log.error({ error: loggableError(err), route: req.routeOptions.url ?? 'unmatched' }, 'unhandled error');
     appError = new AppError('INTERNAL', 'internal error; the server log has details', { cause: err });
   }
   return reply.code(appError.status).type('application/json').send(appError.toJSON());

@@ -4,6 +4,8 @@ import type { Runtime } from '../../runtime.js';
 import type { AuditQuery, EntityType } from '../../store/store.js';
 
 const ENTITY_TYPES = new Set(['flag', 'evaluator', 'token']);
+const EARLIEST = Date.parse('0001-01-01T00:00:00.000Z');
+const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
 const QUERY_FIELDS = new Set(['flag', 'type', 'key', 'actor', 'since', 'until', 'before', 'limit']);
 
 function parseAuditQuery(q: Record<string, string | undefined>): AuditQuery {
@@ -26,14 +28,16 @@ function parseAuditQuery(q: Record<string, string | undefined>): AuditQuery {
   for (const field of ['since', 'until'] as const) {
     const v = q[field];
     if (v === undefined) continue;
-    if (Number.isNaN(Date.parse(v))) {
-      issues.push({ path: field, code: 'INVALID_VALUE', message: `${field} must be an ISO-8601 time` });
+    const time = Date.parse(v);
+    // Both stores compare these as timestamps; outside years 1–9999 PostgreSQL cannot represent them.
+    if (Number.isNaN(time) || time < EARLIEST || time > LATEST) {
+      issues.push({ path: field, code: 'INVALID_VALUE', message: `${field} must be an ISO-8601 time in years 1–9999` });
     } else query[field] = new Date(v).toISOString();
   }
   if (q.before !== undefined) {
     const n = Number(q.before);
-    if (!Number.isInteger(n) || n < 0) {
-      issues.push({ path: 'before', code: 'INVALID_VALUE', message: 'before must be a revision' });
+    if (!Number.isSafeInteger(n) || n < 0) {
+      issues.push({ path: 'before', code: 'INVALID_VALUE', message: 'before must be a revision (a whole number ≥ 0)' });
     } else query.beforeRevision = n;
   }
   if (q.limit !== undefined) {
