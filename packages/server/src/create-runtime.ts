@@ -116,6 +116,12 @@ export async function createRuntime(config: ServerConfig, options: RuntimeOption
   }
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics });
   const state = new ReplicaState(store, config.environments, logger.child({ component: 'state' }));
+  const countUnloadable = (broken: readonly { entityType: 'flag' | 'evaluator' }[]) => {
+    for (const entity of ['flag', 'evaluator'] as const) {
+      metrics.unloadableRecords.set({ entity }, broken.filter((b) => b.entityType === entity).length);
+    }
+  };
+  state.onBrokenChange(countUnloadable);
   await state.load();
   const sync = new ChangeSync(state, bus, metrics, logger, config.replicaId, config.reconcileIntervalMs);
   const sse = new SseHub(metrics, {
@@ -155,7 +161,7 @@ export async function createRuntime(config: ServerConfig, options: RuntimeOption
     metrics,
     sse,
     flags: new FlagService(store, state, sync, config.environments),
-    evaluators: new EvaluatorService(store, state, sync),
+    evaluators: new EvaluatorService(store, state, sync, config.environments),
     tokens: new TokenService(store, sync, config.environments),
     canaries: new CanaryService(config, store, metrics.registry, logger.child({ component: 'canary' })),
     unleashBridge,

@@ -17,6 +17,7 @@ export interface ServerMetrics {
   busDegraded: Gauge;
   unleashHints: Counter<'source'>;
   unleashWatchErrors: Counter;
+  unloadableRecords: Gauge<'entity'>;
 }
 
 export const UNKNOWN_FLAG_LABEL = '__unknown__';
@@ -77,6 +78,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Serve
       name: 'rc_unleash_hints_total',
       help: "Unleash refresh hints sent to this replica's UnleashProviders, by how the bridge learnt of the change (webhook, watch = event log, relay = another replica's webhook).",
       labelNames: ['source'],
+      registers: [registry],
+    }),
+    unloadableRecords: new Gauge({
+      name: 'rc_unloadable_records',
+      help: 'Stored flags and evaluators this replica cannot load (served as errors until fixed; see /health/ready).',
+      labelNames: ['entity'],
       registers: [registry],
     }),
     unleashWatchErrors: new Counter({

@@ -1,6 +1,18 @@
 import { createHash } from 'node:crypto';
 import { FlagdCore } from '@openfeature/flagd-core';
-import { type Evaluators, type FlagType, toFlagdConfig } from '@runtime-control/core';
+import {
+  checkFlagLoads,
+  collectRefs,
+  type Evaluators,
+  FLAG_TYPES,
+  type Flag,
+  type FlagdConfig,
+  type FlagType,
+  toFlagdConfig,
+  unloadableFlagdFlag,
+  validateEvaluators,
+  validateFlag,
+} from '@runtime-control/core';
 import type { Logger } from 'pino';
 import type { Store, StoredEvaluator, StoredFlag, StoredToken } from '../store/store.js';
 import { flagdLogger } from './flagd-logger.js';
@@ -19,6 +31,15 @@ export interface EnvironmentView {
   readonly sensitive: ReadonlySet<string>;
 }
 
+/** A stored record this replica cannot serve (written by an older version, or by hand): isolated, not fatal. */
+export interface BrokenRecord {
+  entityType: 'flag' | 'evaluator';
+  key: string;
+  /** Revision of the stored record. */
+  revision: number;
+  problem: string;
+}
+
 export interface EnvironmentChange {
   environment: string;
   revision: number;
@@ -35,16 +56,33 @@ export interface CatchUpResult {
 }
 
 const CHANGE_LOG_LIMIT = 1000;
+const LOAD_CHECK_CONTEXT = { targetingKey: 'rc-load-check' };
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** What a replica concluded about one stored flag: servable (`flag`) or isolated (`problem`). */
+interface FlagAssessment {
+  stored: StoredFlag;
+  flag?: Flag;
+  problem?: string;
+}
 
 /**
  * What one replica knows: flags, shared evaluators and live tokens, at one applied revision. It only moves forward,
  * by reading `changesSince(applied)` from the store — after its own writes, on a bus message, on reconnect and on
  * the reconciliation timer — so every replica converges on the database's state whatever pub/sub loses.
+ *
+ * Every stored record is treated as untrusted: a flag or evaluator this replica cannot load is isolated (served as
+ * an error to its callers, named in readiness, counted and logged) and everything else keeps being served and
+ * updated. A catch-up is computed in full before anything is replaced, so a failure leaves the replica on the
+ * revision it had, and the next trigger retries.
  */
 export class ReplicaState {
   private applied = -1;
-  private readonly flags = new Map<string, StoredFlag>();
-  private readonly evaluators = new Map<string, StoredEvaluator>();
+  private flags = new Map<string, FlagAssessment>();
+  private evaluators = new Map<string, StoredEvaluator>();
+  /** Evaluators that validate; the only ones compiled into configurations. */
+  private usableEvaluators: Evaluators = {};
+  private brokenEvaluators = new Map<string, BrokenRecord>();
   private readonly tokensByHash = new Map<string, StoredToken>();
   private readonly views = new Map<string, EnvironmentView>();
   /** Per environment: recent (revision, changed keys), for resuming a stream without a full snapshot. */
@@ -52,6 +90,7 @@ export class ReplicaState {
   private readonly logStart = new Map<string, number>();
   private readonly listeners: ((change: EnvironmentChange) => void)[] = [];
   private readonly revokedListeners: ((token: StoredToken) => void)[] = [];
+  private readonly brokenListeners: ((broken: readonly BrokenRecord[]) => void)[] = [];
   private running: Promise<CatchUpResult> | undefined;
   private rerun = false;
 
@@ -76,24 +115,53 @@ export class ReplicaState {
     this.revokedListeners.push(listener);
   }
 
+  /** Called with the full list of broken records whenever it changes (metrics). */
+  onBrokenChange(listener: (broken: readonly BrokenRecord[]) => void): void {
+    this.brokenListeners.push(listener);
+  }
+
   view(environment: string): EnvironmentView | undefined {
     return this.views.get(environment);
   }
 
+  /** A servable flag (isolated ones are absent). */
   flag(key: string): StoredFlag | undefined {
-    return this.flags.get(key);
+    const a = this.flags.get(key);
+    return a?.flag ? a.stored : undefined;
   }
 
+  /** Every servable flag. */
   allFlags(): StoredFlag[] {
-    return [...this.flags.values()];
+    const out: StoredFlag[] = [];
+    for (const a of this.flags.values()) if (a.flag) out.push(a.stored);
+    return out;
+  }
+
+  /** Records this replica isolated because it cannot load them, flags first, by key. */
+  brokenRecords(): BrokenRecord[] {
+    const flags: BrokenRecord[] = [];
+    for (const a of this.flags.values()) {
+      if (a.problem !== undefined) {
+        flags.push({
+          entityType: 'flag',
+          key: a.stored.flag.key ?? '',
+          revision: a.stored.revision,
+          problem: a.problem,
+        });
+      }
+    }
+    flags.sort((x, y) => (x.key < y.key ? -1 : 1));
+    const evaluators = [...this.brokenEvaluators.values()].sort((x, y) => (x.key < y.key ? -1 : 1));
+    return [...flags, ...evaluators];
   }
 
   evaluatorNames(): Set<string> {
     return new Set(this.evaluators.keys());
   }
 
+  /** The evaluators configurations are compiled with (stored ones that validate). */
   evaluatorMap(): Evaluators {
-    return Object.fromEntries([...this.evaluators.values()].map((e) => [e.name, e.logic]));
+    return { ...this.usableEvaluators };
   }
 
   tokenByHash(hash: string): StoredToken | undefined {
@@ -113,7 +181,7 @@ export class ReplicaState {
     return [...keys].sort();
   }
 
-  /** Loads everything; the first call of a replica's life. */
+  /** Loads everything; the first call of a replica's life. Never fails for a bad record, only for the database. */
   async load(): Promise<void> {
     const revision = await this.store.currentRevision();
     const [flags, evaluators, tokens] = await Promise.all([
@@ -121,14 +189,20 @@ export class ReplicaState {
       this.store.listEvaluators(),
       this.store.listTokens(),
     ]);
-    this.flags.clear();
-    for (const f of flags) this.flags.set(f.flag.key, f);
-    this.evaluators.clear();
-    for (const e of evaluators) this.evaluators.set(e.name, e);
+    const evaluatorMap = new Map(evaluators.map((e) => [e.name, e]));
+    const usable = this.usableFrom(evaluatorMap);
+    const assessed = new Map<string, FlagAssessment>();
+    for (const stored of flags) assessed.set(stored.flag.key, this.assess(stored, usable.evaluators, usable.broken));
+    const views = this.compileViews(assessed, usable.evaluators, 'all');
+    this.evaluators = evaluatorMap;
+    this.usableEvaluators = usable.evaluators;
+    this.brokenEvaluators = usable.broken;
+    this.flags = assessed;
     this.tokensByHash.clear();
     for (const t of tokens) if (!t.revokedAt) this.tokensByHash.set(t.hash, t);
     this.applied = revision;
-    this.recompile(this.environments, revision);
+    this.installViews(views, revision);
+    this.reportBroken(undefined);
   }
 
   /**
@@ -171,14 +245,50 @@ export class ReplicaState {
       Promise.all([...evaluatorNames].map(async (n) => [n, await this.store.getEvaluator(n)] as const)),
       Promise.all([...tokenIds].map((id) => this.store.getToken(id))),
     ]);
-    for (const [key, stored] of flags) {
-      if (stored) this.flags.set(key, stored);
-      else this.flags.delete(key);
-    }
+    const revision = changes[changes.length - 1]!.revision;
+    // Everything below is computed on copies; state is replaced only once the new views exist.
+    const nextEvaluators = new Map(this.evaluators);
     for (const [name, stored] of evaluators) {
-      if (stored) this.evaluators.set(name, stored);
-      else this.evaluators.delete(name);
+      if (stored) nextEvaluators.set(name, stored);
+      else nextEvaluators.delete(name);
     }
+    const usable = evaluatorNames.size > 0 ? this.usableFrom(nextEvaluators) : undefined;
+    const evaluatorsNow = usable?.evaluators ?? this.usableEvaluators;
+    const brokenNow = usable?.broken ?? this.brokenEvaluators;
+    const nextFlags = new Map(this.flags);
+    for (const [key, stored] of flags) {
+      if (stored) nextFlags.set(key, this.assess(stored, evaluatorsNow, brokenNow));
+      else nextFlags.delete(key);
+    }
+    const touched = new Set(flagKeys);
+    if (evaluatorNames.size > 0) {
+      // A flag that uses a changed evaluator is re-checked against its new logic.
+      for (const [key, a] of nextFlags) {
+        if (flagKeys.has(key) || !referencesAny(a.stored.flag, evaluatorNames)) continue;
+        nextFlags.set(key, this.assess(a.stored, evaluatorsNow, brokenNow));
+        touched.add(key);
+      }
+    }
+    const recompile = flagKeys.size > 0 || evaluatorNames.size > 0;
+    const views = recompile ? this.compileViews(nextFlags, evaluatorsNow, touched) : undefined;
+
+    // Commit: from here on nothing can fail.
+    const before = recompile ? this.brokenRecords() : undefined;
+    this.evaluators = nextEvaluators;
+    if (usable) {
+      this.usableEvaluators = usable.evaluators;
+      this.brokenEvaluators = usable.broken;
+    }
+    this.flags = nextFlags;
+    this.applyTokens(tokens);
+    this.applied = Math.max(this.applied, revision);
+    if (views) this.installViews(views, this.applied);
+    if (before) this.reportBroken(before);
+    this.logger.debug({ trigger, revision: this.applied, changes: changes.length }, 'caught up');
+    return changes.length;
+  }
+
+  private applyTokens(tokens: (StoredToken | undefined)[]): void {
     for (const token of tokens) {
       if (!token) continue;
       if (token.revokedAt) {
@@ -194,38 +304,134 @@ export class ReplicaState {
         }
       } else this.tokensByHash.set(token.hash, token);
     }
-    const revision = changes[changes.length - 1]!.revision;
-    this.applied = Math.max(this.applied, revision);
-    if (flagKeys.size > 0 || evaluatorNames.size > 0) this.recompile(this.environments, this.applied);
-    this.logger.debug({ trigger, revision: this.applied, changes: changes.length }, 'caught up');
-    return changes.length;
   }
 
-  private recompile(environments: readonly string[], revision: number): void {
-    const flags = [...this.flags.values()].map((s) => s.flag);
-    const evaluators = this.evaluatorMap();
-    for (const env of environments) {
-      const config = toFlagdConfig(flags, evaluators, env);
-      const configJson = JSON.stringify(config);
+  /** Splits stored evaluators into the ones configurations can use and the ones isolated as broken. */
+  private usableFrom(stored: Map<string, StoredEvaluator>): {
+    evaluators: Evaluators;
+    broken: Map<string, BrokenRecord>;
+  } {
+    const evaluators: Evaluators = {};
+    const broken = new Map<string, BrokenRecord>();
+    for (const [name, e] of stored) {
+      const problem = e.unreadable ?? firstProblem(validateEvaluators({ [name]: e.logic }));
+      if (problem === undefined) evaluators[name] = e.logic;
+      else broken.set(name, { entityType: 'evaluator', key: name, revision: e.revision, problem });
+    }
+    return { evaluators, broken };
+  }
+
+  /** Validates a stored flag as a write would (the stored row is untrusted). */
+  private assess(
+    stored: StoredFlag,
+    evaluators: Evaluators,
+    brokenEvaluators?: ReadonlyMap<string, BrokenRecord>,
+  ): FlagAssessment {
+    if (stored.unreadable) return { stored, problem: stored.unreadable };
+    for (const name of brokenEvaluators?.keys() ?? []) {
+      if (referencesAny(stored.flag, new Set([name]))) {
+        return { stored, problem: `uses evaluator "${name}", which cannot be loaded` };
+      }
+    }
+    const result = validateFlag(stored.flag, {
+      environments: this.environments,
+      evaluatorNames: new Set(Object.keys(evaluators)),
+      evaluators,
+    });
+    if (!result.ok) return { stored, problem: firstProblem(result) };
+    return { stored, flag: result.value };
+  }
+
+  /**
+   * Builds every environment's configuration and loads it into a new engine. Flags that validate but that
+   * flagd-core still cannot load (a loader quirk no validation knew about) are found by loading, isolated, and the
+   * configuration is built again. Throws only if even that fails (the caller then keeps its current state).
+   */
+  private compileViews(
+    flags: Map<string, FlagAssessment>,
+    evaluators: Evaluators,
+    check: ReadonlySet<string> | 'all',
+  ): Map<string, CompiledEnvironment> {
+    const out = new Map<string, CompiledEnvironment>();
+    for (const env of this.environments) {
+      let config = this.buildConfig(flags, evaluators, env);
+      const engine = new FlagdCore(undefined, flagdLogger(this.logger));
+      try {
+        engine.setConfigurations(JSON.stringify(config));
+      } catch {
+        // One flag made flagd reject the whole document: find it by loading each flag alone.
+        for (const [key, a] of flags) {
+          if (!a.flag) continue;
+          const issues = checkFlagLoads(a.flag, evaluators, [env]);
+          if (issues.length > 0) {
+            flags.set(key, { stored: a.stored, problem: `${issues[0]!.path}: ${issues[0]!.message}` });
+          }
+        }
+        config = this.buildConfig(flags, evaluators, env);
+        // If it still fails the error propagates: the catch-up is abandoned and the revision does not advance.
+        engine.setConfigurations(JSON.stringify(config));
+      }
+      // A rule flagd-core cannot build loads but answers PARSE_ERROR for everyone: check what this change touched.
+      let again = false;
+      for (const [key, a] of flags) {
+        if (!a.flag || (check !== 'all' && !check.has(key))) continue;
+        const r = engine.getFlag(key)?.evaluate(LOAD_CHECK_CONTEXT, silent);
+        if (r?.errorCode) {
+          flags.set(key, {
+            stored: a.stored,
+            problem: `flagd answers ${r.errorCode} in ${env}: ${r.errorMessage ?? 'no detail'}`,
+          });
+          again = true;
+        }
+      }
+      if (again) {
+        config = this.buildConfig(flags, evaluators, env);
+        engine.setConfigurations(JSON.stringify(config));
+      }
+      const flagTypes = new Map<string, FlagType>();
+      const sensitive = new Set<string>();
+      for (const [key, a] of flags) {
+        if (!Object.hasOwn(config.flags, key)) continue;
+        const f = a.flag ?? a.stored.flag;
+        flagTypes.set(key, FLAG_TYPES.includes(f.type) ? f.type : 'boolean');
+        if (f.sensitive === true) sensitive.add(key);
+      }
+      out.set(env, { configJson: JSON.stringify(config), engine, flagTypes, sensitive });
+    }
+    return out;
+  }
+
+  private buildConfig(flags: Map<string, FlagAssessment>, evaluators: Evaluators, env: string): FlagdConfig {
+    const servable: Flag[] = [];
+    for (const a of flags.values()) if (a.flag) servable.push(a.flag);
+    const config = toFlagdConfig(servable, evaluators, env);
+    // An isolated flag stays visible to callers as an error (PARSE_ERROR, code default) where it is configured.
+    const unsorted: [string, FlagdConfig['flags'][string]][] = Object.entries(config.flags);
+    for (const a of flags.values()) {
+      if (a.flag) continue;
+      const raw = a.stored.flag as Partial<Flag> | undefined;
+      const envs = raw && typeof raw.environments === 'object' && raw.environments !== null ? raw.environments : {};
+      if (typeof raw?.key === 'string' && Object.hasOwn(envs, env)) {
+        unsorted.push([raw.key, unloadableFlagdFlag(raw.sensitive === true)]);
+      }
+    }
+    unsorted.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    config.flags = Object.fromEntries(unsorted);
+    return config;
+  }
+
+  private installViews(compiled: Map<string, CompiledEnvironment>, revision: number): void {
+    for (const [env, { configJson, engine, flagTypes, sensitive }] of compiled) {
       const etag = createHash('sha1').update(configJson).digest('base64url').slice(0, 22);
       const previous = this.views.get(env);
       if (previous && previous.etag === etag) continue;
-      const engine = previous?.engine ?? new FlagdCore(undefined, flagdLogger(this.logger));
-      const changedKeys = engine.setConfigurations(configJson).sort();
-      const view: EnvironmentView = {
-        name: env,
-        engine,
-        configJson,
-        etag,
-        revision,
-        flagTypes: new Map(flags.map((f) => [f.key, f.type])),
-        sensitive: new Set(flags.filter((f) => f.sensitive).map((f) => f.key)),
-      };
+      const view: EnvironmentView = { name: env, engine, configJson, etag, revision, flagTypes, sensitive };
       this.views.set(env, view);
       if (!previous) {
         this.logStart.set(env, revision);
         continue;
       }
+      const changedKeys = changedFlagKeys(previous.engine, engine);
       const log = this.changeLog.get(env)!;
       log.push({ revision, keys: changedKeys });
       if (log.length > CHANGE_LOG_LIMIT) this.logStart.set(env, log.shift()!.revision);
@@ -238,4 +444,66 @@ export class ReplicaState {
       }
     }
   }
+
+  /** Logs newly broken and repaired records, and tells listeners. */
+  private reportBroken(before: BrokenRecord[] | undefined): void {
+    const now = this.brokenRecords();
+    const id = (r: BrokenRecord) => `${r.entityType}:${r.key}:${r.revision}`;
+    const old = new Set((before ?? []).map(id));
+    const current = new Set(now.map(id));
+    for (const r of now) {
+      if (!old.has(id(r))) {
+        this.logger.error(
+          { entityType: r.entityType, key: r.key, revision: r.revision, problem: r.problem },
+          `${r.entityType} "${r.key}" cannot be loaded; it answers its code default with an error until it is fixed`,
+        );
+      }
+    }
+    for (const r of before ?? []) {
+      if (!current.has(id(r)) && !now.some((n) => n.entityType === r.entityType && n.key === r.key)) {
+        this.logger.info({ entityType: r.entityType, key: r.key }, `${r.entityType} "${r.key}" loads again`);
+      }
+    }
+    for (const l of this.brokenListeners) {
+      try {
+        l(now);
+      } catch (err) {
+        this.logger.error({ err }, 'broken-record listener failed');
+      }
+    }
+  }
+}
+
+interface CompiledEnvironment {
+  configJson: string;
+  engine: FlagdCore;
+  flagTypes: Map<string, FlagType>;
+  sensitive: Set<string>;
+}
+
+/** Keys added, removed or changed between two loaded engines (flagd-core hashes each flag after `$ref` expansion). */
+function changedFlagKeys(before: FlagdCore, after: FlagdCore): string[] {
+  const keys: string[] = [];
+  const old = before.getFlags();
+  for (const [key, flag] of after.getFlags()) if (old.get(key)?.hash !== flag.hash) keys.push(key);
+  for (const key of old.keys()) if (!after.getFlag(key)) keys.push(key);
+  return keys.sort();
+}
+
+function firstProblem(
+  result: { ok: true } | { ok: false; issues: { path: string; message: string }[] },
+): string | undefined {
+  if (result.ok) return undefined;
+  const i = result.issues[0]!;
+  return i.path ? `${i.path}: ${i.message}` : i.message;
+}
+
+function referencesAny(flag: Flag, names: ReadonlySet<string>): boolean {
+  const envs = flag && typeof flag.environments === 'object' && flag.environments !== null ? flag.environments : {};
+  for (const settings of Object.values(envs)) {
+    const targeting = (settings as { targeting?: unknown } | null)?.targeting;
+    if (!targeting) continue;
+    for (const ref of collectRefs(targeting)) if (names.has(ref)) return true;
+  }
+  return false;
 }

@@ -25,6 +25,7 @@ import {
   copyJson,
   isoTime,
   jsonOrNull,
+  readStoredFlag,
   tokenMetadata,
 } from './store-rules.js';
 
@@ -471,12 +472,15 @@ function toStoredCanary(row: CanaryRow): StoredCanary {
 }
 
 function toStoredFlag(row: FlagRow): StoredFlag {
-  return {
-    flag: row.definition,
+  const read = readStoredFlag(row.key, { ok: true, value: row.definition });
+  const stored: StoredFlag = {
+    flag: read.flag,
     revision: Number(row.revision),
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
+  if (read.unreadable) stored.unreadable = read.unreadable;
+  return stored;
 }
 
 function toStoredEvaluator(row: EvaluatorRow): StoredEvaluator {

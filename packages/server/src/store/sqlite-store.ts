@@ -25,6 +25,8 @@ import {
   copyJson,
   isoTime,
   jsonOrNull,
+  parseStoredJson,
+  readStoredFlag,
   tokenMetadata,
 } from './store-rules.js';
 
@@ -438,16 +440,26 @@ function toStoredCanary(row: CanaryRow): StoredCanary {
 }
 
 function toStoredFlag(row: FlagRow): StoredFlag {
-  return {
-    flag: JSON.parse(row.definition) as Flag,
+  const read = readStoredFlag(row.key, parseStoredJson(row.definition));
+  const stored: StoredFlag = {
+    flag: read.flag,
     revision: row.revision,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+  if (read.unreadable) stored.unreadable = read.unreadable;
+  return stored;
 }
 
 function toStoredEvaluator(row: EvaluatorRow): StoredEvaluator {
-  return { name: row.name, logic: JSON.parse(row.logic) as JsonObject, revision: row.revision };
+  const parsed = parseStoredJson(row.logic);
+  const stored: StoredEvaluator = {
+    name: row.name,
+    logic: (parsed.ok ? parsed.value : {}) as JsonObject,
+    revision: row.revision,
+  };
+  if (!parsed.ok) stored.unreadable = parsed.problem;
+  return stored;
 }
 
 function toStoredToken(row: TokenRow): StoredToken {

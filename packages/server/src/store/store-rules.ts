@@ -50,3 +50,35 @@ export function isoTime(value: string, name: string): string {
   }
   return time.toISOString();
 }
+
+/** Parses stored JSON text; a row that is not JSON (a hand edit) is reported, not thrown, so one row cannot stop a replica. */
+export function parseStoredJson(text: string): { ok: true; value: unknown } | { ok: false; problem: string } {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false, problem: 'the stored definition is not valid JSON' };
+  }
+}
+
+/**
+ * A stored flag row as read: the definition is kept only if it is a JSON object whose key is the row's key;
+ * otherwise the row is reported `unreadable` (with `flag` holding just the row key) so readers can name it.
+ */
+export function readStoredFlag(
+  rowKey: string,
+  parsed: { ok: true; value: unknown } | { ok: false; problem: string },
+): { flag: Flag; unreadable?: string } {
+  if (!parsed.ok) return { flag: { key: rowKey } as Flag, unreadable: parsed.problem };
+  const value = parsed.value;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { flag: { key: rowKey } as Flag, unreadable: 'the stored definition is not a JSON object' };
+  }
+  const key = (value as { key?: unknown }).key;
+  if (key !== rowKey) {
+    return {
+      flag: { key: rowKey } as Flag,
+      unreadable: `the stored definition names key ${JSON.stringify(key)}, not its row's "${rowKey}"`,
+    };
+  }
+  return { flag: value as Flag };
+}

@@ -19,17 +19,26 @@ export interface Actor {
   name: string;
 }
 
+/**
+ * A stored flag as read. Stored rows are not trusted to be valid (an older version or a hand edit may have written
+ * them): readers validate `flag` before serving it, and a row that is not even JSON comes back with `unreadable`
+ * set and `flag` holding only its key.
+ */
 export interface StoredFlag {
   flag: Flag;
   revision: number;
   createdAt: string;
   updatedAt: string;
+  /** Why the stored definition cannot be read at all (not JSON); absent for readable rows. */
+  unreadable?: string;
 }
 
 export interface StoredEvaluator {
   name: string;
   logic: JsonObject;
   revision: number;
+  /** Why the stored logic cannot be read at all (not JSON); absent for readable rows. */
+  unreadable?: string;
 }
 
 export type TokenKind = 'admin' | 'client';

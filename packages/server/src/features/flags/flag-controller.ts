@@ -11,7 +11,14 @@ const PATCH_FIELDS = new Set(['state', 'targeting', 'rollout', 'overrides']);
 export async function flagController(app: FastifyInstance, rt: Runtime): Promise<void> {
   app.get('/flags', async () => {
     const flags = await rt.flags.list();
-    return { revision: rt.state.revision, flags: flags.map((s) => s.flag) };
+    // Stored flags this replica cannot load are listed apart, with why, so they can be fixed (PUT) or deleted.
+    const broken = rt.state.brokenRecords();
+    const response: Record<string, unknown> = {
+      revision: rt.state.revision,
+      flags: flags.filter((s) => !s.unreadable).map((s) => s.flag),
+    };
+    if (broken.length > 0) response.unloadable = broken;
+    return response;
   });
 
   app.get('/flags/:key', async (req, reply) => sendFlag(reply, await rt.flags.get(param(req, 'key'))));

@@ -1,9 +1,15 @@
-import { type Flag, isPlainObject, pointer, validateFlag } from '@runtime-control/core';
+import {
+  checkFlagLoads,
+  type Evaluators,
+  type Flag,
+  isPlainObject,
+  pointer,
+  validateFlag,
+} from '@runtime-control/core';
 import { AppError } from '../../errors/app-error.js';
 import type { ChangeSync } from '../../state/change-sync.js';
 import type { ReplicaState } from '../../state/replica-state.js';
 import type { Actor, Store, StoredFlag, WriteOptions } from '../../store/store.js';
-import { checkTargeting } from './targeting-check.js';
 
 export type EnvironmentPatch = Partial<{
   state: unknown;
@@ -21,21 +27,13 @@ export class FlagService {
     private readonly environments: readonly string[],
   ) {}
 
-  /** Validates a flag document; throws VALIDATION_FAILED / INVALID_TARGETING with every problem's JSON Pointer. */
-  validate(input: unknown): Flag {
-    const result = validateFlag(input, {
-      environments: this.environments,
-      evaluatorNames: this.state.evaluatorNames(),
-    });
-    if (!result.ok) {
-      const targeting = result.issues.every((i) => i.code === 'INVALID_TARGETING' || i.code === 'UNKNOWN_EVALUATOR');
-      throw new AppError(targeting ? 'INVALID_TARGETING' : 'VALIDATION_FAILED', result.issues[0]!.message, {
-        details: result.issues,
-      });
-    }
-    const problems = checkTargeting(result.value, this.state.evaluatorMap());
-    if (problems.length > 0) throw new AppError('INVALID_TARGETING', problems[0]!.message, { details: problems });
-    return result.value;
+  /**
+   * Validates a flag document as every replica will load it: shape, types, schema, JsonLogic, the variants its rules
+   * can return, and then flagd-core itself loading and evaluating it in every environment. Throws VALIDATION_FAILED /
+   * INVALID_TARGETING with every problem's JSON Pointer.
+   */
+  validate(input: unknown, evaluators: Evaluators = this.state.evaluatorMap()): Flag {
+    return validateServable(input, this.environments, evaluators);
   }
 
   list(): Promise<StoredFlag[]> {
@@ -82,7 +80,7 @@ export class FlagService {
   ): Promise<StoredFlag> {
     return this.updateEnvironment(key, environment, actor, options, (settings) => {
       for (const field of ['state', 'targeting', 'rollout', 'overrides'] as const) {
-        if (!(field in patch)) continue;
+        if (!Object.hasOwn(patch, field)) continue;
         const value = patch[field];
         if (value === null && field !== 'state') delete settings[field];
         else settings[field] = value;
@@ -162,6 +160,24 @@ export class FlagService {
       );
     }
   }
+}
+
+/** The write-time rule shared by flag and evaluator writes: accepted only if every replica can load and serve it. */
+export function validateServable(input: unknown, environments: readonly string[], evaluators: Evaluators): Flag {
+  const result = validateFlag(input, {
+    environments,
+    evaluatorNames: new Set(Object.keys(evaluators)),
+    evaluators,
+  });
+  if (!result.ok) {
+    const targeting = result.issues.every((i) => i.code === 'INVALID_TARGETING' || i.code === 'UNKNOWN_EVALUATOR');
+    throw new AppError(targeting ? 'INVALID_TARGETING' : 'VALIDATION_FAILED', result.issues[0]!.message, {
+      details: result.issues,
+    });
+  }
+  const problems = checkFlagLoads(result.value, evaluators, environments);
+  if (problems.length > 0) throw new AppError('INVALID_TARGETING', problems[0]!.message, { details: problems });
+  return result.value;
 }
 
 /** Reports problems of a sub-document relative to the request body that carried it (PATCH of one environment). */

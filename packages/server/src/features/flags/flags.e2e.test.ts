@@ -144,7 +144,7 @@ describe('admin flags API', () => {
         }),
         status: 400,
         code: 'INVALID_TARGETING',
-        path: '/environments/production/targeting',
+        path: '/environments/production/targeting/no_such_op',
       },
       {
         name: 'targeting that is not an object',

@@ -49,7 +49,11 @@ export async function healthController(app: FastifyInstance, rt: Runtime): Promi
       bus: { kind: rt.bus.kind, ...(bus.status === 'ok' ? bus : { status: 'degraded' as const, error: bus.error }) },
     };
     const ok = database.status === 'ok';
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', revision: rt.state.revision, checks });
+    const body: Record<string, unknown> = { status: ok ? 'ok' : 'unavailable', revision: rt.state.revision, checks };
+    // Stored records this replica isolated: it stays ready (everything else is served), but says which and why.
+    const unloadable = rt.state.brokenRecords();
+    if (unloadable.length > 0) body.unloadable = unloadable;
+    return reply.code(ok ? 200 : 503).send(body);
   });
 
   // RC_METRICS_TOKEN set: a scraper must send it as a bearer token (compared as hashes, in constant time).
