@@ -269,7 +269,7 @@ function escapePointer(s: string): string {
 function checkSubschemas(schema: unknown, at: string): void {
   if (!isRecord(schema)) return;
   const where = at === '' ? 'the schema root' : `#${at}`;
-  if ('$async' in schema && schema.$async !== false) {
+  if (Object.hasOwn(schema, '$async') && schema.$async !== false) {
     throw new SchemaRefusal(`"$async" at ${where} is not supported: flag values are validated synchronously`);
   }
   if (typeof schema.pattern === 'string') {

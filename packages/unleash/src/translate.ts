@@ -168,7 +168,7 @@ function environmentPlan(flag: Flag, env: string, evaluators: Evaluators): Unlea
       for (let i = 0; i + 1 < parts.length; i += 2) {
         const variant = parts[i + 1];
         if (variant === null) continue;
-        if (typeof variant !== 'string' || !(variant in flag.variants)) {
+        if (typeof variant !== 'string' || !Object.hasOwn(flag.variants, variant)) {
           throw new Refusal(
             `${path}/if/${i + 1}`,
             'computed result',
@@ -180,7 +180,7 @@ function environmentPlan(flag: Flag, env: string, evaluators: Evaluators): Unlea
       if (parts.length % 2 === 1) {
         const last = parts[parts.length - 1];
         if (last !== null) {
-          if (typeof last !== 'string' || !(last in flag.variants)) {
+          if (typeof last !== 'string' || !Object.hasOwn(flag.variants, last)) {
             throw new Refusal(
               `${path}/if/${parts.length - 1}`,
               'computed result',

@@ -70,6 +70,11 @@ describe('parseCanaryPlan', () => {
       { path: '/thresholds/bogus', code: 'UNKNOWN_PROPERTY' },
       { path: '/thresholds/maxErrorRate', code: 'INVALID_VALUE' },
     ]);
+    // Inherited names are not thresholds (own properties only).
+    assert.deepEqual(issues({ canary: 'v2', thresholds: { constructor: 1, toString: 2 } }), [
+      { path: '/thresholds/constructor', code: 'UNKNOWN_PROPERTY' },
+      { path: '/thresholds/toString', code: 'UNKNOWN_PROPERTY' },
+    ]);
     assert.deepEqual(issues({ canary: 'v2', missingData: { action: 'ignore' } }), [
       { path: '/missingData/action', code: 'INVALID_VALUE' },
     ]);

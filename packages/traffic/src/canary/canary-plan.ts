@@ -229,7 +229,7 @@ export function parseCanaryPlan(input: unknown, defaults: { intervalMs?: number 
     } else {
       const t = input.thresholds;
       for (const key of Object.keys(t)) {
-        if (!(key in DEFAULT_THRESHOLDS)) {
+        if (!Object.hasOwn(DEFAULT_THRESHOLDS, key)) {
           issue(`/thresholds/${key}`, 'UNKNOWN_PROPERTY', `unknown threshold "${key}"`);
         }
       }
