@@ -366,7 +366,7 @@ export function validateFlag(input: unknown, options: FlagValidationOptions): Va
   }
   const environments: Record<string, EnvironmentSettings> = {};
   if (input.environments === undefined) {
-    // A flag without environment settings exists everywhere, disabled: safe by default.
+    // A flag without environment settings is served nowhere (absent from every environment): safe by default.
   } else if (!isPlainObject(input.environments)) {
     issues.push({ path: '/environments', code: 'INVALID_TYPE', message: 'environments must be an object' });
   } else {
