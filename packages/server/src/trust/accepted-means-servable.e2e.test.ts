@@ -252,6 +252,39 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         await stillServing();
       });
 
+      it('keeps a flag whose schema has an $id editable, and answers a catastrophic pattern at once', async () => {
+        const knob = {
+          key: 'knob',
+          type: 'number',
+          schema: { $id: 'https://example.com/knob', type: 'integer', minimum: 0 },
+          variants: { a: 1, b: 2 },
+          defaultVariant: 'a',
+          environments: { production: { state: 'ENABLED' } },
+        };
+        await req('POST', '/api/admin/flags', knob, 201);
+        for (const state of ['DISABLED', 'ENABLED', 'DISABLED']) {
+          await req('PATCH', '/api/admin/flags/knob/environments/production', { state }, 200);
+        }
+        await req('PUT', '/api/admin/flags/knob', { ...knob, variants: { a: 3, b: 4 } }, 200);
+        const started = Date.now();
+        await refused(
+          'POST',
+          '/api/admin/flags',
+          {
+            key: 'redos',
+            type: 'object',
+            schema: { type: 'object', properties: { s: { type: 'string', pattern: '^(a+)+$' } } },
+            variants: { v: { s: `${'a'.repeat(40)}!` } },
+            defaultVariant: 'v',
+          },
+          'VALIDATION_FAILED',
+          '/variants/v/s',
+        );
+        // A backtracking engine takes minutes on this input; the linear-time one answers at once.
+        assert.ok(Date.now() - started < 5000, `answered in ${Date.now() - started} ms`);
+        await stillServing();
+      });
+
       it('never logs a sensitive value a database error could quote', async () => {
         const sentinel = 'SENTINEL-SENSITIVE-9f3a';
         await req(
