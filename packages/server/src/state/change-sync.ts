@@ -13,6 +13,8 @@ const PUBLISH_WAIT_MS = 1000;
 export class ChangeSync {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Revisions this replica committed whose own catch-up (in `afterWrite`) has not finished yet. */
+  private readonly ownWrites = new Set<number>();
 
   constructor(
     private readonly state: ReplicaState,
@@ -35,6 +37,8 @@ export class ChangeSync {
   /** Called after this replica committed `revision`. */
   async afterWrite(revision: number): Promise<void> {
     const committedAt = Date.now();
+    // This replica's own announcement comes back over the bus; the catch-up below already covers it.
+    this.ownWrites.add(revision);
     // Announce first: other replicas start their catch-up while this one does its own. The announcement is only a
     // doorbell: a write never waits on the bus longer than PUBLISH_WAIT_MS (the bus bounds its own commands too);
     // other replicas then converge through reconciliation.
@@ -51,7 +55,11 @@ export class ChangeSync {
         timer.unref();
       }),
     ]).finally(() => clearTimeout(timer));
-    await Promise.all([announced, this.catchUp('write')]);
+    try {
+      await Promise.all([announced, this.catchUp('write')]);
+    } finally {
+      this.ownWrites.delete(revision);
+    }
   }
 
   async catchUp(trigger: CatchUpTrigger): Promise<void> {
@@ -68,6 +76,9 @@ export class ChangeSync {
 
   private async onMessage(m: ChangeMessage): Promise<void> {
     if (m.revision <= this.state.revision) return;
+    // Our own announcement, arriving while our write's catch-up is still running: that catch-up reads it already.
+    // (Joining it would schedule one more read of the store, which finds nothing.)
+    if (m.origin === this.replicaId && this.ownWrites.has(m.revision)) return;
     if (m.revision > this.state.revision + 1) this.metrics.revisionGaps.inc();
     await this.catchUp('message');
     if (this.state.revision >= m.revision && m.origin !== this.replicaId) {
