@@ -5,5 +5,6 @@ export * from './flag-validation.js';
 export * from './flagd-compile.js';
 export * from './flags-file.js';
 export * from './json-logic-rules.js';
+export * from './stream-frames.js';
 export * from './webhook-secret.js';
 export * from './yaml-source.js';

@@ -7,11 +7,8 @@ import { InProcessBus } from './bus/in-process-bus.js';
 import { RedisBus } from './bus/redis-bus.js';
 import type { ServerConfig } from './config/config.js';
 import { CanaryService } from './features/canaries/canary-service.js';
-import { SseHub } from './features/client-stream/sse-hub.js';
-import { changeFrame } from './features/client-stream/stream-controller.js';
 import { EvaluatorService } from './features/evaluators/evaluator-service.js';
 import { FlagService } from './features/flags/flag-service.js';
-import { ofrepRefetchFrame } from './features/ofrep/ofrep-controller.js';
 import { TokenService } from './features/tokens/token-service.js';
 import { UnleashBridgeService } from './features/unleash-bridge/unleash-bridge-service.js';
 import { createMetrics } from './metrics/metrics.js';
@@ -20,6 +17,7 @@ import { ChangeSync } from './state/change-sync.js';
 import { ReplicaState } from './state/replica-state.js';
 import { createStore } from './store/create-store.js';
 import type { Store } from './store/store.js';
+import { Streams } from './streams/streams.js';
 
 export interface RuntimeOptions {
   /** Use this store instead of the one `config.databaseUrl` names (tests). */
@@ -124,22 +122,11 @@ export async function createRuntime(config: ServerConfig, options: RuntimeOption
   state.onBrokenChange(countUnloadable);
   await state.load();
   const sync = new ChangeSync(state, bus, metrics, logger, config.replicaId, config.reconcileIntervalMs);
-  const sse = new SseHub(metrics, {
+  // Follows the state from here on: changes go out as frames, a revoked token's streams close.
+  const sse = new Streams(state, metrics, logger.child({ component: 'sse' }), {
     heartbeatMs: config.sseHeartbeatMs,
     maxStreamsPerToken: config.maxStreamsPerToken,
     corsOrigins: config.corsOrigins,
-  });
-  // Revocation is immediate on every replica: each applies it from the store and closes the token's streams here.
-  const streamLog = logger.child({ component: 'sse' });
-  state.onTokenRevoked((token) => {
-    const closed = sse.closeToken(token.id);
-    if (closed > 0) streamLog.info({ tokenId: token.id, closed }, 'closed the streams of a revoked token');
-  });
-  state.onEnvironmentChange((change) => {
-    sse.publish(change, {
-      sdk: changeFrame(change.revision, change.changedKeys, change.view.configJson),
-      ofrep: ofrepRefetchFrame(change.view),
-    });
   });
   sync.start();
   const unleashBridge = new UnleashBridgeService(

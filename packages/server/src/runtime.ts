@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import type { ChangeBus } from './bus/change-bus.js';
 import type { ServerConfig } from './config/config.js';
 import type { CanaryService } from './features/canaries/canary-service.js';
-import type { SseHub } from './features/client-stream/sse-hub.js';
 import type { EvaluatorService } from './features/evaluators/evaluator-service.js';
 import type { FlagService } from './features/flags/flag-service.js';
 import type { TokenService } from './features/tokens/token-service.js';
@@ -11,6 +10,7 @@ import type { ServerMetrics } from './metrics/metrics.js';
 import type { ChangeSync } from './state/change-sync.js';
 import type { ReplicaState } from './state/replica-state.js';
 import type { Store } from './store/store.js';
+import type { Streams } from './streams/streams.js';
 
 /** Everything a request handler may need, built once per app by `createRuntime` (the composition root). */
 export interface Runtime {
@@ -23,7 +23,8 @@ export interface Runtime {
   state: ReplicaState;
   sync: ChangeSync;
   metrics: ServerMetrics;
-  sse: SseHub;
+  /** This replica's SSE streams (client, OFREP, Unleash bridge). */
+  sse: Streams;
   flags: FlagService;
   evaluators: EvaluatorService;
   tokens: TokenService;

@@ -1,8 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors/app-error.js';
-import { bindStreamOwner } from '../features/client-stream/sse-hub.js';
 import type { Runtime } from '../runtime.js';
 import type { Actor } from '../store/store.js';
+import { bindStreamOwner } from '../streams/streams.js';
 import { hashEquals, hashToken, tokenFromHeaders } from './tokens.js';
 
 declare module 'fastify' {

@@ -8,7 +8,6 @@ import { UNKNOWN_FLAG_LABEL } from '../../metrics/metrics.js';
 import type { Runtime } from '../../runtime.js';
 import { type Evaluation, evaluateAll, evaluateFlag } from '../../state/evaluation.js';
 import type { EnvironmentView } from '../../state/replica-state.js';
-import { sseFrame } from '../client-stream/sse-hub.js';
 import { param } from '../http-util.js';
 
 const MAX_CONTEXT_KEYS = 200;
@@ -145,14 +144,6 @@ export async function ofrepController(
     requireView(rt, env);
     // Checked again synchronously before taking the reply over, so a revocation applied meanwhile is not missed.
     if (!rt.state.tokenByHash(token.hash)) throw new AppError('UNAUTHORIZED', 'unknown or revoked token');
-    const owner = { tokenId: token.id };
-    rt.sse.assertCapacity(owner);
-    reply.hijack();
-    rt.sse.open(reply.raw, env, 'ofrep', owner);
+    rt.sse.openOfrepStream(reply, env, { tokenId: token.id });
   });
-}
-
-/** ADR-0008 notification: tells static-context providers to refetch the bulk evaluation. */
-export function ofrepRefetchFrame(view: EnvironmentView): string {
-  return sseFrame('message', JSON.stringify({ type: 'refetchEvaluation', etag: view.etag }));
 }

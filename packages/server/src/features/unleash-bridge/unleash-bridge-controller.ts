@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hashEquals, hashToken } from '../../auth/tokens.js';
 import { AppError } from '../../errors/app-error.js';
 import type { Runtime } from '../../runtime.js';
-import { sseFrame } from '../client-stream/sse-hub.js';
 import { changesEvaluation, parseUnleashWebhookEvent, refreshHintOf } from './unleash-webhook-event.js';
 
 type Guard = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
@@ -62,10 +61,7 @@ export async function unleashBridgeController(
         'the Unleash bridge is disabled (set RC_UNLEASH_WEBHOOK_SECRET, or RC_UNLEASH_URL and RC_UNLEASH_TOKEN)',
       );
     }
-    reply.hijack();
-    const client = rt.sse.open(reply.raw, req.clientEnvironment!, 'unleash');
-    // Tells the provider the stream is live; it refreshes once then, covering hints missed while disconnected.
-    rt.sse.send(client, sseFrame('ready', '{}'));
+    rt.sse.openUnleashStream(reply, req.clientEnvironment!);
   });
 
   app.get('/api/admin/integrations/unleash', { preHandler: requireAdmin }, async () => {

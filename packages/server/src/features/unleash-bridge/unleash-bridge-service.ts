@@ -2,10 +2,10 @@ import type { Logger } from 'pino';
 import type { BusSignal, ChangeBus } from '../../bus/change-bus.js';
 import type { ServerConfig } from '../../config/config.js';
 import type { ServerMetrics } from '../../metrics/metrics.js';
-import { type SseHub, sseFrame } from '../client-stream/sse-hub.js';
+import type { UnleashHintSink } from '../../streams/streams.js';
 import { UnleashEventWatch, type UnleashRefreshHint } from './unleash-event-watch.js';
 
-export const UNLEASH_REFRESH_EVENT = 'unleash-refresh';
+export { UNLEASH_REFRESH_EVENT } from '@runtime-control/core';
 export const UNLEASH_SIGNAL_TOPIC = 'unleash-refresh';
 
 /** How many recent event ids a replica remembers to relay each event once. */
@@ -28,7 +28,7 @@ export class UnleashBridgeService {
   constructor(
     private readonly config: ServerConfig,
     private readonly bus: ChangeBus,
-    private readonly sse: SseHub,
+    private readonly hints: UnleashHintSink,
     private readonly metrics: ServerMetrics,
     private readonly logger: Logger,
   ) {
@@ -90,13 +90,7 @@ export class UnleashBridgeService {
       this.seen.add(hint.eventId);
       if (this.seen.size > SEEN_CAPACITY) this.seen.delete(this.seen.values().next().value as number);
     }
-    const data = JSON.stringify({
-      feature: hint.feature,
-      type: hint.type,
-      environment: hint.environment,
-      eventId: hint.eventId,
-    });
-    const clients = this.sse.broadcast('unleash', sseFrame(UNLEASH_REFRESH_EVENT, data));
+    const clients = this.hints.sendUnleashHint(hint);
     this.delivered[via]++;
     this.metrics.unleashHints.inc({ source: via });
     this.logger.debug({ via, unleashEvent: hint.type, feature: hint.feature, clients }, 'unleash: refresh hint sent');

@@ -1,15 +1,13 @@
+import type { UnleashRefreshFrameData } from '@runtime-control/core';
 import type { Logger } from 'pino';
 import { changesEvaluation, refreshHintOf } from './unleash-webhook-event.js';
 
-/** One feature change as the bridge relays it, whichever way it learnt of it. */
-export interface UnleashRefreshHint {
-  /** The flag that changed; null for bulk events (providers then fetch everything). */
-  feature: string | null;
-  /** Unleash's event type, e.g. `feature-environment-enabled`. */
-  type: string;
-  environment: string | null;
-  /** Unleash's event id (one sequence for the whole instance): what replicas and paths de-duplicate on. */
-  eventId: number | null;
+/**
+ * One feature change as the bridge relays it, whichever way it learnt of it: what the bridge stream's `unleash-refresh` frame carries (`feature` null for bulk events: then
+ * providers fetch everything; `eventId`, one sequence for the whole Unleash instance, is what replicas and paths
+ * de-duplicate on), and where it came from.
+ */
+export interface UnleashRefreshHint extends UnleashRefreshFrameData {
   source: 'webhook' | 'watch';
 }
 

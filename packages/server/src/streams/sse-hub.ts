@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AppError } from '../../errors/app-error.js';
-import type { ServerMetrics } from '../../metrics/metrics.js';
-import type { EnvironmentChange } from '../../state/replica-state.js';
+import { AppError } from '../errors/app-error.js';
+import type { ServerMetrics } from '../metrics/metrics.js';
 
 /** Streams that carry flag changes of one environment. */
 export type FlagStreamKind = 'sdk' | 'ofrep';
@@ -13,7 +12,7 @@ export interface StreamOwner {
   tokenId: string;
 }
 
-interface Client {
+export interface Client {
   res: ServerResponse;
   environment: string;
   kind: StreamKind;
@@ -154,9 +153,10 @@ export class SseHub {
     client.res.write(frame);
   }
 
-  publish(change: EnvironmentChange, frames: Record<FlagStreamKind, string>): void {
+  /** Sends each flag stream of `environment` its kind's frame. */
+  publish(environment: string, frames: Record<FlagStreamKind, string>): void {
     for (const c of this.clients) {
-      if (c.kind !== 'unleash' && c.environment === change.environment) this.send(c, frames[c.kind]);
+      if (c.kind !== 'unleash' && c.environment === environment) this.send(c, frames[c.kind]);
     }
   }
 
@@ -198,9 +198,4 @@ export class SseHub {
     this.clients.clear();
     this.byToken.clear();
   }
-}
-
-/** One SSE frame. `data` must not contain newlines (JSON.stringify output never does). */
-export function sseFrame(event: string, data: string, id?: number): string {
-  return `${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${data}\n\n`;
 }

@@ -1,0 +1,120 @@
+/**
+ * The server-sent-event frames of Runtime Control's streams, declared once: the server writes them with the
+ * builders below, the SDK reads them by these types, and tests check them with the same types.
+ *
+ * - Client stream `GET /api/client/stream` (RuntimeControlProvider):
+ *   - `snapshot` (`id:` the revision): the environment's whole flagd configuration, on connect without a usable
+ *     `Last-Event-ID`;
+ *   - `change` (`id:` the revision): {@link ChangeFrameData}, after every change and on resume when changes were
+ *     missed;
+ *   - `ready`: {@link ReadyFrameData}, on resume when nothing was missed.
+ * - OFREP `GET /ofrep/v1/sse` (OFREP ADR-0008): unnamed events (`message`) carrying {@link OfrepRefetchFrameData}.
+ * - Unleash bridge `GET /api/integrations/unleash/stream` (UnleashProvider): `ready` (`{}`) after each connect and
+ *   `unleash-refresh` hints ({@link UnleashRefreshFrameData}).
+ *
+ * Every stream starts with `retry: 1000` and carries `: heartbeat` comments. Every `data:` is one line of JSON.
+ */
+
+/** A flagd configuration (`{"flags": {...}, "$evaluators"?: {...}}`), as the client stream carries it. */
+export interface FlagdConfigurationData {
+  flags: Record<string, unknown>;
+  $evaluators?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+/** `change` on the client stream: the revision, the flag keys it touched and the whole new configuration. */
+export interface ChangeFrameData<Config = FlagdConfigurationData> {
+  revision: number;
+  changed: string[];
+  config: Config;
+}
+
+/** `ready` on the client stream: the revision the client is up to date with. */
+export interface ReadyFrameData {
+  revision: number;
+}
+
+/** The OFREP stream's only message (ADR-0008): the bulk evaluation changed; refetch it. */
+export interface OfrepRefetchFrameData {
+  type: 'refetchEvaluation';
+  /** The environment's configuration ETag (not the bulk response's ETag, which also covers the context). */
+  etag: string;
+}
+
+/**
+ * `unleash-refresh` on the bridge stream: fetch this flag now (`feature` null: fetch everything). Carries no flag
+ * data; Unleash stays the source of truth.
+ */
+export interface UnleashRefreshFrameData {
+  feature: string | null;
+  /** Unleash's event type, e.g. `feature-updated`. */
+  type: string;
+  environment: string | null;
+  /** Unleash's event id, when known (hints are de-duplicated by it). */
+  eventId: number | null;
+}
+
+/** `ready` on the bridge stream: connected; a provider refreshes once, covering hints missed while away. */
+export type UnleashReadyFrameData = Record<string, never>;
+
+/** Each stream's events: event name → what `data:` carries. */
+export interface ClientStreamFrames<Config = FlagdConfigurationData> {
+  snapshot: Config;
+  change: ChangeFrameData<Config>;
+  ready: ReadyFrameData;
+}
+export interface OfrepStreamFrames {
+  message: OfrepRefetchFrameData;
+}
+export interface UnleashBridgeFrames {
+  ready: UnleashReadyFrameData;
+  'unleash-refresh': UnleashRefreshFrameData;
+}
+
+export type ClientStreamEvent = keyof ClientStreamFrames;
+export type OfrepStreamEvent = keyof OfrepStreamFrames;
+export type UnleashBridgeEvent = keyof UnleashBridgeFrames;
+
+export const UNLEASH_REFRESH_EVENT = 'unleash-refresh' satisfies UnleashBridgeEvent;
+
+/** One SSE frame. `data` must be one line (JSON.stringify output always is). */
+export function sseFrame(event: string, data: string, id?: number): string {
+  return `${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${data}\n\n`;
+}
+
+/** `snapshot`, from the configuration's JSON as the server already holds it. */
+export function snapshotFrame(configJson: string, revision: number): string {
+  return sseFrame('snapshot' satisfies ClientStreamEvent, configJson, revision);
+}
+
+/** `change`, from the configuration's JSON as the server already holds it (spliced in, not parsed again). */
+export function changeFrame(revision: number, changed: readonly string[], configJson: string): string {
+  return sseFrame(
+    'change' satisfies ClientStreamEvent,
+    `{"revision":${revision},"changed":${JSON.stringify(changed)},"config":${configJson}}`,
+    revision,
+  );
+}
+
+export function readyFrame(data: ReadyFrameData): string {
+  return sseFrame('ready' satisfies ClientStreamEvent, JSON.stringify({ revision: data.revision }));
+}
+
+export function ofrepRefetchFrame(etag: string): string {
+  const data: OfrepRefetchFrameData = { type: 'refetchEvaluation', etag };
+  return sseFrame('message' satisfies OfrepStreamEvent, JSON.stringify(data));
+}
+
+export function unleashReadyFrame(): string {
+  return sseFrame('ready' satisfies UnleashBridgeEvent, '{}');
+}
+
+export function unleashRefreshFrame(hint: UnleashRefreshFrameData): string {
+  const data: UnleashRefreshFrameData = {
+    feature: hint.feature,
+    type: hint.type,
+    environment: hint.environment,
+    eventId: hint.eventId,
+  };
+  return sseFrame(UNLEASH_REFRESH_EVENT, JSON.stringify(data));
+}

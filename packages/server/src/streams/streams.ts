@@ -1,0 +1,120 @@
+import {
+  changeFrame,
+  ofrepRefetchFrame,
+  readyFrame,
+  snapshotFrame,
+  type UnleashRefreshFrameData,
+  unleashReadyFrame,
+  unleashRefreshFrame,
+} from '@runtime-control/core';
+import type { FastifyReply } from 'fastify';
+import type { Logger } from 'pino';
+import { AppError } from '../errors/app-error.js';
+import type { ServerMetrics } from '../metrics/metrics.js';
+import type { EnvironmentChange, ReplicaState } from '../state/replica-state.js';
+import { SseHub, type SseHubOptions, type StreamKind, type StreamOwner } from './sse-hub.js';
+
+export type { FlagStreamKind, SseHubOptions, StreamKind, StreamOwner } from './sse-hub.js';
+export { bindStreamOwner } from './sse-hub.js';
+
+/** Where the Unleash bridge sends its refresh hints (this replica's bridge streams). */
+export interface UnleashHintSink {
+  /** Sends the hint to every connected bridge stream; returns how many got it. */
+  sendUnleashHint(hint: UnleashRefreshFrameData): number;
+}
+
+/**
+ * This replica's server-sent-event streams: the one owner of change → frames → hub for the three kinds.
+ *
+ * - Client stream (`/api/client/stream`): a `snapshot`, `change` or `ready` on connect, then a `change` per change
+ *   of its environment.
+ * - OFREP stream (`/ofrep/v1/sse`): a `refetchEvaluation` message per change of its environment (ADR-0008).
+ * - Unleash bridge stream: `ready` on connect, then the hints the bridge sends (`sendUnleashHint`).
+ *
+ * It follows the replica's state by itself: every environment change is serialized once per stream kind and
+ * written to that environment's streams, and a revoked token's streams are closed. Controllers check access and
+ * then hand the reply over with `open…`; the frames themselves are declared in `@runtime-control/core`.
+ */
+export class Streams implements UnleashHintSink {
+  private readonly hub: SseHub;
+
+  constructor(
+    private readonly state: ReplicaState,
+    metrics: ServerMetrics,
+    logger: Logger,
+    options: SseHubOptions,
+  ) {
+    this.hub = new SseHub(metrics, options);
+    // Revocation is immediate on every replica: each applies it from the store and closes the token's streams here.
+    state.onTokenRevoked((token) => {
+      const closed = this.hub.closeToken(token.id);
+      if (closed > 0) logger.info({ tokenId: token.id, closed }, 'closed the streams of a revoked token');
+    });
+    state.onEnvironmentChange((change) => this.publish(change));
+  }
+
+  /** Open streams, all kinds. */
+  get size(): number {
+    return this.hub.size;
+  }
+
+  /** Open streams of one kind. */
+  count(kind: StreamKind): number {
+    return this.hub.count(kind);
+  }
+
+  /**
+   * Client stream. Resumes from `lastEventId` (the `Last-Event-ID` header, a revision) when this replica still knows
+   * what changed since; otherwise starts with a snapshot. Throws 429 RATE_LIMITED before taking the reply over when
+   * the token holds its most streams.
+   */
+  openClientStream(reply: FastifyReply, environment: string, owner: StreamOwner, lastEventId: number): void {
+    const view = this.state.view(environment);
+    if (!view) throw new AppError('UNAVAILABLE', 'environment not loaded yet; retry');
+    this.hub.assertCapacity(owner);
+    reply.hijack();
+    const client = this.hub.open(reply.raw, environment, 'sdk', owner);
+    const resumeKeys =
+      Number.isInteger(lastEventId) && lastEventId >= 0 ? this.state.changedSince(environment, lastEventId) : undefined;
+    if (resumeKeys === undefined) {
+      this.hub.send(client, snapshotFrame(view.configJson, this.state.revision));
+    } else if (resumeKeys.length > 0) {
+      this.hub.send(client, changeFrame(view.revision, resumeKeys, view.configJson));
+    } else {
+      // Up to date: confirm where the client stands so it knows the stream is live.
+      this.hub.send(client, readyFrame({ revision: Math.max(lastEventId, view.revision) }));
+    }
+  }
+
+  /** OFREP stream (ADR-0008). Throws 429 RATE_LIMITED before taking the reply over, as `openClientStream`. */
+  openOfrepStream(reply: FastifyReply, environment: string, owner: StreamOwner): void {
+    this.hub.assertCapacity(owner);
+    reply.hijack();
+    this.hub.open(reply.raw, environment, 'ofrep', owner);
+  }
+
+  /**
+   * Unleash bridge stream, owned by the token the client guard saw (beyond its limit the hub answers 429 itself).
+   * `ready` tells the provider the stream is live; it refreshes once then, covering hints missed while disconnected.
+   */
+  openUnleashStream(reply: FastifyReply, environment: string): void {
+    reply.hijack();
+    const client = this.hub.open(reply.raw, environment, 'unleash');
+    this.hub.send(client, unleashReadyFrame());
+  }
+
+  sendUnleashHint(hint: UnleashRefreshFrameData): number {
+    return this.hub.broadcast('unleash', unleashRefreshFrame(hint));
+  }
+
+  close(): void {
+    this.hub.close();
+  }
+
+  private publish(change: EnvironmentChange): void {
+    this.hub.publish(change.environment, {
+      sdk: changeFrame(change.revision, change.changedKeys, change.view.configJson),
+      ofrep: ofrepRefetchFrame(change.view.etag),
+    });
+  }
+}
