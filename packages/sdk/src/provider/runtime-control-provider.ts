@@ -12,10 +12,17 @@ import {
   ProviderFatalError,
   type ResolutionDetails,
 } from '@openfeature/server-sdk';
+// Type-only: the SDK has no runtime dependency on core; the frames are declared there once, for server and SDK.
+import type { ChangeFrameData, ClientStreamEvent, ReadyFrameData } from '@runtime-control/core';
 import type { EvaluationRecorder } from '../metrics/evaluation-recorder.js';
 import { backoffDelay } from './backoff.js';
 import { readSnapshotCache, writeSnapshotCache } from './snapshot-cache.js';
 import { openSseConnection, type SseConnection, type SseMessage } from './sse-connection.js';
+
+/** The client stream's events (`/api/client/stream`, see core's stream-frames.ts). */
+const SNAPSHOT = 'snapshot' satisfies ClientStreamEvent;
+const CHANGE = 'change' satisfies ClientStreamEvent;
+const READY = 'ready' satisfies ClientStreamEvent;
 
 export interface RuntimeControlProviderOptions {
   /** Base URL of the Runtime Control server, e.g. http://runtime-control:4400. */
@@ -271,24 +278,24 @@ export class RuntimeControlProvider implements Provider {
   private onMessage(m: SseMessage): void {
     try {
       let changed: string[] = [];
-      if (m.event === 'snapshot') {
+      if (m.event === SNAPSHOT) {
         changed = this.apply(m.data);
-      } else if (m.event === 'change') {
-        const payload = JSON.parse(m.data) as { config: unknown };
+      } else if (m.event === CHANGE) {
+        const payload = JSON.parse(m.data) as ChangeFrameData<unknown>;
         changed = this.apply(JSON.stringify(payload.config));
-      } else if (m.event !== 'ready') {
+      } else if (m.event !== READY) {
         return;
       }
       if (m.id !== undefined && /^\d+$/.test(m.id)) this.revision = Number(m.id);
-      else if (m.event === 'ready')
-        this.revision = (JSON.parse(m.data) as { revision?: number }).revision ?? this.revision;
+      else if (m.event === READY)
+        this.revision = (JSON.parse(m.data) as Partial<ReadyFrameData>).revision ?? this.revision;
       const wasLive = this.source === 'live' && this.connected;
       this.source = 'live';
       this.markConnected(wasLive);
       if (changed.length > 0 && this.lifecycle !== 'NOT_READY') {
         this.events.emit(ProviderEvents.ConfigurationChanged, { flagsChanged: changed });
       }
-      if (m.event !== 'ready') this.persist();
+      if (m.event !== READY) this.persist();
     } catch (err) {
       this.logger.error(`runtime-control: ignoring an unreadable ${m.event} event: ${(err as Error).message}`);
     }

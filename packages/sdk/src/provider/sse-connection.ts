@@ -1,5 +1,6 @@
 import { type ClientRequest, request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { createParser } from 'eventsource-parser';
 
 export interface SseMessage {
   id?: string;
@@ -19,8 +20,8 @@ export interface SseConnection {
 }
 
 /**
- * One server-sent-event connection over node:http (no EventSource dependency, headers allowed). It never
- * reconnects by itself: the provider owns the retry policy.
+ * One server-sent-event connection over node:http (no EventSource dependency, headers allowed), parsed by
+ * `eventsource-parser`. It never reconnects by itself: the provider owns the retry policy.
  */
 export function openSseConnection(
   url: string,
@@ -58,31 +59,13 @@ export function openSseConnection(
       handlers.onOpen();
       touch();
       res.setEncoding('utf8');
-      let buffer = '';
-      let event: Partial<SseMessage> & { data?: string } = {};
+      // Fields, multi-line data, comments and CR/LF/CRLF line ends (split across chunks too), as the HTML spec says.
+      const parser = createParser({
+        onEvent: (e) => handlers.onMessage({ id: e.id, event: e.event ?? 'message', data: e.data }),
+      });
       res.on('data', (chunk: string) => {
         touch();
-        buffer += chunk;
-        let newline = buffer.search(/\r\n|\r|\n/);
-        while (newline >= 0) {
-          const line = buffer.slice(0, newline);
-          const sepLength = buffer.startsWith('\r\n', newline) ? 2 : 1;
-          buffer = buffer.slice(newline + sepLength);
-          if (line === '') {
-            if (event.data !== undefined) {
-              handlers.onMessage({ id: event.id, event: event.event ?? 'message', data: event.data });
-            }
-            event = {};
-          } else if (!line.startsWith(':')) {
-            const colon = line.indexOf(':');
-            const field = colon < 0 ? line : line.slice(0, colon);
-            const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-            if (field === 'data') event.data = event.data === undefined ? value : `${event.data}\n${value}`;
-            else if (field === 'event') event.event = value;
-            else if (field === 'id') event.id = value;
-          }
-          newline = buffer.search(/\r\n|\r|\n/);
-        }
+        parser.feed(chunk);
       });
       res.on('end', () => finish('stream ended'));
       res.on('error', (err) => finish(err.message));

@@ -1,4 +1,6 @@
 import type { Logger } from '@openfeature/server-sdk';
+// Type-only: the frames are declared once in core (stream-frames.ts); the SDK has no runtime dependency on it.
+import type { UnleashBridgeEvent, UnleashRefreshFrameData } from '@runtime-control/core';
 import { backoffDelay } from '../provider/backoff.js';
 import { openSseConnection, type SseConnection } from '../provider/sse-connection.js';
 
@@ -19,7 +21,8 @@ export type BridgeHint = { kind: 'change'; feature: string | undefined } | { kin
  */
 export function hintedFeature(data: string): string | undefined {
   try {
-    const hint = JSON.parse(data) as { feature?: unknown };
+    // Checked, not trusted: a hint without a usable name means "fetch everything".
+    const hint = JSON.parse(data) as { [K in keyof UnleashRefreshFrameData]?: unknown };
     return typeof hint.feature === 'string' && hint.feature.length > 0 ? hint.feature : undefined;
   } catch {
     return undefined;
@@ -62,9 +65,9 @@ export class UnleashBridgeClient {
           this.connectedOnce = true;
         },
         onMessage: (message) => {
-          if (message.event === 'unleash-refresh') {
+          if (message.event === ('unleash-refresh' satisfies UnleashBridgeEvent)) {
             this.onRefresh({ kind: 'change', feature: hintedFeature(message.data) });
-          } else if (message.event === 'ready') {
+          } else if (message.event === ('ready' satisfies UnleashBridgeEvent)) {
             this.onRefresh({ kind: 'ready' });
           }
         },
