@@ -1,10 +1,7 @@
 import { type EvaluationContext, OpenFeature } from '@openfeature/server-sdk';
-import {
-  defineKnobs,
-  LoggingHook,
-  type RuntimeControlProvider,
-  runtimeControlHealthPlugin,
-} from '@runtime-control/sdk';
+import { LoggingHook, type RuntimeControlProvider } from '@runtime-control/sdk';
+import { runtimeControlHealthPlugin } from '@runtime-control/sdk/health';
+import { defineKnobs } from '@runtime-control/sdk/typed-config';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import { redactPii } from './redact.js';

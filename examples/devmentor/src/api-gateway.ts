@@ -1,5 +1,6 @@
 import { OpenFeature } from '@openfeature/server-sdk';
-import { LoggingHook, type RuntimeControlProvider, runtimeControlHealthPlugin } from '@runtime-control/sdk';
+import { LoggingHook, type RuntimeControlProvider } from '@runtime-control/sdk';
+import { runtimeControlHealthPlugin } from '@runtime-control/sdk/health';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 

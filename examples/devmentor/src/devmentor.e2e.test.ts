@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OpenFeature } from '@openfeature/server-sdk';
-import type { FlagHealth } from '@runtime-control/sdk';
+import type { FlagHealth } from '@runtime-control/sdk/health';
 import { type RunningServer, startServer } from '@runtime-control/server';
 import type { FastifyInstance } from 'fastify';
 import type { CompleteResponse } from './ai-gateway.js';

@@ -1,4 +1,5 @@
-import { PrometheusHook, RuntimeControlProvider } from '@runtime-control/sdk';
+import { RuntimeControlProvider } from '@runtime-control/sdk';
+import { PrometheusHook } from '@runtime-control/sdk/prometheus';
 import { Registry } from 'prom-client';
 
 export interface ServiceProvider {
