@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Flag, type FlagdFlag, toFlagdFlag } from '@runtime-control/core';
+import { type ChangeFrameData, type Flag, type FlagdFlag, toFlagdFlag } from '@runtime-control/core';
 import {
   allServices,
   createTestDatabase,
@@ -85,11 +85,7 @@ async function metric(server: RunningServer, name: string, labels = ''): Promise
   return 0;
 }
 
-interface ChangeData {
-  revision: number;
-  changed: string[];
-  config: { flags: Record<string, FlagdFlag> };
-}
+type ChangeData = ChangeFrameData<{ flags: Record<string, FlagdFlag> }>;
 
 /** A `change` event carrying `key` in exactly the compiled state of `flag`. */
 function changeOf(flag: Flag): (e: SseEvent) => boolean {

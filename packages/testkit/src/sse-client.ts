@@ -1,5 +1,6 @@
 import { type ClientRequest, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
 
 /** One dispatched server-sent event. */
 export interface SseEvent {
@@ -49,7 +50,12 @@ export interface SseClient {
   close(): void;
 }
 
-/** Parses `event.data` as JSON (every event of this server carries JSON). */
+/**
+ * Parses `event.data` as JSON (every event of this server carries JSON). This client knows the SSE wire format only;
+ * the frame types (`ChangeFrameData`, `OfrepRefetchFrameData`, …) are declared in `@runtime-control/core`
+ * (stream-frames.ts) and given as `T` by the tests, which may import core: testkit itself imports no workspace
+ * package.
+ */
 export function eventJson<T = Record<string, unknown>>(e: SseEvent): T {
   return JSON.parse(e.data) as T;
 }
@@ -60,8 +66,9 @@ function describeEvent(e: SseEvent): string {
 }
 
 /**
- * A small server-sent-events client over `node:http` for tests and the benchmark: it parses the stream exactly as
- * the HTML spec describes (fields, multi-line data, comments, CR/LF/CRLF line ends) and keeps everything it saw.
+ * A small server-sent-events client over `node:http` for tests and the benchmark: `eventsource-parser` parses the
+ * stream as the HTML spec describes (fields, multi-line data, comments, CR/LF/CRLF line ends, a leading BOM) and
+ * the client keeps everything it saw.
  * Resolves once the response headers arrived with status 200; rejects with the status and body otherwise.
  */
 export function openSse(url: string, options: OpenSseOptions = {}): Promise<SseClient> {
@@ -118,11 +125,15 @@ class StreamClient implements SseClient {
   closeReason: string | undefined;
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
-  private buffer = '';
-  private firstChunk = true;
-  private eventType = '';
-  private blockId: string | undefined;
-  private dataLines: string[] | undefined;
+  private readonly parser: EventSourceParser = createParser({
+    onEvent: (message) => this.dispatch(message),
+    onComment: () => {
+      this.comments += 1;
+    },
+    onRetry: (ms) => {
+      this.retryMs = ms;
+    },
+  });
   private readonly waiters = new Set<Waiter>();
   private readonly listeners = new Set<(e: SseEvent) => void>();
 
@@ -133,7 +144,7 @@ class StreamClient implements SseClient {
   ) {
     this.status = res.statusCode ?? 0;
     this.headers = res.headers;
-    res.on('data', (chunk: string) => this.feed(chunk));
+    res.on('data', (chunk: string) => this.parser.feed(chunk));
     res.on('end', () => this.finish('the server ended the stream'));
     res.on('error', (err) => this.finish(`stream error: ${err.message}`));
     res.on('close', () => this.finish('the connection closed'));
@@ -196,74 +207,16 @@ class StreamClient implements SseClient {
     this.waiters.clear();
   }
 
-  private feed(chunk: string): void {
-    if (this.firstChunk) {
-      this.firstChunk = false;
-      if (chunk.startsWith('\uFEFF')) chunk = chunk.slice(1);
-    }
-    this.buffer += chunk;
-    // Lines end in CRLF, LF or CR. A trailing CR may be the first half of a CRLF split across chunks: keep it.
-    for (;;) {
-      const match = /\r\n|\n|\r/.exec(this.buffer);
-      if (!match) break;
-      if (match[0] === '\r' && match.index === this.buffer.length - 1) break;
-      const line = this.buffer.slice(0, match.index);
-      this.buffer = this.buffer.slice(match.index + match[0].length);
-      this.line(line);
-    }
-  }
-
-  private line(line: string): void {
-    if (line === '') {
-      this.dispatch();
-      return;
-    }
-    if (line.startsWith(':')) {
-      this.comments += 1;
-      return;
-    }
-    const colon = line.indexOf(':');
-    const field = colon === -1 ? line : line.slice(0, colon);
-    let value = colon === -1 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    switch (field) {
-      case 'event':
-        this.eventType = value;
-        break;
-      case 'data':
-        if (this.dataLines) this.dataLines.push(value);
-        else this.dataLines = [value];
-        break;
-      case 'id':
-        if (!value.includes('\0')) {
-          this.blockId = value;
-          this.lastEventId = value;
-        }
-        break;
-      case 'retry':
-        if (/^\d+$/.test(value)) this.retryMs = Number(value);
-        break;
-      default:
-        // Unknown fields are ignored, as the spec says.
-        break;
-    }
-  }
-
-  private dispatch(): void {
-    const dataLines = this.dataLines;
-    const eventType = this.eventType;
-    const id = this.blockId;
-    this.dataLines = undefined;
-    this.eventType = '';
-    this.blockId = undefined;
-    // A block without data (e.g. only `retry:` or `id:`) dispatches nothing.
-    if (dataLines === undefined) return;
+  private dispatch(message: EventSourceMessage): void {
     const event: SseEvent = {
-      event: eventType || 'message',
-      data: dataLines.join('\n'),
+      event: message.event ?? 'message',
+      data: message.data,
       receivedAt: performance.timeOrigin + performance.now(),
     };
-    if (id !== undefined) event.id = id;
+    if (message.id !== undefined) {
+      event.id = message.id;
+      this.lastEventId = message.id;
+    }
     this.events.push(event);
     for (const l of this.listeners) l(event);
     const index = this.events.length - 1;

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { ChangeFrameData, OfrepRefetchFrameData } from '@runtime-control/core';
 import { eventJson, openSse, type SseClient } from '@runtime-control/testkit';
 import { type RunningServer, startServer } from '../../server.js';
 import { booleanFlag, TEST_ADMIN_TOKEN } from '../../testing/test-app.js';
@@ -69,11 +70,7 @@ describe('client snapshot and change stream (SSE)', () => {
     const revision = await setState('a', 'production', 'DISABLED');
     const change = await s.waitFor((e) => e.event === 'change', 2000);
     assert.equal(Number(change.id), revision);
-    const data = eventJson<{
-      revision: number;
-      changed: string[];
-      config: { flags: Record<string, { state: string }> };
-    }>(change);
+    const data = eventJson<ChangeFrameData<{ flags: Record<string, { state: string }> }>>(change);
     assert.deepEqual(data.changed, ['a']);
     assert.equal(data.revision, revision);
     assert.equal(data.config.flags.a?.state, 'DISABLED');
@@ -100,7 +97,7 @@ describe('client snapshot and change stream (SSE)', () => {
     const change = await resumed.waitFor(() => true, 2000);
     assert.equal(change.event, 'change', 'a resumed client gets a change, not a snapshot');
     assert.equal(Number(change.id), revision);
-    assert.deepEqual(eventJson<{ changed: string[] }>(change).changed, ['a']);
+    assert.deepEqual(eventJson<ChangeFrameData>(change).changed, ['a']);
 
     const upToDate = await connect({ lastEventId: revision });
     const ready = await upToDate.waitFor(() => true, 2000);
@@ -147,7 +144,7 @@ describe('client snapshot and change stream (SSE)', () => {
     assert.equal(s.status, 200);
     await setState('b', 'production', 'ENABLED');
     const msg = await s.waitFor((e) => e.event === 'message', 2000);
-    assert.equal(eventJson<{ type: string }>(msg).type, 'refetchEvaluation');
+    assert.equal(eventJson<OfrepRefetchFrameData>(msg).type, 'refetchEvaluation');
     const forged = await fetch(`${server.url}/ofrep/v1/sse?key=cHJvZHVjdGlvbg.forged`);
     assert.equal(forged.status, 401);
   });
