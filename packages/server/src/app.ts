@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySchema } from 'fastify';
 import { adminGuard, clientGuard } from './auth/auth-hooks.js';
 import { AppError } from './errors/app-error.js';
 import { mapError } from './errors/error-mapper.js';
@@ -11,11 +11,12 @@ import { evaluatorController } from './features/evaluators/evaluator-controller.
 import { flagController } from './features/flags/flag-controller.js';
 import { healthController } from './features/health/health-controller.js';
 import { ofrepController } from './features/ofrep/ofrep-controller.js';
-import { openApiDocument } from './features/openapi/openapi-document.js';
+import { indexRouteSchema, registerOpenApi, serveOpenApi } from './features/openapi/openapi-document.js';
 import { tokenController } from './features/tokens/token-controller.js';
 import { unleashBridgeController } from './features/unleash-bridge/unleash-bridge-controller.js';
 import { parseJsonBody, requestParametersProblem } from './http/json-input.js';
 import type { Runtime } from './runtime.js';
+import { compileValidator } from './schemas/validation.js';
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
@@ -26,7 +27,7 @@ const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
  */
 declare module 'fastify' {
   interface FastifyInstance {
-    routeList: { method: string; url: string }[];
+    routeList: { method: string; url: string; schema?: FastifySchema }[];
   }
 }
 
@@ -57,10 +58,14 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     if (problem) throw problem;
   });
   app.setErrorHandler((err, req, reply) => mapError(err, req, reply));
-  // Every route's method and URL, so the OpenAPI test can check that nothing served is undocumented.
-  const routes: { method: string; url: string }[] = [];
+  // Route schemas (features/*/*-schemas.ts) validate without changing the input; shape errors reach mapError.
+  app.setValidatorCompiler(compileValidator);
+  await registerOpenApi(app, version);
+  // Every route's method, URL and schema, so tests can check that no route goes without schemas or documentation.
+  const routes: { method: string; url: string; schema?: FastifySchema }[] = [];
   app.addHook('onRoute', (r) => {
-    for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url });
+    for (const method of [r.method].flat())
+      if (method !== 'HEAD') routes.push({ method, url: r.url, schema: r.schema });
   });
   app.decorate('routeList', routes);
   app.setNotFoundHandler((req, reply) =>
@@ -126,9 +131,8 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   await unleashBridgeController(app, rt, requireClient, requireAdmin);
   await healthController(app, rt);
 
-  const openApi = openApiDocument();
-  app.get('/api/openapi.json', async () => openApi);
-  app.get('/', async () => ({
+  serveOpenApi(app);
+  app.get('/', { schema: indexRouteSchema }, async () => ({
     name: 'Runtime Control',
     version,
     revision: rt.state.revision,

@@ -1,6 +1,60 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from './app-error.js';
 
+/** One error of the route schemas' validator (Ajv's shape). */
+interface SchemaError {
+  instancePath?: string;
+  keyword?: string;
+  params?: Record<string, unknown>;
+  message?: string;
+}
+
+const SCHEMA_KEYWORD_CODES: Record<string, string> = {
+  additionalProperties: 'UNKNOWN_PROPERTY',
+  required: 'MISSING_PROPERTY',
+  type: 'INVALID_TYPE',
+  enum: 'INVALID_VALUE',
+  const: 'INVALID_VALUE',
+};
+
+/**
+ * A shape error found by a route's schema, in the same terms as core's validation: VALIDATION_FAILED with every
+ * problem in `details`. In a body, `path` is the JSON Pointer of the field (`/variants/on`); in a query string, path
+ * parameters or headers it is the parameter's name.
+ */
+function fromValidation(errors: SchemaError[], context: string | undefined): AppError {
+  const inBody = context === undefined || context === 'body';
+  const details = errors.map((e) => {
+    let pointer = e.instancePath ?? '';
+    const params = e.params ?? {};
+    let message = e.message ?? 'is invalid';
+    if (e.keyword === 'additionalProperties' && typeof params.additionalProperty === 'string') {
+      pointer += `/${escapePointer(params.additionalProperty)}`;
+      message = inBody
+        ? `unknown property "${params.additionalProperty}"`
+        : `unknown parameter "${params.additionalProperty}"`;
+    } else if (e.keyword === 'required' && typeof params.missingProperty === 'string') {
+      pointer += `/${escapePointer(params.missingProperty)}`;
+      message = `${params.missingProperty} is required`;
+    } else {
+      message = `${pointer === '' ? (inBody ? 'body' : context) : pointer.slice(1)} ${message}`;
+    }
+    const code =
+      !inBody && e.keyword === 'additionalProperties'
+        ? 'UNKNOWN_PARAMETER'
+        : (SCHEMA_KEYWORD_CODES[e.keyword ?? ''] ?? 'SCHEMA_VIOLATION');
+    // Outside the body the name of the parameter is the path (`limit`, not `/limit`), as handlers report it.
+    const path = inBody ? pointer : pointer.slice(1).replace(/~1/g, '/').replace(/~0/g, '~');
+    return { path, code, message };
+  });
+  const first = details[0] ?? { path: '', code: 'SCHEMA_VIOLATION', message: 'request does not match its schema' };
+  return new AppError('VALIDATION_FAILED', first.message, { details: details.length > 0 ? details : [first] });
+}
+
+function escapePointer(segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
 /** Fastify's own errors (body parsing, limits, content types) translated to our codes. */
 function fromFastify(err: FastifyError): AppError | undefined {
   switch (err.code) {
@@ -18,9 +72,7 @@ function fromFastify(err: FastifyError): AppError | undefined {
   if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
     return new AppError('MALFORMED_JSON', `body is not valid JSON: ${err.message}`, { path: '' });
   }
-  if (err.validation) {
-    return new AppError('VALIDATION_FAILED', err.message, { path: err.validationContext ?? '' });
-  }
+  if (err.validation) return fromValidation(err.validation as SchemaError[], err.validationContext);
   if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
     return new AppError('BAD_REQUEST', err.message);
   }

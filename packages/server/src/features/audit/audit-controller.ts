@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { AppError, type ErrorDetail } from '../../errors/app-error.js';
 import type { Runtime } from '../../runtime.js';
 import type { AuditQuery, EntityType } from '../../store/store.js';
+import { auditSchemas as schemas } from './audit-schemas.js';
 
 const ENTITY_TYPES = new Set(['flag', 'evaluator', 'token']);
 const EARLIEST = Date.parse('0001-01-01T00:00:00.000Z');
@@ -51,7 +52,7 @@ function parseAuditQuery(q: Record<string, string | undefined>): AuditQuery {
 }
 
 export async function auditController(app: FastifyInstance, rt: Runtime): Promise<void> {
-  app.get('/audit', async (req) => ({
+  app.get('/audit', { schema: schemas.query }, async (req) => ({
     records: await rt.store.queryAudit(parseAuditQuery(req.query as Record<string, string | undefined>)),
   }));
 }

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
 import type { Runtime } from '../../runtime.js';
 import { param } from '../http-util.js';
+import { canarySchemas as schemas } from './canary-schemas.js';
 
 /** `/api/admin/canaries`: start, list, status with decisions, and pause/resume/promote/abort. */
 export async function canaryController(app: FastifyInstance, rt: Runtime): Promise<void> {
@@ -16,10 +17,14 @@ export async function canaryController(app: FastifyInstance, rt: Runtime): Promi
     return name;
   };
 
-  app.post('/canaries', async (req, reply) => reply.code(201).send(await rt.canaries.start(req.body, req.actor!)));
-  app.get('/canaries', async () => ({ canaries: await rt.canaries.list() }));
-  app.get('/canaries/:service', async (req) => rt.canaries.get(service(req)));
+  app.post('/canaries', { schema: schemas.start }, async (req, reply) =>
+    reply.code(201).send(await rt.canaries.start(req.body, req.actor!)),
+  );
+  app.get('/canaries', { schema: schemas.list }, async () => ({ canaries: await rt.canaries.list() }));
+  app.get('/canaries/:service', { schema: schemas.get }, async (req) => rt.canaries.get(service(req)));
   for (const action of ['pause', 'resume', 'promote', 'abort'] as const) {
-    app.post(`/canaries/:service/${action}`, async (req) => rt.canaries.command(service(req), action, req.actor!));
+    app.post(`/canaries/:service/${action}`, { schema: schemas[action] }, async (req) =>
+      rt.canaries.command(service(req), action, req.actor!),
+    );
   }
 }

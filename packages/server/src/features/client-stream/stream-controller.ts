@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
 import type { Runtime } from '../../runtime.js';
+import { streamSchemas as schemas } from './stream-schemas.js';
 
 /** The in-process SDK endpoints: a flagd snapshot of the token's environment and its change stream. */
 export async function streamController(app: FastifyInstance, rt: Runtime): Promise<void> {
-  app.get('/snapshot', async (req, reply) => {
+  app.get('/snapshot', { schema: schemas.snapshot }, async (req, reply) => {
     const view = rt.state.view(req.clientEnvironment!);
     if (!view) throw new AppError('UNAVAILABLE', 'environment not loaded yet; retry');
     const etag = `"${view.etag}"`;
@@ -13,7 +14,7 @@ export async function streamController(app: FastifyInstance, rt: Runtime): Promi
     return reply.type('application/json').send(view.configJson);
   });
 
-  app.get('/stream', (req, reply) => {
+  app.get('/stream', { schema: schemas.stream }, (req, reply) => {
     const env = req.clientEnvironment!;
     if (!rt.state.view(env)) throw new AppError('UNAVAILABLE', 'environment not loaded yet; retry');
     const lastEventId = Number(req.headers['last-event-id']);

@@ -6,13 +6,14 @@ import { UNKNOWN_FLAG_LABEL } from '../../metrics/metrics.js';
 import type { Runtime } from '../../runtime.js';
 import { evaluateAll } from '../../state/evaluation.js';
 import { variantLabel } from '../ofrep/ofrep-controller.js';
+import { debugSchemas as schemas } from './debug-schemas.js';
 
 /**
  * The runbook's debug view: every flag's evaluated value for one context in one environment. Values of flags
  * marked `sensitive` are withheld (their key, variant and reason still show, to debug targeting).
  */
 export async function debugController(app: FastifyInstance, rt: Runtime): Promise<void> {
-  app.post('/evaluate', async (req) => {
+  app.post('/evaluate', { schema: schemas.evaluate }, async (req) => {
     const body = req.body;
     if (!isPlainObject(body))
       throw new AppError('VALIDATION_FAILED', 'body must be {"environment", "context"}', { path: '' });

@@ -3,6 +3,7 @@ import { hashEquals, hashToken } from '../../auth/tokens.js';
 import { RedisBus } from '../../bus/redis-bus.js';
 import { AppError } from '../../errors/app-error.js';
 import type { Runtime } from '../../runtime.js';
+import { healthSchemas as schemas } from './health-schemas.js';
 
 /** The bus check must not hold readiness: a hung Redis is reported degraded after at most this. */
 const BUS_CHECK_TIMEOUT_MS = 500;
@@ -34,12 +35,12 @@ function trackBusDegraded(rt: Runtime): void {
 }
 
 export async function healthController(app: FastifyInstance, rt: Runtime): Promise<void> {
-  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/health', { schema: schemas.live }, async () => ({ status: 'ok' }));
 
   trackBusDegraded(rt);
   // Only the database makes a replica unready: without the bus, writes still commit and replicas converge through
   // reconciliation, so a Redis outage is reported as a degraded bus (and rc_bus_degraded), never as 503.
-  app.get('/health/ready', async (_req, reply) => {
+  app.get('/health/ready', { schema: schemas.ready }, async (_req, reply) => {
     const [database, bus] = await Promise.all([
       check(() => rt.store.ping()),
       check(() => rt.bus.ping(), BUS_CHECK_TIMEOUT_MS),
@@ -58,7 +59,7 @@ export async function healthController(app: FastifyInstance, rt: Runtime): Promi
 
   // RC_METRICS_TOKEN set: a scraper must send it as a bearer token (compared as hashes, in constant time).
   const metricsTokenHash = rt.config.metricsToken ? hashToken(rt.config.metricsToken) : undefined;
-  app.get('/metrics', async (req, reply) => {
+  app.get('/metrics', { schema: schemas.metrics }, async (req, reply) => {
     if (metricsTokenHash) {
       const header = req.headers.authorization;
       const presented = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] : undefined;

@@ -9,6 +9,7 @@ import type { Runtime } from '../../runtime.js';
 import { type Evaluation, evaluateAll, evaluateFlag } from '../../state/evaluation.js';
 import type { EnvironmentView } from '../../state/replica-state.js';
 import { param } from '../http-util.js';
+import { ofrepSchemas as schemas } from './ofrep-schemas.js';
 
 const MAX_CONTEXT_KEYS = 200;
 /** OFREP ADR-0008: how long a provider may keep the stream closed while inactive before it must refetch. */
@@ -83,7 +84,7 @@ export async function ofrepController(
   rt: Runtime,
   guard: (r: FastifyRequest, p: FastifyReply) => Promise<void>,
 ): Promise<void> {
-  app.post('/ofrep/v1/evaluate/flags/:key', { onRequest: guard }, async (req, reply) => {
+  app.post('/ofrep/v1/evaluate/flags/:key', { schema: schemas.single, onRequest: guard }, async (req, reply) => {
     const key = param(req, 'key');
     const parsed = readContext(req.body);
     if (!parsed.ok) return reply.code(400).send({ key, errorCode: 'INVALID_CONTEXT', errorDetails: parsed.details });
@@ -96,7 +97,7 @@ export async function ofrepController(
     return reply.send(ofrepBody(e));
   });
 
-  app.post('/ofrep/v1/evaluate/flags', { onRequest: guard }, async (req, reply) => {
+  app.post('/ofrep/v1/evaluate/flags', { schema: schemas.bulk, onRequest: guard }, async (req, reply) => {
     const parsed = readContext(req.body);
     if (!parsed.ok) return reply.code(400).send({ errorCode: 'INVALID_CONTEXT', errorDetails: parsed.details });
     const env = req.clientEnvironment!;
@@ -121,7 +122,7 @@ export async function ofrepController(
   });
 
   // With `?key=` (from the bulk response's eventStreams) or the client token in a header.
-  app.get('/ofrep/v1/sse', async (req, reply) => {
+  app.get('/ofrep/v1/sse', { schema: schemas.sse }, async (req, reply) => {
     const key = (req.query as Record<string, unknown>).key;
     let env: string;
     let token: { id: string; hash: string };

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hashEquals, hashToken } from '../../auth/tokens.js';
 import { AppError } from '../../errors/app-error.js';
 import type { Runtime } from '../../runtime.js';
+import { unleashBridgeSchemas as schemas } from './unleash-bridge-schemas.js';
 import { changesEvaluation, parseUnleashWebhookEvent, refreshHintOf } from './unleash-webhook-event.js';
 
 type Guard = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
@@ -32,7 +33,7 @@ export async function unleashBridgeController(
   const secret = rt.config.unleashWebhookSecret;
   const secretHash = secret ? hashToken(secret) : undefined;
 
-  app.post('/api/integrations/unleash/webhook', async (req, reply) => {
+  app.post('/api/integrations/unleash/webhook', { schema: schemas.webhook }, async (req, reply) => {
     if (!secretHash) {
       throw new AppError('NOT_FOUND', 'the Unleash webhook is disabled (set RC_UNLEASH_WEBHOOK_SECRET to enable it)');
     }
@@ -54,7 +55,7 @@ export async function unleashBridgeController(
     return reply.code(202).send({ accepted: true, ...result });
   });
 
-  app.get('/api/integrations/unleash/stream', { preHandler: requireClient }, (req, reply) => {
+  app.get('/api/integrations/unleash/stream', { schema: schemas.stream, preHandler: requireClient }, (req, reply) => {
     if (!bridge.enabled) {
       throw new AppError(
         'NOT_FOUND',
@@ -64,7 +65,7 @@ export async function unleashBridgeController(
     rt.sse.openUnleashStream(reply, req.clientEnvironment!);
   });
 
-  app.get('/api/admin/integrations/unleash', { preHandler: requireAdmin }, async () => {
+  app.get('/api/admin/integrations/unleash', { schema: schemas.status, preHandler: requireAdmin }, async () => {
     const watch = bridge.watch;
     return {
       enabled: bridge.enabled,

@@ -1,0 +1,152 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifySchema } from 'fastify';
+import {
+  ADMIN_SECURITY,
+  AnyJson,
+  COMMON_ERRORS,
+  Empty,
+  errors,
+  IfMatchHeader,
+  JsonObject,
+  MapOf,
+  StringEnum,
+  validatedByCore,
+} from '../../schemas/common.js';
+
+const FLAG_KEY_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$';
+
+export const Rollout = Type.Object(
+  {
+    variant: Type.String(),
+    percentage: Type.Number({ minimum: 0, maximum: 100, description: '0–100, at most two decimals' }),
+  },
+  { additionalProperties: false, description: 'That percentage of targeting keys get `variant`' },
+);
+
+export const EnvironmentSettings = Type.Object(
+  {
+    state: StringEnum(['ENABLED', 'DISABLED']),
+    targeting: Type.Optional(JsonObject('flagd JsonLogic returning a variant name or null')),
+    overrides: Type.Optional(MapOf(Type.String(), { description: 'targeting key → variant' })),
+    rollout: Type.Optional(Rollout),
+  },
+  { additionalProperties: false },
+);
+
+/** One entry of the flags file. Described here; checked by core's validateFlag (better codes and paths). */
+export const Flag = Type.Object(
+  {
+    key: Type.String({ pattern: FLAG_KEY_PATTERN }),
+    description: Type.Optional(Type.String()),
+    owner: Type.Optional(Type.String()),
+    type: StringEnum(['boolean', 'string', 'number', 'object']),
+    variants: MapOf(AnyJson(), { description: 'variant name → value of the flag type' }),
+    defaultVariant: Type.String(),
+    schema: Type.Optional(JsonObject('JSON Schema every variant must satisfy (number and object flags)')),
+    sensitive: Type.Optional(Type.Boolean()),
+    environments: MapOf(EnvironmentSettings, { description: 'environment name → settings' }),
+  },
+  { additionalProperties: false, description: 'A flag (one entry of the flags file)' },
+);
+
+const FlagBody = validatedByCore(Flag);
+
+const BrokenRecord = Type.Object({
+  entityType: StringEnum(['flag', 'evaluator']),
+  key: Type.String(),
+  revision: Type.Integer(),
+  problem: Type.String(),
+});
+
+const KeyParams = Type.Object({ key: Type.String({ description: 'Flag key' }) });
+const EnvParams = Type.Object({ key: Type.String({ description: 'Flag key' }), env: Type.String() });
+const OverrideParams = Type.Object({ key: Type.String(), env: Type.String(), targetingKey: Type.String() });
+/** `If-Match` is read by the handler (a value that matches no revision is 412, not 400). */
+const WriteHeaders = validatedByCore(IfMatchHeader);
+
+const flagResponse = (description: string) => ({ ...Flag, description });
+
+/** PATCH body: its shape is checked here, each field's value by core (paths under `/environments/{env}`). */
+export const EnvironmentPatch = Type.Object(
+  {
+    state: Type.Optional(validatedByCore(EnvironmentSettings.properties.state)),
+    targeting: Type.Optional(validatedByCore(Type.Union([JsonObject('JsonLogic'), Type.Null()]))),
+    rollout: Type.Optional(validatedByCore(Type.Union([Rollout, Type.Null()]))),
+    overrides: Type.Optional(validatedByCore(MapOf(Type.String()))),
+  },
+  {
+    additionalProperties: false,
+    minProperties: 1,
+    description: 'Any of state, targeting (null clears), rollout (null clears), overrides (replaces the map)',
+  },
+);
+
+export const flagSchemas: Record<string, FastifySchema> = {
+  list: {
+    summary: 'List flags',
+    security: ADMIN_SECURITY,
+    response: {
+      200: Type.Object({
+        revision: Type.Integer(),
+        flags: Type.Array(Flag),
+        unloadable: Type.Optional(Type.Array(BrokenRecord, { description: 'Stored records this replica cannot load' })),
+      }),
+      ...errors(...COMMON_ERRORS),
+    },
+  },
+  get: {
+    summary: 'A flag (ETag: its revision)',
+    security: ADMIN_SECURITY,
+    params: KeyParams,
+    response: { 200: flagResponse('The flag'), ...errors(...COMMON_ERRORS, 404) },
+  },
+  create: {
+    summary: 'Create a flag (409 FLAG_EXISTS if the key exists; nothing changes)',
+    security: ADMIN_SECURITY,
+    body: FlagBody,
+    response: { 201: flagResponse('Created'), ...errors(...COMMON_ERRORS, 409, 413, 415) },
+  },
+  replace: {
+    summary: 'Replace a flag (the key must match)',
+    security: ADMIN_SECURITY,
+    params: KeyParams,
+    headers: WriteHeaders,
+    body: FlagBody,
+    response: { 200: flagResponse('Replaced'), ...errors(...COMMON_ERRORS, 404, 412, 413, 415) },
+  },
+  delete: {
+    summary: 'Delete a flag',
+    security: ADMIN_SECURITY,
+    params: KeyParams,
+    headers: WriteHeaders,
+    response: { 204: Empty('Deleted'), ...errors(...COMMON_ERRORS, 404, 412) },
+  },
+  patchEnvironment: {
+    summary: 'Change state, targeting, rollout or overrides in one environment',
+    security: ADMIN_SECURITY,
+    params: EnvParams,
+    headers: WriteHeaders,
+    body: EnvironmentPatch,
+    response: { 200: flagResponse('Updated'), ...errors(...COMMON_ERRORS, 404, 412, 413, 415) },
+  },
+  setOverride: {
+    summary: 'Serve a variant to one targeting key',
+    security: ADMIN_SECURITY,
+    params: OverrideParams,
+    headers: WriteHeaders,
+    body: Type.Object({ variant: Type.String({ description: 'A variant name of the flag' }) }),
+    response: { 200: flagResponse('Override set'), ...errors(...COMMON_ERRORS, 404, 412, 413, 415) },
+  },
+  removeOverride: {
+    summary: 'Remove the override of one targeting key',
+    security: ADMIN_SECURITY,
+    params: OverrideParams,
+    headers: WriteHeaders,
+    response: { 200: flagResponse('Override removed'), ...errors(...COMMON_ERRORS, 404, 412) },
+  },
+  environments: {
+    summary: 'The configured environments',
+    security: ADMIN_SECURITY,
+    response: { 200: Type.Object({ environments: Type.Array(Type.String()) }), ...errors(401, 403) },
+  },
+};

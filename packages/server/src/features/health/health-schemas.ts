@@ -1,0 +1,48 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifySchema } from 'fastify';
+import { errors, METRICS_SECURITY, StringEnum, textResponse } from '../../schemas/common.js';
+
+const Check = Type.Object({ status: StringEnum(['ok', 'error']), error: Type.Optional(Type.String()) });
+
+const Readiness = Type.Object({
+  status: StringEnum(['ok', 'unavailable']),
+  revision: Type.Integer(),
+  checks: Type.Object({
+    database: Check,
+    bus: Type.Object({
+      kind: Type.String({ description: 'redis or in-process' }),
+      status: StringEnum(['ok', 'degraded']),
+      error: Type.Optional(Type.String()),
+    }),
+  }),
+  unloadable: Type.Optional(
+    Type.Array(
+      Type.Object({
+        entityType: StringEnum(['flag', 'evaluator']),
+        key: Type.String(),
+        revision: Type.Integer(),
+        problem: Type.String(),
+      }),
+      { description: 'Stored records this replica cannot load (it stays ready)' },
+    ),
+  ),
+});
+
+export const healthSchemas: Record<string, FastifySchema> = {
+  live: {
+    summary: 'Liveness',
+    response: { 200: Type.Object({ status: Type.Literal('ok') }, { description: 'Alive' }) },
+  },
+  ready: {
+    summary: 'Readiness: 503 only when the database does not answer; a bus outage is reported as degraded',
+    response: {
+      200: { ...Readiness, description: 'Ready' },
+      503: { ...Readiness, description: 'Not ready' },
+    },
+  },
+  metrics: {
+    summary: 'Prometheus metrics (Authorization: Bearer <RC_METRICS_TOKEN> when that is set)',
+    security: METRICS_SECURITY,
+    response: { 200: textResponse('text/plain', 'Prometheus text format'), ...errors(401) },
+  },
+};

@@ -1,0 +1,55 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifySchema } from 'fastify';
+import { ADMIN_SECURITY, COMMON_ERRORS, Empty, errors, StringEnum, validatedByCore } from '../../schemas/common.js';
+
+const TokenKind = StringEnum(['admin', 'client']);
+
+export const TokenInfo = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    kind: TokenKind,
+    environment: Type.Union([Type.String(), Type.Null()], { description: 'The environment of a client token' }),
+    createdAt: Type.String(),
+    revokedAt: Type.Union([Type.String(), Type.Null()]),
+  },
+  { description: 'A token (never its secret)' },
+);
+
+export const CreatedToken = Type.Object(
+  {
+    ...TokenInfo.properties,
+    token: Type.String({ description: 'The secret; shown only in this response' }),
+  },
+  { description: 'Created; the token is shown only in this response' },
+);
+
+export const CreateTokenRequest = Type.Object(
+  {
+    kind: TokenKind,
+    environment: Type.Optional(Type.String({ description: 'Required for client tokens' })),
+    name: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+export const tokenSchemas: Record<string, FastifySchema> = {
+  create: {
+    summary: 'Create a token',
+    security: ADMIN_SECURITY,
+    // Checked by the token service (UNKNOWN_PROPERTY, INVALID_VALUE, RESERVED_NAME at their paths).
+    body: validatedByCore(CreateTokenRequest),
+    response: { 201: CreatedToken, ...errors(...COMMON_ERRORS, 413, 415) },
+  },
+  list: {
+    summary: 'Tokens (never their secrets)',
+    security: ADMIN_SECURITY,
+    response: { 200: Type.Object({ tokens: Type.Array(TokenInfo) }), ...errors(401, 403) },
+  },
+  revoke: {
+    summary: 'Revoke a token (its streams close, its requests fail, on every replica)',
+    security: ADMIN_SECURITY,
+    params: Type.Object({ id: Type.String() }),
+    response: { 204: Empty('Revoked'), ...errors(...COMMON_ERRORS, 404) },
+  },
+};

@@ -1,0 +1,80 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifySchema } from 'fastify';
+import {
+  ADMIN_SECURITY,
+  CLIENT_SECURITY,
+  errors,
+  StringEnum,
+  textResponse,
+  validatedByCore,
+  WEBHOOK_SECURITY,
+} from '../../schemas/common.js';
+
+const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+
+/** Unleash's webhook event; checked by parseUnleashWebhookEvent (400 names the field: `/type`, `/id`, …). */
+export const UnleashWebhookEvent = Type.Object(
+  {
+    id: Type.Optional(nullable(Type.Integer({ description: 'Unleash event id (de-duplicates webhook and watch)' }))),
+    type: Type.String({ description: 'Unleash event type, e.g. feature-updated' }),
+    featureName: Type.Optional(nullable(Type.String())),
+    environment: Type.Optional(nullable(Type.String())),
+    project: Type.Optional(nullable(Type.String())),
+    createdAt: Type.Optional(nullable(Type.String())),
+  },
+  { additionalProperties: true },
+);
+
+const WatchDisabled = Type.Object({ enabled: Type.Literal(false) });
+const WatchEnabled = Type.Object({
+  enabled: Type.Literal(true),
+  url: Type.String(),
+  intervalMs: Type.Integer(),
+  state: StringEnum(['starting', 'watching', 'failing', 'stopped']),
+  lastEventId: Type.Union([Type.Integer(), Type.Null()]),
+  lastError: Type.Union([Type.String(), Type.Null()]),
+  polls: Type.Integer(),
+});
+
+export const UnleashBridgeStatus = Type.Object(
+  {
+    enabled: Type.Boolean(),
+    webhook: Type.Object({ enabled: Type.Boolean() }),
+    watch: Type.Union([WatchDisabled, WatchEnabled]),
+    hintsSent: Type.Object({ webhook: Type.Integer(), watch: Type.Integer(), relay: Type.Integer() }),
+    clients: Type.Integer(),
+  },
+  { description: 'Bridge status (never a secret or token)' },
+);
+
+export const unleashBridgeSchemas: Record<string, FastifySchema> = {
+  webhook: {
+    summary:
+      'Unleash webhook addon target: a feature event makes connected UnleashProviders refresh (404 unless RC_UNLEASH_WEBHOOK_SECRET is set)',
+    security: WEBHOOK_SECURITY,
+    body: validatedByCore(UnleashWebhookEvent),
+    response: {
+      202: Type.Object(
+        {
+          accepted: Type.Boolean(),
+          clients: Type.Optional(Type.Integer({ description: 'Providers told to refresh on this replica' })),
+          duplicate: Type.Optional(Type.Boolean({ description: 'The event id was already relayed' })),
+          reason: Type.Optional(Type.String({ description: 'Why the event was ignored' })),
+        },
+        { description: 'Accepted: `accepted` says whether a refresh was sent (feature events)' },
+      ),
+      ...errors(400, 401, 404, 413, 415),
+    },
+  },
+  stream: {
+    summary:
+      'SSE for UnleashProviders: `ready` on connect, then `unleash-refresh` ({feature, type, environment, eventId}) once per Unleash feature event (404 unless the webhook or the event watch is configured)',
+    security: CLIENT_SECURITY,
+    response: { 200: textResponse('text/event-stream', 'Server-sent events'), ...errors(401, 403, 404, 429) },
+  },
+  status: {
+    summary: 'How the Unleash bridge is configured and doing: webhook, event watch state, hints sent, clients',
+    security: ADMIN_SECURITY,
+    response: { 200: UnleashBridgeStatus, ...errors(401, 403) },
+  },
+};
