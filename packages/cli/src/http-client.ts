@@ -1,4 +1,5 @@
-import type { Evaluators, Flag, FlagState, JsonObject, JsonValue, Rollout } from '@runtime-control/core';
+import type { Evaluators, Flag, JsonObject } from '@runtime-control/core';
+import type { paths } from './generated/api.js';
 
 /** An error the CLI reports to the user as one message; `exitCode` is 1 for failures and 2 for usage errors. */
 export class CliError extends Error {
@@ -70,10 +71,27 @@ export interface AdminClientOptions {
   timeoutMs?: number;
 }
 
-export interface FlagList {
-  revision: number;
-  flags: Flag[];
+/** The JSON body `method` on `path` answers with `status`, as the server's route schemas declare it. */
+export type ResponseBody<P extends keyof paths, M extends keyof paths[P], S extends number> = paths[P][M] extends {
+  responses: infer R;
 }
+  ? S extends keyof R
+    ? R[S] extends { content: { 'application/json': infer B } }
+      ? B
+      : never
+    : never
+  : never;
+
+/** The JSON body `method` on `path` takes. */
+export type RequestBody<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends {
+  requestBody?: { content: { 'application/json': infer B } };
+}
+  ? B
+  : never;
+
+/** `GET /api/admin/flags`, its flags typed as core's Flag (see asFlag). */
+export type FlagList = Omit<ResponseBody<'/api/admin/flags', 'get', 200>, 'flags'> & { flags: Flag[] };
+export type ApiFlag = ResponseBody<'/api/admin/flags/{key}', 'get', 200>;
 
 export interface FlagWithEtag {
   flag: Flag;
@@ -82,47 +100,19 @@ export interface FlagWithEtag {
 
 export type CreateFlagResult = { status: 'created'; flag: Flag } | { status: 'exists' };
 
-export interface EnvironmentPatch {
-  state?: FlagState;
-  targeting?: JsonObject | null;
-  rollout?: Rollout | null;
-  overrides?: Record<string, string>;
-}
+export type EnvironmentPatch = RequestBody<'/api/admin/flags/{key}/environments/{env}', 'patch'>;
+export type EvaluationResult = ResponseBody<'/api/admin/evaluate', 'post', 200>;
+export type EvaluatedFlag = EvaluationResult['flags'][number];
+export type TokenInfo = ResponseBody<'/api/admin/tokens', 'get', 200>['tokens'][number];
+/** A created token; `token` (the secret) is shown only in the create response. */
+export type CreatedToken = ResponseBody<'/api/admin/tokens', 'post', 201>;
+export type CreateTokenRequest = RequestBody<'/api/admin/tokens', 'post'>;
+/** `GET /api/admin/integrations/unleash`. */
+export type UnleashBridgeStatus = ResponseBody<'/api/admin/integrations/unleash', 'get', 200>;
 
-export interface EvaluatedFlag {
-  key: string;
-  value?: JsonValue;
-  variant?: string;
-  reason: string;
-  sensitive?: boolean;
-  errorCode?: string;
-}
-
-export interface EvaluationResult {
-  environment: string;
-  revision: number;
-  flags: EvaluatedFlag[];
-}
-
-export interface TokenInfo {
-  id: string;
-  name: string;
-  kind: 'admin' | 'client';
-  environment: string | null;
-  createdAt: string;
-  revokedAt?: string | null;
-}
-
-export interface CreatedToken extends TokenInfo {
-  /** The secret; the server shows it only in the create response. */
-  token: string;
-}
-
-export interface CreateTokenRequest {
-  kind: 'admin' | 'client';
-  environment?: string;
-  name?: string;
-}
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+/** The methods the API serves at `path` (a path template of the OpenAPI document). */
+type MethodOf<P extends keyof paths> = { [M in Method]: paths[P][M] extends undefined ? never : M }[Method];
 
 interface RequestOptions {
   body?: unknown;
@@ -195,25 +185,6 @@ function segment(value: string): string {
 }
 
 /** Typed client for the admin API (docs/api.md). Every failure becomes a CliError with a message for humans. */
-/** `GET /api/admin/integrations/unleash`. */
-export interface UnleashBridgeStatus {
-  enabled: boolean;
-  webhook: { enabled: boolean };
-  watch:
-    | { enabled: false }
-    | {
-        enabled: true;
-        url: string;
-        intervalMs: number;
-        state: 'starting' | 'watching' | 'failing' | 'stopped';
-        lastEventId: number | null;
-        lastError: string | null;
-        polls: number;
-      };
-  hintsSent: { webhook: number; watch: number; relay: number };
-  clients: number;
-}
-
 export class AdminClient {
   readonly url: string;
   private readonly token: string | undefined;
@@ -228,79 +199,108 @@ export class AdminClient {
   }
 
   async listFlags(): Promise<FlagList> {
-    return (await this.request('GET', '/api/admin/flags')).body as FlagList;
+    return (await this.call('/api/admin/flags', 'get')).body as FlagList;
   }
 
   async getFlag(key: string): Promise<FlagWithEtag> {
-    const res = await this.request('GET', `/api/admin/flags/${segment(key)}`);
-    return { flag: res.body as Flag, etag: res.headers.get('etag') ?? undefined };
+    const res = await this.call('/api/admin/flags/{key}', 'get', { key });
+    return { flag: asFlag(res.body as ApiFlag), etag: res.headers.get('etag') ?? undefined };
   }
 
   /** Creates a flag; an existing key is reported as `exists` (the server changes nothing in that case). */
   async createFlag(flag: Flag): Promise<CreateFlagResult> {
-    const res = await this.request('POST', '/api/admin/flags', { body: flag, allowStatus: [409] });
+    const body: RequestBody<'/api/admin/flags', 'post'> = flag;
+    const res = await this.call('/api/admin/flags', 'post', {}, { body, allowStatus: [409] });
     if (res.status === 409) {
       const code = errorBody(res.body)?.code;
       if (code !== undefined && code !== 'FLAG_EXISTS') throw toApiError(res);
       return { status: 'exists' };
     }
-    return { status: 'created', flag: res.body as Flag };
+    return { status: 'created', flag: asFlag(res.body as ResponseBody<'/api/admin/flags', 'post', 201>) };
   }
 
   async replaceFlag(flag: Flag, ifMatch?: string): Promise<FlagWithEtag> {
     const headers: Record<string, string> = ifMatch ? { 'if-match': ifMatch } : {};
-    const res = await this.request('PUT', `/api/admin/flags/${segment(flag.key)}`, { body: flag, headers });
-    return { flag: res.body as Flag, etag: res.headers.get('etag') ?? undefined };
+    const body: RequestBody<'/api/admin/flags/{key}', 'put'> = flag;
+    const res = await this.call('/api/admin/flags/{key}', 'put', { key: flag.key }, { body, headers });
+    return {
+      flag: asFlag(res.body as ResponseBody<'/api/admin/flags/{key}', 'put', 200>),
+      etag: res.headers.get('etag') ?? undefined,
+    };
   }
 
   async patchEnvironment(key: string, environment: string, patch: EnvironmentPatch): Promise<Flag> {
-    const path = `/api/admin/flags/${segment(key)}/environments/${segment(environment)}`;
-    return (await this.request('PATCH', path, { body: patch })).body as Flag;
+    const res = await this.call(
+      '/api/admin/flags/{key}/environments/{env}',
+      'patch',
+      { key, env: environment },
+      { body: patch },
+    );
+    return asFlag(res.body as ResponseBody<'/api/admin/flags/{key}/environments/{env}', 'patch', 200>);
   }
 
   async setOverride(key: string, environment: string, targetingKey: string, variant: string): Promise<Flag> {
-    const path = `/api/admin/flags/${segment(key)}/environments/${segment(environment)}/overrides/${segment(targetingKey)}`;
-    return (await this.request('PUT', path, { body: { variant } })).body as Flag;
+    const path = '/api/admin/flags/{key}/environments/{env}/overrides/{targetingKey}';
+    const body: RequestBody<typeof path, 'put'> = { variant };
+    const res = await this.call(path, 'put', { key, env: environment, targetingKey }, { body });
+    return asFlag(res.body as ResponseBody<typeof path, 'put', 200>);
   }
 
   async removeOverride(key: string, environment: string, targetingKey: string): Promise<Flag> {
-    const path = `/api/admin/flags/${segment(key)}/environments/${segment(environment)}/overrides/${segment(targetingKey)}`;
-    return (await this.request('DELETE', path)).body as Flag;
+    const path = '/api/admin/flags/{key}/environments/{env}/overrides/{targetingKey}';
+    const res = await this.call(path, 'delete', { key, env: environment, targetingKey });
+    return asFlag(res.body as ResponseBody<typeof path, 'delete', 200>);
   }
 
   async listEvaluators(): Promise<Evaluators> {
-    return evaluatorsFromBody((await this.request('GET', '/api/admin/evaluators')).body);
+    return evaluatorsFromBody((await this.call('/api/admin/evaluators', 'get')).body);
   }
 
   async putEvaluator(name: string, logic: JsonObject): Promise<void> {
-    await this.request('PUT', `/api/admin/evaluators/${segment(name)}`, { body: logic });
+    const body: RequestBody<'/api/admin/evaluators/{name}', 'put'> = logic;
+    await this.call('/api/admin/evaluators/{name}', 'put', { name }, { body });
   }
 
   async listEnvironments(): Promise<string[]> {
-    const body = (await this.request('GET', '/api/admin/environments')).body as { environments?: string[] };
+    const body = (await this.call('/api/admin/environments', 'get')).body as Partial<
+      ResponseBody<'/api/admin/environments', 'get', 200>
+    >;
     return body.environments ?? [];
   }
 
   async evaluate(environment: string, context: JsonObject): Promise<EvaluationResult> {
-    return (await this.request('POST', '/api/admin/evaluate', { body: { environment, context } }))
-      .body as EvaluationResult;
+    const body: RequestBody<'/api/admin/evaluate', 'post'> = { environment, context };
+    return (await this.call('/api/admin/evaluate', 'post', {}, { body })).body as EvaluationResult;
   }
 
   async createToken(request: CreateTokenRequest): Promise<CreatedToken> {
-    return (await this.request('POST', '/api/admin/tokens', { body: request })).body as CreatedToken;
+    return (await this.call('/api/admin/tokens', 'post', {}, { body: request })).body as CreatedToken;
   }
 
   async listTokens(): Promise<TokenInfo[]> {
-    const body = (await this.request('GET', '/api/admin/tokens')).body as { tokens?: TokenInfo[] };
+    const body = (await this.call('/api/admin/tokens', 'get')).body as Partial<
+      ResponseBody<'/api/admin/tokens', 'get', 200>
+    >;
     return body.tokens ?? [];
   }
 
   async revokeToken(id: string): Promise<void> {
-    await this.request('DELETE', `/api/admin/tokens/${segment(id)}`);
+    await this.call('/api/admin/tokens/{id}', 'delete', { id });
   }
 
   async unleashBridgeStatus(): Promise<UnleashBridgeStatus> {
-    return (await this.request('GET', '/api/admin/integrations/unleash')).body as UnleashBridgeStatus;
+    return (await this.call('/api/admin/integrations/unleash', 'get')).body as UnleashBridgeStatus;
+  }
+
+  /** A request to a route of the OpenAPI document: `{name}` in its path template is filled from `params`. */
+  private call<P extends keyof paths, M extends MethodOf<P>>(
+    path: P,
+    method: M,
+    params: Record<string, string> = {},
+    options: RequestOptions = {},
+  ): Promise<RawResponse> {
+    const url = String(path).replace(/\{(\w+)\}/g, (_, name: string) => segment(params[name] ?? ''));
+    return this.request(method.toUpperCase(), url, options);
   }
 
   private async request(method: string, path: string, options: RequestOptions = {}): Promise<RawResponse> {
@@ -332,6 +332,14 @@ export class AdminClient {
     if (response.ok || options.allowStatus?.includes(response.status)) return raw;
     throw toApiError(raw, !this.token);
   }
+}
+
+/**
+ * A flag as the server answered it. The response schema types variant values as any JSON (`unknown`); they are
+ * core's JsonValue, which is what the server stores.
+ */
+function asFlag(flag: ApiFlag): Flag {
+  return flag as Flag;
 }
 
 function errorBody(body: unknown): { code?: string; message?: string; path?: string; details?: unknown } | undefined {
