@@ -18,12 +18,13 @@ Start options:
   --steps 5,10,25,50,100    canary weights in percent (reaching 100 is promotion; this is the default)
   --interval 60s            time between analyses (default: the server's RC_CANARY_INTERVAL_MS)
   --window 1m               PromQL range of each analysis (default 1m)
-  --threshold N             failed checks before a rollback (default 3)
+  --threshold N             failed analyses in a row before a rollback (default 3; a 5xx spike rolls back at once)
   --max-error-rate R        largest canary error share, 0–1 (default 0.01)
   --max-p95-ratio X         largest canary p95 ÷ stable p95 (default 1.25)
-  --min-requests N          requests each version needs in the window before any judgement (default 50)
-  --missing-data-limit N    inconclusive analyses in a row tolerated (default 5) ...
-  --on-missing-data A       ... then "rollback" (default) or "pause"
+  --min-requests N          requests each version needs at the current weight before any judgement (default 50)
+  --max-hold 5m             how long a step may go without the data to judge it (default 5 × interval) ...
+  --missing-data-limit N    (older form: N × interval)
+  --on-missing-data A       ... then "rollback" ("rolled back: not enough data", the default) or "pause"
   --pin-user ID             send this user to the canary whatever the weights (repeatable)
   --pin-header H            header carrying the user id (default x-user)
   --virtual-service NAME    Istio: the VirtualService holding the route (default: SERVICE)
@@ -75,6 +76,8 @@ interface CanaryView {
   routerError: string | null;
   startedAt: string;
   finishedAt: string | null;
+  /** How the run ended: `promoted`, `rolled back: not enough data`, ... (absent from older servers). */
+  outcome?: string | null;
   decisions?: DecisionView[];
 }
 
@@ -151,6 +154,7 @@ export function startBody(service: string, values: Record<string, string | strin
   const missingData: Record<string, unknown> = {};
   const limit = number('missing-data-limit');
   if (limit !== undefined) missingData.limit = limit;
+  if (values['max-hold'] !== undefined) missingData.maxHold = values['max-hold'];
   if (values['on-missing-data'] !== undefined) missingData.action = values['on-missing-data'];
   if (Object.keys(missingData).length > 0) body.missingData = missingData;
   const users = values['pin-user'];
@@ -180,6 +184,7 @@ async function canaryStart(args: string[], io: CliIo, out: Output): Promise<numb
       'max-p95-ratio': { type: 'string' },
       'min-requests': { type: 'string' },
       'missing-data-limit': { type: 'string' },
+      'max-hold': { type: 'string' },
       'on-missing-data': { type: 'string' },
       'pin-user': { type: 'string', multiple: true },
       'pin-header': { type: 'string' },
@@ -301,8 +306,9 @@ function printRun(run: CanaryView, out: Output): void {
   out.line(`${run.service}: ${run.phase} — ${run.plan.stable} → ${run.plan.canary}, ${formatWeights(run.weights)}`);
   out.line(
     `  steps ${run.plan.steps.join(' → ')}, every ${run.plan.intervalMs / 1000}s over ${run.plan.window}; ` +
-      `failed checks ${run.failedChecks}/${run.plan.failureThreshold}, inconclusive in a row ${run.inconclusiveStreak}`,
+      `failed in a row ${run.failedChecks}/${run.plan.failureThreshold}, inconclusive in a row ${run.inconclusiveStreak}`,
   );
+  if (run.outcome) out.line(`  outcome: ${run.outcome}`);
   if (run.nextAnalysisAt) out.line(`  next analysis ${run.nextAnalysisAt}`);
   if (!run.routerSynced)
     out.line(`  router has not applied the last decision yet${run.routerError ? `: ${run.routerError}` : ''}`);

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Analysis, analyse, decide, type MetricsReading, type VersionSample } from './canary-analysis.js';
+import {
+  type Analysis,
+  analyse,
+  decide,
+  type MetricsReading,
+  rollbackOutcome,
+  type VersionSample,
+} from './canary-analysis.js';
 import { type CanaryPlan, DEFAULT_THRESHOLDS, parseCanaryPlan } from './canary-plan.js';
 
 const healthy = (over: Partial<VersionSample> = {}): VersionSample => ({
@@ -134,6 +141,63 @@ describe('analyse', () => {
   });
 });
 
+describe('analyse: each step on its own traffic', () => {
+  it('fails traffic-share when the canary got nothing although its weight should have brought enough', () => {
+    const a = analyse(reading(healthy({ requests: 500 }), undefined), DEFAULT_THRESHOLDS, { weight: 50 });
+    assert.equal(a.outcome, 'fail');
+    assert.equal(check(a, 'traffic-share')?.status, 'fail');
+    assert.equal(check(a, 'traffic-share')?.value, 0);
+    assert.equal(check(a, 'traffic-share')?.threshold, 0.5);
+  });
+
+  it('waits (inconclusive) while the weight cannot yet have brought the minimum to the canary', () => {
+    // 5% of 600 is 30 < 50: too early to say anything, even with no canary requests.
+    const a = analyse(reading(healthy({ requests: 600 }), undefined), DEFAULT_THRESHOLDS, { weight: 5 });
+    assert.equal(a.outcome, 'inconclusive');
+    assert.equal(check(a, 'request-count')?.status, 'no-data');
+  });
+
+  it('passes a share near the weight, fails one far off, and with pins only a shortfall', () => {
+    const near = analyse(reading(healthy({ requests: 900 }), healthy({ requests: 110 })), DEFAULT_THRESHOLDS, {
+      weight: 10,
+    });
+    assert.equal(check(near, 'traffic-share')?.status, 'pass');
+    assert.equal(near.outcome, 'pass');
+    const tooMuch = analyse(reading(healthy({ requests: 500 }), healthy({ requests: 500 })), DEFAULT_THRESHOLDS, {
+      weight: 10,
+    });
+    assert.equal(check(tooMuch, 'traffic-share')?.status, 'fail');
+    const pinned = analyse(reading(healthy({ requests: 500 }), healthy({ requests: 500 })), DEFAULT_THRESHOLDS, {
+      weight: 10,
+      pinned: true,
+    });
+    assert.equal(check(pinned, 'traffic-share')?.status, 'pass');
+  });
+
+  it('catches a uniform slowdown on the mean even when both p95 fall in one coarse bucket', () => {
+    const a = analyse(
+      reading(healthy({ p95Ms: 97.5, meanMs: 60 }), healthy({ p95Ms: 97.5, meanMs: 90 })),
+      DEFAULT_THRESHOLDS,
+    );
+    assert.equal(check(a, 'p95-vs-stable')?.status, 'pass');
+    assert.equal(check(a, 'mean-vs-stable')?.status, 'fail');
+    assert.equal(check(a, 'mean-vs-stable')?.value, 1.5);
+    const slight = analyse(
+      reading(healthy({ p95Ms: 66, meanMs: 60 }), healthy({ p95Ms: 72, meanMs: 66 })),
+      DEFAULT_THRESHOLDS,
+    );
+    assert.equal(slight.outcome, 'pass');
+  });
+
+  it('needs at least spikeMinErrors 5xx for a spike: two stray 5xx in 60 requests are not one', () => {
+    const thresholds = { ...DEFAULT_THRESHOLDS, maxErrorRate: 1 };
+    const two = analyse(reading(healthy(), healthy({ requests: 60, fiveXx: 2, errors: 2 })), thresholds);
+    assert.equal(check(two, '5xx-vs-stable')?.status, 'pass');
+    const eight = analyse(reading(healthy(), healthy({ requests: 60, fiveXx: 8, errors: 8 })), thresholds);
+    assert.equal(check(eight, '5xx-vs-stable')?.status, 'fail');
+  });
+});
+
 describe('decide', () => {
   const plan: CanaryPlan = parseCanaryPlan({
     canary: 'v2',
@@ -142,7 +206,6 @@ describe('decide', () => {
   });
   const start = { stepIndex: 0, failedChecks: 0, inconclusiveStreak: 0 };
   const pass = analyse(reading(healthy(), healthy()), DEFAULT_THRESHOLDS);
-  const fail = analyse(reading(healthy(), healthy({ errors: 100, fiveXx: 100 })), DEFAULT_THRESHOLDS);
   const none = analyse({ ok: false, errorKind: 'unreachable', error: 'down' }, DEFAULT_THRESHOLDS);
 
   it('advances along the runbook steps 5 → 10 → 25 → 50 and promotes at 100', () => {
@@ -159,49 +222,75 @@ describe('decide', () => {
     assert.deepEqual(actions, ['advance', 'advance', 'advance', 'promote']);
   });
 
-  it('counts failed checks cumulatively (a pass in between does not reset them) and rolls back at the threshold', () => {
-    const first = decide(plan, start, fail);
+  const latency = analyse(reading(healthy(), healthy({ p95Ms: 200 })), DEFAULT_THRESHOLDS);
+  const spike = analyse(reading(healthy(), healthy({ errors: 100, fiveXx: 100 })), DEFAULT_THRESHOLDS);
+
+  it('rolls back at once on a 5xx spike, whatever the failure threshold', () => {
+    assert.equal(check(spike, '5xx-vs-stable')?.status, 'fail');
+    const d = decide(plan, start, spike);
+    assert.equal(d.action, 'rollback');
+    assert.equal(d.cause, 'spike');
+    assert.equal(d.canaryWeight, 0);
+    assert.match(d.reason, /^rolled back: 5xx spike at 5%/);
+    assert.equal(rollbackOutcome('spike'), 'rolled back: 5xx spike');
+  });
+
+  it('counts other failures in a row (a pass resets them) and rolls back at the threshold', () => {
+    const first = decide(plan, start, latency);
     assert.equal(first.action, 'fail-check');
     assert.equal(first.canaryWeight, 5);
     assert.equal(first.next.failedChecks, 1);
-    assert.match(first.reason, /error-rate, 5xx-vs-stable failed \(1\/2\)/);
+    assert.match(first.reason, /p95-vs-stable failed \(1\/2 in a row\)/);
     const passed = decide(plan, first.next, pass);
     assert.equal(passed.action, 'advance');
-    assert.equal(passed.next.failedChecks, 1);
-    const second = decide(plan, passed.next, fail);
+    assert.equal(passed.next.failedChecks, 0);
+    const again = decide(plan, passed.next, latency);
+    assert.equal(again.action, 'fail-check');
+    const second = decide(plan, again.next, latency);
     assert.equal(second.action, 'rollback');
+    assert.equal(second.cause, 'failed-checks');
     assert.equal(second.canaryWeight, 0);
   });
 
   it('rolls back on the first failure with a threshold of 1', () => {
     const strict = { ...plan, failureThreshold: 1 };
-    assert.equal(decide(strict, start, fail).action, 'rollback');
+    assert.equal(decide(strict, start, latency).action, 'rollback');
   });
 
-  it('holds on missing data, never advancing, and rolls back after the tolerated number in a row', () => {
-    const h1 = decide(plan, start, none);
+  it('holds on missing data by time, never advancing, and rolls back "not enough data" after maxHold', () => {
+    const timed = parseCanaryPlan({ canary: 'v2', interval: '10s', missingData: { maxHold: '25s' } });
+    assert.equal(timed.missingData.maxHoldMs, 25_000);
+    const t0 = 1_000_000;
+    const h1 = decide(timed, { ...start, holdingSinceMs: t0 }, none, t0 + 10_000);
     assert.equal(h1.action, 'hold');
     assert.equal(h1.canaryWeight, 5);
-    const h2 = decide(plan, h1.next, none);
+    assert.equal(h1.next.holdingSinceMs, t0);
+    const h2 = decide(timed, h1.next, none, t0 + 20_000);
     assert.equal(h2.action, 'hold');
-    const h3 = decide(plan, h2.next, none);
+    const h3 = decide(timed, h2.next, none, t0 + 25_000);
     assert.equal(h3.action, 'rollback');
+    assert.equal(h3.cause, 'not-enough-data');
     assert.equal(h3.canaryWeight, 0);
-    assert.match(h3.reason, /no usable data for 3 analyses in a row/);
+    assert.match(h3.reason, /^rolled back: not enough data for 25000 ms/);
+    assert.equal(rollbackOutcome('not-enough-data'), 'rolled back: not enough data');
   });
 
-  it('resets the inconclusive streak after a conclusive analysis', () => {
-    const h1 = decide(plan, start, none);
-    const h2 = decide(plan, h1.next, none);
-    const passed = decide(plan, h2.next, pass);
+  it('keeps the older missingData.limit as limit × interval', () => {
+    assert.equal(plan.missingData.maxHoldMs, 2 * plan.intervalMs);
+  });
+
+  it('resets the hold after a conclusive analysis', () => {
+    const h1 = decide(plan, { ...start, holdingSinceMs: 0 }, none, 1);
+    const passed = decide(plan, h1.next, pass, 2);
     assert.equal(passed.next.inconclusiveStreak, 0);
-    assert.equal(decide(plan, passed.next, none).action, 'hold');
-    const failed = decide(plan, h2.next, fail);
+    assert.equal(passed.next.holdingSinceMs, null);
+    const failed = decide(plan, h1.next, latency, 2);
     assert.equal(failed.next.inconclusiveStreak, 0);
+    assert.equal(failed.next.holdingSinceMs, null);
   });
 
   it('pauses instead of rolling back when the policy says so', () => {
-    const pausing = { ...plan, missingData: { limit: 0, action: 'pause' as const } };
+    const pausing = { ...plan, missingData: { maxHoldMs: 0, action: 'pause' as const } };
     const d = decide(pausing, { ...start, stepIndex: 2 }, none);
     assert.equal(d.action, 'pause');
     assert.equal(d.canaryWeight, 25);
@@ -209,7 +298,7 @@ describe('decide', () => {
 
   it('never promotes on missing data, even at the last step before 100', () => {
     const atFifty = { stepIndex: 3, failedChecks: 0, inconclusiveStreak: 0 };
-    for (let i = 0; i < 5; i++) assert.notEqual(decide(plan, atFifty, none).action, 'promote');
+    for (let i = 0; i < 5; i++) assert.notEqual(decide(plan, atFifty, none, i * 1000).action, 'promote');
     assert.equal(decide(plan, atFifty, pass).action, 'promote');
   });
 

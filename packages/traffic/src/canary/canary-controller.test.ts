@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
+import type { ReadOptions } from '../metrics/canary-queries.js';
 import type { PinRoute, RouteRef, TrafficRouter, VersionWeights } from '../routers/traffic-router.js';
 import type { MetricsReading, VersionSample } from './canary-analysis.js';
 import { CanaryController, CanaryError } from './canary-controller.js';
@@ -9,6 +10,7 @@ import { InMemoryCanaryStateStore } from './canary-state.js';
 
 const healthy: VersionSample = { requests: 500, errors: 0, fiveXx: 0, p95Ms: 50 };
 const failing: VersionSample = { requests: 500, errors: 50, fiveXx: 50, p95Ms: 50 };
+const slow: VersionSample = { requests: 500, errors: 0, fiveXx: 0, p95Ms: 150 };
 
 class FakeRouter implements TrafficRouter {
   readonly kind = 'fake';
@@ -27,16 +29,26 @@ function setup(store = new InMemoryCanaryStateStore()) {
   let now = Date.parse('2026-01-01T00:00:00Z');
   const router = new FakeRouter();
   let reading: MetricsReading = { ok: true, stable: healthy, canary: healthy };
+  const reads: ReadOptions[] = [];
   const registry = new Registry();
   const controller = new CanaryController({
     store,
     router,
-    metrics: { read: async () => reading },
+    metrics: {
+      read: async (_target, _versions, options) => {
+        reads.push(options ?? {});
+        return reading;
+      },
+    },
     now: () => now,
     registry,
   });
   return {
     store,
+    reads,
+    get now() {
+      return now;
+    },
     router,
     registry,
     controller,
@@ -54,7 +66,7 @@ const plan = parseCanaryPlan({
   canary: 'v2',
   interval: '10s',
   failureThreshold: 2,
-  missingData: { limit: 1 },
+  missingData: { maxHold: '15s' },
   pins: { values: ['tester'] },
 });
 
@@ -103,10 +115,48 @@ describe('CanaryController', () => {
     assert.equal(t.router.calls.length, 5, 'a finished run does nothing more');
   });
 
-  it('rolls back after the failure threshold and exports the failed checks', async () => {
+  it('judges each step only on traffic since its weight was applied, with a query timeout inside the interval', async () => {
+    const t = setup();
+    const t0 = t.now;
+    await t.controller.start('ai-gateway', plan, 'alice');
+    await t.advance(10_000); // → 10%, applied at t0 + 10 s
+    t.setReading({ ok: false, errorKind: 'timeout', error: 'slow' });
+    await t.advance(10_000); // inconclusive: the next window still starts at the weight change
+    t.setReading({ ok: true, stable: healthy, canary: healthy });
+    await t.advance(10_000);
+    assert.deepEqual(
+      t.reads.map((r) => [(r.range!.fromMs - t0) / 1000, (r.range!.toMs - t0) / 1000]),
+      [
+        [0, 10],
+        [10, 20],
+        [10, 30],
+      ],
+    );
+    assert.ok(t.reads.every((r) => r.timeoutMs === 2500));
+    const { state, decisions } = await t.controller.status('ai-gateway');
+    assert.equal(state.canaryWeight, 25);
+    assert.deepEqual(decisions.at(-1)?.window, {
+      from: new Date(t0 + 10_000).toISOString(),
+      to: new Date(t0 + 30_000).toISOString(),
+    });
+  });
+
+  it('rolls back at once on a 5xx spike, with the outcome saying so', async () => {
     const t = setup();
     await t.controller.start('ai-gateway', plan, 'alice');
     t.setReading({ ok: true, stable: healthy, canary: failing });
+    await t.advance(10_000);
+    const { state, decisions } = await t.controller.status('ai-gateway');
+    assert.equal(state.phase, 'rolled_back');
+    assert.equal(state.outcome, 'rolled back: 5xx spike');
+    assert.equal(decisions.at(-1)?.cause, 'spike');
+    assert.deepEqual(t.router.calls.at(-1)?.weights, { v1: 100, v2: 0 });
+  });
+
+  it('rolls back after the failure threshold and exports the failed checks', async () => {
+    const t = setup();
+    await t.controller.start('ai-gateway', plan, 'alice');
+    t.setReading({ ok: true, stable: healthy, canary: slow });
     await t.advance(10_000);
     assert.match(await t.registry.metrics(), /rc_canary_failed_checks\{service="ai-gateway"\} 1/);
     await t.advance(10_000);
@@ -137,7 +187,7 @@ describe('CanaryController', () => {
   it('keeps a decision the router refused and re-applies it on the next tick, without analysing meanwhile', async () => {
     const t = setup();
     await t.controller.start('ai-gateway', plan, 'alice');
-    t.setReading({ ok: true, stable: healthy, canary: failing });
+    t.setReading({ ok: true, stable: healthy, canary: slow });
     await t.advance(10_000);
     t.router.failNext = 2;
     await t.advance(10_000); // rollback decided; the router fails
@@ -154,7 +204,7 @@ describe('CanaryController', () => {
     assert.equal(actions.filter((a) => a === 'router-error').length, 1, 'a repeated router error is recorded once');
   });
 
-  it('holds on missing data and rolls back after the tolerated number in a row', async () => {
+  it('holds on missing data and rolls back "not enough data" once maxHold has passed', async () => {
     const t = setup();
     await t.controller.start('ai-gateway', plan, 'alice');
     t.setReading({ ok: false, errorKind: 'unreachable', error: 'connection refused' });
@@ -163,10 +213,12 @@ describe('CanaryController', () => {
     await t.advance(10_000);
     const { state, decisions } = await t.controller.status('ai-gateway');
     assert.equal(state.phase, 'rolled_back');
+    assert.equal(state.outcome, 'rolled back: not enough data');
     assert.deepEqual(
       decisions.map((d) => d.action),
       ['start', 'hold', 'rollback'],
     );
+    assert.equal(decisions[2]!.cause, 'not-enough-data');
     assert.match(decisions[1]!.reason, /unreachable: connection refused/);
   });
 

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { CanaryQueryTarget } from '../metrics/canary-queries.js';
+import type { CanaryQueryTarget, ReadOptions } from '../metrics/canary-queries.js';
 import type { PinRoute, RouteRef, TrafficRouter } from '../routers/traffic-router.js';
-import { analyse, decide, type MetricsReading } from './canary-analysis.js';
-import type { CanaryPlan } from './canary-plan.js';
+import { analyse, decide, type MetricsReading, rollbackOutcome } from './canary-analysis.js';
+import { type CanaryPlan, parseDuration } from './canary-plan.js';
 import {
   CanaryConflictError,
   type CanaryDecisionRecord,
@@ -26,7 +26,16 @@ import {
  */
 
 export interface CanaryMetricsProvider {
-  read(target: CanaryQueryTarget, versions: { stable: string; canary: string }): Promise<MetricsReading>;
+  read(
+    target: CanaryQueryTarget,
+    versions: { stable: string; canary: string },
+    options?: ReadOptions,
+  ): Promise<MetricsReading>;
+}
+
+/** Per-query timeout: well inside the interval (a quarter of it, 500 ms to 5 s), so a hung Prometheus costs little. */
+export function queryTimeoutMs(intervalMs: number): number {
+  return Math.min(5000, Math.max(500, Math.floor(intervalMs / 4)));
 }
 
 export interface CanaryLogger {
@@ -196,6 +205,10 @@ export class CanaryController {
         routerSynced: false,
         routerError: null,
         lastAnalysis: null,
+        weightAppliedAt: null,
+        lastJudgedAt: null,
+        holdingSince: null,
+        outcome: weight >= 100 ? 'promoted' : null,
       };
       const decision = this.record(state, 'start', actor, 0, `started: ${plan.stable} → ${plan.canary} at ${weight}%`);
       const stored = await this.store.save(state, decision, existing?.revision ?? null);
@@ -217,6 +230,9 @@ export class CanaryController {
     return this.command(service, actor, ['paused'], 'resume', (state) => {
       state.phase = 'progressing';
       state.inconclusiveStreak = 0;
+      state.holdingSince = null;
+      // Judge only what comes after the resume.
+      state.lastJudgedAt = this.isoNow();
       state.nextAnalysisAt = new Date(this.now() + state.plan.intervalMs).toISOString();
       return `resumed at ${state.canaryWeight}% by ${actor}; next analysis in ${state.plan.intervalMs} ms`;
     });
@@ -226,6 +242,7 @@ export class CanaryController {
   async promote(service: string, actor: string): Promise<CanaryStatus> {
     return this.command(service, actor, ['progressing', 'paused'], 'promote', (state) => {
       this.finish(state, 'promoted', 100);
+      state.outcome = `promoted by ${actor}`;
       return `promoted by ${actor} (remaining steps skipped)`;
     });
   }
@@ -234,6 +251,7 @@ export class CanaryController {
   async abort(service: string, actor: string): Promise<CanaryStatus> {
     return this.command(service, actor, ['progressing', 'paused'], 'abort', (state) => {
       this.finish(state, 'aborted', 0);
+      state.outcome = `aborted by ${actor}`;
       return `aborted by ${actor}: all traffic back to ${state.plan.stable}`;
     });
   }
@@ -266,22 +284,46 @@ export class CanaryController {
     if (state.phase !== 'progressing' || state.nextAnalysisAt === null) return;
     if (Date.parse(state.nextAnalysisAt) > this.now()) return;
 
-    const reading = await this.metricsProvider.read(routeTarget(state), {
-      stable: state.plan.stable,
-      canary: state.plan.canary,
+    // Judge only traffic at the weight in force: since it was applied, or since the last conclusive analysis,
+    // whichever is later, and never more than the plan's window.
+    const nowMs = this.now();
+    const windowMs = parseDuration(state.plan.window) ?? state.plan.intervalMs;
+    const appliedMs = state.weightAppliedAt ? Date.parse(state.weightAppliedAt) : Date.parse(state.startedAt);
+    const judgedMs = state.lastJudgedAt ? Date.parse(state.lastJudgedAt) : 0;
+    const fromMs = Math.min(nowMs - 1, Math.max(appliedMs, judgedMs, nowMs - windowMs));
+    const reading = await this.metricsProvider.read(
+      routeTarget(state),
+      { stable: state.plan.stable, canary: state.plan.canary },
+      { range: { fromMs, toMs: nowMs }, timeoutMs: queryTimeoutMs(state.plan.intervalMs) },
+    );
+    const analysis = analyse(reading, state.plan.thresholds, {
+      weight: state.canaryWeight,
+      pinned: state.plan.pins !== undefined,
     });
-    const analysis = analyse(reading, state.plan.thresholds);
-    const decision = decide(state.plan, state, analysis);
+    // Missing data is counted from when the step last had a conclusive analysis (or began), not from when it was
+    // first noticed: a step that never got data has been holding since its weight was applied.
+    const holdingSinceMs = state.holdingSince ? Date.parse(state.holdingSince) : Math.max(appliedMs, judgedMs);
+    const decision = decide(state.plan, { ...state, holdingSinceMs }, analysis, this.now());
     const next = structuredClone(state);
     const fromWeight = state.canaryWeight;
     next.stepIndex = decision.next.stepIndex;
     next.failedChecks = decision.next.failedChecks;
     next.inconclusiveStreak = decision.next.inconclusiveStreak;
-    next.lastAnalysis = { at: this.isoNow(), outcome: analysis.outcome, checks: analysis.checks };
+    next.holdingSince =
+      decision.next.holdingSinceMs === null || decision.next.holdingSinceMs === undefined
+        ? null
+        : new Date(decision.next.holdingSinceMs).toISOString();
+    if (analysis.outcome !== 'inconclusive') next.lastJudgedAt = new Date(nowMs).toISOString();
+    const window = { from: new Date(fromMs).toISOString(), to: new Date(nowMs).toISOString() };
+    next.lastAnalysis = { at: this.isoNow(), outcome: analysis.outcome, checks: analysis.checks, window };
     next.nextAnalysisAt = new Date(this.now() + state.plan.intervalMs).toISOString();
-    if (decision.action === 'promote') this.finish(next, 'promoted', 100);
-    else if (decision.action === 'rollback') this.finish(next, 'rolled_back', 0);
-    else if (decision.action === 'pause') {
+    if (decision.action === 'promote') {
+      this.finish(next, 'promoted', 100);
+      next.outcome = 'promoted';
+    } else if (decision.action === 'rollback') {
+      this.finish(next, 'rolled_back', 0);
+      next.outcome = rollbackOutcome(decision.cause ?? 'failed-checks');
+    } else if (decision.action === 'pause') {
       next.phase = 'paused';
       next.nextAnalysisAt = null;
     } else {
@@ -291,6 +333,8 @@ export class CanaryController {
     if (next.canaryWeight !== fromWeight) next.routerSynced = false;
     const record = this.record(next, decision.action, 'controller', fromWeight, decision.reason);
     record.checks = analysis.checks;
+    record.window = window;
+    if (decision.cause) record.cause = decision.cause;
     if (analysis.stable) record.stable = analysis.stable;
     if (analysis.canary) record.canary = analysis.canary;
     const saved = await this.store.save(next, record, stored.revision);
@@ -371,6 +415,8 @@ export class CanaryController {
     }
     if (!state.routerSynced || state.routerError !== null) {
       const next = { ...structuredClone(state), routerSynced: true, routerError: null, updatedAt: this.isoNow() };
+      // When this weight took effect: the next analysis judges only traffic from here on.
+      if (!state.routerSynced) next.weightAppliedAt = this.isoNow();
       try {
         const saved = await this.store.save(next, undefined, stored.revision);
         this.observe(saved.state);

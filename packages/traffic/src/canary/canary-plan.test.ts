@@ -21,7 +21,7 @@ describe('parseCanaryPlan', () => {
     assert.equal(plan.window, '1m');
     assert.equal(plan.failureThreshold, 3);
     assert.equal(plan.thresholds.maxErrorRate, 0.01);
-    assert.deepEqual(plan.missingData, { limit: 5, action: 'rollback' });
+    assert.deepEqual(plan.missingData, { maxHoldMs: 5 * 60_000, action: 'rollback' });
     assert.equal(plan.pins, undefined);
   });
 

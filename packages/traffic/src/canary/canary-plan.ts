@@ -17,22 +17,39 @@ export interface CanaryThresholds {
    * Default 5.
    */
   p95ToleranceMs: number;
-  /** Largest acceptable canary 5xx share ÷ stable 5xx share ("no spike in 5xx" relative to v1). Default 2. */
+  /** Largest acceptable canary mean latency ÷ stable mean latency (`_sum` ÷ `_count`, exact). Default 1.25. */
+  maxMeanRatio: number;
+  /** A mean-latency difference below this many milliseconds passes whatever the ratio. Default 5. */
+  meanToleranceMs: number;
+  /**
+   * The spike rule: canary 5xx share ÷ stable 5xx share above this (and above the absolute tolerance, with at least
+   * `spikeMinErrors` 5xx) in one analysis rolls back at once. Default 2.
+   */
   max5xxRatio: number;
   /**
    * A 5xx share difference (absolute, 0–1) below this passes whatever the ratio, so one 5xx against a stable
    * version with none is not a spike by itself. Default 0.005.
    */
   fiveXxTolerance: number;
+  /** Fewest canary 5xx in one analysis that can make a spike (one stray 5xx is not a spike). Default 3. */
+  spikeMinErrors: number;
+  /**
+   * How far the canary's observed share of traffic may stray from its weight, relative to the weight (0.5: at 10 %,
+   * 5 %–15 % pass), widened by four binomial standard deviations for small counts. Default 0.5.
+   */
+  maxShareDeviation: number;
   /** Requests each version must have served within the window before any judgement is made. Default 50. */
   minRequests: number;
 }
 
-/** Missing data or a failing Prometheus: never a pass. Hold (no advance), and after `limit` in a row, `action`. */
+/**
+ * Missing data or a failing Prometheus: never a pass. Hold (no advance) while no analysis could judge the step, and
+ * once that has lasted `maxHoldMs`, `action` ("rolled back: not enough data", or a pause for a human).
+ */
 export interface MissingDataPolicy {
-  /** Consecutive inconclusive analyses tolerated; the next one triggers `action`. Default 5. */
-  limit: number;
-  /** What to do after `limit` inconclusive analyses in a row. Default `rollback`. */
+  /** How long a step may go without a conclusive analysis. Default 5 × the interval (`limit` × interval if given). */
+  maxHoldMs: number;
+  /** What to do after `maxHoldMs` without data. Default `rollback`. */
   action: 'rollback' | 'pause';
 }
 
@@ -81,12 +98,18 @@ export const DEFAULT_THRESHOLDS: Readonly<CanaryThresholds> = Object.freeze({
   maxErrorRate: 0.01,
   maxP95Ratio: 1.25,
   p95ToleranceMs: 5,
+  maxMeanRatio: 1.25,
+  meanToleranceMs: 5,
   max5xxRatio: 2,
   fiveXxTolerance: 0.005,
+  spikeMinErrors: 3,
+  maxShareDeviation: 0.5,
   minRequests: 50,
 });
 
-export const DEFAULT_MISSING_DATA: Readonly<MissingDataPolicy> = Object.freeze({ limit: 5, action: 'rollback' });
+/** Analyses of missing data tolerated by default: `maxHoldMs` defaults to this many intervals. */
+export const DEFAULT_MAX_HOLD_INTERVALS = 5;
+export const DEFAULT_MISSING_DATA_ACTION = 'rollback';
 
 export const DEFAULT_INTERVAL_MS = 60_000;
 export const DEFAULT_FAILURE_THRESHOLD = 3;
@@ -242,6 +265,34 @@ export function parseCanaryPlan(input: unknown, defaults: { intervalMs?: number 
         0,
         3_600_000,
       );
+      thresholds.maxMeanRatio = numberField(
+        t.maxMeanRatio,
+        '/thresholds/maxMeanRatio',
+        thresholds.maxMeanRatio,
+        1,
+        1000,
+      );
+      thresholds.meanToleranceMs = numberField(
+        t.meanToleranceMs,
+        '/thresholds/meanToleranceMs',
+        thresholds.meanToleranceMs,
+        0,
+        3_600_000,
+      );
+      thresholds.spikeMinErrors = integerField(
+        t.spikeMinErrors,
+        '/thresholds/spikeMinErrors',
+        thresholds.spikeMinErrors,
+        1,
+        1_000_000,
+      );
+      thresholds.maxShareDeviation = numberField(
+        t.maxShareDeviation,
+        '/thresholds/maxShareDeviation',
+        thresholds.maxShareDeviation,
+        0.05,
+        1,
+      );
       thresholds.max5xxRatio = numberField(t.max5xxRatio, '/thresholds/max5xxRatio', thresholds.max5xxRatio, 1, 1000);
       thresholds.fiveXxTolerance = numberField(
         t.fiveXxTolerance,
@@ -260,17 +311,32 @@ export function parseCanaryPlan(input: unknown, defaults: { intervalMs?: number 
     }
   }
 
-  const missingData: MissingDataPolicy = { ...DEFAULT_MISSING_DATA };
+  const missingData: MissingDataPolicy = {
+    maxHoldMs: DEFAULT_MAX_HOLD_INTERVALS * intervalMs,
+    action: DEFAULT_MISSING_DATA_ACTION,
+  };
   if (input.missingData !== undefined) {
     if (!isObject(input.missingData)) {
-      issue('/missingData', 'INVALID_TYPE', 'missingData must be an object {limit, action}');
+      issue('/missingData', 'INVALID_TYPE', 'missingData must be an object {maxHold, action}');
     } else {
       for (const key of Object.keys(input.missingData)) {
-        if (key !== 'limit' && key !== 'action') {
+        if (key !== 'limit' && key !== 'action' && key !== 'maxHold' && key !== 'maxHoldMs') {
           issue(`/missingData/${key}`, 'UNKNOWN_PROPERTY', `unknown property "${key}"`);
         }
       }
-      missingData.limit = integerField(input.missingData.limit, '/missingData/limit', missingData.limit, 1, 1000);
+      // `limit` (analyses) is the older form: kept as limit × interval.
+      const limit = integerField(input.missingData.limit, '/missingData/limit', DEFAULT_MAX_HOLD_INTERVALS, 1, 1000);
+      missingData.maxHoldMs = limit * intervalMs;
+      const rawHold = input.missingData.maxHoldMs ?? input.missingData.maxHold;
+      if (rawHold !== undefined) {
+        const path = input.missingData.maxHoldMs !== undefined ? '/missingData/maxHoldMs' : '/missingData/maxHold';
+        const parsed = parseDuration(rawHold);
+        if (parsed === undefined || !Number.isInteger(parsed) || parsed < 100 || parsed > 7 * 86_400_000) {
+          issue(path, 'INVALID_VALUE', 'missingData.maxHold must be a duration from 100 ms to 7 days (e.g. 5m)');
+        } else {
+          missingData.maxHoldMs = parsed;
+        }
+      }
       const action = input.missingData.action;
       if (action !== undefined) {
         if (action !== 'rollback' && action !== 'pause') {

@@ -1,4 +1,4 @@
-import type { CheckResult, DecisionAction, VersionSample } from './canary-analysis.js';
+import type { AnalysisWindow, CheckResult, DecisionAction, RollbackCause, VersionSample } from './canary-analysis.js';
 import type { CanaryPlan } from './canary-plan.js';
 
 /**
@@ -24,6 +24,8 @@ export interface LastAnalysis {
   at: string;
   outcome: 'pass' | 'fail' | 'inconclusive';
   checks: CheckResult[];
+  /** The traffic the analysis covered. */
+  window?: AnalysisWindow;
 }
 
 export interface CanaryState {
@@ -46,6 +48,14 @@ export interface CanaryState {
   routerSynced: boolean;
   routerError: string | null;
   lastAnalysis: LastAnalysis | null;
+  /** When the router confirmed the weight now in force (ISO): analyses judge only traffic since then. */
+  weightAppliedAt?: string | null;
+  /** When the last conclusive (pass or fail) analysis ended: the next one starts there. */
+  lastJudgedAt?: string | null;
+  /** Since when the step has had no conclusive analysis (missing data); null while data comes in. */
+  holdingSince?: string | null;
+  /** How the run ended, in words: `promoted`, `rolled back: 5xx spike`, `rolled back: not enough data`, ... */
+  outcome?: string | null;
 }
 
 export type RecordedAction = DecisionAction | 'start' | 'resume' | 'abort' | 'router-error';
@@ -65,6 +75,10 @@ export interface CanaryDecisionRecord {
   inconclusiveStreak: number;
   reason: string;
   checks?: CheckResult[];
+  /** The traffic the analysis covered. */
+  window?: AnalysisWindow;
+  /** For a rollback: a spike, failed checks in a row, or not enough data. */
+  cause?: RollbackCause;
   stable?: VersionSample;
   canary?: VersionSample;
 }

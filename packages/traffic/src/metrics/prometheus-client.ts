@@ -43,6 +43,11 @@ export interface PrometheusClientOptions {
   timeoutMs?: number;
 }
 
+export interface QueryOptions {
+  /** Overrides the client's timeout for this query. */
+  timeoutMs?: number;
+}
+
 const KNOWN_ERROR_TYPES = new Set(['bad_data', 'execution', 'timeout', 'canceled', 'internal', 'unavailable']);
 
 export class PrometheusClient {
@@ -55,26 +60,32 @@ export class PrometheusClient {
   }
 
   /** Runs an instant query that must return a vector (scalars are returned as one unlabelled sample). */
-  async queryVector(query: string, time?: Date): Promise<VectorSample[]> {
+  async queryVector(query: string, time?: Date, options: QueryOptions = {}): Promise<VectorSample[]> {
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const params = new URLSearchParams({ query });
     if (time) params.set('time', String(time.getTime() / 1000));
+    // Prometheus gives up on its side too, so a slow query does not keep running after we stopped waiting.
+    params.set('timeout', `${Math.max(1, Math.floor(timeoutMs))}ms`);
     const url = `${this.url}/api/v1/query?${params}`;
     let response: Response;
+    let text: string;
+    // The deadline covers the whole exchange: a server that sends headers and then stalls the body times out too.
+    const signal = AbortSignal.timeout(timeoutMs);
     try {
-      response = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
+      response = await fetch(url, { signal });
+      text = await response.text();
     } catch (error) {
-      const timedOut = (error as { name?: string }).name === 'TimeoutError';
+      const timedOut = signal.aborted || (error as { name?: string }).name === 'TimeoutError';
       throw new PrometheusQueryError(
         timedOut ? 'timeout' : 'unreachable',
         timedOut
-          ? `Prometheus at ${this.url} did not answer within ${this.timeoutMs} ms`
+          ? `Prometheus at ${this.url} did not answer within ${timeoutMs} ms`
           : `cannot reach Prometheus at ${this.url}: ${describeFetchError(error)}`,
         query,
         undefined,
         { cause: error },
       );
     }
-    const text = await response.text();
     let body: PrometheusEnvelope;
     try {
       body = JSON.parse(text) as PrometheusEnvelope;
@@ -123,9 +134,9 @@ export class PrometheusClient {
   }
 
   /** `queryVector` keyed by one label (e.g. `destination_version`); samples without the label are dropped. */
-  async queryByLabel(query: string, label: string): Promise<Map<string, number>> {
+  async queryByLabel(query: string, label: string, options: QueryOptions = {}): Promise<Map<string, number>> {
     const result = new Map<string, number>();
-    for (const sample of await this.queryVector(query)) {
+    for (const sample of await this.queryVector(query, undefined, options)) {
       const key = sample.labels[label];
       if (key !== undefined) result.set(key, sample.value);
     }

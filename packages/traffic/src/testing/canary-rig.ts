@@ -1,11 +1,12 @@
 import type { Registry } from 'prom-client';
-import { CanaryController, type CanaryLogger } from '../canary/canary-controller.js';
+import type { MetricsReading } from '../canary/canary-analysis.js';
+import { CanaryController, type CanaryLogger, type CanaryMetricsProvider } from '../canary/canary-controller.js';
 import { parseCanaryPlan } from '../canary/canary-plan.js';
 import { type CanaryState, InMemoryCanaryStateStore } from '../canary/canary-state.js';
-import { PrometheusCanaryMetrics } from '../metrics/canary-queries.js';
-import { LocalRouter } from '../routers/local-router.js';
+import { type CanaryQueryTarget, PrometheusCanaryMetrics, type ReadOptions } from '../metrics/canary-queries.js';
+import { LocalRouter, type LocalRouterOptions } from '../routers/local-router.js';
 import type { PinRoute, RouteRef, TrafficRouter, VersionWeights } from '../routers/traffic-router.js';
-import { type BackendMode, DemoBackend, LoadGenerator } from './demo-services.js';
+import { type BackendMode, DemoBackend, type DemoBackendOptions, LoadGenerator } from './demo-services.js';
 import { type PrometheusProcess, startPrometheus } from './prometheus-process.js';
 
 /**
@@ -29,12 +30,40 @@ export class RecordingRouter implements TrafficRouter {
   }
 }
 
+/** A metrics provider whose Prometheus URL can be changed mid-run (to a stopped or a hung one, in tests). */
+export class SwitchableMetrics implements CanaryMetricsProvider {
+  private current: PrometheusCanaryMetrics;
+
+  constructor(url: string) {
+    this.current = new PrometheusCanaryMetrics(url);
+  }
+
+  pointAt(url: string): void {
+    this.current = new PrometheusCanaryMetrics(url);
+  }
+
+  read(
+    target: CanaryQueryTarget,
+    versions: { stable: string; canary: string },
+    options?: ReadOptions,
+  ): Promise<MetricsReading> {
+    return this.current.read(target, versions, options);
+  }
+}
+
 export interface CanaryRigOptions {
   service?: string;
   v2Mode?: BackendMode;
+  /** Base latency of both versions (ms). Default 60. */
   latencyMs?: number;
+  /** More options for v2's backend (slowFactor, burst shape, ...). */
+  v2?: Partial<DemoBackendOptions>;
   rps?: number;
   tickMs?: number;
+  /** Prometheus scrape interval. Default 1000 ms. */
+  scrapeIntervalMs?: number;
+  /** The local router's latency buckets (default: its fine buckets). */
+  durationBucketsMs?: LocalRouterOptions['durationBucketsMs'];
   registry?: Registry;
   logger?: CanaryLogger;
 }
@@ -47,6 +76,7 @@ export class CanaryRig {
   readonly recording: RecordingRouter;
   readonly store = new InMemoryCanaryStateStore();
   prometheus!: PrometheusProcess;
+  metrics!: SwitchableMetrics;
   controller!: CanaryController;
   load!: LoadGenerator;
 
@@ -56,8 +86,17 @@ export class CanaryRig {
     // p95 across a bucket edge (at 15 ms, a few 10 ms stalls among 20 samples did), while 3× (180 ms) lands two buckets up.
     const latencyMs = options.latencyMs ?? 60;
     this.v1 = new DemoBackend({ service: this.service, version: 'v1', latencyMs });
-    this.v2 = new DemoBackend({ service: this.service, version: 'v2', latencyMs, mode: options.v2Mode ?? 'healthy' });
-    this.router = new LocalRouter({ routes: [] });
+    this.v2 = new DemoBackend({
+      service: this.service,
+      version: 'v2',
+      latencyMs,
+      mode: options.v2Mode ?? 'healthy',
+      ...options.v2,
+    });
+    this.router = new LocalRouter({
+      routes: [],
+      ...(options.durationBucketsMs ? { durationBucketsMs: options.durationBucketsMs } : {}),
+    });
     this.recording = new RecordingRouter(this.router);
   }
 
@@ -69,11 +108,15 @@ export class CanaryRig {
       weights: { v1: 100, v2: 0 },
     });
     await this.router.listen();
-    this.prometheus = await startPrometheus({ targets: [{ address: new URL(this.router.adminUrl).host }] });
+    this.prometheus = await startPrometheus({
+      targets: [{ address: new URL(this.router.adminUrl).host }],
+      scrapeIntervalMs: this.options.scrapeIntervalMs ?? 1000,
+    });
+    this.metrics = new SwitchableMetrics(this.prometheus.url);
     const controllerOptions: ConstructorParameters<typeof CanaryController>[0] = {
       store: this.store,
       router: this.recording,
-      metrics: new PrometheusCanaryMetrics(this.prometheus.url),
+      metrics: this.metrics,
       tickMs: this.options.tickMs ?? 100,
     };
     if (this.options.registry) controllerOptions.registry = this.options.registry;
@@ -92,7 +135,7 @@ export class CanaryRig {
       window: '5s',
       failureThreshold: 2,
       thresholds: { minRequests: 10 },
-      missingData: { limit: 10, action: 'rollback' },
+      missingData: { maxHold: '10s', action: 'rollback' },
       ...plan,
     });
     return (await this.controller.start(this.service, parsed, 'test')).state;

@@ -6,8 +6,15 @@ import type { AddressInfo } from 'node:net';
  * benchmark. Not a library feature: loopback only, bounded rate.
  */
 
-/** healthy; `errors`: exactly every 20th request answers 500 (5%, deterministic); `slow`: latency × slowFactor. */
-export type BackendMode = 'healthy' | 'errors' | 'slow';
+/**
+ * healthy; `errors`: exactly every 20th request answers 500 (5%, deterministic); `slow`: latency × slowFactor;
+ * `bursty`: `burstLength` 500s in a row once every `burstEvery` requests, the first burst after `burstAfter`
+ * requests (default 8 in 1000: 0.8 % on average, a spike when it comes); `tail`: one request in ten is
+ * slowFactor × slower (p95 moves, the mean much less).
+ */
+export type BackendMode = 'healthy' | 'errors' | 'slow' | 'bursty' | 'tail';
+
+const MODES: readonly BackendMode[] = ['healthy', 'errors', 'slow', 'bursty', 'tail'];
 
 export interface DemoBackendOptions {
   service: string;
@@ -19,6 +26,10 @@ export interface DemoBackendOptions {
   slowFactor?: number;
   /** In `errors` mode one request in this many fails. Default 20 (5%). */
   errorEvery?: number;
+  /** `bursty` mode: a burst every this many requests (default 1000), this long (default 8), first after (default 40). */
+  burstEvery?: number;
+  burstLength?: number;
+  burstAfter?: number;
 }
 
 export class DemoBackend {
@@ -73,20 +84,27 @@ export class DemoBackend {
       });
       req.on('end', () => {
         const mode = (JSON.parse(body || '{}') as { mode?: string }).mode;
-        if (mode !== 'healthy' && mode !== 'errors' && mode !== 'slow') {
-          res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"mode: healthy|errors|slow"}');
+        if (!MODES.includes(mode as BackendMode)) {
+          res.writeHead(400, { 'content-type': 'application/json' }).end(`{"error":"mode: ${MODES.join('|')}"}`);
           return;
         }
-        this.setMode(mode);
+        this.setMode(mode as BackendMode);
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ mode }));
       });
       return;
     }
     this.served += 1;
     const mode = this._mode;
-    const fail = mode === 'errors' && this.served % (this.options.errorEvery ?? 20) === 0;
-    const latency = (this.options.latencyMs ?? 15) * (mode === 'slow' ? (this.options.slowFactor ?? 3) : 1);
-    if ((fail || mode === 'slow') && this.firstBadAt === null) this.firstBadAt = Date.now();
+    const o = this.options;
+    const burstAfter = o.burstAfter ?? 40;
+    const fail =
+      (mode === 'errors' && this.served % (o.errorEvery ?? 20) === 0) ||
+      (mode === 'bursty' &&
+        this.served > burstAfter &&
+        (this.served - burstAfter - 1) % (o.burstEvery ?? 1000) < (o.burstLength ?? 8));
+    const slowed = mode === 'slow' || (mode === 'tail' && this.served % 10 === 0);
+    const latency = (o.latencyMs ?? 15) * (slowed ? (o.slowFactor ?? 3) : 1);
+    if ((fail || slowed) && this.firstBadAt === null) this.firstBadAt = Date.now();
     setTimeout(() => {
       const status = fail ? 500 : 200;
       res.writeHead(status, { 'content-type': 'application/json' });
@@ -125,8 +143,13 @@ export class LoadGenerator {
   start(): void {
     const tickMs = 20;
     let carry = 0;
+    let last = performance.now();
     this.timer = setInterval(() => {
-      carry += (this.rps * tickMs) / 1000;
+      // By elapsed time, not by tick count: on a busy machine timers fire late, and the rate must hold anyway
+      // (a canary's minimum-request gate is sized from it). A long stall sends at most 100 ms' worth at once.
+      const now = performance.now();
+      carry = Math.min(carry + (this.rps * (now - last)) / 1000, Math.max(1, this.rps / 10));
+      last = now;
       while (carry >= 1) {
         carry -= 1;
         // A bounded number in flight: a stalled router must not make the generator pile up sockets.

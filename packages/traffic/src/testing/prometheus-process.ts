@@ -49,7 +49,9 @@ export async function startPrometheus(options: {
   const binary = options.binary ?? findPrometheus();
   if (!binary) throw new Error('Prometheus is not installed (apt-get install -y prometheus, or set RC_PROMETHEUS_BIN)');
   const dir = await mkdtemp(join(tmpdir(), 'rc-prometheus-'));
-  const interval = `${Math.max(1, Math.round((options.scrapeIntervalMs ?? 1000) / 1000))}s`;
+  // Prometheus accepts sub-second scrape intervals (`250ms`); tests use them to keep scenarios short.
+  const intervalMs = Math.max(100, Math.round(options.scrapeIntervalMs ?? 1000));
+  const interval = intervalMs % 1000 === 0 ? `${intervalMs / 1000}s` : `${intervalMs}ms`;
   const targets = options.targets
     .map((t) => `      - targets: ['${t.address}']\n        labels: ${JSON.stringify(t.labels ?? {})}`)
     .join('\n');
