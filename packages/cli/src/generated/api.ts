@@ -26,44 +26,7 @@ export type paths = {
           content: {
             'application/json': {
               revision: number;
-              flags: {
-                key: string;
-                description?: string;
-                owner?: string;
-                /** @enum {string} */
-                type: 'boolean' | 'string' | 'number' | 'object';
-                /** @description variant name → value of the flag type */
-                variants: {
-                  [key: string]: unknown;
-                };
-                defaultVariant: string;
-                /** @description JSON Schema every variant must satisfy (number and object flags) */
-                schema?: {
-                  [key: string]: unknown;
-                };
-                sensitive?: boolean;
-                /** @description environment name → settings */
-                environments: {
-                  [key: string]: {
-                    /** @enum {string} */
-                    state: 'ENABLED' | 'DISABLED';
-                    /** @description flagd JsonLogic returning a variant name or null */
-                    targeting?: {
-                      [key: string]: unknown;
-                    };
-                    /** @description targeting key → variant */
-                    overrides?: {
-                      [key: string]: string;
-                    };
-                    /** @description That percentage of targeting keys get `variant` */
-                    rollout?: {
-                      variant: string;
-                      /** @description 0–100, at most two decimals */
-                      percentage: number;
-                    };
-                  };
-                };
-              }[];
+              flags: components['schemas']['Flag'][];
               /** @description Stored records this replica cannot load */
               unloadable?: {
                 /** @enum {string} */
@@ -81,21 +44,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -104,21 +53,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -127,21 +62,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -155,47 +76,9 @@ export type paths = {
         path?: never;
         cookie?: never;
       };
-      /** @description A flag (one entry of the flags file) */
       requestBody: {
         content: {
-          'application/json': {
-            key: string;
-            description?: string;
-            owner?: string;
-            /** @enum {string} */
-            type: 'boolean' | 'string' | 'number' | 'object';
-            /** @description variant name → value of the flag type */
-            variants: {
-              [key: string]: unknown;
-            };
-            defaultVariant: string;
-            /** @description JSON Schema every variant must satisfy (number and object flags) */
-            schema?: {
-              [key: string]: unknown;
-            };
-            sensitive?: boolean;
-            /** @description environment name → settings */
-            environments: {
-              [key: string]: {
-                /** @enum {string} */
-                state: 'ENABLED' | 'DISABLED';
-                /** @description flagd JsonLogic returning a variant name or null */
-                targeting?: {
-                  [key: string]: unknown;
-                };
-                /** @description targeting key → variant */
-                overrides?: {
-                  [key: string]: string;
-                };
-                /** @description That percentage of targeting keys get `variant` */
-                rollout?: {
-                  variant: string;
-                  /** @description 0–100, at most two decimals */
-                  percentage: number;
-                };
-              };
-            };
-          };
+          'application/json': components['schemas']['Flag'];
         };
       };
       responses: {
@@ -205,44 +88,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              key: string;
-              description?: string;
-              owner?: string;
-              /** @enum {string} */
-              type: 'boolean' | 'string' | 'number' | 'object';
-              /** @description variant name → value of the flag type */
-              variants: {
-                [key: string]: unknown;
-              };
-              defaultVariant: string;
-              /** @description JSON Schema every variant must satisfy (number and object flags) */
-              schema?: {
-                [key: string]: unknown;
-              };
-              sensitive?: boolean;
-              /** @description environment name → settings */
-              environments: {
-                [key: string]: {
-                  /** @enum {string} */
-                  state: 'ENABLED' | 'DISABLED';
-                  /** @description flagd JsonLogic returning a variant name or null */
-                  targeting?: {
-                    [key: string]: unknown;
-                  };
-                  /** @description targeting key → variant */
-                  overrides?: {
-                    [key: string]: string;
-                  };
-                  /** @description That percentage of targeting keys get `variant` */
-                  rollout?: {
-                    variant: string;
-                    /** @description 0–100, at most two decimals */
-                    percentage: number;
-                  };
-                };
-              };
-            };
+            'application/json': components['schemas']['Flag'];
           };
         };
         /** @description Invalid input (VALIDATION_FAILED, INVALID_TARGETING, MALFORMED_JSON, …; `path` names the field) */
@@ -251,21 +97,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -274,21 +106,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -297,21 +115,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Conflict */
@@ -320,21 +124,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description BODY_TOO_LARGE */
@@ -343,21 +133,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNSUPPORTED_MEDIA_TYPE */
@@ -366,21 +142,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -417,44 +179,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              key: string;
-              description?: string;
-              owner?: string;
-              /** @enum {string} */
-              type: 'boolean' | 'string' | 'number' | 'object';
-              /** @description variant name → value of the flag type */
-              variants: {
-                [key: string]: unknown;
-              };
-              defaultVariant: string;
-              /** @description JSON Schema every variant must satisfy (number and object flags) */
-              schema?: {
-                [key: string]: unknown;
-              };
-              sensitive?: boolean;
-              /** @description environment name → settings */
-              environments: {
-                [key: string]: {
-                  /** @enum {string} */
-                  state: 'ENABLED' | 'DISABLED';
-                  /** @description flagd JsonLogic returning a variant name or null */
-                  targeting?: {
-                    [key: string]: unknown;
-                  };
-                  /** @description targeting key → variant */
-                  overrides?: {
-                    [key: string]: string;
-                  };
-                  /** @description That percentage of targeting keys get `variant` */
-                  rollout?: {
-                    variant: string;
-                    /** @description 0–100, at most two decimals */
-                    percentage: number;
-                  };
-                };
-              };
-            };
+            'application/json': components['schemas']['Flag'];
           };
         };
         /** @description Invalid input (VALIDATION_FAILED, INVALID_TARGETING, MALFORMED_JSON, …; `path` names the field) */
@@ -463,21 +188,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -486,21 +197,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -509,21 +206,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Not found */
@@ -532,21 +215,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -565,47 +234,9 @@ export type paths = {
         };
         cookie?: never;
       };
-      /** @description A flag (one entry of the flags file) */
       requestBody: {
         content: {
-          'application/json': {
-            key: string;
-            description?: string;
-            owner?: string;
-            /** @enum {string} */
-            type: 'boolean' | 'string' | 'number' | 'object';
-            /** @description variant name → value of the flag type */
-            variants: {
-              [key: string]: unknown;
-            };
-            defaultVariant: string;
-            /** @description JSON Schema every variant must satisfy (number and object flags) */
-            schema?: {
-              [key: string]: unknown;
-            };
-            sensitive?: boolean;
-            /** @description environment name → settings */
-            environments: {
-              [key: string]: {
-                /** @enum {string} */
-                state: 'ENABLED' | 'DISABLED';
-                /** @description flagd JsonLogic returning a variant name or null */
-                targeting?: {
-                  [key: string]: unknown;
-                };
-                /** @description targeting key → variant */
-                overrides?: {
-                  [key: string]: string;
-                };
-                /** @description That percentage of targeting keys get `variant` */
-                rollout?: {
-                  variant: string;
-                  /** @description 0–100, at most two decimals */
-                  percentage: number;
-                };
-              };
-            };
-          };
+          'application/json': components['schemas']['Flag'];
         };
       };
       responses: {
@@ -615,44 +246,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              key: string;
-              description?: string;
-              owner?: string;
-              /** @enum {string} */
-              type: 'boolean' | 'string' | 'number' | 'object';
-              /** @description variant name → value of the flag type */
-              variants: {
-                [key: string]: unknown;
-              };
-              defaultVariant: string;
-              /** @description JSON Schema every variant must satisfy (number and object flags) */
-              schema?: {
-                [key: string]: unknown;
-              };
-              sensitive?: boolean;
-              /** @description environment name → settings */
-              environments: {
-                [key: string]: {
-                  /** @enum {string} */
-                  state: 'ENABLED' | 'DISABLED';
-                  /** @description flagd JsonLogic returning a variant name or null */
-                  targeting?: {
-                    [key: string]: unknown;
-                  };
-                  /** @description targeting key → variant */
-                  overrides?: {
-                    [key: string]: string;
-                  };
-                  /** @description That percentage of targeting keys get `variant` */
-                  rollout?: {
-                    variant: string;
-                    /** @description 0–100, at most two decimals */
-                    percentage: number;
-                  };
-                };
-              };
-            };
+            'application/json': components['schemas']['Flag'];
           };
         };
         /** @description Invalid input (VALIDATION_FAILED, INVALID_TARGETING, MALFORMED_JSON, …; `path` names the field) */
@@ -661,21 +255,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -684,21 +264,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -707,21 +273,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Not found */
@@ -730,21 +282,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description PRECONDITION_FAILED: If-Match does not match the current ETag */
@@ -753,21 +291,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description BODY_TOO_LARGE */
@@ -776,21 +300,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNSUPPORTED_MEDIA_TYPE */
@@ -799,21 +309,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -848,21 +344,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -871,21 +353,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -894,21 +362,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Not found */
@@ -917,21 +371,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description PRECONDITION_FAILED: If-Match does not match the current ETag */
@@ -940,21 +380,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -1019,44 +445,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              key: string;
-              description?: string;
-              owner?: string;
-              /** @enum {string} */
-              type: 'boolean' | 'string' | 'number' | 'object';
-              /** @description variant name → value of the flag type */
-              variants: {
-                [key: string]: unknown;
-              };
-              defaultVariant: string;
-              /** @description JSON Schema every variant must satisfy (number and object flags) */
-              schema?: {
-                [key: string]: unknown;
-              };
-              sensitive?: boolean;
-              /** @description environment name → settings */
-              environments: {
-                [key: string]: {
-                  /** @enum {string} */
-                  state: 'ENABLED' | 'DISABLED';
-                  /** @description flagd JsonLogic returning a variant name or null */
-                  targeting?: {
-                    [key: string]: unknown;
-                  };
-                  /** @description targeting key → variant */
-                  overrides?: {
-                    [key: string]: string;
-                  };
-                  /** @description That percentage of targeting keys get `variant` */
-                  rollout?: {
-                    variant: string;
-                    /** @description 0–100, at most two decimals */
-                    percentage: number;
-                  };
-                };
-              };
-            };
+            'application/json': components['schemas']['Flag'];
           };
         };
         /** @description Invalid input (VALIDATION_FAILED, INVALID_TARGETING, MALFORMED_JSON, …; `path` names the field) */
@@ -1065,21 +454,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -1088,21 +463,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -1111,21 +472,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Not found */
@@ -1134,21 +481,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description PRECONDITION_FAILED: If-Match does not match the current ETag */
@@ -1157,21 +490,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description BODY_TOO_LARGE */
@@ -1180,21 +499,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNSUPPORTED_MEDIA_TYPE */
@@ -1203,21 +508,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -1262,44 +553,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              key: string;
-              description?: string;
-              owner?: string;
-              /** @enum {string} */
-              type: 'boolean' | 'string' | 'number' | 'object';
-              /** @description variant name → value of the flag type */
-              variants: {
-                [key: string]: unknown;
-              };
-              defaultVariant: string;
-              /** @description JSON Schema every variant must satisfy (number and object flags) */
-              schema?: {
-                [key: string]: unknown;
-              };
-              sensitive?: boolean;
-              /** @description environment name → settings */
-              environments: {
-                [key: string]: {
-                  /** @enum {string} */
-                  state: 'ENABLED' | 'DISABLED';
-                  /** @description flagd JsonLogic returning a variant name or null */
-                  targeting?: {
-                    [key: string]: unknown;
-                  };
-                  /** @description targeting key → variant */
-                  overrides?: {
-                    [key: string]: string;
-                  };
-                  /** @description That percentage of targeting keys get `variant` */
-                  rollout?: {
-                    variant: string;
-                    /** @description 0–100, at most two decimals */
-                    percentage: number;
-                  };
-                };
-              };
-            };
+            'application/json': components['schemas']['Flag'];
           };
         };
         /** @description Invalid input (VALIDATION_FAILED, INVALID_TARGETING, MALFORMED_JSON, …; `path` names the field) */
@@ -1308,21 +562,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -1331,21 +571,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -1354,21 +580,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Not found */
@@ -1377,21 +589,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description PRECONDITION_FAILED: If-Match does not match the current ETag */
@@ -1400,21 +598,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description BODY_TOO_LARGE */
@@ -1423,21 +607,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNSUPPORTED_MEDIA_TYPE */
@@ -1446,21 +616,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -1489,44 +645,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              key: string;
-              description?: string;
-              owner?: string;
-              /** @enum {string} */
-              type: 'boolean' | 'string' | 'number' | 'object';
-              /** @description variant name → value of the flag type */
-              variants: {
-                [key: string]: unknown;
-              };
-              defaultVariant: string;
-              /** @description JSON Schema every variant must satisfy (number and object flags) */
-              schema?: {
-                [key: string]: unknown;
-              };
-              sensitive?: boolean;
-              /** @description environment name → settings */
-              environments: {
-                [key: string]: {
-                  /** @enum {string} */
-                  state: 'ENABLED' | 'DISABLED';
-                  /** @description flagd JsonLogic returning a variant name or null */
-                  targeting?: {
-                    [key: string]: unknown;
-                  };
-                  /** @description targeting key → variant */
-                  overrides?: {
-                    [key: string]: string;
-                  };
-                  /** @description That percentage of targeting keys get `variant` */
-                  rollout?: {
-                    variant: string;
-                    /** @description 0–100, at most two decimals */
-                    percentage: number;
-                  };
-                };
-              };
-            };
+            'application/json': components['schemas']['Flag'];
           };
         };
         /** @description Invalid input (VALIDATION_FAILED, INVALID_TARGETING, MALFORMED_JSON, …; `path` names the field) */
@@ -1535,21 +654,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -1558,21 +663,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -1581,21 +672,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Not found */
@@ -1604,21 +681,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description PRECONDITION_FAILED: If-Match does not match the current ETag */
@@ -1627,21 +690,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -1685,21 +734,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -1708,21 +743,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -1773,21 +794,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -1796,21 +803,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -1860,21 +853,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -1883,21 +862,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -1906,21 +871,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Not found */
@@ -1929,21 +880,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -1988,21 +925,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -2011,21 +934,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -2034,21 +943,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description PRECONDITION_FAILED: If-Match does not match the current ETag */
@@ -2057,21 +952,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description BODY_TOO_LARGE */
@@ -2080,21 +961,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNSUPPORTED_MEDIA_TYPE */
@@ -2103,21 +970,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -2152,21 +1005,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -2175,21 +1014,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -2198,21 +1023,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Not found */
@@ -2221,21 +1032,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Conflict */
@@ -2244,21 +1041,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description PRECONDITION_FAILED: If-Match does not match the current ETag */
@@ -2267,21 +1050,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -2315,16 +1084,7 @@ export type paths = {
           };
           content: {
             'application/json': {
-              tokens: {
-                id: string;
-                name: string;
-                /** @enum {string} */
-                kind: 'admin' | 'client';
-                /** @description The environment of a client token */
-                environment: string | null;
-                createdAt: string;
-                revokedAt: string | null;
-              }[];
+              tokens: components['schemas']['TokenInfo'][];
             };
           };
         };
@@ -2334,21 +1094,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -2357,21 +1103,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -2403,18 +1135,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              id: string;
-              name: string;
-              /** @enum {string} */
-              kind: 'admin' | 'client';
-              /** @description The environment of a client token */
-              environment: string | null;
-              createdAt: string;
-              revokedAt: string | null;
-              /** @description The secret; shown only in this response */
-              token: string;
-            };
+            'application/json': components['schemas']['CreatedToken'];
           };
         };
         /** @description Invalid input (VALIDATION_FAILED, INVALID_TARGETING, MALFORMED_JSON, …; `path` names the field) */
@@ -2423,21 +1144,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -2446,21 +1153,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -2469,21 +1162,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description BODY_TOO_LARGE */
@@ -2492,21 +1171,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNSUPPORTED_MEDIA_TYPE */
@@ -2515,21 +1180,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -2575,21 +1226,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -2598,21 +1235,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -2621,21 +1244,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Not found */
@@ -2644,21 +1253,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -2709,20 +1304,7 @@ export type paths = {
           };
           content: {
             'application/json': {
-              records: {
-                revision: number;
-                at: string;
-                actor: string;
-                /** @enum {string} */
-                entityType: 'flag' | 'evaluator' | 'token';
-                entityKey: string;
-                /** @enum {string} */
-                action: 'create' | 'update' | 'delete' | 'revoke';
-                /** @description The entity before the change (null when absent) */
-                before: unknown;
-                /** @description The entity after the change (null when absent) */
-                after: unknown;
-              }[];
+              records: components['schemas']['AuditRecord'][];
             };
           };
         };
@@ -2732,21 +1314,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -2755,21 +1323,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -2778,21 +1332,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -2843,19 +1383,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              environment: string;
-              revision: number;
-              flags: {
-                key: string;
-                /** @description Omitted for sensitive flags and when the code default applies */
-                value?: unknown;
-                variant?: string;
-                reason: string;
-                errorCode?: string;
-                sensitive?: boolean;
-              }[];
-            };
+            'application/json': components['schemas']['EvaluationResult'];
           };
         };
         /** @description Invalid input (VALIDATION_FAILED, INVALID_TARGETING, MALFORMED_JSON, …; `path` names the field) */
@@ -2864,21 +1392,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -2887,21 +1401,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -2910,21 +1410,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description BODY_TOO_LARGE */
@@ -2933,21 +1419,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNSUPPORTED_MEDIA_TYPE */
@@ -2956,21 +1428,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNAVAILABLE */
@@ -2979,21 +1437,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -3040,21 +1484,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -3063,21 +1493,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNAVAILABLE */
@@ -3086,21 +1502,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -3171,21 +1573,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -3194,21 +1582,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -3217,21 +1591,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Conflict */
@@ -3240,21 +1600,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description BODY_TOO_LARGE */
@@ -3263,21 +1609,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNSUPPORTED_MEDIA_TYPE */
@@ -3286,21 +1618,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNAVAILABLE */
@@ -3309,21 +1627,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -3370,21 +1674,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -3393,21 +1683,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -3416,21 +1692,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Not found */
@@ -3439,21 +1701,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNAVAILABLE */
@@ -3462,21 +1710,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -3527,21 +1761,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -3550,21 +1770,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -3573,21 +1779,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Not found */
@@ -3596,21 +1788,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Conflict */
@@ -3619,21 +1797,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNAVAILABLE */
@@ -3642,21 +1806,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -3705,21 +1855,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -3728,21 +1864,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -3751,21 +1873,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Not found */
@@ -3774,21 +1882,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Conflict */
@@ -3797,21 +1891,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNAVAILABLE */
@@ -3820,21 +1900,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -3883,21 +1949,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -3906,21 +1958,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -3929,21 +1967,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Not found */
@@ -3952,21 +1976,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Conflict */
@@ -3975,21 +1985,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNAVAILABLE */
@@ -3998,21 +1994,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -4061,21 +2043,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -4084,21 +2052,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -4107,21 +2061,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Not found */
@@ -4130,21 +2070,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Conflict */
@@ -4153,21 +2079,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNAVAILABLE */
@@ -4176,21 +2088,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -4242,21 +2140,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -4265,21 +2149,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNAVAILABLE */
@@ -4288,21 +2158,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -4350,21 +2206,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -4373,21 +2215,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description RATE_LIMITED: the token holds too many open streams */
@@ -4396,21 +2224,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNAVAILABLE */
@@ -4419,21 +2233,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -4485,19 +2285,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              key: string;
-              /** @description Absent when the code default applies (e.g. reason DISABLED) */
-              value?: unknown;
-              variant?: string;
-              reason?: string;
-              errorCode?: string;
-              errorDetails?: string;
-              /** @description Flag metadata */
-              metadata?: {
-                [key: string]: unknown;
-              };
-            };
+            'application/json': components['schemas']['OfrepEvaluation'];
           };
         };
         /** @description Invalid context or evaluation error */
@@ -4516,21 +2304,7 @@ export type paths = {
                     [key: string]: unknown;
                   };
                 }
-              | {
-                  error: {
-                    /** @description Stable machine-readable code (docs/api.md) */
-                    code: string;
-                    message: string;
-                    /** @description JSON Pointer of the first offending field */
-                    path?: string;
-                    details?: {
-                      /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                      path: string;
-                      code: string;
-                      message: string;
-                    }[];
-                  };
-                };
+              | components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -4539,21 +2313,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -4562,21 +2322,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description FLAG_NOT_FOUND */
@@ -4595,21 +2341,7 @@ export type paths = {
                     [key: string]: unknown;
                   };
                 }
-              | {
-                  error: {
-                    /** @description Stable machine-readable code (docs/api.md) */
-                    code: string;
-                    message: string;
-                    /** @description JSON Pointer of the first offending field */
-                    path?: string;
-                    details?: {
-                      /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                      path: string;
-                      code: string;
-                      message: string;
-                    }[];
-                  };
-                };
+              | components['schemas']['Error'];
           };
         };
         /** @description BODY_TOO_LARGE */
@@ -4618,21 +2350,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNSUPPORTED_MEDIA_TYPE */
@@ -4641,21 +2359,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNAVAILABLE */
@@ -4664,21 +2368,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -4726,19 +2416,7 @@ export type paths = {
           };
           content: {
             'application/json': {
-              flags: {
-                key: string;
-                /** @description Absent when the code default applies (e.g. reason DISABLED) */
-                value?: unknown;
-                variant?: string;
-                reason?: string;
-                errorCode?: string;
-                errorDetails?: string;
-                /** @description Flag metadata */
-                metadata?: {
-                  [key: string]: unknown;
-                };
-              }[];
+              flags: components['schemas']['OfrepEvaluation'][];
               metadata: {
                 revision: number;
               };
@@ -4775,21 +2453,7 @@ export type paths = {
                     [key: string]: unknown;
                   };
                 }
-              | {
-                  error: {
-                    /** @description Stable machine-readable code (docs/api.md) */
-                    code: string;
-                    message: string;
-                    /** @description JSON Pointer of the first offending field */
-                    path?: string;
-                    details?: {
-                      /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                      path: string;
-                      code: string;
-                      message: string;
-                    }[];
-                  };
-                };
+              | components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -4798,21 +2462,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -4821,21 +2471,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description BODY_TOO_LARGE */
@@ -4844,21 +2480,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNSUPPORTED_MEDIA_TYPE */
@@ -4867,21 +2489,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNAVAILABLE */
@@ -4890,21 +2498,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -4950,21 +2544,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -4973,21 +2553,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -4996,21 +2562,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description RATE_LIMITED: the token holds too many open streams */
@@ -5019,21 +2571,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNAVAILABLE */
@@ -5042,21 +2580,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -5125,21 +2649,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -5148,21 +2658,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Not found */
@@ -5171,21 +2667,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description BODY_TOO_LARGE */
@@ -5194,21 +2676,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description UNSUPPORTED_MEDIA_TYPE */
@@ -5217,21 +2685,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -5274,21 +2728,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -5297,21 +2737,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Not found */
@@ -5320,21 +2746,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description RATE_LIMITED: the token holds too many open streams */
@@ -5343,21 +2755,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -5393,34 +2791,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              enabled: boolean;
-              webhook: {
-                enabled: boolean;
-              };
-              watch:
-                | {
-                    /** @enum {boolean} */
-                    enabled: false;
-                  }
-                | {
-                    /** @enum {boolean} */
-                    enabled: true;
-                    url: string;
-                    intervalMs: number;
-                    /** @enum {string} */
-                    state: 'starting' | 'watching' | 'failing' | 'stopped';
-                    lastEventId: number | null;
-                    lastError: string | null;
-                    polls: number;
-                  };
-              hintsSent: {
-                webhook: number;
-                watch: number;
-                relay: number;
-              };
-              clients: number;
-            };
+            'application/json': components['schemas']['UnleashBridgeStatus'];
           };
         };
         /** @description Missing, unknown or revoked token */
@@ -5429,21 +2800,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
         /** @description Wrong token kind */
@@ -5452,21 +2809,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -5647,21 +2990,7 @@ export type paths = {
             [name: string]: unknown;
           };
           content: {
-            'application/json': {
-              error: {
-                /** @description Stable machine-readable code (docs/api.md) */
-                code: string;
-                message: string;
-                /** @description JSON Pointer of the first offending field */
-                path?: string;
-                details?: {
-                  /** @description JSON Pointer of the offending field in the body, or the query/header name */
-                  path: string;
-                  code: string;
-                  message: string;
-                }[];
-              };
-            };
+            'application/json': components['schemas']['Error'];
           };
         };
       };
@@ -5764,7 +3093,156 @@ export type paths = {
 };
 export type webhooks = Record<string, never>;
 export type components = {
-  schemas: never;
+  schemas: {
+    /** @description An error: `{ error: { code, message, path?, details? } }` */
+    Error: {
+      error: {
+        /** @description Stable machine-readable code (docs/api.md) */
+        code: string;
+        message: string;
+        /** @description JSON Pointer of the first offending field */
+        path?: string;
+        details?: {
+          /** @description JSON Pointer of the offending field in the body, or the query/header name */
+          path: string;
+          code: string;
+          message: string;
+        }[];
+      };
+    };
+    /** @description A flag (one entry of the flags file) */
+    Flag: {
+      key: string;
+      description?: string;
+      owner?: string;
+      /** @enum {string} */
+      type: 'boolean' | 'string' | 'number' | 'object';
+      /** @description variant name → value of the flag type */
+      variants: {
+        [key: string]: unknown;
+      };
+      defaultVariant: string;
+      /** @description JSON Schema every variant must satisfy (number and object flags) */
+      schema?: {
+        [key: string]: unknown;
+      };
+      sensitive?: boolean;
+      /** @description environment name → settings */
+      environments: {
+        [key: string]: {
+          /** @enum {string} */
+          state: 'ENABLED' | 'DISABLED';
+          /** @description flagd JsonLogic returning a variant name or null */
+          targeting?: {
+            [key: string]: unknown;
+          };
+          /** @description targeting key → variant */
+          overrides?: {
+            [key: string]: string;
+          };
+          /** @description That percentage of targeting keys get `variant` */
+          rollout?: {
+            variant: string;
+            /** @description 0–100, at most two decimals */
+            percentage: number;
+          };
+        };
+      };
+    };
+    /** @description A token (never its secret) */
+    TokenInfo: {
+      id: string;
+      name: string;
+      /** @enum {string} */
+      kind: 'admin' | 'client';
+      /** @description The environment of a client token */
+      environment: string | null;
+      createdAt: string;
+      revokedAt: string | null;
+    };
+    /** @description Created; the token is shown only in this response */
+    CreatedToken: {
+      id: string;
+      name: string;
+      /** @enum {string} */
+      kind: 'admin' | 'client';
+      /** @description The environment of a client token */
+      environment: string | null;
+      createdAt: string;
+      revokedAt: string | null;
+      /** @description The secret; shown only in this response */
+      token: string;
+    };
+    AuditRecord: {
+      revision: number;
+      at: string;
+      actor: string;
+      /** @enum {string} */
+      entityType: 'flag' | 'evaluator' | 'token';
+      entityKey: string;
+      /** @enum {string} */
+      action: 'create' | 'update' | 'delete' | 'revoke';
+      /** @description The entity before the change (null when absent) */
+      before: unknown;
+      /** @description The entity after the change (null when absent) */
+      after: unknown;
+    };
+    EvaluationResult: {
+      environment: string;
+      revision: number;
+      flags: {
+        key: string;
+        /** @description Omitted for sensitive flags and when the code default applies */
+        value?: unknown;
+        variant?: string;
+        reason: string;
+        errorCode?: string;
+        sensitive?: boolean;
+      }[];
+    };
+    OfrepEvaluation: {
+      key: string;
+      /** @description Absent when the code default applies (e.g. reason DISABLED) */
+      value?: unknown;
+      variant?: string;
+      reason?: string;
+      errorCode?: string;
+      errorDetails?: string;
+      /** @description Flag metadata */
+      metadata?: {
+        [key: string]: unknown;
+      };
+    };
+    /** @description Bridge status (never a secret or token) */
+    UnleashBridgeStatus: {
+      enabled: boolean;
+      webhook: {
+        enabled: boolean;
+      };
+      watch:
+        | {
+            /** @enum {boolean} */
+            enabled: false;
+          }
+        | {
+            /** @enum {boolean} */
+            enabled: true;
+            url: string;
+            intervalMs: number;
+            /** @enum {string} */
+            state: 'starting' | 'watching' | 'failing' | 'stopped';
+            lastEventId: number | null;
+            lastError: string | null;
+            polls: number;
+          };
+      hintsSent: {
+        webhook: number;
+        watch: number;
+        relay: number;
+      };
+      clients: number;
+    };
+  };
   responses: never;
   parameters: never;
   requestBodies: never;

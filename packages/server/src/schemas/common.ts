@@ -49,7 +49,7 @@ export const ErrorBody = Type.Object(
       details: Type.Optional(Type.Array(ErrorDetail)),
     }),
   },
-  { description: 'An error: `{ error: { code, message, path?, details? } }`' },
+  { $id: 'Error', description: 'An error: `{ error: { code, message, path?, details? } }`' },
 );
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
@@ -68,14 +68,15 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
 /** Error responses of a route, all with the error body. */
 export function errors(...statuses: number[]): Record<number, TSchema> {
   const out: Record<number, TSchema> = {};
-  for (const s of statuses) out[s] = { ...ErrorBody, description: ERROR_DESCRIPTIONS[s] ?? 'Error' };
+  for (const s of statuses) out[s] = Type.Ref(ErrorBody, { description: ERROR_DESCRIPTIONS[s] ?? 'Error' });
   return out;
 }
 
 /** The errors every authenticated route with a JSON body can answer. */
 export const COMMON_ERRORS = [400, 401, 403] as const;
 
-export const Empty = (description: string) => Type.Null({ description });
+/** No body (204, 304). */
+export const Empty = (description: string) => Type.Unsafe<undefined>({ type: 'null', description });
 
 /** A response that is not JSON (Prometheus text, an SSE stream). */
 export function textResponse(contentType: string, description: string) {

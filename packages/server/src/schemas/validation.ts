@@ -15,6 +15,11 @@ const ajv = new Ajv({
   keywords: [VALIDATED_BY],
 });
 
+/** Makes a schema with an `$id` available to `$ref`s of the route schemas (once per process: apps share Ajv). */
+export function addSharedSchema(schema: { $id?: string }): void {
+  if (schema.$id && !ajv.getSchema(schema.$id)) ajv.addSchema(withoutCoreValidated(schema) as object);
+}
+
 /** A copy of `schema` with every subschema marked as validated by core replaced by `{}` (anything). */
 function withoutCoreValidated(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(withoutCoreValidated);

@@ -1,3 +1,4 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError, type ErrorDetail } from '../../errors/app-error.js';
 import type { Runtime } from '../../runtime.js';
@@ -51,7 +52,8 @@ function parseAuditQuery(q: Record<string, string | undefined>): AuditQuery {
   return query;
 }
 
-export async function auditController(app: FastifyInstance, rt: Runtime): Promise<void> {
+export async function auditController(scope: FastifyInstance, rt: Runtime): Promise<void> {
+  const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   app.get('/audit', { schema: schemas.query }, async (req) => ({
     records: await rt.store.queryAudit(parseAuditQuery(req.query as Record<string, string | undefined>)),
   }));

@@ -1,5 +1,4 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifySchema } from 'fastify';
 import { ADMIN_SECURITY, AnyJson, COMMON_ERRORS, errors, StringEnum } from '../../schemas/common.js';
 
 const q = (description: string) => Type.Optional(Type.String({ description }));
@@ -16,22 +15,25 @@ export const AuditQuery = Type.Object({
   limit: q('1–1000'),
 });
 
-export const AuditRecord = Type.Object({
-  revision: Type.Integer(),
-  at: Type.String(),
-  actor: Type.String(),
-  entityType: StringEnum(['flag', 'evaluator', 'token']),
-  entityKey: Type.String(),
-  action: StringEnum(['create', 'update', 'delete', 'revoke']),
-  before: AnyJson('The entity before the change (null when absent)'),
-  after: AnyJson('The entity after the change (null when absent)'),
-});
+export const AuditRecord = Type.Object(
+  {
+    revision: Type.Integer(),
+    at: Type.String(),
+    actor: Type.String(),
+    entityType: StringEnum(['flag', 'evaluator', 'token']),
+    entityKey: Type.String(),
+    action: StringEnum(['create', 'update', 'delete', 'revoke']),
+    before: AnyJson('The entity before the change (null when absent)'),
+    after: AnyJson('The entity after the change (null when absent)'),
+  },
+  { $id: 'AuditRecord' },
+);
 
-export const auditSchemas: Record<string, FastifySchema> = {
+export const auditSchemas = {
   query: {
     summary: 'Audit records, newest first',
     security: ADMIN_SECURITY,
     querystring: AuditQuery,
-    response: { 200: Type.Object({ records: Type.Array(AuditRecord) }), ...errors(...COMMON_ERRORS) },
+    response: { 200: Type.Object({ records: Type.Array(Type.Ref(AuditRecord)) }), ...errors(...COMMON_ERRORS) },
   },
 };

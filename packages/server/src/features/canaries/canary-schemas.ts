@@ -1,5 +1,4 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifySchema } from 'fastify';
 import { ADMIN_SECURITY, COMMON_ERRORS, errors, JsonObject, validatedByCore } from '../../schemas/common.js';
 
 export const CanaryStartRequest = Type.Object(
@@ -53,7 +52,7 @@ const command = (summary: string) => ({
   response: { 200: CanaryRun, ...errors(...COMMON_ERRORS, 404, 409, 503) },
 });
 
-export const canarySchemas: Record<string, FastifySchema> = {
+export const canarySchemas = {
   start: {
     summary: 'Start a canary: shift traffic from `from` (default v1) to `to` step by step, analysing each interval',
     security: ADMIN_SECURITY,

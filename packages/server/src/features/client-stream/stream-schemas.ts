@@ -1,8 +1,7 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifySchema } from 'fastify';
 import { CLIENT_SECURITY, Empty, errors, JsonObject, textResponse } from '../../schemas/common.js';
 
-export const streamSchemas: Record<string, FastifySchema> = {
+export const streamSchemas = {
   snapshot: {
     summary: 'The environment as flagd JSON (ETag; If-None-Match → 304)',
     security: CLIENT_SECURITY,

@@ -1,5 +1,4 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifySchema } from 'fastify';
 import { ADMIN_SECURITY, AnyJson, COMMON_ERRORS, errors } from '../../schemas/common.js';
 
 export const EvaluationRequest = Type.Object({
@@ -21,17 +20,20 @@ export const EvaluatedFlag = Type.Object({
   sensitive: Type.Optional(Type.Boolean()),
 });
 
-export const EvaluationResult = Type.Object({
-  environment: Type.String(),
-  revision: Type.Integer(),
-  flags: Type.Array(EvaluatedFlag),
-});
+export const EvaluationResult = Type.Object(
+  {
+    environment: Type.String(),
+    revision: Type.Integer(),
+    flags: Type.Array(EvaluatedFlag),
+  },
+  { $id: 'EvaluationResult' },
+);
 
-export const debugSchemas: Record<string, FastifySchema> = {
+export const debugSchemas = {
   evaluate: {
     summary: 'Debug view: every flag evaluated for a context (sensitive values withheld)',
     security: ADMIN_SECURITY,
     body: EvaluationRequest,
-    response: { 200: EvaluationResult, ...errors(...COMMON_ERRORS, 413, 415, 503) },
+    response: { 200: Type.Ref(EvaluationResult), ...errors(...COMMON_ERRORS, 413, 415, 503) },
   },
 };

@@ -1,5 +1,4 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifySchema } from 'fastify';
 import {
   ADMIN_SECURITY,
   COMMON_ERRORS,
@@ -15,7 +14,7 @@ const JsonLogic = JsonObject('Shared JsonLogic, referenced from targeting as {"$
 const NameParams = Type.Object({ name: Type.String({ description: 'Evaluator name' }) });
 const WriteHeaders = validatedByCore(IfMatchHeader);
 
-export const evaluatorSchemas: Record<string, FastifySchema> = {
+export const evaluatorSchemas = {
   list: {
     summary: 'Shared evaluators (flagd $evaluators)',
     security: ADMIN_SECURITY,

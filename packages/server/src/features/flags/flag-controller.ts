@@ -1,29 +1,24 @@
-import { isPlainObject } from '@runtime-control/core';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import { AppError } from '../../errors/app-error.js';
 import type { Runtime } from '../../runtime.js';
-import { param, sendFlag, writeOptions } from '../http-util.js';
+import { sendFlag, writeOptions } from '../http-util.js';
 import { flagSchemas as schemas } from './flag-schemas.js';
 import type { EnvironmentPatch } from './flag-service.js';
 
-const PATCH_FIELDS = new Set(['state', 'targeting', 'rollout', 'overrides']);
-
 /** `/api/admin/flags…` — registered inside the admin scope, so every route requires an admin token. */
-export async function flagController(app: FastifyInstance, rt: Runtime): Promise<void> {
+export async function flagController(scope: FastifyInstance, rt: Runtime): Promise<void> {
+  // Typed from the route schemas: params, query and body as declared in flag-schemas.ts.
+  const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   app.get('/flags', { schema: schemas.list }, async () => {
     const flags = await rt.flags.list();
     // Stored flags this replica cannot load are listed apart, with why, so they can be fixed (PUT) or deleted.
     const broken = rt.state.brokenRecords();
-    const response: Record<string, unknown> = {
-      revision: rt.state.revision,
-      flags: flags.filter((s) => !s.unreadable).map((s) => s.flag),
-    };
-    if (broken.length > 0) response.unloadable = broken;
-    return response;
+    const listed = { revision: rt.state.revision, flags: flags.filter((s) => !s.unreadable).map((s) => s.flag) };
+    return broken.length > 0 ? { ...listed, unloadable: broken } : listed;
   });
 
   app.get('/flags/:key', { schema: schemas.get }, async (req, reply) =>
-    sendFlag(reply, await rt.flags.get(param(req, 'key'))),
+    sendFlag(reply, await rt.flags.get(req.params.key)),
   );
 
   app.post('/flags', { schema: schemas.create }, async (req, reply) =>
@@ -31,35 +26,20 @@ export async function flagController(app: FastifyInstance, rt: Runtime): Promise
   );
 
   app.put('/flags/:key', { schema: schemas.replace }, async (req, reply) =>
-    sendFlag(reply, await rt.flags.replace(param(req, 'key'), req.body, req.actor!, writeOptions(req))),
+    sendFlag(reply, await rt.flags.replace(req.params.key, req.body, req.actor!, writeOptions(req))),
   );
 
   app.delete('/flags/:key', { schema: schemas.delete }, async (req, reply) => {
-    await rt.flags.delete(param(req, 'key'), req.actor!, writeOptions(req));
+    await rt.flags.delete(req.params.key, req.actor!, writeOptions(req));
     return reply.code(204).send();
   });
 
   app.patch('/flags/:key/environments/:env', { schema: schemas.patchEnvironment }, async (req, reply) => {
-    const body = req.body;
-    if (!isPlainObject(body) || Object.keys(body).length === 0) {
-      throw new AppError(
-        'VALIDATION_FAILED',
-        'body must be an object with any of state, targeting, rollout, overrides',
-        {
-          path: '',
-        },
-      );
-    }
-    const unknown = Object.keys(body).filter((k) => !PATCH_FIELDS.has(k));
-    if (unknown.length > 0) {
-      throw new AppError('VALIDATION_FAILED', `unknown property "${unknown[0]}"`, {
-        details: unknown.map((k) => ({ path: `/${k}`, code: 'UNKNOWN_PROPERTY', message: `unknown property "${k}"` })),
-      });
-    }
+    // Shape (an object with some of state, targeting, rollout, overrides) checked by its schema; values by core.
     const stored = await rt.flags.patchEnvironment(
-      param(req, 'key'),
-      param(req, 'env'),
-      body as EnvironmentPatch,
+      req.params.key,
+      req.params.env,
+      req.body as EnvironmentPatch,
       req.actor!,
       writeOptions(req),
     );
@@ -70,15 +50,11 @@ export async function flagController(app: FastifyInstance, rt: Runtime): Promise
     '/flags/:key/environments/:env/overrides/:targetingKey',
     { schema: schemas.setOverride },
     async (req, reply) => {
-      const body = req.body;
-      if (!isPlainObject(body) || typeof body.variant !== 'string') {
-        throw new AppError('VALIDATION_FAILED', 'body must be {"variant": "<variant name>"}', { path: '/variant' });
-      }
       const stored = await rt.flags.setOverride(
-        param(req, 'key'),
-        param(req, 'env'),
-        param(req, 'targetingKey'),
-        body.variant,
+        req.params.key,
+        req.params.env,
+        req.params.targetingKey,
+        req.body.variant,
         req.actor!,
         writeOptions(req),
       );
@@ -91,9 +67,9 @@ export async function flagController(app: FastifyInstance, rt: Runtime): Promise
     { schema: schemas.removeOverride },
     async (req, reply) => {
       const stored = await rt.flags.setOverride(
-        param(req, 'key'),
-        param(req, 'env'),
-        param(req, 'targetingKey'),
+        req.params.key,
+        req.params.env,
+        req.params.targetingKey,
         undefined,
         req.actor!,
         writeOptions(req),
@@ -102,5 +78,7 @@ export async function flagController(app: FastifyInstance, rt: Runtime): Promise
     },
   );
 
-  app.get('/environments', { schema: schemas.environments }, async () => ({ environments: rt.config.environments }));
+  app.get('/environments', { schema: schemas.environments }, async () => ({
+    environments: [...rt.config.environments],
+  }));
 }

@@ -1,5 +1,4 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifySchema } from 'fastify';
 import {
   ADMIN_SECURITY,
   AnyJson,
@@ -46,12 +45,12 @@ export const Flag = Type.Object(
     sensitive: Type.Optional(Type.Boolean()),
     environments: MapOf(EnvironmentSettings, { description: 'environment name → settings' }),
   },
-  { additionalProperties: false, description: 'A flag (one entry of the flags file)' },
+  { $id: 'Flag', additionalProperties: false, description: 'A flag (one entry of the flags file)' },
 );
 
-const FlagBody = validatedByCore(Flag);
+const FlagBody = validatedByCore(Type.Ref(Flag));
 
-const BrokenRecord = Type.Object({
+export const BrokenRecord = Type.Object({
   entityType: StringEnum(['flag', 'evaluator']),
   key: Type.String(),
   revision: Type.Integer(),
@@ -64,7 +63,7 @@ const OverrideParams = Type.Object({ key: Type.String(), env: Type.String(), tar
 /** `If-Match` is read by the handler (a value that matches no revision is 412, not 400). */
 const WriteHeaders = validatedByCore(IfMatchHeader);
 
-const flagResponse = (description: string) => ({ ...Flag, description });
+const flagResponse = (description: string) => Type.Ref(Flag, { description });
 
 /** PATCH body: its shape is checked here, each field's value by core (paths under `/environments/{env}`). */
 export const EnvironmentPatch = Type.Object(
@@ -81,14 +80,14 @@ export const EnvironmentPatch = Type.Object(
   },
 );
 
-export const flagSchemas: Record<string, FastifySchema> = {
+export const flagSchemas = {
   list: {
     summary: 'List flags',
     security: ADMIN_SECURITY,
     response: {
       200: Type.Object({
         revision: Type.Integer(),
-        flags: Type.Array(Flag),
+        flags: Type.Array(Type.Ref(Flag)),
         unloadable: Type.Optional(Type.Array(BrokenRecord, { description: 'Stored records this replica cannot load' })),
       }),
       ...errors(...COMMON_ERRORS),

@@ -1,34 +1,37 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifySchema } from 'fastify';
 import { errors, METRICS_SECURITY, StringEnum, textResponse } from '../../schemas/common.js';
 
 const Check = Type.Object({ status: StringEnum(['ok', 'error']), error: Type.Optional(Type.String()) });
 
-const Readiness = Type.Object({
-  status: StringEnum(['ok', 'unavailable']),
-  revision: Type.Integer(),
-  checks: Type.Object({
-    database: Check,
-    bus: Type.Object({
-      kind: Type.String({ description: 'redis or in-process' }),
-      status: StringEnum(['ok', 'degraded']),
-      error: Type.Optional(Type.String()),
-    }),
-  }),
-  unloadable: Type.Optional(
-    Type.Array(
-      Type.Object({
-        entityType: StringEnum(['flag', 'evaluator']),
-        key: Type.String(),
-        revision: Type.Integer(),
-        problem: Type.String(),
+const readiness = (description: string) =>
+  Type.Object(
+    {
+      status: StringEnum(['ok', 'unavailable']),
+      revision: Type.Integer(),
+      checks: Type.Object({
+        database: Check,
+        bus: Type.Object({
+          kind: Type.String({ description: 'redis or in-process' }),
+          status: StringEnum(['ok', 'degraded']),
+          error: Type.Optional(Type.String()),
+        }),
       }),
-      { description: 'Stored records this replica cannot load (it stays ready)' },
-    ),
-  ),
-});
+      unloadable: Type.Optional(
+        Type.Array(
+          Type.Object({
+            entityType: StringEnum(['flag', 'evaluator']),
+            key: Type.String(),
+            revision: Type.Integer(),
+            problem: Type.String(),
+          }),
+          { description: 'Stored records this replica cannot load (it stays ready)' },
+        ),
+      ),
+    },
+    { description },
+  );
 
-export const healthSchemas: Record<string, FastifySchema> = {
+export const healthSchemas = {
   live: {
     summary: 'Liveness',
     response: { 200: Type.Object({ status: Type.Literal('ok') }, { description: 'Alive' }) },
@@ -36,8 +39,8 @@ export const healthSchemas: Record<string, FastifySchema> = {
   ready: {
     summary: 'Readiness: 503 only when the database does not answer; a bus outage is reported as degraded',
     response: {
-      200: { ...Readiness, description: 'Ready' },
-      503: { ...Readiness, description: 'Not ready' },
+      200: readiness('Ready'),
+      503: readiness('Not ready'),
     },
   },
   metrics: {

@@ -1,5 +1,4 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifySchema } from 'fastify';
 import {
   AnyJson,
   CLIENT_SECURITY,
@@ -28,15 +27,18 @@ export const OfrepRequest = validatedByCore(
 );
 
 /** One flag's evaluation: value, variant and reason, or errorCode and errorDetails. */
-export const OfrepEvaluation = Type.Object({
-  key: Type.String(),
-  value: Type.Optional(AnyJson('Absent when the code default applies (e.g. reason DISABLED)')),
-  variant: Type.Optional(Type.String()),
-  reason: Type.Optional(Type.String()),
-  errorCode: Type.Optional(Type.String()),
-  errorDetails: Type.Optional(Type.String()),
-  metadata: Type.Optional(JsonObject('Flag metadata')),
-});
+export const OfrepEvaluation = Type.Object(
+  {
+    key: Type.String(),
+    value: Type.Optional(AnyJson('Absent when the code default applies (e.g. reason DISABLED)')),
+    variant: Type.Optional(Type.String()),
+    reason: Type.Optional(Type.String()),
+    errorCode: Type.Optional(Type.String()),
+    errorDetails: Type.Optional(Type.String()),
+    metadata: Type.Optional(JsonObject('Flag metadata')),
+  },
+  { $id: 'OfrepEvaluation' },
+);
 
 const OfrepError = Type.Object({
   key: Type.Optional(Type.String()),
@@ -46,18 +48,20 @@ const OfrepError = Type.Object({
 });
 
 /** OFREP's 400: its own error body, or the server's error body for input refused before evaluation (too deep…). */
-const badRequest = Type.Union([OfrepError, ErrorBody], { description: 'Invalid context or evaluation error' });
+const badRequest = Type.Union([OfrepError, Type.Ref(ErrorBody)], {
+  description: 'Invalid context or evaluation error',
+});
 
-export const ofrepSchemas: Record<string, FastifySchema> = {
+export const ofrepSchemas = {
   single: {
     summary: 'OFREP single-flag evaluation',
     security: CLIENT_SECURITY,
     params: Type.Object({ key: Type.String({ description: 'Flag key' }) }),
     body: OfrepRequest,
     response: {
-      200: { ...OfrepEvaluation, description: 'Evaluated' },
+      200: Type.Ref(OfrepEvaluation, { description: 'Evaluated' }),
       400: badRequest,
-      404: Type.Union([OfrepError, ErrorBody], { description: 'FLAG_NOT_FOUND' }),
+      404: Type.Union([OfrepError, Type.Ref(ErrorBody)], { description: 'FLAG_NOT_FOUND' }),
       ...errors(401, 403, 413, 415, 503),
     },
   },
@@ -68,7 +72,7 @@ export const ofrepSchemas: Record<string, FastifySchema> = {
     response: {
       200: Type.Object(
         {
-          flags: Type.Array(OfrepEvaluation),
+          flags: Type.Array(Type.Ref(OfrepEvaluation)),
           metadata: Type.Object({ revision: Type.Integer() }),
           eventStreams: Type.Array(
             Type.Object({

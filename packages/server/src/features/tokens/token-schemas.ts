@@ -1,5 +1,4 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifySchema } from 'fastify';
 import { ADMIN_SECURITY, COMMON_ERRORS, Empty, errors, StringEnum, validatedByCore } from '../../schemas/common.js';
 
 const TokenKind = StringEnum(['admin', 'client']);
@@ -13,7 +12,7 @@ export const TokenInfo = Type.Object(
     createdAt: Type.String(),
     revokedAt: Type.Union([Type.String(), Type.Null()]),
   },
-  { description: 'A token (never its secret)' },
+  { $id: 'TokenInfo', description: 'A token (never its secret)' },
 );
 
 export const CreatedToken = Type.Object(
@@ -21,7 +20,7 @@ export const CreatedToken = Type.Object(
     ...TokenInfo.properties,
     token: Type.String({ description: 'The secret; shown only in this response' }),
   },
-  { description: 'Created; the token is shown only in this response' },
+  { $id: 'CreatedToken', description: 'Created; the token is shown only in this response' },
 );
 
 export const CreateTokenRequest = Type.Object(
@@ -33,18 +32,18 @@ export const CreateTokenRequest = Type.Object(
   { additionalProperties: false },
 );
 
-export const tokenSchemas: Record<string, FastifySchema> = {
+export const tokenSchemas = {
   create: {
     summary: 'Create a token',
     security: ADMIN_SECURITY,
     // Checked by the token service (UNKNOWN_PROPERTY, INVALID_VALUE, RESERVED_NAME at their paths).
     body: validatedByCore(CreateTokenRequest),
-    response: { 201: CreatedToken, ...errors(...COMMON_ERRORS, 413, 415) },
+    response: { 201: Type.Ref(CreatedToken), ...errors(...COMMON_ERRORS, 413, 415) },
   },
   list: {
     summary: 'Tokens (never their secrets)',
     security: ADMIN_SECURITY,
-    response: { 200: Type.Object({ tokens: Type.Array(TokenInfo) }), ...errors(401, 403) },
+    response: { 200: Type.Object({ tokens: Type.Array(Type.Ref(TokenInfo)) }), ...errors(401, 403) },
   },
   revoke: {
     summary: 'Revoke a token (its streams close, its requests fail, on every replica)',

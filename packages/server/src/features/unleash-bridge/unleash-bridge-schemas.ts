@@ -1,5 +1,4 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifySchema } from 'fastify';
 import {
   ADMIN_SECURITY,
   CLIENT_SECURITY,
@@ -44,10 +43,10 @@ export const UnleashBridgeStatus = Type.Object(
     hintsSent: Type.Object({ webhook: Type.Integer(), watch: Type.Integer(), relay: Type.Integer() }),
     clients: Type.Integer(),
   },
-  { description: 'Bridge status (never a secret or token)' },
+  { $id: 'UnleashBridgeStatus', description: 'Bridge status (never a secret or token)' },
 );
 
-export const unleashBridgeSchemas: Record<string, FastifySchema> = {
+export const unleashBridgeSchemas = {
   webhook: {
     summary:
       'Unleash webhook addon target: a feature event makes connected UnleashProviders refresh (404 unless RC_UNLEASH_WEBHOOK_SECRET is set)',
@@ -75,6 +74,6 @@ export const unleashBridgeSchemas: Record<string, FastifySchema> = {
   status: {
     summary: 'How the Unleash bridge is configured and doing: webhook, event watch state, hints sent, clients',
     security: ADMIN_SECURITY,
-    response: { 200: UnleashBridgeStatus, ...errors(401, 403) },
+    response: { 200: Type.Ref(UnleashBridgeStatus), ...errors(401, 403) },
   },
 };
