@@ -186,6 +186,19 @@ if (!prometheus && process.env.CI === 'true') {
       assert.ok(elapsed <= FAILED_CHECKS_BOUND_MS, `${elapsed} ms\n${log}`);
     });
 
+    it('slow only at p95 (one request in ten 3× slower, mean ×1.2): rolled back on the p95 check', async () => {
+      const r = await rig({ v2Mode: 'tail', v2: { slowFactor: 3 } });
+      const { final, last, log, rollbackAt, decisions } = await finished(r, 60_000);
+      assert.equal(final.phase, 'rolled_back', log);
+      assert.equal(final.outcome, 'rolled back: failed checks', log);
+      assert.ok(failedChecks(last).includes('p95-vs-stable'), log);
+      assert.ok((last.checks?.find((c) => c.name === 'p95-vs-stable')?.value ?? 0) > 1.25, log);
+      assert.ok(!decisions.some((d) => d.action === 'promote'), log);
+      const elapsed = rollbackAt! - r.v2.firstBadAt!;
+      console.log(`slow p95 tail: first slow response → 100% v1 in ${elapsed} ms (bound ${FAILED_CHECKS_BOUND_MS} ms)`);
+      assert.ok(elapsed <= FAILED_CHECKS_BOUND_MS, `${elapsed} ms\n${log}`);
+    });
+
     it('slightly slower (1.1×, within the 1.25 bounds): promoted', async () => {
       const r = await rig({ v2Mode: 'slow', v2: { slowFactor: 1.1 } });
       const { final, log, decisions } = await finished(r, 40_000);
