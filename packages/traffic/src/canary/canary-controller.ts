@@ -117,7 +117,7 @@ export class CanaryController {
       }),
       failedChecks: new Gauge({
         name: 'rc_canary_failed_checks',
-        help: 'Failed checks so far in the current canary run.',
+        help: 'Failed analyses in a row at the current step of the canary run (a pass resets it).',
         labelNames: ['service'],
         registers,
       }),
