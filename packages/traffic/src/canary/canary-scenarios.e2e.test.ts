@@ -253,6 +253,8 @@ if (!prometheus && process.env.CI === 'true') {
       assert.equal(last.cause, 'not-enough-data', log);
       assert.match(last.reason, /^rolled back: not enough data/);
       const afterFault = decisions.filter((d) => Date.parse(d.at) >= faultAt);
+      // An analysis already under way at the fault may still conclude on what it read before it.
+      if (afterFault[0]?.action === 'advance') afterFault.shift();
       assert.ok(
         afterFault.slice(0, -1).every((d) => d.action === 'hold'),
         log,
@@ -285,6 +287,8 @@ if (!prometheus && process.env.CI === 'true') {
         assert.equal(final.outcome, 'rolled back: not enough data', log);
         assert.equal(last.cause, 'not-enough-data', log);
         const afterFault = decisions.filter((d) => Date.parse(d.at) >= faultAt);
+        // An analysis already under way at the fault may still conclude on what it read before it.
+        if (afterFault[0]?.action === 'advance') afterFault.shift();
         assert.ok(afterFault.length >= 2, log);
         for (const d of afterFault) assert.match(d.reason, /did not answer within 500 ms/, log);
         const elapsed = rollbackAt! - faultAt;
