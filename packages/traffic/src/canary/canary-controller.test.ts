@@ -163,7 +163,11 @@ describe('CanaryController', () => {
     const { state } = await t.controller.status('ai-gateway');
     assert.equal(state.phase, 'rolled_back');
     assert.deepEqual(t.router.calls.at(-1)?.weights, { v1: 100, v2: 0 });
-    assert.match(await t.registry.metrics(), /rc_canary_status\{service="ai-gateway"\} 2/);
+    const metrics = await t.registry.metrics();
+    assert.match(metrics, /rc_canary_status\{service="ai-gateway"\} 2/);
+    assert.match(metrics, /rc_canary_phase\{service="ai-gateway",phase="rolled_back"\} 1/);
+    assert.match(metrics, /rc_canary_phase\{service="ai-gateway",phase="progressing"\} 0/);
+    assert.match(metrics, /rc_canary_weight\{service="ai-gateway",version="v2"\} 0/);
   });
 
   it('resumes after a restart from the persisted state, on the persisted schedule', async () => {

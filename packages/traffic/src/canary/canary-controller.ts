@@ -90,6 +90,7 @@ export class CanaryController {
   private readonly gauges: {
     weight: Gauge<'service' | 'version'>;
     status: Gauge<'service'>;
+    phase: Gauge<'service' | 'phase'>;
     failedChecks: Gauge<'service'>;
     decisions: Counter<'service' | 'decision'>;
   };
@@ -113,6 +114,12 @@ export class CanaryController {
         name: 'rc_canary_status',
         help: 'Canary phase: 0 progressing, 1 promoted, 2 rolled back, 3 paused, 4 aborted.',
         labelNames: ['service'],
+        registers,
+      }),
+      phase: new Gauge({
+        name: 'rc_canary_phase',
+        help: "Canary phase as a state set: 1 for the run's current phase, 0 for the others.",
+        labelNames: ['service', 'phase'],
         registers,
       }),
       failedChecks: new Gauge({
@@ -461,6 +468,9 @@ export class CanaryController {
   private observe(state: CanaryState): void {
     const { service, plan } = state;
     this.gauges.status.set({ service }, PHASE_CODES[state.phase]);
+    for (const phase of Object.keys(PHASE_CODES) as CanaryPhase[]) {
+      this.gauges.phase.set({ service, phase }, phase === state.phase ? 1 : 0);
+    }
     this.gauges.failedChecks.set({ service }, state.failedChecks);
     if (state.routerSynced) {
       this.gauges.weight.set({ service, version: plan.stable }, 100 - state.canaryWeight);

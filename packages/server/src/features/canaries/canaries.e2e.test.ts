@@ -149,6 +149,8 @@ describe('canaries API', () => {
     const metrics = (await t.app.inject({ url: '/metrics' })).body;
     assert.match(metrics, /rc_canary_weight\{service="ai-gateway",version="v2"\} 100/);
     assert.match(metrics, /rc_canary_status\{service="ai-gateway"\} 1/);
+    assert.match(metrics, /rc_canary_phase\{service="ai-gateway",phase="promoted"\} 1/);
+    assert.match(metrics, /rc_canary_phase\{service="ai-gateway",phase="progressing"\} 0/);
     assert.match(metrics, /rc_canary_decisions_total\{service="ai-gateway",decision="promote"\} 1/);
   });
 
