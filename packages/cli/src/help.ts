@@ -9,6 +9,7 @@ Commands:
   eval KEY --env E   evaluate one flag for a context
   tokens ...         create, list and revoke API tokens
   canary ...         start, follow, pause, resume, promote and abort canary rollouts
+  router             start the local router (weighted v1/v2 proxy with Istio metrics) in this process
   render FILE        check a platform file, write its Istio manifests and dashboard (--out DIR; local)
   unleash status     how the Unleash bridge (webhook, event watch) is set up and doing
 

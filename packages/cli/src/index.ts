@@ -3,6 +3,7 @@ import { runCanary } from './commands/canary.js';
 import { runEval } from './commands/eval.js';
 import { runFlags } from './commands/flags.js';
 import { runRender } from './commands/render.js';
+import { runRouter } from './commands/router.js';
 import { runSeed } from './commands/seed.js';
 import { runTokens } from './commands/tokens.js';
 import { runUnleash } from './commands/unleash.js';
@@ -16,7 +17,7 @@ export type { CliIo } from './connection.js';
 export { AdminClient, ApiError, CliError, UsageError } from './http-client.js';
 
 export interface MainOptions {
-  /** Stops `rctl up` (besides SIGINT/SIGTERM); lets tests run the server command in-process. */
+  /** Stops `rctl up` and `rctl router` (besides SIGINT/SIGTERM); lets tests run the server command in-process. */
   signal?: AbortSignal;
 }
 
@@ -77,6 +78,8 @@ export async function main(argv: string[], io: CliIo, options: MainOptions = {})
         return await runTokens(rest, io, out);
       case 'canary':
         return await runCanary(rest, io, out);
+      case 'router':
+        return await runRouter(rest, io, out, options.signal);
       case 'render':
         return await runRender(rest, io, out);
       case 'unleash':

@@ -27,7 +27,7 @@ export function parsePort(text: string): number {
 }
 
 /** Resolves when the process is asked to stop (SIGINT/SIGTERM) or `signal` aborts. */
-function waitForShutdown(signal: AbortSignal | undefined): Promise<string> {
+export function waitForShutdown(signal: AbortSignal | undefined): Promise<string> {
   return new Promise((resolveShutdown) => {
     const stop = (reason: string) => {
       process.off('SIGINT', onSigint);
