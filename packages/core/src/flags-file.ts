@@ -1,5 +1,7 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { DEFAULT_ENVIRONMENTS, type Evaluators, type Flag } from './flag-model.js';
 import { isPlainObject, pointer, type ValidationIssue, validateEvaluators, validateFlag } from './flag-validation.js';
+import { flagsFileJsonSchema } from './schemas/flag-schema.js';
 import { readYamlSource } from './yaml-source.js';
 
 /** A problem in a flags file, with the line (1-based) it was found on. */
@@ -50,17 +52,18 @@ export function parseFlagsFile(
   if (!isPlainObject(data)) {
     return { ok: false, issues: [at('', 'INVALID_TYPE', 'a flags file must be a mapping with a "flags" list')] };
   }
-  const issues: FlagsFileIssue[] = [];
-  for (const k of Object.keys(data)) {
-    if (!['flags', 'evaluators', 'environments'].includes(k)) {
-      issues.push(at(pointer(k), 'UNKNOWN_PROPERTY', `unknown top-level property "${k}"`));
-    }
-  }
+  // The shape first, from the flags file's JSON Schema (the API's flag schema); then the rules across fields.
+  const shape = shapeIssues(data);
+  const issues: FlagsFileIssue[] = shape.map((i) => at(i.path, i.code, withFlagKey(data, i.path, i.message)));
+  /** A problem core's validation finds again where the schema already reported one is not repeated. */
+  const known = (path: string) => shape.some((i) => i.path === path);
   const evaluators = validateEvaluators(data.evaluators, '/evaluators');
-  if (!evaluators.ok) issues.push(...evaluators.issues.map((i) => at(i.path, i.code, i.message)));
+  if (!evaluators.ok) {
+    for (const i of evaluators.issues) if (!known(i.path)) issues.push(at(i.path, i.code, i.message));
+  }
   const evaluatorNames = new Set(Object.keys(isPlainObject(data.evaluators) ? data.evaluators : {}));
   if (!Array.isArray(data.flags)) {
-    issues.push(at('/flags', 'REQUIRED', '"flags" must be a list of flags'));
+    if (!known('/flags')) issues.push(at('/flags', 'REQUIRED', '"flags" must be a list of flags'));
     return { ok: false, issues };
   }
   const flags: Flag[] = [];
@@ -73,11 +76,12 @@ export function parseFlagsFile(
     });
     if (!result.ok) {
       for (const i of result.issues) {
-        const key = isPlainObject(raw) && typeof raw.key === 'string' ? `flag "${raw.key}": ` : '';
-        issues.push(at(`/flags/${index}${i.path}`, i.code, `${key}${i.message}`));
+        const path = `/flags/${index}${i.path}`;
+        if (!known(path)) issues.push(at(path, i.code, withFlagKey(data, path, i.message)));
       }
       return;
     }
+    if (shape.some((i) => i.path.startsWith(`/flags/${index}/`) || i.path === `/flags/${index}`)) return;
     const previous = seen.get(result.value.key);
     if (previous !== undefined) {
       issues.push(
@@ -94,6 +98,56 @@ export function parseFlagsFile(
   });
   if (issues.length > 0) return { ok: false, issues };
   return { ok: true, value: { flags, evaluators: evaluators.ok ? evaluators.value : {} } };
+}
+
+let validateShape: ValidateFunction | undefined;
+
+const KEYWORD_CODES: Record<string, string> = {
+  additionalProperties: 'UNKNOWN_PROPERTY',
+  required: 'REQUIRED',
+  type: 'INVALID_TYPE',
+  enum: 'INVALID_VALUE',
+  const: 'INVALID_VALUE',
+  pattern: 'INVALID_VALUE',
+  minimum: 'INVALID_VALUE',
+  maximum: 'INVALID_VALUE',
+};
+
+/** The document's shape problems against the flags file's JSON Schema, as JSON-Pointer issues. */
+function shapeIssues(data: unknown): ValidationIssue[] {
+  validateShape ??= new Ajv({ allErrors: true, strict: false, logger: false }).compile(flagsFileJsonSchema());
+  if (validateShape(data)) return [];
+  return (validateShape.errors ?? []).map(shapeIssue);
+}
+
+function shapeIssue(e: ErrorObject): ValidationIssue {
+  const params = e.params as Record<string, unknown>;
+  const code = KEYWORD_CODES[e.keyword] ?? 'INVALID_VALUE';
+  if (e.keyword === 'additionalProperties' && typeof params.additionalProperty === 'string') {
+    const name = params.additionalProperty;
+    const topLevel = e.instancePath === '';
+    return {
+      path: `${e.instancePath}${pointer(name)}`,
+      code,
+      message: `unknown ${topLevel ? 'top-level ' : ''}property "${name}"`,
+    };
+  }
+  if (e.keyword === 'required' && typeof params.missingProperty === 'string') {
+    const name = params.missingProperty;
+    const path = `${e.instancePath}${pointer(name)}`;
+    return { path, code, message: path === '/flags' ? '"flags" must be a list of flags' : `${name} is required` };
+  }
+  const field = e.instancePath === '' ? 'the document' : e.instancePath.slice(e.instancePath.lastIndexOf('/') + 1);
+  const detail = e.keyword === 'enum' ? ` (${(params.allowedValues as unknown[]).join(', ')})` : '';
+  return { path: e.instancePath, code, message: `${field} ${e.message ?? 'is invalid'}${detail}` };
+}
+
+/** `flag "k": message` for a problem inside a flag whose key is known. */
+function withFlagKey(data: Record<string, unknown>, path: string, message: string): string {
+  const match = /^\/flags\/(\d+)(?:\/|$)/.exec(path);
+  if (!match || !Array.isArray(data.flags)) return message;
+  const raw: unknown = data.flags[Number(match[1])];
+  return isPlainObject(raw) && typeof raw.key === 'string' ? `flag "${raw.key}": ${message}` : message;
 }
 
 export function formatFlagsFileIssue(issue: FlagsFileIssue): string {

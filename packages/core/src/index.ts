@@ -5,6 +5,8 @@ export * from './flag-validation.js';
 export * from './flagd-compile.js';
 export * from './flags-file.js';
 export * from './json-logic-rules.js';
+export * from './schemas/flag-schema.js';
+export * from './schemas/schema-helpers.js';
 export * from './stream-frames.js';
 export * from './webhook-secret.js';
 export * from './yaml-source.js';

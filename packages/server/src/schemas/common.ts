@@ -1,4 +1,4 @@
-import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { type TSchema, Type } from '@sinclair/typebox';
 
 /**
  * Shared pieces of the route schemas. Every route declares its params, querystring, body and responses with these
@@ -18,21 +18,8 @@ export function validatedByCore<T extends TSchema>(schema: T): T {
   return { ...schema, [VALIDATED_BY]: 'core' };
 }
 
-/** A JSON object with free-form members of `value`'s schema (`additionalProperties`), e.g. variants or overrides. */
-export function MapOf<T extends TSchema>(value: T, options: { description?: string } = {}) {
-  return Type.Unsafe<Record<string, Static<T>>>({ type: 'object', additionalProperties: value, ...options });
-}
-
-/** Any JSON value. */
-export const AnyJson = (description?: string) => Type.Unknown(description ? { description } : {});
-
-/** A free-form JSON object (JsonLogic, metadata, …). */
-export const JsonObject = (description?: string) =>
-  Type.Unsafe<Record<string, unknown>>({
-    type: 'object',
-    additionalProperties: true,
-    ...(description ? { description } : {}),
-  });
+// The generic pieces live in core, beside the flag schema that the flags file shares with the API.
+export { AnyJson, AnyJsonObject as JsonObject, MapOf, StringEnum } from '@runtime-control/core';
 
 export const ErrorDetail = Type.Object({
   path: Type.String({ description: 'JSON Pointer of the offending field in the body, or the query/header name' }),
@@ -103,8 +90,3 @@ export const IfMatchHeader = Type.Object({
     Type.String({ description: 'The ETag of the last read ("N"); the write fails with 412 if it changed' }),
   ),
 });
-
-/** A string from a fixed list (`{type: "string", enum}`: fast to serialize, one TypeScript union). */
-export function StringEnum<const T extends readonly string[]>(values: T, options: { description?: string } = {}) {
-  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
-}

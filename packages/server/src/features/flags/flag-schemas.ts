@@ -1,7 +1,7 @@
+import { EnvironmentSettingsSchema, FlagSchema, RolloutSchema } from '@runtime-control/core';
 import { Type } from '@sinclair/typebox';
 import {
   ADMIN_SECURITY,
-  AnyJson,
   COMMON_ERRORS,
   Empty,
   errors,
@@ -12,41 +12,10 @@ import {
   validatedByCore,
 } from '../../schemas/common.js';
 
-const FLAG_KEY_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$';
-
-export const Rollout = Type.Object(
-  {
-    variant: Type.String(),
-    percentage: Type.Number({ minimum: 0, maximum: 100, description: '0–100, at most two decimals' }),
-  },
-  { additionalProperties: false, description: 'That percentage of targeting keys get `variant`' },
-);
-
-export const EnvironmentSettings = Type.Object(
-  {
-    state: StringEnum(['ENABLED', 'DISABLED']),
-    targeting: Type.Optional(JsonObject('flagd JsonLogic returning a variant name or null')),
-    overrides: Type.Optional(MapOf(Type.String(), { description: 'targeting key → variant' })),
-    rollout: Type.Optional(Rollout),
-  },
-  { additionalProperties: false },
-);
-
-/** One entry of the flags file. Described here; checked by core's validateFlag (better codes and paths). */
-export const Flag = Type.Object(
-  {
-    key: Type.String({ pattern: FLAG_KEY_PATTERN }),
-    description: Type.Optional(Type.String()),
-    owner: Type.Optional(Type.String()),
-    type: StringEnum(['boolean', 'string', 'number', 'object']),
-    variants: MapOf(AnyJson(), { description: 'variant name → value of the flag type' }),
-    defaultVariant: Type.String(),
-    schema: Type.Optional(JsonObject('JSON Schema every variant must satisfy (number and object flags)')),
-    sensitive: Type.Optional(Type.Boolean()),
-    environments: MapOf(EnvironmentSettings, { description: 'environment name → settings' }),
-  },
-  { $id: 'Flag', additionalProperties: false, description: 'A flag (one entry of the flags file)' },
-);
+/** The flag's schema is core's: the flags file is checked against the same one (core/src/schemas/flag-schema.ts). */
+export const Flag = FlagSchema;
+export const Rollout = RolloutSchema;
+export const EnvironmentSettings = EnvironmentSettingsSchema;
 
 const FlagBody = validatedByCore(Type.Ref(Flag));
 
