@@ -12,6 +12,7 @@ import { flagController } from './features/flags/flag-controller.js';
 import { healthController } from './features/health/health-controller.js';
 import { ofrepController } from './features/ofrep/ofrep-controller.js';
 import { indexRouteSchema, registerOpenApi, serveOpenApi } from './features/openapi/openapi-document.js';
+import { schemaFileController } from './features/schemas/schema-file-controller.js';
 import { tokenController } from './features/tokens/token-controller.js';
 import { unleashBridgeController } from './features/unleash-bridge/unleash-bridge-controller.js';
 import { parseJsonBody, requestParametersProblem } from './http/json-input.js';
@@ -130,6 +131,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   await ofrepController(app, rt, requireClient);
   await unleashBridgeController(app, rt, requireClient, requireAdmin);
   await healthController(app, rt);
+  await schemaFileController(app);
 
   serveOpenApi(app);
   app.get('/', { schema: indexRouteSchema }, async () => ({
