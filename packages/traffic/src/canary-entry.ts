@@ -2,6 +2,7 @@
 // server imports this entry (`@runtime-control/traffic/canary`) so that starting it does not load them.
 export * from './canary/canary-analysis.js';
 export * from './canary/canary-controller.js';
+export * from './canary/canary-notifier.js';
 export * from './canary/canary-plan.js';
 export * from './canary/canary-state.js';
 export * from './metrics/canary-queries.js';

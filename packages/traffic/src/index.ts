@@ -1,5 +1,6 @@
 export * from './canary/canary-analysis.js';
 export * from './canary/canary-controller.js';
+export * from './canary/canary-notifier.js';
 export * from './canary/canary-plan.js';
 export * from './canary/canary-state.js';
 export * from './dashboard/canary-dashboard.js';

@@ -33,6 +33,14 @@ describe('rctl canary start flags', () => {
     );
   });
 
+  it("maps --notify-url and --notify-secret-file to the plan's notify; a secret without a URL is a usage error", () => {
+    assert.deepEqual(
+      startBody('ai-gateway', { to: 'v2', 'notify-url': 'http://hooks/x', 'notify-secret-file': '/etc/rc/secret' }),
+      { service: 'ai-gateway', to: 'v2', notify: { url: 'http://hooks/x', secretFile: '/etc/rc/secret' } },
+    );
+    assert.throws(() => startBody('ai-gateway', { to: 'v2', 'notify-secret-file': '/s' }), /--notify-url/);
+  });
+
   it('refuses a missing --to, non-numeric numbers and a pin header without users as usage errors', () => {
     assert.throws(() => startBody('ai-gateway', {}), UsageError);
     assert.throws(() => startBody('ai-gateway', { to: 'v2', threshold: 'three' }), /--threshold must be a number/);

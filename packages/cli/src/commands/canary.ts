@@ -29,6 +29,9 @@ Start options:
   --pin-header H            header carrying the user id (default x-user)
   --virtual-service NAME    Istio: the VirtualService holding the route (default: SERVICE)
   --namespace NS            Istio: its namespace (default: the server's RC_KUBERNETES_NAMESPACE)
+  --notify-url URL          POST a JSON notification to URL on every step, promotion and rollback
+  --notify-secret-file F    sign them (header x-rc-signature-256: sha256=HMAC) with the secret in F, a file
+                            on the server's machine
   --json                    print the server's JSON
 
 Options:
@@ -165,6 +168,14 @@ export function startBody(service: string, values: Record<string, string | strin
   }
   if (values['virtual-service'] !== undefined) body.virtualService = values['virtual-service'];
   if (values.namespace !== undefined) body.namespace = values.namespace;
+  if (values['notify-url'] !== undefined) {
+    body.notify = {
+      url: values['notify-url'],
+      ...(values['notify-secret-file'] !== undefined ? { secretFile: values['notify-secret-file'] } : {}),
+    };
+  } else if (values['notify-secret-file'] !== undefined) {
+    throw new UsageError('--notify-secret-file needs --notify-url');
+  }
   return body;
 }
 
@@ -190,6 +201,8 @@ async function canaryStart(args: string[], io: CliIo, out: Output): Promise<numb
       'pin-header': { type: 'string' },
       'virtual-service': { type: 'string' },
       namespace: { type: 'string' },
+      'notify-url': { type: 'string' },
+      'notify-secret-file': { type: 'string' },
       json: { type: 'boolean' },
     },
     command,

@@ -3,6 +3,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { CanaryQueryTarget, ReadOptions } from '../metrics/canary-queries.js';
 import type { PinRoute, RouteRef, TrafficRouter } from '../routers/traffic-router.js';
 import { analyse, decide, type MetricsReading, rollbackOutcome } from './canary-analysis.js';
+import { type CanaryNotifier, WebhookNotifier } from './canary-notifier.js';
 import { type CanaryPlan, parseDuration } from './canary-plan.js';
 import {
   CanaryConflictError,
@@ -65,6 +66,8 @@ export interface CanaryControllerOptions {
   /** Milliseconds since the epoch; injectable so tests drive time. */
   now?: () => number;
   logger?: CanaryLogger;
+  /** Sends the webhook notifications of runs whose plan has `notify`; default a `WebhookNotifier` on `logger`. */
+  notifier?: CanaryNotifier;
   /** How often `run()` ticks. Default 250 ms: analyses are due at their own interval, this only bounds lateness. */
   tickMs?: number;
 }
@@ -84,6 +87,7 @@ export class CanaryController {
   private readonly now: () => number;
   private readonly logger: CanaryLogger;
   private readonly tickMs: number;
+  readonly notifier: CanaryNotifier;
   private readonly locks = new Map<string, Promise<unknown>>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
@@ -102,6 +106,7 @@ export class CanaryController {
     this.now = options.now ?? Date.now;
     this.logger = options.logger ?? silentLogger;
     this.tickMs = options.tickMs ?? 250;
+    this.notifier = options.notifier ?? new WebhookNotifier(this.logger);
     const registers = options.registry ? [options.registry] : [];
     this.gauges = {
       weight: new Gauge({
@@ -166,6 +171,7 @@ export class CanaryController {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.ticking;
+    await this.notifier.idle();
   }
 
   /** One pass over all runs. Exposed for tests and for driving time by hand. */
@@ -220,6 +226,7 @@ export class CanaryController {
       const decision = this.record(state, 'start', actor, 0, `started: ${plan.stable} → ${plan.canary} at ${weight}%`);
       const stored = await this.store.save(state, decision, existing?.revision ?? null);
       this.countDecision(state.service, 'start');
+      this.notifier.notify(stored.state, decision);
       await this.syncRouter(stored);
       return this.status(service);
     });
@@ -346,6 +353,7 @@ export class CanaryController {
     if (analysis.canary) record.canary = analysis.canary;
     const saved = await this.store.save(next, record, stored.revision);
     this.countDecision(service, decision.action);
+    this.notifier.notify(saved.state, record);
     this.logger.info(
       { service, action: decision.action, from: fromWeight, to: next.canaryWeight, checks: analysis.checks },
       `canary ${service}: ${decision.reason}`,
@@ -377,8 +385,9 @@ export class CanaryController {
       next.updatedAt = this.isoNow();
       if (next.canaryWeight !== fromWeight) next.routerSynced = false;
       let saved: StoredCanaryState;
+      const record = this.record(next, action, actor, fromWeight, reason);
       try {
-        saved = await this.store.save(next, this.record(next, action, actor, fromWeight, reason), stored.revision);
+        saved = await this.store.save(next, record, stored.revision);
       } catch (error) {
         if (error instanceof CanaryConflictError) {
           throw new CanaryError('CANARY_CONFLICT', `${error.message}; read its status and try again`);
@@ -386,6 +395,7 @@ export class CanaryController {
         throw error;
       }
       this.countDecision(service, action);
+      this.notifier.notify(saved.state, record);
       if (!saved.state.routerSynced) await this.syncRouter(saved);
       else this.observe(saved.state);
       return this.status(service);

@@ -60,6 +60,14 @@ export interface UserPins {
   values: string[];
 }
 
+/** Where the run's notifications go: a JSON POST per step, promotion and rollback, signed when a secret is set. */
+export interface CanaryNotify {
+  /** http(s) URL the controller POSTs to. */
+  url: string;
+  /** A file on the server holding the HMAC-SHA256 secret (read at each send, so it can be rotated). */
+  secretFile?: string;
+}
+
 export interface CanaryPlan {
   /** Stable (baseline) version, e.g. `v1`. */
   stable: string;
@@ -76,6 +84,7 @@ export interface CanaryPlan {
   thresholds: CanaryThresholds;
   missingData: MissingDataPolicy;
   pins?: UserPins;
+  notify?: CanaryNotify;
   /** Istio only: the VirtualService to edit (default: the service name) and its namespace. */
   virtualService?: string;
   namespace?: string;
@@ -163,6 +172,7 @@ export function parseCanaryPlan(input: unknown, defaults: { intervalMs?: number 
     'thresholds',
     'missingData',
     'pins',
+    'notify',
     'virtualService',
     'namespace',
   ];
@@ -378,6 +388,35 @@ export function parseCanaryPlan(input: unknown, defaults: { intervalMs?: number 
     }
   }
 
+  let notify: CanaryNotify | undefined;
+  if (input.notify !== undefined) {
+    if (!isObject(input.notify)) {
+      issue('/notify', 'INVALID_TYPE', 'notify must be an object {url, secretFile?}');
+    } else {
+      const { url, secretFile } = input.notify;
+      let parsed: URL | undefined;
+      try {
+        parsed = typeof url === 'string' ? new URL(url) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+        issue('/notify/url', 'INVALID_VALUE', 'notify.url must be an http:// or https:// URL');
+      }
+      if (secretFile !== undefined && (typeof secretFile !== 'string' || secretFile.length === 0)) {
+        issue('/notify/secretFile', 'INVALID_VALUE', 'notify.secretFile must be a file path');
+      }
+      for (const key of Object.keys(input.notify)) {
+        if (key !== 'url' && key !== 'secretFile') {
+          issue(`/notify/${key}`, 'UNKNOWN_PROPERTY', `unknown property "${key}"`);
+        }
+      }
+      if (issues.every((i) => !i.path.startsWith('/notify'))) {
+        notify = { url: url as string, ...(secretFile !== undefined ? { secretFile: secretFile as string } : {}) };
+      }
+    }
+  }
+
   const name = (key: 'virtualService' | 'namespace'): string | undefined => {
     const value = input[key];
     if (value === undefined) return undefined;
@@ -393,6 +432,7 @@ export function parseCanaryPlan(input: unknown, defaults: { intervalMs?: number 
   if (issues.length > 0) throw new CanaryPlanError(issues);
   const plan: CanaryPlan = { stable, canary, steps, intervalMs, window, failureThreshold, thresholds, missingData };
   if (pins) plan.pins = pins;
+  if (notify) plan.notify = notify;
   if (virtualService) plan.virtualService = virtualService;
   if (namespace) plan.namespace = namespace;
   return plan;

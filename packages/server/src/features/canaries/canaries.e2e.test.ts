@@ -106,6 +106,9 @@ describe('canaries API', () => {
       ['/colour', '/service', '/to', '/steps/1'],
     );
     assert.equal((await post('/api/admin/canaries', 'nope')).statusCode, 400);
+    const notify = await post('/api/admin/canaries', { service: 'ai-gateway', to: 'v2', notify: { url: 'ftp://x' } });
+    assert.equal(notify.statusCode, 400);
+    assert.equal(notify.json().error.details[0].path, '/notify/url');
     assert.equal((await get('/api/admin/canaries/Bad_Name')).json().error.path, 'service');
   });
 

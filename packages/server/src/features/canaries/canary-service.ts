@@ -104,6 +104,7 @@ const START_FIELDS = new Set([
   'thresholds',
   'missingData',
   'pins',
+  'notify',
   'virtualService',
   'namespace',
 ]);
