@@ -1537,11 +1537,19 @@ export type paths = {
               maxErrorRate?: number;
               maxP95Ratio?: number;
               p95ToleranceMs?: number;
+              maxMeanRatio?: number;
+              meanToleranceMs?: number;
               max5xxRatio?: number;
               fiveXxTolerance?: number;
+              spikeMinErrors?: number;
+              maxShareDeviation?: number;
               minRequests?: number;
             };
             missingData?: {
+              /** @description e.g. 5m (default 5 × interval) */
+              maxHold?: string;
+              maxHoldMs?: number;
+              /** @description older form: limit × interval */
               limit?: number;
               /** @enum {string} */
               action?: 'rollback' | 'pause';
@@ -1549,6 +1557,12 @@ export type paths = {
             pins?: {
               header?: string;
               values?: string[];
+            };
+            notify?: {
+              /** @description http(s) URL POSTed a JSON body on each step, promotion and rollback */
+              url: string;
+              /** @description file on the server holding the HMAC-SHA256 secret (x-rc-signature-256) */
+              secretFile?: string;
             };
             virtualService?: string;
             namespace?: string;

@@ -20,19 +20,36 @@ export const CanaryStartRequest = Type.Object(
         maxErrorRate: Type.Optional(Type.Number()),
         maxP95Ratio: Type.Optional(Type.Number()),
         p95ToleranceMs: Type.Optional(Type.Number()),
+        maxMeanRatio: Type.Optional(Type.Number()),
+        meanToleranceMs: Type.Optional(Type.Number()),
         max5xxRatio: Type.Optional(Type.Number()),
         fiveXxTolerance: Type.Optional(Type.Number()),
+        spikeMinErrors: Type.Optional(Type.Integer()),
+        maxShareDeviation: Type.Optional(Type.Number()),
         minRequests: Type.Optional(Type.Integer()),
       }),
     ),
     missingData: Type.Optional(
       Type.Object({
-        limit: Type.Optional(Type.Integer()),
+        maxHold: Type.Optional(Type.String({ description: 'e.g. 5m (default 5 × interval)' })),
+        maxHoldMs: Type.Optional(Type.Integer()),
+        limit: Type.Optional(Type.Integer({ description: 'older form: limit × interval' })),
         action: Type.Optional(Type.Unsafe<'rollback' | 'pause'>({ type: 'string', enum: ['rollback', 'pause'] })),
       }),
     ),
     pins: Type.Optional(
       Type.Object({ header: Type.Optional(Type.String()), values: Type.Optional(Type.Array(Type.String())) }),
+    ),
+    notify: Type.Optional(
+      Type.Object(
+        {
+          url: Type.String({ description: 'http(s) URL POSTed a JSON body on each step, promotion and rollback' }),
+          secretFile: Type.Optional(
+            Type.String({ description: 'file on the server holding the HMAC-SHA256 secret (x-rc-signature-256)' }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
     ),
     virtualService: Type.Optional(Type.String()),
     namespace: Type.Optional(Type.String()),
