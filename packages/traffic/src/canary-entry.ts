@@ -5,6 +5,7 @@ export * from './canary/canary-controller.js';
 export * from './canary/canary-notifier.js';
 export * from './canary/canary-plan.js';
 export * from './canary/canary-state.js';
+export * from './canary/canary-traffic.js';
 export * from './metrics/canary-queries.js';
 export * from './metrics/prometheus-client.js';
 export * from './routers/istio-router.js';

@@ -3,6 +3,7 @@ export * from './canary/canary-controller.js';
 export * from './canary/canary-notifier.js';
 export * from './canary/canary-plan.js';
 export * from './canary/canary-state.js';
+export * from './canary/canary-traffic.js';
 export * from './dashboard/canary-dashboard.js';
 export * from './metrics/canary-queries.js';
 export * from './metrics/prometheus-client.js';

@@ -119,7 +119,8 @@ describe('rctl canary against a server', () => {
             );
           return;
         }
-        res.writeHead(201).end(JSON.stringify({ ...run, phase: 'progressing', weights: { v1: 95, v2: 5 } }));
+        const traffic = { requestsPerSecond: 0.5, window: '5m', warnings: ['at 0.5 req/s, v2 at 5% needs ~2000 s'] };
+        res.writeHead(201).end(JSON.stringify({ ...run, phase: 'progressing', weights: { v1: 95, v2: 5 }, traffic }));
         return;
       }
       if (req.url === '/api/admin/canaries') return res.end(JSON.stringify({ canaries: [run] }));
@@ -141,6 +142,9 @@ describe('rctl canary against a server', () => {
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /started canary of ai-gateway: v1 → v2.*v1 95% \/ v2 5%/);
     assert.deepEqual(JSON.parse(requests.at(-1)!.body), { service: 'ai-gateway', to: 'v2', interval: '60s' });
+    // The server's low-traffic check: the current rate on stdout, its warnings on stderr.
+    assert.match(res.stdout, /current traffic: 0\.5 req\/s \(last 5m\)/);
+    assert.match(res.stderr, /warning: at 0\.5 req\/s, v2 at 5% needs ~2000 s/);
   });
 
   it('shows a run with its decisions and the failing check values', async () => {

@@ -223,6 +223,12 @@ async function canaryStart(args: string[], io: CliIo, out: Output): Promise<numb
     `started canary of ${run.service}: ${run.plan.stable} → ${run.plan.canary}, steps ${run.plan.steps.join(' → ')}, ` +
       `every ${run.plan.intervalMs / 1000}s over ${run.plan.window}; now ${formatWeights(run.weights)}`,
   );
+  const traffic = (run as { traffic?: { requestsPerSecond: number | null; window: string; warnings: string[] } })
+    .traffic;
+  if (traffic && traffic.requestsPerSecond !== null) {
+    out.line(`current traffic: ${Number(traffic.requestsPerSecond.toPrecision(3))} req/s (last ${traffic.window})`);
+  }
+  for (const warning of traffic?.warnings ?? []) out.error(`warning: ${warning}`);
   out.line(`follow it with: rctl canary status ${run.service} --watch`);
   return 0;
 }

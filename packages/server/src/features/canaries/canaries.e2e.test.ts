@@ -123,6 +123,9 @@ describe('canaries API', () => {
     assert.equal(res.statusCode, 201, res.body);
     const started = res.json();
     assert.equal(started.phase, 'progressing');
+    // The stub answers 1000 req/s per version: 100 req/s at 5% is plenty for 10 requests; no warning.
+    assert.deepEqual(started.traffic.warnings, []);
+    assert.equal(started.traffic.requestsPerSecond, 2000);
     assert.deepEqual(started.weights, { v1: 95, v2: 5 });
     assert.equal(started.decisions[0].action, 'start');
     assert.equal(started.decisions[0].actor, 'admin');
@@ -197,6 +200,23 @@ describe('canaries API', () => {
     assert.deepEqual([errorRate.status, errorRate.value, errorRate.threshold], ['fail', 0.05, 0.01]);
     assert.deepEqual(router.routeTable()[0]?.weights, { v1: 100, v2: 0 });
     prometheus.canaryErrors = 0;
+  });
+
+  it('warns at start when the first step cannot collect the minimum requests within the max hold', async () => {
+    const res = await post('/api/admin/canaries', {
+      service: 'auth-service',
+      to: 'v2',
+      interval: '1h',
+      thresholds: { minRequests: 1_000_000 },
+      missingData: { maxHold: '2m' },
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    const { traffic } = res.json();
+    assert.equal(traffic.requestsPerSecond, 2000);
+    assert.equal(traffic.secondsToMinRequests, 10_000); // 1e6 ÷ (2000 × 5%)
+    assert.match(traffic.warnings[0], /at 2000 req\/s, v2 at 5% needs ~10000 s .* more than the max hold \(120 s\)/);
+    assert.match(traffic.warnings[0], /--min-requests 12000 or less/);
+    await post('/api/admin/canaries/auth-service/abort');
   });
 
   it('resumes a run after a restart from the state in the database', async () => {

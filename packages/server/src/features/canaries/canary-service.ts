@@ -8,10 +8,13 @@ import {
   CanaryPlanError,
   type CanaryState,
   type CanaryStateStore,
+  estimateFirstStep,
   IstioRouter,
   LocalRouterClient,
   PrometheusCanaryMetrics,
+  type PrometheusClient,
   parseCanaryPlan,
+  readRequestRate,
   type StoredCanaryState,
   serviceNameIssue,
   type TrafficRouter,
@@ -109,8 +112,17 @@ const START_FIELDS = new Set([
   'namespace',
 ]);
 
+/** What `start` found of the service's current traffic, and warnings when the first step cannot be judged in time. */
+export interface CanaryTrafficCheck {
+  requestsPerSecond: number | null;
+  window: string;
+  secondsToMinRequests: number | null;
+  warnings: string[];
+}
+
 export class CanaryService {
   private readonly controller: CanaryController | undefined;
+  private readonly prometheus: PrometheusClient | undefined;
   private opened = false;
 
   constructor(
@@ -121,10 +133,12 @@ export class CanaryService {
     router: TrafficRouter | undefined = createCanaryRouter(config),
   ) {
     if (router && config.prometheusUrl) {
+      const metrics = new PrometheusCanaryMetrics(config.prometheusUrl);
+      this.prometheus = metrics.client;
       this.controller = new CanaryController({
         store: new ServerCanaryStateStore(store),
         router,
-        metrics: new PrometheusCanaryMetrics(config.prometheusUrl),
+        metrics,
         registry,
         logger,
       });
@@ -153,7 +167,10 @@ export class CanaryService {
     await this.controller?.stop();
   }
 
-  async start(input: unknown, actor: Actor): Promise<CanaryView & { decisions: CanaryDecisionRecord[] }> {
+  async start(
+    input: unknown,
+    actor: Actor,
+  ): Promise<CanaryView & { decisions: CanaryDecisionRecord[]; traffic: CanaryTrafficCheck }> {
     const controller = this.require();
     if (!isPlainObject(input)) throw new AppError('VALIDATION_FAILED', 'body must be a JSON object', { path: '' });
     const issues: ErrorDetail[] = [];
@@ -183,8 +200,41 @@ export class CanaryService {
     if (issues.length > 0 || !plan) {
       throw new AppError('VALIDATION_FAILED', issues[0]?.message ?? 'invalid canary', { details: issues });
     }
+    const traffic = await this.checkTraffic(service as string, plan);
     const status = await this.call(() => controller.start(service as string, plan, actor.name));
-    return { ...view(status.state, status.revision), decisions: status.decisions };
+    return { ...view(status.state, status.revision), decisions: status.decisions, traffic };
+  }
+
+  /**
+   * The service's request rate now (Prometheus, last 5m), read before the run starts: warns when the first step
+   * cannot collect `minRequests` per version within the max hold. Never blocks the start: a Prometheus that does not
+   * answer within 1.5 s becomes a warning too.
+   */
+  private async checkTraffic(service: string, plan: ReturnType<typeof parseCanaryPlan>): Promise<CanaryTrafficCheck> {
+    const window = '5m';
+    if (!this.prometheus) return { requestsPerSecond: null, window, secondsToMinRequests: null, warnings: [] };
+    try {
+      const rate = await readRequestRate(
+        this.prometheus,
+        { service, window, ...(plan.namespace ? { namespace: plan.namespace } : {}) },
+        1500,
+      );
+      const estimate = estimateFirstStep(plan, rate);
+      return {
+        requestsPerSecond: estimate.requestsPerSecond,
+        window,
+        secondsToMinRequests: Number.isFinite(estimate.secondsToMinRequests) ? estimate.secondsToMinRequests : null,
+        warnings: estimate.warnings,
+      };
+    } catch (error) {
+      this.logger.warn({ err: error, service }, 'canary start: reading the request rate failed');
+      return {
+        requestsPerSecond: null,
+        window,
+        secondsToMinRequests: null,
+        warnings: [`could not read the current request rate from Prometheus: ${(error as Error).message}`],
+      };
+    }
   }
 
   async list(): Promise<CanaryView[]> {
