@@ -135,7 +135,9 @@ if (!prometheus && process.env.CI === 'true') {
       assert.equal(afterStop.at(-1)?.cause, 'not-enough-data');
       assert.equal(final.outcome, 'rolled back: not enough data');
       assert.match(afterStop[0]!.reason, /unreachable/);
-      assert.ok(afterStop.every((d) => d.toWeight <= weightWhenStopped));
+      // No step up once data is missing (an analysis under way at the stop may still have advanced one step on
+      // what it read before, so the bound is the weight the first data-less analysis found).
+      assert.ok(afterStop.every((d) => d.toWeight <= afterStop[0]!.fromWeight));
       await r.close();
     });
   });
