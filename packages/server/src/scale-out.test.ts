@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type ChangeFrameData, type Flag, type FlagdFlag, toFlagdFlag } from '@runtime-control/core';
 import {
@@ -20,7 +17,8 @@ import {
   startRedisServer,
   type TestDatabase,
 } from '@runtime-control/testkit';
-import { type RunningServer, startServer } from './server.js';
+import type { RunningServer } from './server.js';
+import { startTestReplica } from './testing/replica.js';
 
 /**
  * Scale-out acceptance: two replicas on one PostgreSQL database, announcing changes over Redis. Each suite runs its
@@ -154,25 +152,15 @@ async function startReplica(
   reconcileIntervalMs: number,
 ): Promise<RunningServer> {
   assert.ok(database, 'the test database exists');
-  const dataDir = await mkdtemp(join(tmpdir(), `rc-scale-out-${replicaId}-`));
-  resources.add(() => rm(dataDir, { recursive: true, force: true }));
-  const server = await startServer({
-    port: 0,
-    host: '127.0.0.1',
-    dataDir,
-    env: {
-      RC_DATABASE_URL: database.url,
-      RC_REDIS_URL: redisUrl,
-      RC_ADMIN_TOKEN: ADMIN_TOKEN,
-      RC_RECONCILE_INTERVAL_MS: String(reconcileIntervalMs),
-      RC_REPLICA_ID: replicaId,
-      RC_LOG_LEVEL: 'silent',
-    },
-    print: () => {},
-    defaultMetrics: false,
+  const replica = await startTestReplica({
+    replicaId,
+    databaseUrl: database.url,
+    redisUrl,
+    adminToken: ADMIN_TOKEN,
+    reconcileIntervalMs,
   });
-  resources.add(() => server.close());
-  return server;
+  resources.add(() => replica.close());
+  return replica.server;
 }
 
 async function openStream(resources: Resources, server: RunningServer, token: string): Promise<SseClient> {

@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Flag } from '@runtime-control/core';
 import {
@@ -17,7 +14,8 @@ import {
 } from '@runtime-control/testkit';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { type RunningServer, startServer } from '../server.js';
+import type { RunningServer } from '../server.js';
+import { startTestReplica } from '../testing/replica.js';
 import { RedisBus } from './redis-bus.js';
 
 /**
@@ -163,25 +161,15 @@ describe('Redis degraded, service up', allServices(needsDatabase, needsRedisBina
 
   async function startReplica(resources: Resources, replicaId: string, redisUrl: string): Promise<RunningServer> {
     assert.ok(database, 'the test database exists');
-    const dataDir = await mkdtemp(join(tmpdir(), `rc-redis-degraded-${replicaId}-`));
-    resources.add(() => rm(dataDir, { recursive: true, force: true }));
-    const server = await startServer({
-      port: 0,
-      host: '127.0.0.1',
-      dataDir,
-      env: {
-        RC_DATABASE_URL: database.url,
-        RC_REDIS_URL: redisUrl,
-        RC_ADMIN_TOKEN: ADMIN_TOKEN,
-        RC_RECONCILE_INTERVAL_MS: String(RECONCILE_MS),
-        RC_REPLICA_ID: replicaId,
-        RC_LOG_LEVEL: 'silent',
-      },
-      print: () => {},
-      defaultMetrics: false,
+    const replica = await startTestReplica({
+      replicaId,
+      databaseUrl: database.url,
+      redisUrl,
+      adminToken: ADMIN_TOKEN,
+      reconcileIntervalMs: RECONCILE_MS,
     });
-    resources.add(() => server.close());
-    return server;
+    resources.add(() => replica.close());
+    return replica.server;
   }
 
   /** Two replicas on a private redis-server, sharing flag `key`, both healthy. */

@@ -15,6 +15,7 @@ import {
   type TestDatabase,
 } from '@runtime-control/testkit';
 import { type RunningServer, startServer } from '../../server.js';
+import { startTestReplica } from '../../testing/replica.js';
 import { booleanFlag, TEST_ADMIN_TOKEN } from '../../testing/test-app.js';
 
 /**
@@ -176,28 +177,17 @@ describe(
     let b: RunningServer;
 
     const replica = async (id: string) => {
-      const dataDir = await mkdtemp(join(tmpdir(), `rc-revocation-${id}-`));
-      cleanup.add(() => rm(dataDir, { recursive: true, force: true }));
-      const server = await startServer({
-        port: 0,
-        host: '127.0.0.1',
-        dataDir,
-        env: {
-          RC_DATABASE_URL: database.url,
-          RC_REDIS_URL: redisUrl,
-          RC_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-          RC_UNLEASH_WEBHOOK_SECRET: WEBHOOK_SECRET,
-          // Reconciliation every minute: only the Redis announcement can make B learn of the revocation in time.
-          RC_RECONCILE_INTERVAL_MS: '60000',
-          RC_SSE_HEARTBEAT_MS: '60000',
-          RC_REPLICA_ID: id,
-          RC_LOG_LEVEL: 'silent',
-        },
-        print: () => {},
-        defaultMetrics: false,
+      const started = await startTestReplica({
+        replicaId: id,
+        databaseUrl: database.url,
+        redisUrl: redisUrl!,
+        adminToken: TEST_ADMIN_TOKEN,
+        // Reconciliation every minute: only the Redis announcement can make B learn of the revocation in time.
+        reconcileIntervalMs: 60_000,
+        env: { RC_UNLEASH_WEBHOOK_SECRET: WEBHOOK_SECRET, RC_SSE_HEARTBEAT_MS: '60000' },
       });
-      cleanup.add(() => server.close());
-      return server;
+      cleanup.add(() => started.close());
+      return started.server;
     };
 
     before(async () => {
