@@ -8,6 +8,7 @@ import {
   eventually,
   openSse,
   type RedisServerHandle,
+  Resources,
   redisServerBinary,
   requireTestDatabaseUrl,
   requireTestRedisUrl,
@@ -120,27 +121,6 @@ async function debugValue(server: RunningServer, key: string, targetingKey: stri
   const res = await api(server, 'POST', '/api/admin/evaluate', { environment: ENV, context: { targetingKey } });
   expectStatus(res, 200, 'POST /api/admin/evaluate');
   return (res.body.flags as { key: string; value?: unknown }[]).find((f) => f.key === key)?.value;
-}
-
-/** Everything a suite started, torn down in reverse order even when a test failed half-way. */
-class Resources {
-  private readonly cleanups: (() => Promise<void> | void)[] = [];
-
-  add(cleanup: () => Promise<void> | void): void {
-    this.cleanups.push(cleanup);
-  }
-
-  async closeAll(): Promise<void> {
-    const errors: unknown[] = [];
-    while (this.cleanups.length > 0) {
-      try {
-        await this.cleanups.pop()!();
-      } catch (err) {
-        errors.push(err);
-      }
-    }
-    if (errors.length > 0) throw new AggregateError(errors, 'cleanup failed');
-  }
 }
 
 let database: TestDatabase | undefined;

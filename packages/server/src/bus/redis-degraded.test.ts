@@ -6,6 +6,7 @@ import {
   createTestDatabase,
   eventually,
   type RedisServerHandle,
+  Resources,
   redisServerBinary,
   requireTestDatabaseUrl,
   serviceOrFail,
@@ -108,27 +109,6 @@ async function redisPid(url: string): Promise<number> {
     return pid;
   } finally {
     client.disconnect();
-  }
-}
-
-/** Everything a suite started, torn down in reverse order even when a test failed half-way. */
-class Resources {
-  private readonly cleanups: (() => Promise<void> | void)[] = [];
-
-  add(cleanup: () => Promise<void> | void): void {
-    this.cleanups.push(cleanup);
-  }
-
-  async closeAll(): Promise<void> {
-    const errors: unknown[] = [];
-    while (this.cleanups.length > 0) {
-      try {
-        await this.cleanups.pop()!();
-      } catch (err) {
-        errors.push(err);
-      }
-    }
-    if (errors.length > 0) throw new AggregateError(errors, 'cleanup failed');
   }
 }
 

@@ -8,6 +8,7 @@ import {
   createTestDatabase,
   eventually,
   openSse,
+  Resources,
   requireTestDatabaseUrl,
   requireTestRedisUrl,
   type SseClient,
@@ -64,18 +65,8 @@ async function closedWithin(stream: SseClient, limitMs: number, what: string, st
   return elapsed;
 }
 
-class Cleanup {
-  private readonly fns: (() => unknown)[] = [];
-  add(fn: () => unknown): void {
-    this.fns.push(fn);
-  }
-  async run(): Promise<void> {
-    while (this.fns.length > 0) await this.fns.pop()!();
-  }
-}
-
 describe('revoking a token closes its streams on the same replica', () => {
-  const cleanup = new Cleanup();
+  const cleanup = new Resources();
   let server: RunningServer;
 
   before(async () => {
@@ -98,7 +89,7 @@ describe('revoking a token closes its streams on the same replica', () => {
     cleanup.add(() => server.close());
     assert.equal((await call(server, 'POST', '/api/admin/flags', TEST_ADMIN_TOKEN, booleanFlag('a'))).status, 201);
   });
-  after(() => cleanup.run());
+  after(() => cleanup.closeAll());
 
   const open = async (url: string, token?: string) => {
     const s = await openSse(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
@@ -171,7 +162,7 @@ describe(
   'revoking a token on one replica closes its streams on another (PostgreSQL + Redis)',
   allServices(serviceOrFail('RC_TEST_DATABASE_URL', databaseAdminUrl), serviceOrFail('RC_TEST_REDIS_URL', redisUrl)),
   () => {
-    const cleanup = new Cleanup();
+    const cleanup = new Resources();
     let database: TestDatabase;
     let a: RunningServer;
     let b: RunningServer;
@@ -198,7 +189,7 @@ describe(
       assert.equal(b.runtime.bus.kind, 'redis');
       assert.equal(b.runtime.store.kind, 'postgres');
     });
-    after(() => cleanup.run());
+    after(() => cleanup.closeAll());
 
     it('SDK, OFREP and Unleash bridge streams on B end within 1 s of a revocation on A; B refuses the token', async () => {
       const doomed = await createToken(a, 'doomed-scale-out');
