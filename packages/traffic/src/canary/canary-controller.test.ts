@@ -252,14 +252,188 @@ describe('CanaryController', () => {
     assert.deepEqual(t.router.calls.at(-1)?.weights, { v1: 100, v2: 0 });
     await assert.rejects(
       t.controller.promote('ai-gateway', 'bob'),
+      (e) => (e as CanaryError).code === 'CANARY_NOT_PAUSED',
+    );
+    await assert.rejects(
+      t.controller.promote('ai-gateway', 'bob', { full: true }),
       (e) => (e as CanaryError).code === 'CANARY_INVALID_TRANSITION',
     );
     // A finished run can be replaced by a new one, with its own decision log.
     const again = await t.controller.start('ai-gateway', plan, 'alice');
     assert.equal(again.decisions.length, 1);
-    const promoted = await t.controller.promote('ai-gateway', 'carol');
+    await assert.rejects(
+      t.controller.promote('ai-gateway', 'carol'),
+      (e) => (e as CanaryError).code === 'CANARY_NOT_PAUSED',
+      'a step-by-step promote needs a paused run',
+    );
+    const promoted = await t.controller.promote('ai-gateway', 'carol', { full: true });
     assert.equal(promoted.state.phase, 'promoted');
     assert.deepEqual(t.router.calls.at(-1)?.weights, { v1: 0, v2: 100 });
     assert.equal(promoted.decisions.at(-1)?.actor, 'carol');
+    assert.deepEqual(
+      promoted.state.history?.map((h) => [h.weight, h.outcome]),
+      [
+        [5, 'skipped'],
+        [100, 'promoted'],
+      ],
+    );
+  });
+
+  it('keeps a weight timeline: each step with when it was decided and applied, and how it ended', async () => {
+    const t = setup();
+    const t0 = t.now;
+    await t.controller.start('ai-gateway', plan, 'alice');
+    await t.advance(10_000); // → 10%
+    t.router.failNext = 1;
+    await t.advance(10_000); // → 25% decided at +20 s; the router refuses
+    await t.advance(500); // applied at +20.5 s
+    t.setReading({ ok: true, stable: healthy, canary: failing });
+    await t.advance(10_000); // spike → rolled back
+    const iso = (s: number) => new Date(t0 + s * 1000).toISOString();
+    const { state } = await t.controller.status('ai-gateway');
+    assert.deepEqual(
+      state.history?.map((h) => [h.weight, h.decidedAt, h.appliedAt, h.endedAt, h.outcome]),
+      [
+        [5, iso(0), iso(0), iso(10), 'passed'],
+        [10, iso(10), iso(10), iso(20), 'passed'],
+        [25, iso(20), iso(20.5), iso(30.5), 'failed'],
+        [0, iso(30.5), iso(30.5), null, 'rolled-back'],
+      ],
+    );
+    assert.match(state.history?.[2]?.detail ?? '', /5xx spike at 25%/);
+    assert.equal(state.history?.[3]?.detail, 'rolled back: 5xx spike');
+  });
+});
+
+describe('CanaryController manual gates (pauseAt)', () => {
+  // Pinned users (as in `plan`): the fake samples' 50/50 split then only fails the share check when short.
+  const pins = { values: ['tester'] };
+  const gated = parseCanaryPlan({ canary: 'v2', interval: '10s', failureThreshold: 2, pauseAt: [25], pins });
+
+  async function atGate() {
+    const t = setup();
+    await t.controller.start('ai-gateway', gated, 'alice');
+    await t.advance(10_000); // 5 → 10
+    await t.advance(10_000); // 10 → 25
+    await t.advance(10_000); // 25 passes: the gate
+    return t;
+  }
+
+  it('pauses at the gate once its step has passed, visible in status, metrics and the decision log', async () => {
+    const t = await atGate();
+    const { state, decisions } = await t.controller.status('ai-gateway');
+    assert.equal(state.phase, 'paused');
+    assert.equal(state.canaryWeight, 25);
+    assert.deepEqual(state.gate, { weight: 25, since: new Date(t.now).toISOString() });
+    assert.equal(state.history?.at(-1)?.outcome, 'gated');
+    assert.equal(decisions.at(-1)?.action, 'gate');
+    assert.match(decisions.at(-1)?.reason ?? '', /paused at the gate/);
+    const metrics = await t.registry.metrics();
+    assert.match(metrics, /rc_canary_phase\{service="ai-gateway",phase="paused"\} 1/);
+    assert.match(metrics, /rc_canary_status\{service="ai-gateway"\} 3/);
+    assert.match(metrics, /rc_canary_decisions_total\{service="ai-gateway",decision="gate"\} 1/);
+    // Passing analyses go on and hold at the gate; nothing moves without promote.
+    for (let i = 0; i < 5; i++) await t.advance(10_000);
+    const later = await t.controller.status('ai-gateway');
+    assert.equal(later.state.phase, 'paused');
+    assert.equal(later.state.canaryWeight, 25);
+    assert.deepEqual(
+      later.decisions.slice(-5).map((d) => d.action),
+      ['hold', 'hold', 'hold', 'hold', 'hold'],
+    );
+    assert.deepEqual(
+      t.router.calls.map((c) => c.weights.v2),
+      [5, 10, 25],
+    );
+  });
+
+  it('promote opens the gate: the next step, analysed as usual, then promotion', async () => {
+    const t = await atGate();
+    await assert.rejects(
+      t.controller.resume('ai-gateway', 'bob'),
+      (e) => (e as CanaryError).code === 'CANARY_INVALID_TRANSITION' && /gate at 25%/.test((e as Error).message),
+    );
+    const opened = await t.controller.promote('ai-gateway', 'bob');
+    assert.equal(opened.state.phase, 'progressing');
+    assert.equal(opened.state.canaryWeight, 50);
+    assert.equal(opened.state.gate, null);
+    assert.deepEqual([opened.decisions.at(-1)?.action, opened.decisions.at(-1)?.actor], ['advance', 'bob']);
+    assert.match(opened.decisions.at(-1)?.reason ?? '', /gate at 25% opened by bob; advancing to 50%/);
+    await assert.rejects(
+      t.controller.promote('ai-gateway', 'bob'),
+      (e) => (e as CanaryError).code === 'CANARY_NOT_PAUSED',
+    );
+    await t.advance(9_999);
+    assert.equal((await t.controller.status('ai-gateway')).state.canaryWeight, 50, 'a full interval at 50% first');
+    await t.advance(1);
+    const { state } = await t.controller.status('ai-gateway');
+    assert.equal(state.phase, 'promoted');
+    assert.deepEqual(
+      state.history?.map((h) => [h.weight, h.outcome]),
+      [
+        [5, 'passed'],
+        [10, 'passed'],
+        [25, 'passed'],
+        [50, 'passed'],
+        [100, 'promoted'],
+      ],
+    );
+    assert.equal(state.history?.[2]?.detail, 'gate at 25% opened by bob');
+  });
+
+  it('promote at a gate on the last step before 100 promotes', async () => {
+    const t = setup();
+    await t.controller.start(
+      'ai-gateway',
+      parseCanaryPlan({ canary: 'v2', interval: '10s', steps: [20], pauseAt: [20], pins }),
+      'a',
+    );
+    await t.advance(10_000);
+    assert.equal((await t.controller.status('ai-gateway')).state.phase, 'paused');
+    const done = await t.controller.promote('ai-gateway', 'bob');
+    assert.equal(done.state.phase, 'promoted');
+    assert.equal(done.state.outcome, 'promoted by bob');
+    assert.equal(done.decisions.at(-1)?.action, 'promote');
+    assert.deepEqual(t.router.calls.at(-1)?.weights, { v1: 0, v2: 100 });
+  });
+
+  it('a gate never shields a bad release: a spike while waiting rolls back at once', async () => {
+    const t = await atGate();
+    t.setReading({ ok: true, stable: healthy, canary: failing });
+    await t.advance(10_000);
+    const { state } = await t.controller.status('ai-gateway');
+    assert.equal(state.phase, 'rolled_back');
+    assert.equal(state.outcome, 'rolled back: 5xx spike');
+    assert.equal(state.gate, null);
+    assert.deepEqual(t.router.calls.at(-1)?.weights, { v1: 100, v2: 0 });
+    await assert.rejects(
+      t.controller.promote('ai-gateway', 'bob'),
+      (e) => (e as CanaryError).code === 'CANARY_NOT_PAUSED',
+    );
+  });
+
+  it('failed checks in a row while waiting roll back at the threshold', async () => {
+    const t = await atGate();
+    t.setReading({ ok: true, stable: healthy, canary: slow });
+    await t.advance(10_000);
+    assert.equal((await t.controller.status('ai-gateway')).state.phase, 'paused');
+    await t.advance(10_000);
+    const { state, decisions } = await t.controller.status('ai-gateway');
+    assert.equal(state.phase, 'rolled_back');
+    assert.equal(state.outcome, 'rolled back: failed checks');
+    assert.deepEqual(
+      decisions.slice(-3).map((d) => d.action),
+      ['gate', 'fail-check', 'rollback'],
+    );
+  });
+
+  it('promote also takes a run paused by hand one step on', async () => {
+    const t = setup();
+    await t.controller.start('ai-gateway', plan, 'alice');
+    await t.controller.pause('ai-gateway', 'bob');
+    const next = await t.controller.promote('ai-gateway', 'bob');
+    assert.equal(next.state.phase, 'progressing');
+    assert.equal(next.state.canaryWeight, 10);
+    assert.match(next.decisions.at(-1)?.reason ?? '', /promoted by bob from a pause at 5%/);
   });
 });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { CanaryQueryTarget, ReadOptions } from '../metrics/canary-queries.js';
 import type { PinRoute, RouteRef, TrafficRouter } from '../routers/traffic-router.js';
-import { analyse, decide, type MetricsReading, rollbackOutcome } from './canary-analysis.js';
+import { analyse, type Decision, decide, type MetricsReading, rollbackOutcome } from './canary-analysis.js';
 import { type CanaryNotifier, WebhookNotifier } from './canary-notifier.js';
 import { type CanaryPlan, parseDuration } from './canary-plan.js';
 import {
@@ -14,6 +14,7 @@ import {
   FINAL_PHASES,
   PHASE_CODES,
   type RecordedAction,
+  type StepOutcome,
   type StoredCanaryState,
 } from './canary-state.js';
 
@@ -45,7 +46,12 @@ export interface CanaryLogger {
   error(obj: object, msg: string): void;
 }
 
-export type CanaryErrorCode = 'CANARY_NOT_FOUND' | 'CANARY_ACTIVE' | 'CANARY_INVALID_TRANSITION' | 'CANARY_CONFLICT';
+export type CanaryErrorCode =
+  | 'CANARY_NOT_FOUND'
+  | 'CANARY_ACTIVE'
+  | 'CANARY_INVALID_TRANSITION'
+  | 'CANARY_NOT_PAUSED'
+  | 'CANARY_CONFLICT';
 
 export class CanaryError extends Error {
   constructor(
@@ -222,7 +228,10 @@ export class CanaryController {
         lastJudgedAt: null,
         holdingSince: null,
         outcome: weight >= 100 ? 'promoted' : null,
+        gate: null,
+        history: [],
       };
+      openStep(state, at, weight >= 100 ? 'promoted' : 'in-progress', `started: ${plan.stable} → ${plan.canary}`);
       const decision = this.record(state, 'start', actor, 0, `started: ${plan.stable} → ${plan.canary} at ${weight}%`);
       const stored = await this.store.save(state, decision, existing?.revision ?? null);
       this.countDecision(state.service, 'start');
@@ -242,6 +251,12 @@ export class CanaryController {
 
   async resume(service: string, actor: string): Promise<CanaryStatus> {
     return this.command(service, actor, ['paused'], 'resume', (state) => {
+      if (state.gate) {
+        throw new CanaryError(
+          'CANARY_INVALID_TRANSITION',
+          `the canary of "${service}" is waiting at its gate at ${state.gate.weight}%: promote it to go on, or abort it`,
+        );
+      }
       state.phase = 'progressing';
       state.inconclusiveStreak = 0;
       state.holdingSince = null;
@@ -252,21 +267,66 @@ export class CanaryController {
     });
   }
 
-  /** Manual promotion: 100% to the canary now, skipping the remaining steps and analyses. */
-  async promote(service: string, actor: string): Promise<CanaryStatus> {
-    return this.command(service, actor, ['progressing', 'paused'], 'promote', (state) => {
-      this.finish(state, 'promoted', 100);
-      state.outcome = `promoted by ${actor}`;
-      return `promoted by ${actor} (remaining steps skipped)`;
-    });
+  /**
+   * Promotion by hand. By default only a paused run (at a gate, or paused by hand or for missing data) and only one
+   * step: it goes on to the next step and its analyses (to 100% — promoted — when that is the last). With
+   * `full`, a progressing or paused run goes to 100% now, skipping the remaining steps and analyses.
+   */
+  async promote(service: string, actor: string, options: { full?: boolean } = {}): Promise<CanaryStatus> {
+    if (options.full) {
+      return this.command(service, actor, ['progressing', 'paused'], 'promote', (state) => {
+        const reason = `promoted by ${actor} (remaining steps skipped)`;
+        closeStep(state, this.isoNow(), 'skipped', reason);
+        this.finish(state, 'promoted', 100);
+        state.outcome = `promoted by ${actor}`;
+        openStep(state, this.isoNow(), 'promoted', reason);
+        return reason;
+      });
+    }
+    return this.command(
+      service,
+      actor,
+      ['paused'],
+      (state) => (nextWeight(state) >= 100 ? 'promote' : 'advance'),
+      (state) => {
+        const weight = state.canaryWeight;
+        const next = nextWeight(state);
+        const why = state.gate
+          ? `gate at ${weight}% opened by ${actor}`
+          : `promoted by ${actor} from a pause at ${weight}%`;
+        const at = this.isoNow();
+        closeStep(state, at, 'passed', why);
+        state.gate = null;
+        state.failedChecks = 0;
+        state.inconclusiveStreak = 0;
+        state.holdingSince = null;
+        if (next >= 100) {
+          this.finish(state, 'promoted', 100);
+          state.stepIndex = state.plan.steps.length - 1;
+          state.outcome = `promoted by ${actor}`;
+          openStep(state, at, 'promoted', why);
+          return `${why}; promoting`;
+        }
+        state.phase = 'progressing';
+        state.stepIndex += 1;
+        state.canaryWeight = next;
+        state.nextAnalysisAt = new Date(this.now() + state.plan.intervalMs).toISOString();
+        openStep(state, at, 'in-progress', why);
+        return `${why}; advancing to ${next}%`;
+      },
+      'CANARY_NOT_PAUSED',
+    );
   }
 
   /** Rollback by hand: 100% to the stable version, the run ends as aborted. */
   async abort(service: string, actor: string): Promise<CanaryStatus> {
     return this.command(service, actor, ['progressing', 'paused'], 'abort', (state) => {
+      const reason = `aborted by ${actor}: all traffic back to ${state.plan.stable}`;
+      closeStep(state, this.isoNow(), 'aborted', reason);
       this.finish(state, 'aborted', 0);
       state.outcome = `aborted by ${actor}`;
-      return `aborted by ${actor}: all traffic back to ${state.plan.stable}`;
+      openStep(state, this.isoNow(), 'aborted', reason);
+      return reason;
     });
   }
 
@@ -295,7 +355,9 @@ export class CanaryController {
       await this.syncRouter(stored);
       return;
     }
-    if (state.phase !== 'progressing' || state.nextAnalysisAt === null) return;
+    // A run waiting at a gate keeps being analysed: a gate never shields a bad release from a rollback.
+    const gated = state.phase === 'paused' && Boolean(state.gate);
+    if ((state.phase !== 'progressing' && !gated) || state.nextAnalysisAt === null) return;
     if (Date.parse(state.nextAnalysisAt) > this.now()) return;
 
     // Judge only traffic at the weight in force: since it was applied, or since the last conclusive analysis,
@@ -317,7 +379,30 @@ export class CanaryController {
     // Missing data is counted from when the step last had a conclusive analysis (or began), not from when it was
     // first noticed: a step that never got data has been holding since its weight was applied.
     const holdingSinceMs = state.holdingSince ? Date.parse(state.holdingSince) : Math.max(appliedMs, judgedMs);
-    const decision = decide(state.plan, { ...state, holdingSinceMs }, analysis, this.now());
+    let decision: Omit<Decision, 'action'> & { action: RecordedAction } = decide(
+      state.plan,
+      { ...state, holdingSinceMs },
+      analysis,
+      this.now(),
+    );
+    if (decision.action === 'advance' || decision.action === 'promote') {
+      const stay = { ...decision.next, stepIndex: state.stepIndex };
+      if (gated) {
+        decision = {
+          action: 'hold',
+          next: stay,
+          canaryWeight: state.canaryWeight,
+          reason: `all checks passed at ${state.canaryWeight}%; waiting at the gate for promote`,
+        };
+      } else if (state.plan.pauseAt?.includes(state.canaryWeight)) {
+        decision = {
+          action: 'gate',
+          next: stay,
+          canaryWeight: state.canaryWeight,
+          reason: `all checks passed at ${state.canaryWeight}%; paused at the gate: waiting for promote (analyses go on; a failing one still rolls back)`,
+        };
+      }
+    }
     const next = structuredClone(state);
     const fromWeight = state.canaryWeight;
     next.stepIndex = decision.next.stepIndex;
@@ -331,16 +416,34 @@ export class CanaryController {
     const window = { from: new Date(fromMs).toISOString(), to: new Date(nowMs).toISOString() };
     next.lastAnalysis = { at: this.isoNow(), outcome: analysis.outcome, checks: analysis.checks, window };
     next.nextAnalysisAt = new Date(this.now() + state.plan.intervalMs).toISOString();
+    const at = this.isoNow();
     if (decision.action === 'promote') {
+      closeStep(next, at, 'passed', decision.reason);
       this.finish(next, 'promoted', 100);
       next.outcome = 'promoted';
+      openStep(next, at, 'promoted', decision.reason);
     } else if (decision.action === 'rollback') {
+      closeStep(next, at, 'failed', decision.reason);
       this.finish(next, 'rolled_back', 0);
       next.outcome = rollbackOutcome(decision.cause ?? 'failed-checks');
+      openStep(next, at, 'rolled-back', next.outcome);
     } else if (decision.action === 'pause') {
       next.phase = 'paused';
       next.nextAnalysisAt = null;
+    } else if (decision.action === 'gate') {
+      next.phase = 'paused';
+      next.gate = { weight: state.canaryWeight, since: at };
+      const current = next.history?.at(-1);
+      if (current) {
+        current.outcome = 'gated';
+        current.detail = decision.reason;
+      }
     } else {
+      if (decision.action === 'advance') {
+        closeStep(next, at, 'passed', decision.reason);
+        next.canaryWeight = decision.canaryWeight;
+        openStep(next, at, 'in-progress', decision.reason);
+      }
       next.canaryWeight = decision.canaryWeight;
     }
     next.updatedAt = this.isoNow();
@@ -367,18 +470,21 @@ export class CanaryController {
     service: string,
     actor: string,
     allowed: readonly CanaryPhase[],
-    action: RecordedAction,
+    actionOf: RecordedAction | ((state: CanaryState) => RecordedAction),
     mutate: (state: CanaryState) => string,
+    refusal: CanaryErrorCode = 'CANARY_INVALID_TRANSITION',
   ): Promise<CanaryStatus> {
     return this.serialize(service, async () => {
       const stored = await this.store.get(service);
       if (!stored) throw new CanaryError('CANARY_NOT_FOUND', `no canary for "${service}"`);
+      const verb = typeof actionOf === 'string' ? actionOf : 'promote';
       if (!allowed.includes(stored.state.phase)) {
         throw new CanaryError(
-          'CANARY_INVALID_TRANSITION',
-          `cannot ${action} the canary of "${service}": it is ${stored.state.phase} (allowed from ${allowed.join(', ')})`,
+          refusal,
+          `cannot ${verb} the canary of "${service}": it is ${stored.state.phase} (allowed from ${allowed.join(', ')})`,
         );
       }
+      const action = typeof actionOf === 'string' ? actionOf : actionOf(stored.state);
       const next = structuredClone(stored.state);
       const fromWeight = next.canaryWeight;
       const reason = mutate(next);
@@ -433,7 +539,13 @@ export class CanaryController {
     if (!state.routerSynced || state.routerError !== null) {
       const next = { ...structuredClone(state), routerSynced: true, routerError: null, updatedAt: this.isoNow() };
       // When this weight took effect: the next analysis judges only traffic from here on.
-      if (!state.routerSynced) next.weightAppliedAt = this.isoNow();
+      if (!state.routerSynced) {
+        next.weightAppliedAt = this.isoNow();
+        const current = next.history?.at(-1);
+        if (current && current.appliedAt === null && current.weight === next.canaryWeight) {
+          current.appliedAt = next.weightAppliedAt;
+        }
+      }
       try {
         const saved = await this.store.save(next, undefined, stored.revision);
         this.observe(saved.state);
@@ -446,6 +558,7 @@ export class CanaryController {
   }
 
   private finish(state: CanaryState, phase: 'promoted' | 'rolled_back' | 'aborted', weight: number): void {
+    state.gate = null;
     state.phase = phase;
     state.canaryWeight = weight;
     state.nextAnalysisAt = null;
@@ -507,6 +620,34 @@ export class CanaryController {
     });
     return result;
   }
+}
+
+/** The weight after the current step: the plan's next step (100 after the last). */
+function nextWeight(state: CanaryState): number {
+  return state.plan.steps[state.stepIndex + 1] ?? 100;
+}
+
+/** Appends the weight now in force to the run's timeline (not applied yet: the router confirms it later). */
+function openStep(state: CanaryState, at: string, outcome: StepOutcome, detail: string): void {
+  state.history ??= [];
+  state.history.push({
+    weight: state.canaryWeight,
+    stepIndex: state.stepIndex,
+    decidedAt: at,
+    appliedAt: null,
+    endedAt: null,
+    outcome,
+    detail,
+  });
+}
+
+/** Ends the timeline's current entry (if the run has a timeline) with how the step went. */
+function closeStep(state: CanaryState, at: string, outcome: StepOutcome, detail: string): void {
+  const current = state.history?.at(-1);
+  if (!current || current.endedAt !== null) return;
+  current.endedAt = at;
+  current.outcome = outcome;
+  current.detail = detail;
 }
 
 function routeRef(state: CanaryState): RouteRef {

@@ -16,6 +16,7 @@ export const NOTIFIED_ACTIONS: ReadonlySet<string> = new Set([
   'rollback',
   'abort',
   'pause',
+  'gate',
   'resume',
 ]);
 
@@ -23,7 +24,7 @@ export const NOTIFIED_ACTIONS: ReadonlySet<string> = new Set([
 export const SIGNATURE_HEADER = 'x-rc-signature-256';
 
 export interface CanaryNotification {
-  /** The decision: `start`, `advance`, `promote`, `rollback`, `abort`, `pause`, `resume`. */
+  /** The decision: `start`, `advance`, `promote`, `rollback`, `abort`, `pause`, `gate`, `resume`. */
   event: string;
   service: string;
   runId: string;

@@ -87,6 +87,24 @@ describe('parseCanaryPlan', () => {
   });
 });
 
+describe('manual gates (pauseAt)', () => {
+  it('accepts step weights below 100, sorted; absent means no gate', () => {
+    assert.deepEqual(parseCanaryPlan({ canary: 'v2', pauseAt: [50, 10] }).pauseAt, [10, 50]);
+    assert.deepEqual(parseCanaryPlan({ canary: 'v2', steps: [20, 60], pauseAt: [60] }).pauseAt, [60]);
+    assert.equal(parseCanaryPlan({ canary: 'v2' }).pauseAt, undefined);
+  });
+
+  it('refuses a weight that is not a step, 100, a duplicate and a non-array, each at its path', () => {
+    assert.deepEqual(issues({ canary: 'v2', pauseAt: [30, 100, 50, 50, '10'] }), [
+      { path: '/pauseAt/0', code: 'INVALID_VALUE' },
+      { path: '/pauseAt/1', code: 'INVALID_VALUE' },
+      { path: '/pauseAt/3', code: 'DUPLICATE' },
+      { path: '/pauseAt/4', code: 'INVALID_VALUE' },
+    ]);
+    assert.deepEqual(issues({ canary: 'v2', pauseAt: 50 }), [{ path: '/pauseAt', code: 'INVALID_TYPE' }]);
+  });
+});
+
 describe('durations and names', () => {
   it('parses and formats durations', () => {
     assert.equal(parseDuration('500ms'), 500);

@@ -85,6 +85,12 @@ export interface CanaryPlan {
   missingData: MissingDataPolicy;
   pins?: UserPins;
   notify?: CanaryNotify;
+  /**
+   * Manual gates: canary weights (each one of `steps`, below 100) at which the run pauses once that step's analysis
+   * has passed, until `promote` (as Argo Rollouts' pause step / Flagger's confirm-promotion). Analyses go on while it
+   * waits, and a failing one still rolls back.
+   */
+  pauseAt?: number[];
   /** Istio only: the VirtualService to edit (default: the service name) and its namespace. */
   virtualService?: string;
   namespace?: string;
@@ -173,6 +179,7 @@ export function parseCanaryPlan(input: unknown, defaults: { intervalMs?: number 
     'missingData',
     'pins',
     'notify',
+    'pauseAt',
     'virtualService',
     'namespace',
   ];
@@ -417,6 +424,29 @@ export function parseCanaryPlan(input: unknown, defaults: { intervalMs?: number 
     }
   }
 
+  let pauseAt: number[] | undefined;
+  if (input.pauseAt !== undefined) {
+    if (!Array.isArray(input.pauseAt)) {
+      issue('/pauseAt', 'INVALID_TYPE', 'pauseAt must be an array of step weights, e.g. [50]');
+    } else {
+      const gates: number[] = [];
+      input.pauseAt.forEach((gate, i) => {
+        if (typeof gate !== 'number' || !Number.isInteger(gate) || !steps.includes(gate) || gate >= 100) {
+          issue(
+            `/pauseAt/${i}`,
+            'INVALID_VALUE',
+            `pauseAt ${i} must be the weight of a step below 100 (${steps.filter((s) => s < 100).join(', ') || 'none'}); got ${JSON.stringify(gate)}`,
+          );
+        } else if (gates.includes(gate)) {
+          issue(`/pauseAt/${i}`, 'DUPLICATE', `pauseAt lists ${gate} twice`);
+        } else {
+          gates.push(gate);
+        }
+      });
+      if (gates.length > 0) pauseAt = gates.sort((a, b) => a - b);
+    }
+  }
+
   const name = (key: 'virtualService' | 'namespace'): string | undefined => {
     const value = input[key];
     if (value === undefined) return undefined;
@@ -433,6 +463,7 @@ export function parseCanaryPlan(input: unknown, defaults: { intervalMs?: number 
   const plan: CanaryPlan = { stable, canary, steps, intervalMs, window, failureThreshold, thresholds, missingData };
   if (pins) plan.pins = pins;
   if (notify) plan.notify = notify;
+  if (pauseAt) plan.pauseAt = pauseAt;
   if (virtualService) plan.virtualService = virtualService;
   if (namespace) plan.namespace = namespace;
   return plan;

@@ -28,6 +28,44 @@ export interface LastAnalysis {
   window?: AnalysisWindow;
 }
 
+/**
+ * What became of one step of the weight timeline: `in-progress` (the weight in force, being analysed), `gated`
+ * (passed, waiting at a manual gate for `promote`), `passed` (moved on after a passing analysis or an opened gate),
+ * `failed` (rolled back from it), `skipped` (a full promotion by hand jumped over it), `aborted`; the run's last
+ * entry, at 100 or 0, is `promoted`, `rolled-back` or `aborted`.
+ */
+export type StepOutcome =
+  | 'in-progress'
+  | 'gated'
+  | 'passed'
+  | 'failed'
+  | 'skipped'
+  | 'promoted'
+  | 'rolled-back'
+  | 'aborted';
+
+/** One weight the run put in force: when it was decided and applied, and how the step ended. */
+export interface StepRecord {
+  weight: number;
+  /** Index into `plan.steps` (for the final 0 of a rollback, the step it left). */
+  stepIndex: number;
+  decidedAt: string;
+  /** When the router confirmed the weight; null until then. */
+  appliedAt: string | null;
+  /** When the step ended (the next weight was decided); null while in force. */
+  endedAt: string | null;
+  outcome: StepOutcome;
+  /** In words: the reason of the decision that ended (or gated) the step. */
+  detail: string;
+}
+
+/** A run waiting at a manual gate (`plan.pauseAt`): phase `paused`, analyses still running. */
+export interface CanaryGate {
+  weight: number;
+  /** When the step's analysis passed and the run stopped at the gate. */
+  since: string;
+}
+
 export interface CanaryState {
   service: string;
   /** Identifies one run; a new `start` after a finished run gets a new id and a fresh decision log. */
@@ -56,9 +94,13 @@ export interface CanaryState {
   holdingSince?: string | null;
   /** How the run ended, in words: `promoted`, `rolled back: 5xx spike`, `rolled back: not enough data`, ... */
   outcome?: string | null;
+  /** Set while the run waits at a manual gate for `promote`; null otherwise. */
+  gate?: CanaryGate | null;
+  /** The weight timeline, oldest first (absent from runs stored before it existed). */
+  history?: StepRecord[];
 }
 
-export type RecordedAction = DecisionAction | 'start' | 'resume' | 'abort' | 'router-error';
+export type RecordedAction = DecisionAction | 'start' | 'resume' | 'abort' | 'router-error' | 'gate';
 
 /** One line of a run's history: what was decided, by whom, and the numbers and bounds behind it. */
 export interface CanaryDecisionRecord {
