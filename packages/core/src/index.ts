@@ -1,3 +1,4 @@
+export * from './file-schema.js';
 export * from './flag-diff.js';
 export * from './flag-loadability.js';
 export * from './flag-model.js';
@@ -6,6 +7,7 @@ export * from './flagd-compile.js';
 export * from './flags-file.js';
 export * from './json-logic-rules.js';
 export * from './schemas/flag-schema.js';
+export * from './schemas/platform-file-schema.js';
 export * from './schemas/schema-helpers.js';
 export * from './stream-frames.js';
 export * from './webhook-secret.js';

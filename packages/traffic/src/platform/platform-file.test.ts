@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { platformFileJsonSchema } from '@runtime-control/core';
 import { formatPlatformFileIssue, type PlatformFileIssue, parsePlatformFile } from './platform-file.js';
 import { canaryRouteFor } from './platform-model.js';
 
@@ -159,5 +160,92 @@ describe('parsePlatformFile', () => {
     assert.equal(only(issuesOf('- a\n- b\n')).code, 'INVALID_TYPE');
     const codes = issuesOf('platform: shop\n').map((i) => `${i.path} ${i.code}`);
     assert.deepEqual(codes, ['/namespaces REQUIRED', '/gateway REQUIRED', '/services REQUIRED', '/routes REQUIRED']);
+  });
+});
+
+describe('parsePlatformFile: shape from the JSON Schema', () => {
+  /** `line [CODE] path` of the only issue, and its formatted line. */
+  function shape(text: string): { at: string; formatted: string } {
+    const issue = only(issuesOf(text));
+    return { at: `${issue.line} [${issue.code}] ${issue.path}`, formatted: formatPlatformFileIssue(issue) };
+  }
+
+  it('reports an unknown field where it is written, naming it and its owner', () => {
+    const gateway = shape(BASE.replace('  hosts: [shop.local]', '  hosts: [shop.local]\n  tsl: {}'));
+    assert.equal(gateway.at, '9 [UNKNOWN_PROPERTY] /gateway/tsl');
+    assert.equal(gateway.formatted, 'p.yaml:9: [UNKNOWN_PROPERTY] unknown property "tsl" in gateway');
+    const top = shape(`${BASE}secret: 1\n`);
+    assert.equal(top.at, '24 [UNKNOWN_PROPERTY] /secret');
+    assert.match(top.formatted, /unknown top-level property "secret"$/);
+    const destination = shape(BASE.replace('subset: v1, weight: 90', 'subset: v1, wieght: 90'));
+    assert.equal(destination.at, '22 [UNKNOWN_PROPERTY] /routes/0/destinations/0/wieght');
+  });
+
+  it('reports a wrong type with what is expected', () => {
+    const port = shape(BASE.replace('port: 8080', 'port: "8080"'));
+    assert.equal(port.at, '11 [INVALID_TYPE] /services/0/port');
+    assert.match(port.formatted, /service "web" port must be an integer from 1 to 65535 \(not a quoted string\)$/);
+    const hosts = shape(BASE.replace('hosts: [shop.local]', 'hosts: shop.local'));
+    assert.equal(hosts.at, '8 [INVALID_TYPE] /gateway/hosts');
+    assert.match(hosts.formatted, /gateway hosts must be a list$/);
+    const match = shape(BASE.replace('match: { uri: { prefix: / } }', 'match: 3'));
+    assert.equal(match.at, '20 [INVALID_TYPE] /routes/0/match');
+    assert.match(match.formatted, /route "web" match must be a mapping or a list$/);
+    assert.equal(shape('').at, '1 [INVALID_TYPE] ', 'an empty file is not a mapping');
+  });
+
+  it('reports a missing required field at the entry that lacks it', () => {
+    const port = shape(BASE.replace('    port: 8080\n', ''));
+    assert.equal(port.at, '10 [REQUIRED] /services/0/port');
+    assert.match(port.formatted, /service "web" port is required$/);
+    const hosts = shape(BASE.replace('  hosts: [shop.local]\n', ''));
+    assert.equal(hosts.at, '7 [REQUIRED] /gateway/hosts');
+    const destinations = shape(BASE.replace(/ {4}destinations:\n( {6}- .*\n)+/, '    destinations: []\n'));
+    assert.equal(destinations.at, '21 [REQUIRED] /routes/0/destinations');
+  });
+
+  it('reports values outside the schema: ranges, enums, patterns, names', () => {
+    assert.equal(shape(BASE.replace('port: 8080', 'port: 80800')).at, '11 [INVALID_VALUE] /services/0/port');
+    const mtls = shape(BASE.replace('mtls: STRICT', 'mtls: strict'));
+    assert.match(
+      mtls.formatted,
+      /^p\.yaml:5: \[INVALID_VALUE\] namespace "shop" mtls must be one of PERMISSIVE, STRICT, not "strict"$/,
+    );
+    const host = shape(BASE.replace('hosts: [shop.local]', 'hosts: [Shop_local]'));
+    assert.equal(host.at, '8 [INVALID_VALUE] /gateway/hosts/0');
+    assert.match(host.formatted, /gateway hosts\[0\] "Shop_local" must be a DNS name/);
+    const version = shape(BASE.replace('v2: { version: v2 }', 'V2: { version: v2 }'));
+    assert.equal(version.at, '14 [INVALID_VALUE] /services/0/versions/V2');
+    assert.match(version.formatted, /service "web" versions: version name "V2" must be a Kubernetes name/);
+    const empty = shape(BASE.replace('v2: { version: v2 }', 'v2: {}'));
+    assert.match(empty.formatted, /:14: \[REQUIRED\] service "web" version "v2" must have at least one label$/);
+  });
+
+  it('runs the rules across fields only on a file of the right shape', () => {
+    // The unknown service would be reported too if the cross-field rules ran on a misshapen file.
+    const issues = issuesOf(
+      BASE.replace('port: 8080', 'port: "8080"').replace('{ service: web, subset: v1', '{ service: webb, subset: v1'),
+    );
+    assert.deepEqual(
+      issues.map((i) => i.code),
+      ['INVALID_TYPE'],
+    );
+    const regex = only(issuesOf(BASE.replace('{ prefix: / }', '{ regex: "(" }')));
+    assert.equal(`${regex.line} [${regex.code}] ${regex.path}`, '20 [INVALID_VALUE] /routes/0/match/uri/regex');
+    const tls = BASE.replace('  hosts: [shop.local]', '  hosts: [shop.local]\n  tls: { credentialName: c, port: 80 }');
+    assert.match(only(issuesOf(tls)).message, /gateway tls port must differ from its HTTP port/);
+  });
+
+  it('validates against the published schema, which declares every section and the model enumerations', () => {
+    const schema = platformFileJsonSchema() as { properties: Record<string, unknown>; required: string[] };
+    assert.deepEqual(Object.keys(schema.properties), [
+      'platform',
+      'namespaces',
+      'gateway',
+      'services',
+      'routes',
+      'egress',
+    ]);
+    assert.deepEqual(schema.required, ['platform', 'namespaces', 'gateway', 'services', 'routes']);
   });
 });

@@ -1,25 +1,15 @@
-import { isPlainObject, pointer, readYamlSource, type SourcePosition } from '@runtime-control/core';
 import {
-  type ApprovedEgressHost,
-  defaultServiceHost,
-  EGRESS_PROTOCOLS,
-  type EgressRequest,
-  type GatewayTls,
-  type Labels,
-  MTLS_MODES,
-  OUTBOUND_POLICIES,
-  type Platform,
-  type PlatformDeployment,
-  type PlatformEgress,
-  type PlatformGateway,
-  type PlatformNamespace,
-  type PlatformRoute,
-  type PlatformService,
-  type RouteDestination,
-  type RouteMatch,
-  STRING_MATCH_KINDS,
-  type StringMatch,
-} from './platform-model.js';
+  decodePointer,
+  type FileShapeError,
+  fileShapeErrors,
+  isPlainObject,
+  type PlatformFileData,
+  platformFileJsonSchema,
+  pointer,
+  readYamlSource,
+  type SourcePosition,
+} from '@runtime-control/core';
+import { defaultServiceHost, type Platform, type RouteMatch, type StringMatch } from './platform-model.js';
 
 /** A problem found at a place in a platform file: a parse error or a troubleshooting check. */
 export interface PlatformFileIssue {
@@ -43,195 +33,36 @@ export interface ParsedPlatformFile {
 
 export type PlatformFileResult = { ok: true; value: ParsedPlatformFile } | { ok: false; issues: PlatformFileIssue[] };
 
-/** Kubernetes object names (RFC 1123 label): what namespaces, services, subsets and routes are called. */
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-/** A DNS name, optionally starting with `*.` (gateway hosts may be wildcards). */
-const HOST_NAME = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-/** A DNS name without wildcard: service hosts and egress hosts (DNS resolution needs a concrete name). */
-const EXACT_HOST_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-/** Kubernetes label key: optional DNS prefix and `/`, then a name of up to 63 characters. */
-const LABEL_KEY =
-  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
-/** HTTP header names as Istio accepts them in a match: lowercase. */
-const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
+type Problem = Pick<PlatformFileIssue, 'path' | 'code' | 'message'>;
 
-/** Collects issues by JSON Pointer while the file's plain data is read into the model. */
-class Reader {
-  readonly issues: { path: string; code: string; message: string }[] = [];
-
-  report(path: string, code: string, message: string): void {
-    this.issues.push({ path, code, message });
-  }
-
-  /** A mapping with only `known` keys; unknown keys are reported (a typo must not be silently ignored). */
-  object(value: unknown, path: string, what: string, known: readonly string[]): Record<string, unknown> | undefined {
-    if (!isPlainObject(value)) {
-      this.report(path, 'INVALID_TYPE', `${what} must be a mapping`);
-      return undefined;
-    }
-    for (const key of Object.keys(value)) {
-      if (!known.includes(key)) {
-        this.report(`${path}/${pointer(key).slice(1)}`, 'UNKNOWN_PROPERTY', `unknown property "${key}" in ${what}`);
-      }
-    }
-    return value;
-  }
-
-  list(value: unknown, path: string, what: string): unknown[] | undefined {
-    if (!Array.isArray(value)) {
-      this.report(path, value === undefined ? 'REQUIRED' : 'INVALID_TYPE', `${what} must be a list`);
-      return undefined;
-    }
-    return value;
-  }
-
-  string(value: unknown, path: string, what: string, pattern?: RegExp, hint?: string): string | undefined {
-    if (typeof value !== 'string' || value === '') {
-      this.report(path, value === undefined ? 'REQUIRED' : 'INVALID_TYPE', `${what} must be a non-empty string`);
-      return undefined;
-    }
-    if (pattern && !pattern.test(value)) {
-      this.report(path, 'INVALID_VALUE', `${what} "${value}" is not valid${hint ? `: ${hint}` : ''}`);
-      return undefined;
-    }
-    return value;
-  }
-
-  integer(value: unknown, path: string, what: string, min: number, max: number): number | undefined {
-    if (typeof value !== 'number' || !Number.isInteger(value)) {
-      this.report(
-        path,
-        value === undefined ? 'REQUIRED' : 'INVALID_TYPE',
-        `${what} must be an integer from ${min} to ${max}${typeof value === 'string' ? ' (not a quoted string)' : ''}`,
-      );
-      return undefined;
-    }
-    if (value < min || value > max) {
-      this.report(path, 'INVALID_VALUE', `${what} must be from ${min} to ${max}, not ${value}`);
-      return undefined;
-    }
-    return value;
-  }
-
-  oneOf<T extends string>(value: unknown, path: string, what: string, allowed: readonly T[]): T | undefined {
-    if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-      this.report(
-        path,
-        value === undefined ? 'REQUIRED' : 'INVALID_VALUE',
-        `${what} must be one of ${allowed.join(', ')}${value === undefined ? '' : `, not ${JSON.stringify(value)}`}`,
-      );
-      return undefined;
-    }
-    return value as T;
-  }
-
-  boolean(value: unknown, path: string, what: string): boolean | undefined {
-    if (typeof value !== 'boolean') {
-      this.report(path, value === undefined ? 'REQUIRED' : 'INVALID_TYPE', `${what} must be true or false`);
-      return undefined;
-    }
-    return value;
-  }
-
-  /** Label map: string keys and string values (YAML `version: 1` is a number and must be quoted). */
-  labels(value: unknown, path: string, what: string, allowEmpty = true): Labels | undefined {
-    if (!isPlainObject(value)) {
-      this.report(path, value === undefined ? 'REQUIRED' : 'INVALID_TYPE', `${what} must be a mapping of labels`);
-      return undefined;
-    }
-    const labels: Labels = {};
-    let ok = true;
-    for (const [key, raw] of Object.entries(value)) {
-      const at = `${path}/${pointer(key).slice(1)}`;
-      if (!LABEL_KEY.test(key)) {
-        this.report(at, 'INVALID_VALUE', `${what}: "${key}" is not a valid Kubernetes label key`);
-        ok = false;
-      } else if (typeof raw !== 'string' || !LABEL_VALUE.test(raw)) {
-        this.report(
-          at,
-          typeof raw === 'string' ? 'INVALID_VALUE' : 'INVALID_TYPE',
-          `${what}: the value of "${key}" must be a label value string` +
-            (typeof raw === 'number' || typeof raw === 'boolean' ? ` (quote it: "${String(raw)}")` : ''),
-        );
-        ok = false;
-      } else {
-        labels[key] = raw;
-      }
-    }
-    if (!allowEmpty && Object.keys(value).length === 0) {
-      this.report(path, 'REQUIRED', `${what} must have at least one label`);
-      return undefined;
-    }
-    return ok ? labels : undefined;
-  }
-
-  hosts(value: unknown, path: string, what: string): string[] | undefined {
-    const list = this.list(value, path, what);
-    if (!list) return undefined;
-    if (list.length === 0) {
-      this.report(path, 'REQUIRED', `${what} must name at least one host`);
-      return undefined;
-    }
-    const hosts = list.map((h, i) => this.string(h, `${path}/${i}`, `${what}[${i}]`, HOST_NAME, 'use a DNS name'));
-    return hosts.every((h) => h !== undefined) ? (hosts as string[]) : undefined;
-  }
-
-  stringMatch(value: unknown, path: string, what: string): StringMatch | undefined {
-    const obj = this.object(value, path, what, STRING_MATCH_KINDS);
-    if (!obj) return undefined;
-    const kinds = STRING_MATCH_KINDS.filter((k) => obj[k] !== undefined);
-    if (kinds.length !== 1) {
-      this.report(path, 'INVALID_VALUE', `${what} needs exactly one of exact, prefix, regex`);
-      return undefined;
-    }
-    const kind = kinds[0]!;
-    const text = obj[kind];
-    if (typeof text !== 'string' || (kind !== 'exact' && text === '')) {
-      this.report(`${path}/${kind}`, 'INVALID_TYPE', `${what}.${kind} must be a string`);
-      return undefined;
-    }
-    if (kind === 'regex') {
-      try {
-        new RegExp(text);
-      } catch (error) {
-        this.report(`${path}/${kind}`, 'INVALID_VALUE', `${what}.regex is not a valid regular expression: ${error}`);
-        return undefined;
-      }
-    }
-    return { [kind]: text } as StringMatch;
-  }
-}
-
-const TOP_LEVEL = ['platform', 'namespaces', 'gateway', 'services', 'routes', 'egress'] as const;
+/** The published schema (core's `PlatformFileSchema`), compiled once by core's `fileShapeErrors`. */
+const SCHEMA = platformFileJsonSchema();
 
 /**
- * Parses and validates a platform file (YAML or JSON). Every problem is reported with file, line and JSON Pointer;
- * the model is returned only when there are none. Troubleshooting checks (`troubleshooting-checks.ts`) run on the
+ * Parses and validates a platform file (YAML or JSON): its shape against the platform file's JSON Schema, then —
+ * when the shape is right — the rules across fields (declared namespaces, services and versions, unique names,
+ * ports that must differ). Every problem is reported with file, line and JSON Pointer; the model, defaults
+ * applied, is returned only when there are none. Troubleshooting checks (`troubleshooting-checks.ts`) run on the
  * model afterwards.
  */
 export function parsePlatformFile(text: string, file: string): PlatformFileResult {
   const source = readYamlSource(text);
   if (!source.ok) {
-    return {
-      ok: false,
-      issues: source.errors.map((e) => ({
-        file,
-        line: e.line,
-        column: e.column,
-        path: '',
-        code: 'SYNTAX_ERROR',
-        message: e.message,
-      })),
-    };
+    const issues = source.errors.map((e) => ({ file, ...e, path: '', code: 'SYNTAX_ERROR' }));
+    return { ok: false, issues };
   }
-  const { locate } = source;
-  const reader = new Reader();
-  const platform = readPlatform(source.data, reader);
-  if (reader.issues.length > 0 || !platform) {
-    return { ok: false, issues: reader.issues.map((i) => ({ file, ...locate(i.path), ...i })) };
+  const fail = (problems: Problem[]): PlatformFileResult => ({
+    ok: false,
+    issues: problems.map((p) => ({ file, ...source.locate(p.path), ...p })),
+  });
+  const shape = fileShapeErrors(SCHEMA, source.data);
+  if (shape.length > 0) {
+    return fail(shape.map((e) => ({ path: e.path, code: e.code, message: shapeMessage(e, source.data) })));
   }
-  return { ok: true, value: { file, platform, locate } };
+  const data = source.data as PlatformFileData;
+  const problems = crossFieldProblems(data);
+  if (problems.length > 0) return fail(problems);
+  return { ok: true, value: { file, platform: toPlatform(data), locate: source.locate } };
 }
 
 /** `file:line: [CODE] message` — the format of parse errors and check failures alike. */
@@ -239,431 +70,284 @@ export function formatPlatformFileIssue(issue: PlatformFileIssue): string {
   return `${issue.file}:${issue.line}: [${issue.code}] ${issue.message}`;
 }
 
-function readPlatform(data: unknown, r: Reader): Platform | undefined {
-  const top = r.object(data, '', 'a platform file', TOP_LEVEL);
-  if (!top) return undefined;
-  const name = r.string(
-    top.platform,
-    '/platform',
-    '"platform" (the platform name)',
-    DNS_LABEL,
-    'lowercase letters, digits and "-"',
-  );
+// ---- Shape problems, worded by what they are about: `route "web" weight must be an integer from 0 to 100` ----
 
-  const namespaces = readNamespaces(top.namespaces, r);
-  // References are checked against every name declared, valid or not, so one broken entry is reported once and
-  // not again by everything that refers to it.
-  const namespaceNames = declaredNames(top.namespaces);
-  const defaultNamespace = [...namespaceNames][0];
-  /** A namespace field: defaults to the first declared namespace, and must be a declared one. */
-  const namespaceRef = (value: unknown, path: string, what: string): string | undefined => {
-    if (value === undefined) return defaultNamespace;
-    const ns = r.string(value, path, what, DNS_LABEL);
-    if (ns !== undefined && !namespaceNames.has(ns)) {
-      r.report(path, 'UNKNOWN_NAMESPACE', `${what} "${ns}" is not declared under "namespaces"`);
-      return undefined;
+/** Lists whose entries are named in messages by one of their fields. */
+const ENTRIES: Record<string, [kind: string, key: string]> = {
+  namespaces: ['namespace', 'name'],
+  services: ['service', 'name'],
+  deployments: ['deployment', 'name'],
+  routes: ['route', 'name'],
+  approved: ['egress host', 'host'],
+  requests: ['egress request', 'host'],
+};
+
+/** What a JSON Pointer designates, in words: `route "web" weight`, `gateway hosts[0]`, `"namespaces"`. */
+function describe(data: unknown, segments: string[], title?: unknown): string {
+  let subject = '';
+  let rest = 0;
+  let value = data;
+  segments.forEach((segment, i) => {
+    const entry = i > 0 && Array.isArray(value) ? ENTRIES[segments[i - 1]!] : undefined;
+    const next: unknown = isPlainObject(value) || Array.isArray(value) ? (value as never)[segment] : undefined;
+    if (entry) {
+      const name = isPlainObject(next) ? next[entry[1]] : undefined;
+      subject = typeof name === 'string' ? `${entry[0]} "${name}"` : `${segments[i - 1]}[${segment}]`;
+      rest = i + 1;
+    } else if (i === 0 && segments.length > 1 && !(segment in ENTRIES)) {
+      subject = segment;
+      rest = 1;
     }
-    return ns;
+    value = next;
+  });
+  const field = segments.slice(rest);
+  const last = field.at(-1);
+  let name = '';
+  if (last !== undefined) {
+    if (typeof title === 'string') name = `${title} "${last}"`;
+    else if (/^\d+$/.test(last) && field.length > 1) name = `${field.at(-2)}[${last}]`;
+    else name = subject ? last : `"${last}"`;
+  }
+  return [subject, name].filter(Boolean).join(' ') || 'the platform file';
+}
+
+function expected(schema: Record<string, unknown>): string {
+  const { minimum, maximum } = schema;
+  const range = typeof minimum === 'number' && typeof maximum === 'number' ? ` from ${minimum} to ${maximum}` : '';
+  switch (schema.type) {
+    case 'integer':
+      return `an integer${range}`;
+    case 'number':
+      return `a number${range}`;
+    case 'string':
+      return 'a string';
+    case 'boolean':
+      return 'true or false';
+    case 'object':
+      return 'a mapping';
+    case 'array':
+      return 'a list';
+    default:
+      return 'of another type';
+  }
+}
+
+function shapeMessage(e: FileShapeError, data: unknown): string {
+  const segments = decodePointer(e.path);
+  const { schema } = e;
+  const titled = schema.title;
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const name = segments.at(-1);
+      const parent = segments.slice(0, -1);
+      return parent.length === 0
+        ? `unknown top-level property "${name}"`
+        : `unknown property "${name}" in ${describe(data, parent).replace(/^"(.*)"$/, '$1')}`;
+    }
+    case 'propertyNames':
+      return `${describe(data, segments.slice(0, -1))}: ${titled ?? 'name'} "${e.data}" ${schema.patternErrorMessage ?? 'is not valid'}`;
+    case 'required':
+      return Array.isArray(schema.enum)
+        ? `${describe(data, segments)} must be one of ${schema.enum.join(', ')}`
+        : `${describe(data, segments)} is required`;
+  }
+  const what = describe(data, segments, titled);
+  switch (e.keyword) {
+    case 'type': {
+      const quote = schema.type === 'string' && ['number', 'boolean'].includes(typeof e.data);
+      const quoted = (schema.type === 'integer' || schema.type === 'number') && typeof e.data === 'string';
+      const hint = quote ? ` (quote it: "${String(e.data)}")` : quoted ? ' (not a quoted string)' : '';
+      return `${what} must be ${expected(schema)}${hint}`;
+    }
+    case 'anyOf': {
+      const branches = Array.isArray(schema.anyOf) ? (schema.anyOf as Record<string, unknown>[]) : [];
+      return `${what} must be ${branches.map(expected).join(' or ')}`;
+    }
+    case 'enum':
+      return `${what} must be one of ${(e.params.allowedValues as unknown[]).join(', ')}, not ${JSON.stringify(e.data)}`;
+    case 'pattern':
+      return `${what} "${e.data}" ${schema.patternErrorMessage ?? `must match ${schema.pattern}`}`;
+    case 'minimum':
+    case 'maximum':
+      return `${what} must be ${expected(schema).replace(/^an? \w+ /, '')}, not ${e.data}`;
+    case 'minLength':
+      return `${what} must not be empty`;
+    case 'minItems':
+      return `${what} must have at least one entry`;
+  }
+  return `${what} ${typeof schema.errorMessage === 'string' ? schema.errorMessage : e.message}`;
+}
+
+// ---- Rules across fields, on a file whose shape is right ----
+
+function crossFieldProblems(p: PlatformFileData): Problem[] {
+  const problems: Problem[] = [];
+  const report = (path: string, code: string, message: string) => problems.push({ path, code, message });
+  const duplicates = (names: string[], path: (i: number) => string, message: (name: string) => string) =>
+    names.forEach((name, i) => {
+      if (names.indexOf(name) !== i) report(path(i), 'DUPLICATE_NAME', message(name));
+    });
+
+  const namespaces = new Set(p.namespaces.map((n) => n.name));
+  duplicates(
+    [...p.namespaces.map((n) => n.name)],
+    (i) => `/namespaces/${i}/name`,
+    (n) => `namespace "${n}" is declared twice`,
+  );
+  const namespaceRef = (ns: string | undefined, path: string, what: string) => {
+    if (ns !== undefined && !namespaces.has(ns)) {
+      report(path, 'UNKNOWN_NAMESPACE', `${what} "${ns}" is not declared under "namespaces"`);
+    }
   };
 
-  const gateway = readGateway(top.gateway, r, namespaceRef);
-  const services = readServices(top.services, r, namespaceRef);
-  const serviceNames = declaredNames(top.services);
-  const routes = readRoutes(top.routes, r, services, serviceNames);
-  const egress = readEgress(top.egress, r, namespaceRef, serviceNames);
-  if (!name || !gateway || !services || !routes || !egress || r.issues.length > 0) return undefined;
-  return { name, namespaces, gateway, services, routes, egress };
-}
-
-/** The `name` of every entry of a list that has one. */
-function declaredNames(list: unknown): Set<string> {
-  if (!Array.isArray(list)) return new Set();
-  return new Set(list.flatMap((e) => (isPlainObject(e) && typeof e.name === 'string' ? [e.name] : [])));
-}
-
-function readNamespaces(value: unknown, r: Reader): PlatformNamespace[] {
-  const list = r.list(value, '/namespaces', '"namespaces"');
-  if (!list) return [];
-  if (list.length === 0) r.report('/namespaces', 'REQUIRED', '"namespaces" must declare at least one namespace');
-  const result: PlatformNamespace[] = [];
-  const seen = new Set<string>();
-  list.forEach((raw, i) => {
-    const path = `/namespaces/${i}`;
-    const obj = r.object(raw, path, `namespaces[${i}]`, ['name', 'labels', 'mtls']);
-    if (!obj) return;
-    const name = r.string(obj.name, `${path}/name`, `namespaces[${i}].name`, DNS_LABEL);
-    const labels = obj.labels === undefined ? {} : r.labels(obj.labels, `${path}/labels`, `namespace "${name}" labels`);
-    const mtls = r.oneOf(obj.mtls, `${path}/mtls`, `namespace "${name}" mtls`, MTLS_MODES);
-    if (name && seen.has(name)) r.report(`${path}/name`, 'DUPLICATE_NAME', `namespace "${name}" is declared twice`);
-    if (!name || !labels || !mtls || seen.has(name)) return;
-    seen.add(name);
-    result.push({ name, labels, mtls });
-  });
-  return result;
-}
-
-type NamespaceRef = (value: unknown, path: string, what: string) => string | undefined;
-
-function readGateway(value: unknown, r: Reader, namespaceRef: NamespaceRef): PlatformGateway | undefined {
-  const path = '/gateway';
-  if (value === undefined) {
-    r.report(path, 'REQUIRED', '"gateway" is required');
-    return undefined;
+  const { gateway } = p;
+  namespaceRef(gateway.namespace, '/gateway/namespace', 'gateway namespace');
+  if (gateway.tls && (gateway.tls.port ?? 443) === (gateway.port ?? 80)) {
+    report('/gateway/tls/port', 'INVALID_VALUE', 'gateway tls port must differ from its HTTP port');
   }
-  const obj = r.object(value, path, '"gateway"', [
-    'name',
-    'namespace',
-    'selector',
-    'hosts',
-    'port',
-    'tls',
-    'virtualService',
-  ]);
-  if (!obj) return undefined;
-  const name = r.string(obj.name, `${path}/name`, 'gateway name', DNS_LABEL);
-  const namespace = namespaceRef(obj.namespace, `${path}/namespace`, 'gateway namespace');
-  const selector =
-    obj.selector === undefined
-      ? { istio: 'ingressgateway' }
-      : r.labels(obj.selector, `${path}/selector`, 'gateway selector', false);
-  const hosts = r.hosts(obj.hosts, `${path}/hosts`, 'gateway hosts');
-  const port = obj.port === undefined ? 80 : r.integer(obj.port, `${path}/port`, 'gateway port', 1, 65535);
-  let tls: GatewayTls | undefined;
-  let tlsOk = true;
-  if (obj.tls !== undefined) {
-    const t = r.object(obj.tls, `${path}/tls`, 'gateway tls', ['credentialName', 'port']);
-    const credentialName = t && r.string(t.credentialName, `${path}/tls/credentialName`, 'gateway tls credentialName');
-    const tlsPort =
-      t && (t.port === undefined ? 443 : r.integer(t.port, `${path}/tls/port`, 'gateway tls port', 1, 65535));
-    if (credentialName && tlsPort !== undefined) {
-      if (tlsPort === port)
-        r.report(`${path}/tls/port`, 'INVALID_VALUE', 'gateway tls port must differ from its HTTP port');
-      tls = { credentialName, port: tlsPort };
-    } else {
-      tlsOk = false;
-    }
+
+  const services = new Map(p.services.map((s) => [s.name, s] as const));
+  duplicates(
+    p.services.map((s) => s.name),
+    (i) => `/services/${i}/name`,
+    (n) => `service "${n}" is declared twice`,
+  );
+  for (const [i, s] of p.services.entries()) {
+    namespaceRef(s.namespace, `/services/${i}/namespace`, `service "${s.name}" namespace`);
   }
-  const virtualService =
-    obj.virtualService === undefined
-      ? name && `${name}-routes`
-      : r.string(obj.virtualService, `${path}/virtualService`, 'gateway virtualService', DNS_LABEL);
-  if (!name || !namespace || !selector || !hosts || port === undefined || !tlsOk || !virtualService) return undefined;
-  return { name, namespace, selector, hosts, port, ...(tls ? { tls } : {}), virtualService };
-}
+  const serviceRef = (name: string, path: string, what: string) => {
+    if (services.has(name)) return true;
+    report(path, 'UNKNOWN_SERVICE', `${what}: service "${name}" is not declared under "services"`);
+    return false;
+  };
 
-function readServices(value: unknown, r: Reader, namespaceRef: NamespaceRef): PlatformService[] | undefined {
-  const list = r.list(value, '/services', '"services"');
-  if (!list) return undefined;
-  const services: PlatformService[] = [];
-  const seen = new Set<string>();
-  list.forEach((raw, i) => {
-    const path = `/services/${i}`;
-    const obj = r.object(raw, path, `services[${i}]`, ['name', 'namespace', 'host', 'port', 'versions', 'deployments']);
-    if (!obj) return;
-    const name = r.string(obj.name, `${path}/name`, `services[${i}].name`, DNS_LABEL);
-    const what = `service "${name ?? i}"`;
-    const namespace = namespaceRef(obj.namespace, `${path}/namespace`, `${what} namespace`);
-    const host =
-      obj.host === undefined
-        ? name && namespace && defaultServiceHost(name, namespace)
-        : r.string(obj.host, `${path}/host`, `${what} host`, EXACT_HOST_NAME, 'use a DNS name');
-    const port = r.integer(obj.port, `${path}/port`, `${what} port`, 1, 65535);
-    const versions = readVersions(obj.versions, `${path}/versions`, what, r);
-    const deployments = readDeployments(obj.deployments, `${path}/deployments`, what, r);
-    if (name && seen.has(name)) r.report(`${path}/name`, 'DUPLICATE_NAME', `service "${name}" is declared twice`);
-    if (!name || !namespace || !host || port === undefined || !versions || !deployments || seen.has(name)) return;
-    seen.add(name);
-    services.push({ name, namespace, host, port, versions, deployments });
-  });
-  return services;
-}
-
-function readVersions(value: unknown, path: string, what: string, r: Reader): Record<string, Labels> | undefined {
-  if (value === undefined) return {};
-  if (!isPlainObject(value)) {
-    r.report(
-      path,
-      'INVALID_TYPE',
-      `${what} versions must map a version name to its pod labels, e.g. v1: {version: v1}`,
-    );
-    return undefined;
-  }
-  const versions: Record<string, Labels> = {};
-  let ok = true;
-  for (const [version, labels] of Object.entries(value)) {
-    const at = `${path}/${pointer(version).slice(1)}`;
-    if (!DNS_LABEL.test(version)) {
-      r.report(at, 'INVALID_VALUE', `${what}: version name "${version}" must be lowercase letters, digits and "-"`);
-      ok = false;
-      continue;
-    }
-    const parsed = r.labels(labels, at, `${what} version "${version}" labels`, false);
-    if (parsed) versions[version] = parsed;
-    else ok = false;
-  }
-  return ok ? versions : undefined;
-}
-
-function readDeployments(value: unknown, path: string, what: string, r: Reader): PlatformDeployment[] | undefined {
-  if (value === undefined) return [];
-  const list = r.list(value, path, `${what} deployments`);
-  if (!list) return undefined;
-  const deployments: PlatformDeployment[] = [];
-  let ok = true;
-  list.forEach((raw, i) => {
-    const at = `${path}/${i}`;
-    const obj = r.object(raw, at, `${what} deployments[${i}]`, ['name', 'labels']);
-    const name = obj && r.string(obj.name, `${at}/name`, `${what} deployments[${i}].name`, DNS_LABEL);
-    const labels = obj && r.labels(obj.labels, `${at}/labels`, `deployment "${name}" labels`);
-    if (name && labels) deployments.push({ name, labels });
-    else ok = false;
-  });
-  return ok ? deployments : undefined;
-}
-
-function readRoutes(
-  value: unknown,
-  r: Reader,
-  services: PlatformService[] | undefined,
-  serviceNames: Set<string>,
-): PlatformRoute[] | undefined {
-  const list = r.list(value, '/routes', '"routes"');
-  if (!list) return undefined;
-  const routes: PlatformRoute[] = [];
-  const seen = new Set<string>();
-  let ok = true;
-  list.forEach((raw, i) => {
-    const path = `/routes/${i}`;
-    const obj = r.object(raw, path, `routes[${i}]`, ['name', 'match', 'destinations']);
-    if (!obj) {
-      ok = false;
-      return;
-    }
-    const name = r.string(obj.name, `${path}/name`, `routes[${i}].name`, DNS_LABEL);
-    const what = `route "${name ?? i}"`;
-    const match = readMatches(obj.match, `${path}/match`, what, r);
-    const destinations = readDestinations(obj.destinations, `${path}/destinations`, what, r, services, serviceNames);
-    if (name && seen.has(name)) r.report(`${path}/name`, 'DUPLICATE_NAME', `route "${name}" is declared twice`);
-    if (!name || !match || !destinations || seen.has(name)) {
-      ok = false;
-      return;
-    }
-    seen.add(name);
-    routes.push({ name, match, destinations });
-  });
-  return ok ? routes : undefined;
-}
-
-function readMatches(value: unknown, path: string, what: string, r: Reader): RouteMatch[] | undefined {
-  if (value === undefined) return [];
-  // One block may be written without the list around it.
-  const blocks = Array.isArray(value) ? value : [value];
-  const atBlock = (i: number) => (Array.isArray(value) ? `${path}/${i}` : path);
-  const matches: RouteMatch[] = [];
-  let ok = true;
-  blocks.forEach((raw, i) => {
-    const at = atBlock(i);
-    const obj = r.object(raw, at, `${what} match`, ['uri', 'headers']);
-    if (!obj) {
-      ok = false;
-      return;
-    }
-    const match: RouteMatch = {};
-    if (obj.uri !== undefined) {
-      const uri = r.stringMatch(obj.uri, `${at}/uri`, `${what} match uri`);
-      if (uri) match.uri = uri;
-      else ok = false;
-    }
-    if (obj.headers !== undefined) {
-      if (!isPlainObject(obj.headers)) {
-        r.report(`${at}/headers`, 'INVALID_TYPE', `${what} match headers must map a header name to a condition`);
-        ok = false;
-      } else {
-        const headers: Record<string, StringMatch> = {};
-        for (const [header, condition] of Object.entries(obj.headers)) {
-          const hp = `${at}/headers/${pointer(header).slice(1)}`;
-          if (!HEADER_NAME.test(header)) {
-            r.report(
-              hp,
-              'INVALID_VALUE',
-              `${what}: header name "${header}" must be lowercase (Istio matches lowercase names)`,
-            );
-            ok = false;
-            continue;
-          }
-          const m = r.stringMatch(condition, hp, `${what} header "${header}"`);
-          if (m) headers[header] = m;
-          else ok = false;
+  duplicates(
+    p.routes.map((r) => r.name),
+    (i) => `/routes/${i}/name`,
+    (n) => `route "${n}" is declared twice`,
+  );
+  p.routes.forEach((route, i) => {
+    const what = `route "${route.name}"`;
+    matchBlocks(route.match).forEach((block, b) => {
+      const at = Array.isArray(route.match) ? `/routes/${i}/match/${b}` : `/routes/${i}/match`;
+      const conditions: [string, { regex?: string }][] = Object.entries(block.headers ?? {}).map(([h, m]) => [
+        `${at}/headers${pointer(h)}`,
+        m,
+      ]);
+      if (block.uri) conditions.unshift([`${at}/uri`, block.uri]);
+      for (const [path, match] of conditions) {
+        if (match.regex === undefined) continue;
+        try {
+          new RegExp(match.regex);
+        } catch (error) {
+          report(`${path}/regex`, 'INVALID_VALUE', `${what} match regex is not a valid regular expression: ${error}`);
         }
-        match.headers = headers;
       }
-    }
-    matches.push(match);
-  });
-  return ok ? matches : undefined;
-}
-
-function readDestinations(
-  value: unknown,
-  path: string,
-  what: string,
-  r: Reader,
-  services: PlatformService[] | undefined,
-  serviceNames: Set<string>,
-): RouteDestination[] | undefined {
-  const list = r.list(value, path, `${what} destinations`);
-  if (!list) return undefined;
-  if (list.length === 0) {
-    r.report(path, 'REQUIRED', `${what} needs at least one destination`);
-    return undefined;
-  }
-  const destinations: RouteDestination[] = [];
-  let ok = true;
-  list.forEach((raw, i) => {
-    const at = `${path}/${i}`;
-    const obj = r.object(raw, at, `${what} destinations[${i}]`, ['service', 'subset', 'weight']);
-    if (!obj) {
-      ok = false;
-      return;
-    }
-    const serviceName = r.string(obj.service, `${at}/service`, `${what} destinations[${i}].service`);
-    const subset =
-      obj.subset === undefined ? undefined : r.string(obj.subset, `${at}/subset`, `${what} subset`, DNS_LABEL);
-    const weight =
-      obj.weight === undefined ? undefined : r.integer(obj.weight, `${at}/weight`, `${what} weight`, 0, 100);
-    if (!serviceName || (obj.subset !== undefined && !subset) || (obj.weight !== undefined && weight === undefined)) {
-      ok = false;
-      return;
-    }
-    if (!serviceNames.has(serviceName)) {
-      r.report(
-        `${at}/service`,
-        'UNKNOWN_SERVICE',
-        `${what}: service "${serviceName}" is not declared under "services"`,
-      );
-      ok = false;
-      return;
-    }
-    const service = services?.find((s) => s.name === serviceName);
-    if (!service) {
-      // Declared but invalid: already reported where it is declared.
-      ok = false;
-      return;
-    }
-    if (subset !== undefined && service.versions[subset] === undefined) {
-      const known = Object.keys(service.versions);
-      r.report(
-        `${at}/subset`,
-        'UNKNOWN_SUBSET',
-        `${what}: service "${serviceName}" has no version "${subset}" (versions: ${known.join(', ') || 'none'})`,
-      );
-      ok = false;
-      return;
-    }
-    destinations.push({
-      service: serviceName,
-      ...(subset !== undefined ? { subset } : {}),
-      ...(weight !== undefined ? { weight } : {}),
+    });
+    route.destinations.forEach((d, j) => {
+      const at = `/routes/${i}/destinations/${j}`;
+      if (!serviceRef(d.service, `${at}/service`, what) || d.subset === undefined) return;
+      const versions = Object.keys(services.get(d.service)?.versions ?? {});
+      if (!versions.includes(d.subset)) {
+        report(
+          `${at}/subset`,
+          'UNKNOWN_SUBSET',
+          `${what}: service "${d.service}" has no version "${d.subset}" (versions: ${versions.join(', ') || 'none'})`,
+        );
+      }
     });
   });
-  return ok ? destinations : undefined;
+
+  const egress = p.egress ?? {};
+  namespaceRef(egress.namespace, '/egress/namespace', 'egress namespace');
+  const approved = egress.approved ?? [];
+  duplicates(
+    approved.map((a) => a.host),
+    (i) => `/egress/approved/${i}/host`,
+    (h) => `egress host "${h}" is approved twice`,
+  );
+  approved.forEach((a, i) => {
+    if (!a.tlsOrigination) return;
+    const what = `egress host "${a.host}"`;
+    if (a.protocol !== 'HTTPS') {
+      report(
+        `/egress/approved/${i}/protocol`,
+        'INVALID_VALUE',
+        `${what}: TLS origination needs protocol HTTPS on port ${a.port}`,
+      );
+    } else if ((a.httpPort ?? 80) === a.port) {
+      report(`/egress/approved/${i}/httpPort`, 'INVALID_VALUE', `${what}: httpPort must differ from port ${a.port}`);
+    }
+  });
+  for (const [i, r] of (egress.requests ?? []).entries()) {
+    serviceRef(r.from, `/egress/requests/${i}/from`, `egress requests[${i}]`);
+  }
+  return problems;
 }
 
-function readEgress(
-  value: unknown,
-  r: Reader,
-  namespaceRef: NamespaceRef,
-  serviceNames: Set<string>,
-): PlatformEgress | undefined {
-  const path = '/egress';
-  const obj =
-    value === undefined
-      ? {}
-      : r.object(value, path, '"egress"', ['namespace', 'outboundPolicy', 'approved', 'requests']);
-  if (!obj) return undefined;
-  const namespace = namespaceRef(obj.namespace, `${path}/namespace`, 'egress namespace');
-  const outboundPolicy =
-    obj.outboundPolicy === undefined
-      ? 'REGISTRY_ONLY'
-      : r.oneOf(obj.outboundPolicy, `${path}/outboundPolicy`, 'egress outboundPolicy', OUTBOUND_POLICIES);
-  const approved: ApprovedEgressHost[] = [];
-  const approvedList = obj.approved === undefined ? [] : r.list(obj.approved, `${path}/approved`, 'egress approved');
-  const seen = new Set<string>();
-  let ok = approvedList !== undefined;
-  (approvedList ?? []).forEach((raw, i) => {
-    const at = `${path}/approved/${i}`;
-    const e = r.object(raw, at, `egress approved[${i}]`, ['host', 'port', 'protocol', 'tlsOrigination', 'httpPort']);
-    if (!e) {
-      ok = false;
-      return;
-    }
-    const host = r.string(
-      e.host,
-      `${at}/host`,
-      `egress approved[${i}].host`,
-      EXACT_HOST_NAME,
-      'use a DNS name without wildcards',
-    );
-    const what = `egress host "${host ?? i}"`;
-    const port = r.integer(e.port, `${at}/port`, `${what} port`, 1, 65535);
-    const protocol = r.oneOf(e.protocol, `${at}/protocol`, `${what} protocol`, EGRESS_PROTOCOLS);
-    const tlsOrigination =
-      e.tlsOrigination === undefined
-        ? false
-        : r.boolean(e.tlsOrigination, `${at}/tlsOrigination`, `${what} tlsOrigination`);
-    const httpPort =
-      e.httpPort === undefined ? 80 : r.integer(e.httpPort, `${at}/httpPort`, `${what} httpPort`, 1, 65535);
-    if (!host || port === undefined || !protocol || tlsOrigination === undefined || httpPort === undefined) {
-      ok = false;
-      return;
-    }
-    if (tlsOrigination && protocol !== 'HTTPS') {
-      r.report(`${at}/protocol`, 'INVALID_VALUE', `${what}: TLS origination needs protocol HTTPS on port ${port}`);
-      ok = false;
-      return;
-    }
-    if (tlsOrigination && httpPort === port) {
-      r.report(`${at}/httpPort`, 'INVALID_VALUE', `${what}: httpPort must differ from port ${port}`);
-      ok = false;
-      return;
-    }
-    if (seen.has(host)) {
-      r.report(`${at}/host`, 'DUPLICATE_NAME', `${what} is approved twice`);
-      ok = false;
-      return;
-    }
-    seen.add(host);
-    approved.push({ host, port, protocol, tlsOrigination, httpPort });
-  });
-  const requests: EgressRequest[] = [];
-  const requestList = obj.requests === undefined ? [] : r.list(obj.requests, `${path}/requests`, 'egress requests');
-  if (!requestList) ok = false;
-  (requestList ?? []).forEach((raw, i) => {
-    const at = `${path}/requests/${i}`;
-    const e = r.object(raw, at, `egress requests[${i}]`, ['from', 'host', 'port']);
-    if (!e) {
-      ok = false;
-      return;
-    }
-    const from = r.string(e.from, `${at}/from`, `egress requests[${i}].from`);
-    const host = r.string(e.host, `${at}/host`, `egress requests[${i}].host`, EXACT_HOST_NAME, 'use a DNS name');
-    const port =
-      e.port === undefined ? undefined : r.integer(e.port, `${at}/port`, `egress requests[${i}].port`, 1, 65535);
-    if (!from || !host || (e.port !== undefined && port === undefined)) {
-      ok = false;
-      return;
-    }
-    if (!serviceNames.has(from)) {
-      r.report(
-        `${at}/from`,
-        'UNKNOWN_SERVICE',
-        `egress requests[${i}]: service "${from}" is not declared under "services"`,
-      );
-      ok = false;
-      return;
-    }
-    requests.push({ from, host, ...(port !== undefined ? { port } : {}) });
-  });
-  if (!namespace || !outboundPolicy || !ok) return undefined;
-  return { namespace, outboundPolicy, approved, requests };
+type FileRoute = PlatformFileData['routes'][number];
+
+/** A route's match blocks: one block may be written without the list around it. */
+function matchBlocks(match: FileRoute['match']): Exclude<FileRoute['match'], unknown[] | undefined>[] {
+  if (match === undefined) return [];
+  return Array.isArray(match) ? match : [match];
+}
+
+// ---- The model, defaults applied ----
+
+function toPlatform(p: PlatformFileData): Platform {
+  const defaultNamespace = p.namespaces[0]!.name;
+  const g = p.gateway;
+  const egress = p.egress ?? {};
+  return {
+    name: p.platform,
+    namespaces: p.namespaces.map((n) => ({ name: n.name, labels: n.labels ?? {}, mtls: n.mtls })),
+    gateway: {
+      name: g.name,
+      namespace: g.namespace ?? defaultNamespace,
+      selector: g.selector ?? { istio: 'ingressgateway' },
+      hosts: g.hosts,
+      port: g.port ?? 80,
+      ...(g.tls ? { tls: { credentialName: g.tls.credentialName, port: g.tls.port ?? 443 } } : {}),
+      virtualService: g.virtualService ?? `${g.name}-routes`,
+    },
+    services: p.services.map((s) => ({
+      name: s.name,
+      namespace: s.namespace ?? defaultNamespace,
+      host: s.host ?? defaultServiceHost(s.name, s.namespace ?? defaultNamespace),
+      port: s.port,
+      versions: s.versions ?? {},
+      deployments: (s.deployments ?? []).map((d) => ({ name: d.name, labels: d.labels })),
+    })),
+    routes: p.routes.map((r) => ({
+      name: r.name,
+      match: matchBlocks(r.match).map(
+        (m): RouteMatch => ({
+          ...(m.uri ? { uri: m.uri as StringMatch } : {}),
+          ...(m.headers ? { headers: m.headers as Record<string, StringMatch> } : {}),
+        }),
+      ),
+      destinations: r.destinations.map((d) => ({
+        service: d.service,
+        ...(d.subset !== undefined ? { subset: d.subset } : {}),
+        ...(d.weight !== undefined ? { weight: d.weight } : {}),
+      })),
+    })),
+    egress: {
+      namespace: egress.namespace ?? defaultNamespace,
+      outboundPolicy: egress.outboundPolicy ?? 'REGISTRY_ONLY',
+      approved: (egress.approved ?? []).map((a) => ({
+        host: a.host,
+        port: a.port,
+        protocol: a.protocol,
+        tlsOrigination: a.tlsOrigination ?? false,
+        httpPort: a.httpPort ?? 80,
+      })),
+      requests: (egress.requests ?? []).map((r) => ({
+        from: r.from,
+        host: r.host,
+        ...(r.port !== undefined ? { port: r.port } : {}),
+      })),
+    },
+  };
 }

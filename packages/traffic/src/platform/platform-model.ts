@@ -4,14 +4,13 @@
  * order so a JSON Pointer built from indices (`/routes/2`) leads back to the line a problem came from.
  */
 
-export const MTLS_MODES = ['PERMISSIVE', 'STRICT'] as const;
+import type { EGRESS_PROTOCOLS, MTLS_MODES, OUTBOUND_POLICIES, STRING_MATCH_KINDS } from '@runtime-control/core';
+
+// The enumerations are declared once, with the platform file's JSON Schema (core's platform-file-schema.ts).
+export { EGRESS_PROTOCOLS, MTLS_MODES, OUTBOUND_POLICIES, STRING_MATCH_KINDS } from '@runtime-control/core';
+
 export type MtlsMode = (typeof MTLS_MODES)[number];
-
-export const EGRESS_PROTOCOLS = ['HTTPS', 'TLS', 'HTTP', 'TCP'] as const;
 export type EgressProtocol = (typeof EGRESS_PROTOCOLS)[number];
-
-/** `REGISTRY_ONLY` makes approved egress hosts the only ones a sidecar lets out; `ALLOW_ANY` is Istio's default. */
-export const OUTBOUND_POLICIES = ['REGISTRY_ONLY', 'ALLOW_ANY'] as const;
 export type OutboundPolicy = (typeof OUTBOUND_POLICIES)[number];
 
 export type Labels = Record<string, string>;
@@ -60,7 +59,6 @@ export interface PlatformService {
   deployments: PlatformDeployment[];
 }
 
-export const STRING_MATCH_KINDS = ['exact', 'prefix', 'regex'] as const;
 export type StringMatchKind = (typeof STRING_MATCH_KINDS)[number];
 
 /** Istio's StringMatch: exactly one of exact, prefix, regex. */
