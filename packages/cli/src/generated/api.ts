@@ -1472,9 +1472,121 @@ export type paths = {
           };
           content: {
             'application/json': {
-              canaries: {
+              canaries: ({
+                service: string;
+                runId: string;
+                /** @enum {string} */
+                phase: 'progressing' | 'paused' | 'promoted' | 'rolled_back' | 'aborted';
+                plan: {
+                  stable: string;
+                  canary: string;
+                  steps: number[];
+                  intervalMs: number;
+                  window: string;
+                  failureThreshold: number;
+                  /** @description every threshold, defaults filled in */
+                  thresholds: {
+                    [key: string]: number;
+                  };
+                  pauseAt?: number[];
+                } & {
+                  [key: string]: unknown;
+                };
+                stepIndex: number;
+                canaryWeight: number;
+                /** @description the split the run wants, per version */
+                weights: {
+                  [key: string]: number;
+                };
+                failedChecks: number;
+                inconclusiveStreak: number;
+                startedAt: string;
+                updatedAt: string;
+                nextAnalysisAt: string | null;
+                finishedAt: string | null;
+                routerSynced: boolean;
+                routerError: string | null;
+                outcome?: string | null;
+                gate:
+                  | ({
+                      weight: number;
+                      since: string;
+                    } & {
+                      [key: string]: unknown;
+                    })
+                  | null;
+                /** @description the weight timeline, oldest first */
+                history: ({
+                  /** @description canary weight in percent */
+                  weight: number;
+                  stepIndex: number;
+                  decidedAt: string;
+                  appliedAt: string | null;
+                  endedAt: string | null;
+                  /** @enum {string} */
+                  outcome:
+                    | 'in-progress'
+                    | 'gated'
+                    | 'passed'
+                    | 'failed'
+                    | 'skipped'
+                    | 'promoted'
+                    | 'rolled-back'
+                    | 'aborted';
+                  detail: string;
+                } & {
+                  [key: string]: unknown;
+                })[];
+                lastAnalysis:
+                  | ({
+                      at: string;
+                      /** @enum {string} */
+                      outcome: 'pass' | 'fail' | 'inconclusive';
+                      checks: ({
+                        /** @description request-count, traffic-share, error-rate, 5xx-vs-stable, p95-vs-stable, ... */
+                        name: string;
+                        /** @enum {string} */
+                        status: 'pass' | 'fail' | 'no-data';
+                        value: number | null;
+                        threshold: number | null;
+                        detail: string;
+                      } & {
+                        [key: string]: unknown;
+                      })[];
+                      window?: {
+                        from: string;
+                        to: string;
+                      };
+                      stable?: {
+                        requests: number;
+                        errors: number;
+                        fiveXx: number;
+                        p95Ms: number | null;
+                        meanMs?: number | null;
+                      } & {
+                        [key: string]: unknown;
+                      };
+                      canary?: {
+                        requests: number;
+                        errors: number;
+                        fiveXx: number;
+                        p95Ms: number | null;
+                        meanMs?: number | null;
+                      } & {
+                        [key: string]: unknown;
+                      };
+                    } & {
+                      [key: string]: unknown;
+                    })
+                  | null;
+                revision: number;
+                /** @description the run's decisions, oldest first (one run only) */
+                decisions?: {
+                  [key: string]: unknown;
+                }[];
+              } & {
                 [key: string]: unknown;
-              }[];
+              })[];
             };
           };
         };
@@ -1564,19 +1676,133 @@ export type paths = {
               /** @description file on the server holding the HMAC-SHA256 secret (x-rc-signature-256) */
               secretFile?: string;
             };
+            /** @description manual gates: step weights (below 100) at which the run pauses once the step passed, until promote */
+            pauseAt?: number[];
             virtualService?: string;
             namespace?: string;
           };
         };
       };
       responses: {
-        /** @description A run: phase, weights, failed checks, last analysis and every decision with its values and thresholds */
+        /** @description A run: phase, weights, weight timeline, gate, last analysis and (for one run) every decision */
         201: {
           headers: {
             [name: string]: unknown;
           };
           content: {
             'application/json': {
+              service: string;
+              runId: string;
+              /** @enum {string} */
+              phase: 'progressing' | 'paused' | 'promoted' | 'rolled_back' | 'aborted';
+              plan: {
+                stable: string;
+                canary: string;
+                steps: number[];
+                intervalMs: number;
+                window: string;
+                failureThreshold: number;
+                /** @description every threshold, defaults filled in */
+                thresholds: {
+                  [key: string]: number;
+                };
+                pauseAt?: number[];
+              } & {
+                [key: string]: unknown;
+              };
+              stepIndex: number;
+              canaryWeight: number;
+              /** @description the split the run wants, per version */
+              weights: {
+                [key: string]: number;
+              };
+              failedChecks: number;
+              inconclusiveStreak: number;
+              startedAt: string;
+              updatedAt: string;
+              nextAnalysisAt: string | null;
+              finishedAt: string | null;
+              routerSynced: boolean;
+              routerError: string | null;
+              outcome?: string | null;
+              gate:
+                | ({
+                    weight: number;
+                    since: string;
+                  } & {
+                    [key: string]: unknown;
+                  })
+                | null;
+              /** @description the weight timeline, oldest first */
+              history: ({
+                /** @description canary weight in percent */
+                weight: number;
+                stepIndex: number;
+                decidedAt: string;
+                appliedAt: string | null;
+                endedAt: string | null;
+                /** @enum {string} */
+                outcome:
+                  | 'in-progress'
+                  | 'gated'
+                  | 'passed'
+                  | 'failed'
+                  | 'skipped'
+                  | 'promoted'
+                  | 'rolled-back'
+                  | 'aborted';
+                detail: string;
+              } & {
+                [key: string]: unknown;
+              })[];
+              lastAnalysis:
+                | ({
+                    at: string;
+                    /** @enum {string} */
+                    outcome: 'pass' | 'fail' | 'inconclusive';
+                    checks: ({
+                      /** @description request-count, traffic-share, error-rate, 5xx-vs-stable, p95-vs-stable, ... */
+                      name: string;
+                      /** @enum {string} */
+                      status: 'pass' | 'fail' | 'no-data';
+                      value: number | null;
+                      threshold: number | null;
+                      detail: string;
+                    } & {
+                      [key: string]: unknown;
+                    })[];
+                    window?: {
+                      from: string;
+                      to: string;
+                    };
+                    stable?: {
+                      requests: number;
+                      errors: number;
+                      fiveXx: number;
+                      p95Ms: number | null;
+                      meanMs?: number | null;
+                    } & {
+                      [key: string]: unknown;
+                    };
+                    canary?: {
+                      requests: number;
+                      errors: number;
+                      fiveXx: number;
+                      p95Ms: number | null;
+                      meanMs?: number | null;
+                    } & {
+                      [key: string]: unknown;
+                    };
+                  } & {
+                    [key: string]: unknown;
+                  })
+                | null;
+              revision: number;
+              /** @description the run's decisions, oldest first (one run only) */
+              decisions?: {
+                [key: string]: unknown;
+              }[];
+            } & {
               [key: string]: unknown;
             };
           };
@@ -1671,13 +1897,125 @@ export type paths = {
       };
       requestBody?: never;
       responses: {
-        /** @description A run: phase, weights, failed checks, last analysis and every decision with its values and thresholds */
+        /** @description A run: phase, weights, weight timeline, gate, last analysis and (for one run) every decision */
         200: {
           headers: {
             [name: string]: unknown;
           };
           content: {
             'application/json': {
+              service: string;
+              runId: string;
+              /** @enum {string} */
+              phase: 'progressing' | 'paused' | 'promoted' | 'rolled_back' | 'aborted';
+              plan: {
+                stable: string;
+                canary: string;
+                steps: number[];
+                intervalMs: number;
+                window: string;
+                failureThreshold: number;
+                /** @description every threshold, defaults filled in */
+                thresholds: {
+                  [key: string]: number;
+                };
+                pauseAt?: number[];
+              } & {
+                [key: string]: unknown;
+              };
+              stepIndex: number;
+              canaryWeight: number;
+              /** @description the split the run wants, per version */
+              weights: {
+                [key: string]: number;
+              };
+              failedChecks: number;
+              inconclusiveStreak: number;
+              startedAt: string;
+              updatedAt: string;
+              nextAnalysisAt: string | null;
+              finishedAt: string | null;
+              routerSynced: boolean;
+              routerError: string | null;
+              outcome?: string | null;
+              gate:
+                | ({
+                    weight: number;
+                    since: string;
+                  } & {
+                    [key: string]: unknown;
+                  })
+                | null;
+              /** @description the weight timeline, oldest first */
+              history: ({
+                /** @description canary weight in percent */
+                weight: number;
+                stepIndex: number;
+                decidedAt: string;
+                appliedAt: string | null;
+                endedAt: string | null;
+                /** @enum {string} */
+                outcome:
+                  | 'in-progress'
+                  | 'gated'
+                  | 'passed'
+                  | 'failed'
+                  | 'skipped'
+                  | 'promoted'
+                  | 'rolled-back'
+                  | 'aborted';
+                detail: string;
+              } & {
+                [key: string]: unknown;
+              })[];
+              lastAnalysis:
+                | ({
+                    at: string;
+                    /** @enum {string} */
+                    outcome: 'pass' | 'fail' | 'inconclusive';
+                    checks: ({
+                      /** @description request-count, traffic-share, error-rate, 5xx-vs-stable, p95-vs-stable, ... */
+                      name: string;
+                      /** @enum {string} */
+                      status: 'pass' | 'fail' | 'no-data';
+                      value: number | null;
+                      threshold: number | null;
+                      detail: string;
+                    } & {
+                      [key: string]: unknown;
+                    })[];
+                    window?: {
+                      from: string;
+                      to: string;
+                    };
+                    stable?: {
+                      requests: number;
+                      errors: number;
+                      fiveXx: number;
+                      p95Ms: number | null;
+                      meanMs?: number | null;
+                    } & {
+                      [key: string]: unknown;
+                    };
+                    canary?: {
+                      requests: number;
+                      errors: number;
+                      fiveXx: number;
+                      p95Ms: number | null;
+                      meanMs?: number | null;
+                    } & {
+                      [key: string]: unknown;
+                    };
+                  } & {
+                    [key: string]: unknown;
+                  })
+                | null;
+              revision: number;
+              /** @description the run's decisions, oldest first (one run only) */
+              decisions?: {
+                [key: string]: unknown;
+              }[];
+            } & {
               [key: string]: unknown;
             };
           };
@@ -1737,6 +2075,215 @@ export type paths = {
     patch?: never;
     trace?: never;
   };
+  '/api/admin/canaries/{service}/promote': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Promote a paused run (at a manual gate, or paused) one step on; with full=true, 100% now from progressing or paused. 409 CANARY_NOT_PAUSED when a step promotion finds the run not paused */
+    post: {
+      parameters: {
+        query?: {
+          /** @description true: 100% now from progressing or paused, skipping every step */
+          full?: string;
+        };
+        header?: never;
+        path: {
+          service: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description A run: phase, weights, weight timeline, gate, last analysis and (for one run) every decision */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              service: string;
+              runId: string;
+              /** @enum {string} */
+              phase: 'progressing' | 'paused' | 'promoted' | 'rolled_back' | 'aborted';
+              plan: {
+                stable: string;
+                canary: string;
+                steps: number[];
+                intervalMs: number;
+                window: string;
+                failureThreshold: number;
+                /** @description every threshold, defaults filled in */
+                thresholds: {
+                  [key: string]: number;
+                };
+                pauseAt?: number[];
+              } & {
+                [key: string]: unknown;
+              };
+              stepIndex: number;
+              canaryWeight: number;
+              /** @description the split the run wants, per version */
+              weights: {
+                [key: string]: number;
+              };
+              failedChecks: number;
+              inconclusiveStreak: number;
+              startedAt: string;
+              updatedAt: string;
+              nextAnalysisAt: string | null;
+              finishedAt: string | null;
+              routerSynced: boolean;
+              routerError: string | null;
+              outcome?: string | null;
+              gate:
+                | ({
+                    weight: number;
+                    since: string;
+                  } & {
+                    [key: string]: unknown;
+                  })
+                | null;
+              /** @description the weight timeline, oldest first */
+              history: ({
+                /** @description canary weight in percent */
+                weight: number;
+                stepIndex: number;
+                decidedAt: string;
+                appliedAt: string | null;
+                endedAt: string | null;
+                /** @enum {string} */
+                outcome:
+                  | 'in-progress'
+                  | 'gated'
+                  | 'passed'
+                  | 'failed'
+                  | 'skipped'
+                  | 'promoted'
+                  | 'rolled-back'
+                  | 'aborted';
+                detail: string;
+              } & {
+                [key: string]: unknown;
+              })[];
+              lastAnalysis:
+                | ({
+                    at: string;
+                    /** @enum {string} */
+                    outcome: 'pass' | 'fail' | 'inconclusive';
+                    checks: ({
+                      /** @description request-count, traffic-share, error-rate, 5xx-vs-stable, p95-vs-stable, ... */
+                      name: string;
+                      /** @enum {string} */
+                      status: 'pass' | 'fail' | 'no-data';
+                      value: number | null;
+                      threshold: number | null;
+                      detail: string;
+                    } & {
+                      [key: string]: unknown;
+                    })[];
+                    window?: {
+                      from: string;
+                      to: string;
+                    };
+                    stable?: {
+                      requests: number;
+                      errors: number;
+                      fiveXx: number;
+                      p95Ms: number | null;
+                      meanMs?: number | null;
+                    } & {
+                      [key: string]: unknown;
+                    };
+                    canary?: {
+                      requests: number;
+                      errors: number;
+                      fiveXx: number;
+                      p95Ms: number | null;
+                      meanMs?: number | null;
+                    } & {
+                      [key: string]: unknown;
+                    };
+                  } & {
+                    [key: string]: unknown;
+                  })
+                | null;
+              revision: number;
+              /** @description the run's decisions, oldest first (one run only) */
+              decisions?: {
+                [key: string]: unknown;
+              }[];
+            } & {
+              [key: string]: unknown;
+            };
+          };
+        };
+        /** @description Invalid input (VALIDATION_FAILED, INVALID_TARGETING, MALFORMED_JSON, …; `path` names the field) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing, unknown or revoked token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Wrong token kind */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not found */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Conflict */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description UNAVAILABLE */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/admin/canaries/{service}/pause': {
     parameters: {
       query?: never;
@@ -1758,13 +2305,125 @@ export type paths = {
       };
       requestBody?: never;
       responses: {
-        /** @description A run: phase, weights, failed checks, last analysis and every decision with its values and thresholds */
+        /** @description A run: phase, weights, weight timeline, gate, last analysis and (for one run) every decision */
         200: {
           headers: {
             [name: string]: unknown;
           };
           content: {
             'application/json': {
+              service: string;
+              runId: string;
+              /** @enum {string} */
+              phase: 'progressing' | 'paused' | 'promoted' | 'rolled_back' | 'aborted';
+              plan: {
+                stable: string;
+                canary: string;
+                steps: number[];
+                intervalMs: number;
+                window: string;
+                failureThreshold: number;
+                /** @description every threshold, defaults filled in */
+                thresholds: {
+                  [key: string]: number;
+                };
+                pauseAt?: number[];
+              } & {
+                [key: string]: unknown;
+              };
+              stepIndex: number;
+              canaryWeight: number;
+              /** @description the split the run wants, per version */
+              weights: {
+                [key: string]: number;
+              };
+              failedChecks: number;
+              inconclusiveStreak: number;
+              startedAt: string;
+              updatedAt: string;
+              nextAnalysisAt: string | null;
+              finishedAt: string | null;
+              routerSynced: boolean;
+              routerError: string | null;
+              outcome?: string | null;
+              gate:
+                | ({
+                    weight: number;
+                    since: string;
+                  } & {
+                    [key: string]: unknown;
+                  })
+                | null;
+              /** @description the weight timeline, oldest first */
+              history: ({
+                /** @description canary weight in percent */
+                weight: number;
+                stepIndex: number;
+                decidedAt: string;
+                appliedAt: string | null;
+                endedAt: string | null;
+                /** @enum {string} */
+                outcome:
+                  | 'in-progress'
+                  | 'gated'
+                  | 'passed'
+                  | 'failed'
+                  | 'skipped'
+                  | 'promoted'
+                  | 'rolled-back'
+                  | 'aborted';
+                detail: string;
+              } & {
+                [key: string]: unknown;
+              })[];
+              lastAnalysis:
+                | ({
+                    at: string;
+                    /** @enum {string} */
+                    outcome: 'pass' | 'fail' | 'inconclusive';
+                    checks: ({
+                      /** @description request-count, traffic-share, error-rate, 5xx-vs-stable, p95-vs-stable, ... */
+                      name: string;
+                      /** @enum {string} */
+                      status: 'pass' | 'fail' | 'no-data';
+                      value: number | null;
+                      threshold: number | null;
+                      detail: string;
+                    } & {
+                      [key: string]: unknown;
+                    })[];
+                    window?: {
+                      from: string;
+                      to: string;
+                    };
+                    stable?: {
+                      requests: number;
+                      errors: number;
+                      fiveXx: number;
+                      p95Ms: number | null;
+                      meanMs?: number | null;
+                    } & {
+                      [key: string]: unknown;
+                    };
+                    canary?: {
+                      requests: number;
+                      errors: number;
+                      fiveXx: number;
+                      p95Ms: number | null;
+                      meanMs?: number | null;
+                    } & {
+                      [key: string]: unknown;
+                    };
+                  } & {
+                    [key: string]: unknown;
+                  })
+                | null;
+              revision: number;
+              /** @description the run's decisions, oldest first (one run only) */
+              decisions?: {
+                [key: string]: unknown;
+              }[];
+            } & {
               [key: string]: unknown;
             };
           };
@@ -1852,107 +2511,125 @@ export type paths = {
       };
       requestBody?: never;
       responses: {
-        /** @description A run: phase, weights, failed checks, last analysis and every decision with its values and thresholds */
+        /** @description A run: phase, weights, weight timeline, gate, last analysis and (for one run) every decision */
         200: {
           headers: {
             [name: string]: unknown;
           };
           content: {
             'application/json': {
-              [key: string]: unknown;
-            };
-          };
-        };
-        /** @description Invalid input (VALIDATION_FAILED, INVALID_TARGETING, MALFORMED_JSON, …; `path` names the field) */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': components['schemas']['Error'];
-          };
-        };
-        /** @description Missing, unknown or revoked token */
-        401: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': components['schemas']['Error'];
-          };
-        };
-        /** @description Wrong token kind */
-        403: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': components['schemas']['Error'];
-          };
-        };
-        /** @description Not found */
-        404: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': components['schemas']['Error'];
-          };
-        };
-        /** @description Conflict */
-        409: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': components['schemas']['Error'];
-          };
-        };
-        /** @description UNAVAILABLE */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': components['schemas']['Error'];
-          };
-        };
-      };
-    };
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/api/admin/canaries/{service}/promote': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    get?: never;
-    put?: never;
-    /** Send 100% to the canary now (remaining steps skipped) */
-    post: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          service: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description A run: phase, weights, failed checks, last analysis and every decision with its values and thresholds */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
+              service: string;
+              runId: string;
+              /** @enum {string} */
+              phase: 'progressing' | 'paused' | 'promoted' | 'rolled_back' | 'aborted';
+              plan: {
+                stable: string;
+                canary: string;
+                steps: number[];
+                intervalMs: number;
+                window: string;
+                failureThreshold: number;
+                /** @description every threshold, defaults filled in */
+                thresholds: {
+                  [key: string]: number;
+                };
+                pauseAt?: number[];
+              } & {
+                [key: string]: unknown;
+              };
+              stepIndex: number;
+              canaryWeight: number;
+              /** @description the split the run wants, per version */
+              weights: {
+                [key: string]: number;
+              };
+              failedChecks: number;
+              inconclusiveStreak: number;
+              startedAt: string;
+              updatedAt: string;
+              nextAnalysisAt: string | null;
+              finishedAt: string | null;
+              routerSynced: boolean;
+              routerError: string | null;
+              outcome?: string | null;
+              gate:
+                | ({
+                    weight: number;
+                    since: string;
+                  } & {
+                    [key: string]: unknown;
+                  })
+                | null;
+              /** @description the weight timeline, oldest first */
+              history: ({
+                /** @description canary weight in percent */
+                weight: number;
+                stepIndex: number;
+                decidedAt: string;
+                appliedAt: string | null;
+                endedAt: string | null;
+                /** @enum {string} */
+                outcome:
+                  | 'in-progress'
+                  | 'gated'
+                  | 'passed'
+                  | 'failed'
+                  | 'skipped'
+                  | 'promoted'
+                  | 'rolled-back'
+                  | 'aborted';
+                detail: string;
+              } & {
+                [key: string]: unknown;
+              })[];
+              lastAnalysis:
+                | ({
+                    at: string;
+                    /** @enum {string} */
+                    outcome: 'pass' | 'fail' | 'inconclusive';
+                    checks: ({
+                      /** @description request-count, traffic-share, error-rate, 5xx-vs-stable, p95-vs-stable, ... */
+                      name: string;
+                      /** @enum {string} */
+                      status: 'pass' | 'fail' | 'no-data';
+                      value: number | null;
+                      threshold: number | null;
+                      detail: string;
+                    } & {
+                      [key: string]: unknown;
+                    })[];
+                    window?: {
+                      from: string;
+                      to: string;
+                    };
+                    stable?: {
+                      requests: number;
+                      errors: number;
+                      fiveXx: number;
+                      p95Ms: number | null;
+                      meanMs?: number | null;
+                    } & {
+                      [key: string]: unknown;
+                    };
+                    canary?: {
+                      requests: number;
+                      errors: number;
+                      fiveXx: number;
+                      p95Ms: number | null;
+                      meanMs?: number | null;
+                    } & {
+                      [key: string]: unknown;
+                    };
+                  } & {
+                    [key: string]: unknown;
+                  })
+                | null;
+              revision: number;
+              /** @description the run's decisions, oldest first (one run only) */
+              decisions?: {
+                [key: string]: unknown;
+              }[];
+            } & {
               [key: string]: unknown;
             };
           };
@@ -2040,13 +2717,125 @@ export type paths = {
       };
       requestBody?: never;
       responses: {
-        /** @description A run: phase, weights, failed checks, last analysis and every decision with its values and thresholds */
+        /** @description A run: phase, weights, weight timeline, gate, last analysis and (for one run) every decision */
         200: {
           headers: {
             [name: string]: unknown;
           };
           content: {
             'application/json': {
+              service: string;
+              runId: string;
+              /** @enum {string} */
+              phase: 'progressing' | 'paused' | 'promoted' | 'rolled_back' | 'aborted';
+              plan: {
+                stable: string;
+                canary: string;
+                steps: number[];
+                intervalMs: number;
+                window: string;
+                failureThreshold: number;
+                /** @description every threshold, defaults filled in */
+                thresholds: {
+                  [key: string]: number;
+                };
+                pauseAt?: number[];
+              } & {
+                [key: string]: unknown;
+              };
+              stepIndex: number;
+              canaryWeight: number;
+              /** @description the split the run wants, per version */
+              weights: {
+                [key: string]: number;
+              };
+              failedChecks: number;
+              inconclusiveStreak: number;
+              startedAt: string;
+              updatedAt: string;
+              nextAnalysisAt: string | null;
+              finishedAt: string | null;
+              routerSynced: boolean;
+              routerError: string | null;
+              outcome?: string | null;
+              gate:
+                | ({
+                    weight: number;
+                    since: string;
+                  } & {
+                    [key: string]: unknown;
+                  })
+                | null;
+              /** @description the weight timeline, oldest first */
+              history: ({
+                /** @description canary weight in percent */
+                weight: number;
+                stepIndex: number;
+                decidedAt: string;
+                appliedAt: string | null;
+                endedAt: string | null;
+                /** @enum {string} */
+                outcome:
+                  | 'in-progress'
+                  | 'gated'
+                  | 'passed'
+                  | 'failed'
+                  | 'skipped'
+                  | 'promoted'
+                  | 'rolled-back'
+                  | 'aborted';
+                detail: string;
+              } & {
+                [key: string]: unknown;
+              })[];
+              lastAnalysis:
+                | ({
+                    at: string;
+                    /** @enum {string} */
+                    outcome: 'pass' | 'fail' | 'inconclusive';
+                    checks: ({
+                      /** @description request-count, traffic-share, error-rate, 5xx-vs-stable, p95-vs-stable, ... */
+                      name: string;
+                      /** @enum {string} */
+                      status: 'pass' | 'fail' | 'no-data';
+                      value: number | null;
+                      threshold: number | null;
+                      detail: string;
+                    } & {
+                      [key: string]: unknown;
+                    })[];
+                    window?: {
+                      from: string;
+                      to: string;
+                    };
+                    stable?: {
+                      requests: number;
+                      errors: number;
+                      fiveXx: number;
+                      p95Ms: number | null;
+                      meanMs?: number | null;
+                    } & {
+                      [key: string]: unknown;
+                    };
+                    canary?: {
+                      requests: number;
+                      errors: number;
+                      fiveXx: number;
+                      p95Ms: number | null;
+                      meanMs?: number | null;
+                    } & {
+                      [key: string]: unknown;
+                    };
+                  } & {
+                    [key: string]: unknown;
+                  })
+                | null;
+              revision: number;
+              /** @description the run's decisions, oldest first (one run only) */
+              decisions?: {
+                [key: string]: unknown;
+              }[];
+            } & {
               [key: string]: unknown;
             };
           };

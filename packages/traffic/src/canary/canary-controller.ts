@@ -415,6 +415,8 @@ export class CanaryController {
     if (analysis.outcome !== 'inconclusive') next.lastJudgedAt = new Date(nowMs).toISOString();
     const window = { from: new Date(fromMs).toISOString(), to: new Date(nowMs).toISOString() };
     next.lastAnalysis = { at: this.isoNow(), outcome: analysis.outcome, checks: analysis.checks, window };
+    if (analysis.stable) next.lastAnalysis.stable = analysis.stable;
+    if (analysis.canary) next.lastAnalysis.canary = analysis.canary;
     next.nextAnalysisAt = new Date(this.now() + state.plan.intervalMs).toISOString();
     const at = this.isoNow();
     if (decision.action === 'promote') {

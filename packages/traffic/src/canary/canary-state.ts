@@ -26,6 +26,9 @@ export interface LastAnalysis {
   checks: CheckResult[];
   /** The traffic the analysis covered. */
   window?: AnalysisWindow;
+  /** Each version's numbers over that range (latencies in ms), when Prometheus had them. */
+  stable?: VersionSample;
+  canary?: VersionSample;
 }
 
 /**

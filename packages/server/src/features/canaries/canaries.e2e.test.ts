@@ -236,6 +236,110 @@ describe('canaries API', () => {
     await post('/api/admin/canaries/auth-service/abort');
   });
 
+  it('pauses at a manual gate until promote, shows the timeline and the last checks, and still rolls back there', async () => {
+    prometheus.canaryErrors = 0;
+    const bad = await post('/api/admin/canaries', { service: 'ai-gateway', to: 'v2', steps: [10, 50], pauseAt: [30] });
+    assert.equal(bad.statusCode, 400);
+    assert.equal(bad.json().error.details[0].path, '/pauseAt/0');
+    const res = await post('/api/admin/canaries', {
+      service: 'ai-gateway',
+      to: 'v2',
+      steps: [10, 50],
+      pauseAt: [10],
+      thresholds: { minRequests: 10 },
+      pins: { values: ['tester'] },
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    assert.deepEqual(res.json().plan.pauseAt, [10]);
+    assert.equal(res.json().gate, null);
+    const gated = await waitFor('ai-gateway', (b) => b.phase === 'paused');
+    assert.equal(gated.phase, 'paused');
+    assert.equal(gated.canaryWeight, 10);
+    assert.equal(gated.gate.weight, 10);
+    assert.equal(gated.history.length, 1);
+    assert.equal(gated.history[0].outcome, 'gated');
+    assert.ok(gated.history[0].appliedAt, 'the step records when the router applied it');
+    const errorRate = gated.lastAnalysis.checks.find((c: { name: string }) => c.name === 'error-rate');
+    assert.deepEqual([errorRate.status, errorRate.value, errorRate.threshold], ['pass', 0, 0.01]);
+    assert.equal(gated.lastAnalysis.canary.requests, 1000);
+    assert.equal(gated.lastAnalysis.stable.p95Ms, 40);
+    assert.match(
+      (await t.app.inject({ url: '/metrics' })).body,
+      /rc_canary_phase\{service="ai-gateway",phase="paused"\} 1/,
+    );
+    // Analyses go on at the gate (each a hold); nothing moves until promote.
+    const holding = await waitFor('ai-gateway', (b) =>
+      (b as unknown as { decisions: { action: string }[] }).decisions.some((d) => d.action === 'hold'),
+    );
+    assert.equal(holding.canaryWeight, 10);
+    assert.deepEqual(router.routeTable()[0]?.weights, { v1: 90, v2: 10 });
+    const resume = await post('/api/admin/canaries/ai-gateway/resume');
+    assert.equal(resume.statusCode, 409);
+    assert.match(resume.json().error.message, /waiting at its gate at 10%/);
+    const opened = await post('/api/admin/canaries/ai-gateway/promote');
+    assert.equal(opened.statusCode, 200, opened.body);
+    assert.equal(opened.json().phase, 'progressing');
+    assert.equal(opened.json().canaryWeight, 50);
+    const final = await waitFor('ai-gateway', (b) => b.phase === 'promoted');
+    assert.equal(final.phase, 'promoted');
+    assert.deepEqual(
+      (final as unknown as { history: { weight: number; outcome: string }[] }).history.map((h) => [
+        h.weight,
+        h.outcome,
+      ]),
+      [
+        [10, 'passed'],
+        [50, 'passed'],
+        [100, 'promoted'],
+      ],
+    );
+    const late = await post('/api/admin/canaries/ai-gateway/promote');
+    assert.equal(late.statusCode, 409);
+    assert.equal(late.json().error.code, 'CANARY_NOT_PAUSED');
+
+    // A gate never shields a bad release: a spike while waiting rolls back.
+    await post('/api/admin/canaries', {
+      service: 'ai-gateway',
+      to: 'v2',
+      pauseAt: [5],
+      thresholds: { minRequests: 10 },
+      pins: { values: ['tester'] },
+    });
+    await waitFor('ai-gateway', (b) => b.phase === 'paused');
+    prometheus.canaryErrors = 50;
+    const rolledBack = await waitFor('ai-gateway', (b) => b.phase === 'rolled_back');
+    prometheus.canaryErrors = 0;
+    assert.equal(rolledBack.phase, 'rolled_back');
+    assert.equal((rolledBack as unknown as { outcome: string }).outcome, 'rolled back: 5xx spike');
+  });
+
+  it('promote: 409 CANARY_NOT_PAUSED on a progressing run, full=true skips to 100%, 404 unknown, 400 bad query', async () => {
+    const started = await post('/api/admin/canaries', { service: 'auth-service', to: 'v2', interval: '1h' });
+    assert.equal(started.statusCode, 201, started.body);
+    const notPaused = await post('/api/admin/canaries/auth-service/promote');
+    assert.equal(notPaused.statusCode, 409);
+    assert.equal(notPaused.json().error.code, 'CANARY_NOT_PAUSED');
+    const badFull = await post('/api/admin/canaries/auth-service/promote?full=yes');
+    assert.equal(badFull.statusCode, 400);
+    assert.equal(badFull.json().error.path, 'full');
+    const unknownParam = await post('/api/admin/canaries/auth-service/promote?fast=true');
+    assert.equal(unknownParam.statusCode, 400);
+    assert.equal(unknownParam.json().error.path, 'fast');
+    const missing = await post('/api/admin/canaries/nope/promote');
+    assert.equal(missing.statusCode, 404);
+    assert.equal(missing.json().error.code, 'CANARY_NOT_FOUND');
+    const full = await post('/api/admin/canaries/auth-service/promote?full=true');
+    assert.equal(full.statusCode, 200, full.body);
+    assert.equal(full.json().phase, 'promoted');
+    assert.deepEqual(
+      full.json().history.map((h: { weight: number; outcome: string }) => [h.weight, h.outcome]),
+      [
+        [5, 'skipped'],
+        [100, 'promoted'],
+      ],
+    );
+  });
+
   it('answers 503 when no router is configured', async () => {
     const bare = await createTestApp();
     try {

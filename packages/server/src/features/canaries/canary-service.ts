@@ -85,11 +85,19 @@ export function createCanaryRouter(config: ServerConfig): TrafficRouter | undefi
 }
 
 /** What the API shows of a run: its state, the split in force and (for one run) its decisions. */
-export type CanaryView = CanaryState & { weights: Record<string, number>; revision: number };
+export type CanaryView = CanaryState & {
+  weights: Record<string, number>;
+  revision: number;
+  gate: NonNullable<CanaryState['gate']> | null;
+  history: NonNullable<CanaryState['history']>;
+};
 
 function view(state: CanaryState, revision: number): CanaryView {
   return {
     ...state,
+    // Runs stored before gates and the timeline existed have neither.
+    gate: state.gate ?? null,
+    history: state.history ?? [],
     weights: { [state.plan.stable]: 100 - state.canaryWeight, [state.plan.canary]: state.canaryWeight },
     revision,
   };
@@ -108,6 +116,7 @@ const START_FIELDS = new Set([
   'missingData',
   'pins',
   'notify',
+  'pauseAt',
   'virtualService',
   'namespace',
 ]);
@@ -250,9 +259,12 @@ export class CanaryService {
     service: string,
     action: 'pause' | 'resume' | 'promote' | 'abort',
     actor: Actor,
+    options: { full?: boolean } = {},
   ): Promise<CanaryView & { decisions: CanaryDecisionRecord[] }> {
     const controller = this.require();
-    const status = await this.call(() => controller[action](service, actor.name));
+    const status = await this.call(() =>
+      action === 'promote' ? controller.promote(service, actor.name, options) : controller[action](service, actor.name),
+    );
     return { ...view(status.state, status.revision), decisions: status.decisions };
   }
 
