@@ -110,11 +110,11 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     async (scope) => {
       // onRequest: the token is checked before a body is read or parsed.
       scope.addHook('onRequest', requireAdmin);
-      await flagController(scope, rt);
-      await evaluatorController(scope, rt);
-      await tokenController(scope, rt);
-      await auditController(scope, rt);
-      await debugController(scope, rt);
+      await flagController(scope, { flags: rt.flags, state: rt.state, environments: rt.config.environments });
+      await evaluatorController(scope, { evaluators: rt.evaluators });
+      await tokenController(scope, { tokens: rt.tokens });
+      await auditController(scope, { store: rt.store });
+      await debugController(scope, { environments: rt.config.environments, state: rt.state, metrics: rt.metrics });
       await canaryController(scope, rt);
     },
     { prefix: '/api/admin' },
@@ -123,14 +123,25 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   await app.register(
     async (scope) => {
       scope.addHook('onRequest', requireClient);
-      await streamController(scope, rt);
+      await streamController(scope, { state: rt.state, sse: rt.sse });
     },
     { prefix: '/api/client' },
   );
 
   await ofrepController(app, rt, requireClient);
-  await unleashBridgeController(app, rt, requireClient, requireAdmin);
-  await healthController(app, rt);
+  await unleashBridgeController(
+    app,
+    { unleashBridge: rt.unleashBridge, config: rt.config, sse: rt.sse },
+    requireClient,
+    requireAdmin,
+  );
+  await healthController(app, {
+    store: rt.store,
+    bus: rt.bus,
+    state: rt.state,
+    metrics: rt.metrics,
+    metricsToken: rt.config.metricsToken,
+  });
   await schemaFileController(app);
 
   serveOpenApi(app);

@@ -1,8 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError, type ErrorDetail } from '../../errors/app-error.js';
-import type { Runtime } from '../../runtime.js';
-import type { AuditQuery, EntityType } from '../../store/store.js';
+import type { AuditQuery, EntityType, Store } from '../../store/store.js';
 import { auditSchemas as schemas } from './audit-schemas.js';
 
 const ENTITY_TYPES = new Set(['flag', 'evaluator', 'token']);
@@ -52,9 +51,14 @@ function parseAuditQuery(q: Record<string, string | undefined>): AuditQuery {
   return query;
 }
 
-export async function auditController(scope: FastifyInstance, rt: Runtime): Promise<void> {
+/** What the audit routes use: the store's audit query, nothing else. */
+export interface AuditRouteDeps {
+  store: Pick<Store, 'queryAudit'>;
+}
+
+export async function auditController(scope: FastifyInstance, deps: AuditRouteDeps): Promise<void> {
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   app.get('/audit', { schema: schemas.query }, async (req) => ({
-    records: await rt.store.queryAudit(parseAuditQuery(req.query as Record<string, string | undefined>)),
+    records: await deps.store.queryAudit(parseAuditQuery(req.query as Record<string, string | undefined>)),
   }));
 }

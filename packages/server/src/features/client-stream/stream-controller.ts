@@ -1,12 +1,23 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
-import type { Runtime } from '../../runtime.js';
+import type { ReplicaState } from '../../state/replica-state.js';
+import type { Streams } from '../../streams/streams.js';
 import { streamSchemas as schemas } from './stream-schemas.js';
 
 /** The in-process SDK endpoints: a flagd snapshot of the token's environment and its change stream. */
-export async function streamController(app: FastifyInstance, rt: Runtime): Promise<void> {
-  app.get('/snapshot', { schema: schemas.snapshot }, async (req, reply) => {
-    const view = rt.state.view(req.clientEnvironment!);
+export interface ClientStreamRouteDeps {
+  state: Pick<ReplicaState, 'view' | 'tokenByHash'>;
+  sse: Pick<Streams, 'openClientStream'>;
+}
+
+export async function streamController(scope: FastifyInstance, deps: ClientStreamRouteDeps): Promise<void> {
+  const { state, sse } = deps;
+  const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+  // Registered untyped: the snapshot goes out as the JSON text computed once per revision, not as an object to
+  // serialize per request.
+  scope.get('/snapshot', { schema: schemas.snapshot }, async (req, reply) => {
+    const view = state.view(req.clientEnvironment!);
     if (!view) throw new AppError('UNAVAILABLE', 'environment not loaded yet; retry');
     const etag = `"${view.etag}"`;
     reply.header('etag', etag).header('x-rc-revision', String(view.revision)).header('cache-control', 'no-cache');
@@ -16,11 +27,11 @@ export async function streamController(app: FastifyInstance, rt: Runtime): Promi
 
   app.get('/stream', { schema: schemas.stream }, (req, reply) => {
     const env = req.clientEnvironment!;
-    if (!rt.state.view(env)) throw new AppError('UNAVAILABLE', 'environment not loaded yet; retry');
+    if (!state.view(env)) throw new AppError('UNAVAILABLE', 'environment not loaded yet; retry');
     const lastEventId = Number(req.headers['last-event-id']);
     const token = req.clientToken!;
     // Checked again synchronously before taking the reply over, so a revocation applied meanwhile is not missed.
-    if (!rt.state.tokenByHash(token.hash)) throw new AppError('UNAUTHORIZED', 'unknown or revoked token');
-    rt.sse.openClientStream(reply, env, { tokenId: token.id }, lastEventId);
+    if (!state.tokenByHash(token.hash)) throw new AppError('UNAUTHORIZED', 'unknown or revoked token');
+    sse.openClientStream(reply, env, { tokenId: token.id }, lastEventId);
   });
 }

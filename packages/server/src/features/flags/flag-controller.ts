@@ -1,42 +1,50 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Runtime } from '../../runtime.js';
+import type { ReplicaState } from '../../state/replica-state.js';
 import { sendFlag, writeOptions } from '../http-util.js';
 import { flagSchemas as schemas } from './flag-schemas.js';
-import type { EnvironmentPatch } from './flag-service.js';
+import type { EnvironmentPatch, FlagService } from './flag-service.js';
 
 /** `/api/admin/flags…` — registered inside the admin scope, so every route requires an admin token. */
-export async function flagController(scope: FastifyInstance, rt: Runtime): Promise<void> {
+export interface FlagRouteDeps {
+  flags: FlagService;
+  /** For the list: the revision it reflects and the stored flags this replica could not load. */
+  state: Pick<ReplicaState, 'revision' | 'brokenRecords'>;
+  environments: readonly string[];
+}
+
+export async function flagController(scope: FastifyInstance, deps: FlagRouteDeps): Promise<void> {
+  const { flags, state, environments } = deps;
   // Typed from the route schemas: params, query and body as declared in flag-schemas.ts.
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   app.get('/flags', { schema: schemas.list }, async () => {
-    const flags = await rt.flags.list();
+    const stored = await flags.list();
     // Stored flags this replica cannot load are listed apart, with why, so they can be fixed (PUT) or deleted.
-    const broken = rt.state.brokenRecords();
-    const listed = { revision: rt.state.revision, flags: flags.filter((s) => !s.unreadable).map((s) => s.flag) };
+    const broken = state.brokenRecords();
+    const listed = { revision: state.revision, flags: stored.filter((s) => !s.unreadable).map((s) => s.flag) };
     return broken.length > 0 ? { ...listed, unloadable: broken } : listed;
   });
 
   app.get('/flags/:key', { schema: schemas.get }, async (req, reply) =>
-    sendFlag(reply, await rt.flags.get(req.params.key)),
+    sendFlag(reply, await flags.get(req.params.key)),
   );
 
   app.post('/flags', { schema: schemas.create }, async (req, reply) =>
-    sendFlag(reply, await rt.flags.create(req.body, req.actor!), 201),
+    sendFlag(reply, await flags.create(req.body, req.actor!), 201),
   );
 
   app.put('/flags/:key', { schema: schemas.replace }, async (req, reply) =>
-    sendFlag(reply, await rt.flags.replace(req.params.key, req.body, req.actor!, writeOptions(req))),
+    sendFlag(reply, await flags.replace(req.params.key, req.body, req.actor!, writeOptions(req))),
   );
 
   app.delete('/flags/:key', { schema: schemas.delete }, async (req, reply) => {
-    await rt.flags.delete(req.params.key, req.actor!, writeOptions(req));
+    await flags.delete(req.params.key, req.actor!, writeOptions(req));
     return reply.code(204).send();
   });
 
   app.patch('/flags/:key/environments/:env', { schema: schemas.patchEnvironment }, async (req, reply) => {
     // Shape (an object with some of state, targeting, rollout, overrides) checked by its schema; values by core.
-    const stored = await rt.flags.patchEnvironment(
+    const stored = await flags.patchEnvironment(
       req.params.key,
       req.params.env,
       req.body as EnvironmentPatch,
@@ -50,7 +58,7 @@ export async function flagController(scope: FastifyInstance, rt: Runtime): Promi
     '/flags/:key/environments/:env/overrides/:targetingKey',
     { schema: schemas.setOverride },
     async (req, reply) => {
-      const stored = await rt.flags.setOverride(
+      const stored = await flags.setOverride(
         req.params.key,
         req.params.env,
         req.params.targetingKey,
@@ -66,7 +74,7 @@ export async function flagController(scope: FastifyInstance, rt: Runtime): Promi
     '/flags/:key/environments/:env/overrides/:targetingKey',
     { schema: schemas.removeOverride },
     async (req, reply) => {
-      const stored = await rt.flags.setOverride(
+      const stored = await flags.setOverride(
         req.params.key,
         req.params.env,
         req.params.targetingKey,
@@ -79,6 +87,6 @@ export async function flagController(scope: FastifyInstance, rt: Runtime): Promi
   );
 
   app.get('/environments', { schema: schemas.environments }, async () => ({
-    environments: [...rt.config.environments],
+    environments: [...environments],
   }));
 }

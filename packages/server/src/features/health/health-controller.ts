@@ -1,8 +1,12 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { hashEquals, hashToken } from '../../auth/tokens.js';
+import type { ChangeBus } from '../../bus/change-bus.js';
 import { RedisBus } from '../../bus/redis-bus.js';
 import { AppError } from '../../errors/app-error.js';
-import type { Runtime } from '../../runtime.js';
+import type { ServerMetrics } from '../../metrics/metrics.js';
+import type { ReplicaState } from '../../state/replica-state.js';
+import type { Store } from '../../store/store.js';
 import { healthSchemas as schemas } from './health-schemas.js';
 
 /** The bus check must not hold readiness: a hung Redis is reported degraded after at most this. */
@@ -26,39 +30,56 @@ async function check(fn: () => Promise<void>, timeoutMs = 2000): Promise<{ statu
 }
 
 /** Keeps `rc_bus_degraded` in step with the bus: its connection events and probes (the in-process bus is always 0). */
-function trackBusDegraded(rt: Runtime): void {
-  const set = (reason: string | undefined) => rt.metrics.busDegraded.set(reason === undefined ? 0 : 1);
-  if (rt.bus instanceof RedisBus) {
-    set(rt.bus.degradedReason());
-    rt.bus.onDegradedChange(set);
+function trackBusDegraded(bus: ChangeBus, metrics: Pick<ServerMetrics, 'busDegraded'>): void {
+  const set = (reason: string | undefined) => metrics.busDegraded.set(reason === undefined ? 0 : 1);
+  if (bus instanceof RedisBus) {
+    set(bus.degradedReason());
+    bus.onDegradedChange(set);
   } else set(undefined);
 }
 
-export async function healthController(app: FastifyInstance, rt: Runtime): Promise<void> {
-  app.get('/health', { schema: schemas.live }, async () => ({ status: 'ok' }));
+export interface HealthRouteDeps {
+  store: Pick<Store, 'ping'>;
+  bus: ChangeBus;
+  state: Pick<ReplicaState, 'revision' | 'brokenRecords'>;
+  metrics: Pick<ServerMetrics, 'busDegraded' | 'registry'>;
+  /** RC_METRICS_TOKEN, when /metrics requires one. */
+  metricsToken?: string;
+}
 
-  trackBusDegraded(rt);
+export async function healthController(scope: FastifyInstance, deps: HealthRouteDeps): Promise<void> {
+  const { store, bus: changeBus, state, metrics } = deps;
+  const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+  app.get('/health', { schema: schemas.live }, async () => ({ status: 'ok' as const }));
+
+  trackBusDegraded(changeBus, metrics);
   // Only the database makes a replica unready: without the bus, writes still commit and replicas converge through
   // reconciliation, so a Redis outage is reported as a degraded bus (and rc_bus_degraded), never as 503.
   app.get('/health/ready', { schema: schemas.ready }, async (_req, reply) => {
     const [database, bus] = await Promise.all([
-      check(() => rt.store.ping()),
-      check(() => rt.bus.ping(), BUS_CHECK_TIMEOUT_MS),
+      check(() => store.ping()),
+      check(() => changeBus.ping(), BUS_CHECK_TIMEOUT_MS),
     ]);
     const checks = {
       database,
-      bus: { kind: rt.bus.kind, ...(bus.status === 'ok' ? bus : { status: 'degraded' as const, error: bus.error }) },
+      bus:
+        bus.status === 'ok'
+          ? { kind: changeBus.kind, status: 'ok' as const }
+          : { kind: changeBus.kind, status: 'degraded' as const, error: bus.error },
     };
     const ok = database.status === 'ok';
-    const body: Record<string, unknown> = { status: ok ? 'ok' : 'unavailable', revision: rt.state.revision, checks };
     // Stored records this replica isolated: it stays ready (everything else is served), but says which and why.
-    const unloadable = rt.state.brokenRecords();
-    if (unloadable.length > 0) body.unloadable = unloadable;
-    return reply.code(ok ? 200 : 503).send(body);
+    const unloadable = state.brokenRecords();
+    return reply.code(ok ? 200 : 503).send({
+      status: ok ? ('ok' as const) : ('unavailable' as const),
+      revision: state.revision,
+      checks,
+      ...(unloadable.length > 0 ? { unloadable: [...unloadable] } : {}),
+    });
   });
 
   // RC_METRICS_TOKEN set: a scraper must send it as a bearer token (compared as hashes, in constant time).
-  const metricsTokenHash = rt.config.metricsToken ? hashToken(rt.config.metricsToken) : undefined;
+  const metricsTokenHash = deps.metricsToken ? hashToken(deps.metricsToken) : undefined;
   app.get('/metrics', { schema: schemas.metrics }, async (req, reply) => {
     if (metricsTokenHash) {
       const header = req.headers.authorization;
@@ -70,7 +91,7 @@ export async function healthController(app: FastifyInstance, rt: Runtime): Promi
         );
       }
     }
-    const body = await rt.metrics.registry.metrics();
-    return reply.type(rt.metrics.registry.contentType).send(body);
+    const body = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(body);
   });
 }

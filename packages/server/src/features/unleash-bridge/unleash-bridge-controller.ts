@@ -1,8 +1,11 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hashEquals, hashToken } from '../../auth/tokens.js';
+import type { ServerConfig } from '../../config/config.js';
 import { AppError } from '../../errors/app-error.js';
-import type { Runtime } from '../../runtime.js';
+import type { Streams } from '../../streams/streams.js';
 import { unleashBridgeSchemas as schemas } from './unleash-bridge-schemas.js';
+import type { UnleashBridgeService } from './unleash-bridge-service.js';
 import { changesEvaluation, parseUnleashWebhookEvent, refreshHintOf } from './unleash-webhook-event.js';
 
 type Guard = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
@@ -23,14 +26,21 @@ export { UNLEASH_REFRESH_EVENT } from './unleash-bridge-service.js';
  *   configured.
  * - `GET /api/admin/integrations/unleash`: admin token; how the bridge is configured and doing (never the secrets).
  */
+export interface UnleashBridgeRouteDeps {
+  unleashBridge: UnleashBridgeService;
+  config: Pick<ServerConfig, 'unleashWebhookSecret' | 'unleashUrl' | 'unleashWatchIntervalMs'>;
+  sse: Pick<Streams, 'openUnleashStream' | 'count'>;
+}
+
 export async function unleashBridgeController(
-  app: FastifyInstance,
-  rt: Runtime,
+  scope: FastifyInstance,
+  deps: UnleashBridgeRouteDeps,
   requireClient: Guard,
   requireAdmin: Guard,
 ): Promise<void> {
-  const bridge = rt.unleashBridge;
-  const secret = rt.config.unleashWebhookSecret;
+  const { unleashBridge: bridge, config, sse } = deps;
+  const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+  const secret = config.unleashWebhookSecret;
   const secretHash = secret ? hashToken(secret) : undefined;
 
   app.post('/api/integrations/unleash/webhook', { schema: schemas.webhook }, async (req, reply) => {
@@ -62,27 +72,30 @@ export async function unleashBridgeController(
         'the Unleash bridge is disabled (set RC_UNLEASH_WEBHOOK_SECRET, or RC_UNLEASH_URL and RC_UNLEASH_TOKEN)',
       );
     }
-    rt.sse.openUnleashStream(reply, req.clientEnvironment!);
+    sse.openUnleashStream(reply, req.clientEnvironment!);
   });
 
   app.get('/api/admin/integrations/unleash', { schema: schemas.status, preHandler: requireAdmin }, async () => {
     const watch = bridge.watch;
+    // The watch exists only when RC_UNLEASH_URL (and its token) are set.
+    const watchUrl = config.unleashUrl;
     return {
       enabled: bridge.enabled,
       webhook: { enabled: bridge.webhookEnabled },
-      watch: watch
-        ? {
-            enabled: true,
-            url: rt.config.unleashUrl,
-            intervalMs: rt.config.unleashWatchIntervalMs,
-            state: watch.state,
-            lastEventId: watch.lastEventId ?? null,
-            lastError: watch.lastError ?? null,
-            polls: watch.polls,
-          }
-        : { enabled: false },
+      watch:
+        watch && watchUrl
+          ? {
+              enabled: true as const,
+              url: watchUrl,
+              intervalMs: config.unleashWatchIntervalMs,
+              state: watch.state,
+              lastEventId: watch.lastEventId ?? null,
+              lastError: watch.lastError ?? null,
+              polls: watch.polls,
+            }
+          : { enabled: false as const },
       hintsSent: { ...bridge.delivered },
-      clients: rt.sse.count('unleash'),
+      clients: sse.count('unleash'),
     };
   });
 }
