@@ -1,5 +1,6 @@
 // Test support shared by the workspace packages. Imports no other @runtime-control package.
 export * from './child-process.js';
+export * from './fakes/fake-vault.js';
 export * from './resources.js';
 export * from './sse-client.js';
 export * from './test-services.js';

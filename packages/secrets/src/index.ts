@@ -1,0 +1,9 @@
+// @runtime-control/secrets: where secrets live (Vault KV v2, the local encrypted store) behind one interface, and
+// everything status and rotation need from them — never a value in a log, an error or a status.
+export * from './backend.js';
+export * from './errors.js';
+export * from './kubernetes-auth.js';
+export * from './logger.js';
+export * from './redact.js';
+export * from './vault-client.js';
+export * from './vault-kv-backend.js';
