@@ -6,4 +6,10 @@ export const schemaFileSchemas = {
     security: NO_SECURITY,
     response: { 200: JsonObject('The flags file JSON Schema') },
   },
+  platformFile: {
+    summary:
+      'JSON Schema of the platform file read by rctl render (draft-07; public, also under docs/schemas/platform-file.json)',
+    security: NO_SECURITY,
+    response: { 200: JsonObject('The platform file JSON Schema') },
+  },
 };

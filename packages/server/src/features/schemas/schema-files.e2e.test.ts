@@ -1,13 +1,20 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { flagsFileJsonSchema } from '@runtime-control/core';
+import { flagsFileJsonSchema, platformFileJsonSchema } from '@runtime-control/core';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
 
 interface Generator {
-  FLAGS_FILE_SCHEMA_FILE: string;
-  generateFlagsFileSchema(): Promise<string>;
+  SCHEMA_FILES: { name: string; path: string }[];
+  generateSchemaFile(name: string): Promise<string>;
 }
+
+const PUBLISHED: Record<string, () => Record<string, unknown>> = {
+  'flags-file.json': flagsFileJsonSchema,
+  'platform-file.json': platformFileJsonSchema,
+};
+
+const ROOT = new URL('../../../../../', import.meta.url);
 
 describe('published JSON Schemas', () => {
   let t: TestApp;
@@ -25,11 +32,42 @@ describe('published JSON Schemas', () => {
     assert.deepEqual(flag.properties.type.enum, ['boolean', 'string', 'number', 'object']);
   });
 
-  it('docs/schemas/flags-file.json is the served schema (else run `npm run generate:schemas`)', async () => {
-    const url = new URL('../../../../../scripts/generate-schemas.mjs', import.meta.url).href;
-    const generator = (await import(url)) as Generator;
-    const checkedIn = readFileSync(generator.FLAGS_FILE_SCHEMA_FILE, 'utf8');
-    assert.ok(checkedIn === (await generator.generateFlagsFileSchema()), 'docs/schemas/flags-file.json is stale');
-    assert.deepEqual(JSON.parse(checkedIn), flagsFileJsonSchema());
+  it('GET /api/schemas/platform-file.json serves the platform file schema without a token', async () => {
+    const res = await t.app.inject({ url: '/api/schemas/platform-file.json' });
+    assert.equal(res.statusCode, 200);
+    assert.match(String(res.headers['content-type']), /^application\/json/);
+    assert.deepEqual(res.json(), platformFileJsonSchema(), 'serialized whole: no annotation dropped');
+    const schema = res.json();
+    assert.equal(schema.additionalProperties, false);
+    const route = schema.properties.routes.items;
+    assert.equal(route.properties.destinations.items.properties.weight.type, 'integer');
+    assert.match(route.properties.name.description, /HTTPRoute name/);
+    assert.equal(schema.properties.namespaces.items.properties.labels.propertyNames.title, 'label key');
+  });
+
+  it('docs/schemas/*.json are the served schemas (else run `npm run generate:schemas`)', async () => {
+    const generator = (await import(new URL('scripts/generate-schemas.mjs', ROOT).href)) as Generator;
+    assert.deepEqual(
+      generator.SCHEMA_FILES.map((f) => f.name),
+      Object.keys(PUBLISHED),
+    );
+    for (const { name, path } of generator.SCHEMA_FILES) {
+      const checkedIn = readFileSync(path, 'utf8');
+      assert.ok(checkedIn === (await generator.generateSchemaFile(name)), `docs/schemas/${name} is stale`);
+      assert.deepEqual(JSON.parse(checkedIn), PUBLISHED[name]?.());
+      const served = await t.app.inject({ url: `/api/schemas/${name}` });
+      assert.equal(served.statusCode, 200);
+      assert.deepEqual(served.json(), JSON.parse(checkedIn));
+    }
+  });
+
+  it('the example files point editors at the checked-in schemas', () => {
+    for (const [example, name] of [
+      ['examples/devmentor/flags.yaml', 'flags-file.json'],
+      ['examples/devmentor/platform.yaml', 'platform-file.json'],
+    ] as const) {
+      const firstLine = readFileSync(new URL(example, ROOT), 'utf8').split('\n')[0];
+      assert.equal(firstLine, `# yaml-language-server: $schema=../../docs/schemas/${name}`, example);
+    }
   });
 });
