@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { platformFileJsonSchema } from '@runtime-control/core';
 import { formatPlatformFileIssue, type PlatformFileIssue, parsePlatformFile } from './platform-file.js';
@@ -234,6 +234,21 @@ describe('parsePlatformFile: shape from the JSON Schema', () => {
     assert.equal(`${regex.line} [${regex.code}] ${regex.path}`, '20 [INVALID_VALUE] /routes/0/match/uri/regex');
     const tls = BASE.replace('  hosts: [shop.local]', '  hosts: [shop.local]\n  tls: { credentialName: c, port: 80 }');
     assert.match(only(issuesOf(tls)).message, /gateway tls port must differ from its HTTP port/);
+  });
+
+  it('every platform file in the repository names the published schema for editors, by a path that exists', () => {
+    // Compiled tests run from dist/; the fixtures are read from src/ as the troubleshooting suite does.
+    const dir = new URL('../../src/platform/fixtures/', import.meta.url);
+    const files = [DEVMENTOR, ...readdirSync(dir).map((f) => new URL(f, dir))];
+    assert.ok(files.length >= 6);
+    for (const url of files) {
+      const first = readFileSync(url, 'utf8').split('\n')[0] ?? '';
+      const match = /^# yaml-language-server: \$schema=(\S+)$/.exec(first);
+      assert.ok(match, `${url.pathname} starts with the schema line`);
+      const target = new URL(match[1]!, url);
+      assert.ok(target.pathname.endsWith('/docs/schemas/platform-file.json'), url.pathname);
+      assert.deepEqual(JSON.parse(readFileSync(target, 'utf8')), platformFileJsonSchema());
+    }
   });
 
   it('validates against the published schema, which declares every section and the model enumerations', () => {

@@ -19,33 +19,33 @@ const CASES = [
   {
     fixture: 'subset-matches-no-deployment.yaml',
     code: CHECK_CODES.subsetMatchesNoDeployment,
-    line: 16,
+    line: 17,
     message:
       /subset "v2" selects pods labelled version=v2, but its Deployments are .*ai-gateway-v2 \{app=ai-gateway,version=v1\}/,
   },
   {
     fixture: 'weights-not-100.yaml',
     code: CHECK_CODES.weightsNotHundred,
-    line: 25,
+    line: 26,
     message: /route "ai-gateway" weights v1 90 \+ v2 5 add up to 95, not 100/,
   },
   {
     fixture: 'header-route-after-weighted.yaml',
     code: CHECK_CODES.headerRouteAfterWeighted,
-    line: 28,
+    line: 29,
     message:
       /"ai-gateway-testers" comes after weighted route "ai-gateway".*Move "ai-gateway-testers" before "ai-gateway"/,
   },
   {
     fixture: 'namespace-injection-disabled.yaml',
     code: CHECK_CODES.injectionDisabled,
-    line: 6,
+    line: 7,
     message: /namespace "devmentor-app" runs api-gateway but has no istio-injection label.*istio-injection=enabled/,
   },
   {
     fixture: 'egress-host-not-approved.yaml',
     code: CHECK_CODES.egressNotApproved,
-    line: 28,
+    line: 29,
     message:
       /service "ai-gateway" calls api\.mistral\.ai, which is not an approved egress host \(approved: api\.openai\.com:443\)/,
   },
