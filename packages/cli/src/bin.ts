@@ -12,6 +12,7 @@ const exitCode = await main(process.argv.slice(2), {
   stderr: (s) => process.stderr.write(s),
   env: process.env,
   cwd: process.cwd(),
+  isTTY: process.stdout.isTTY === true,
 });
 // exitCode, not exit(): lets pending stdout writes flush when piped.
 process.exitCode = exitCode;

@@ -11,6 +11,8 @@ export interface CliIo {
   stderr: (s: string) => void;
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** Whether stdout is a terminal (commands that redraw, such as `canary status --watch`, do so only there). */
+  isTTY?: boolean;
 }
 
 /** Options every server-talking command accepts. */

@@ -2,20 +2,26 @@ import { parseCommandArgs, rejectExtraPositionals, requirePositional, requireVal
 import { type CliIo, CONNECTION_OPTIONS, resolveServerUrl, resolveToken } from '../connection.js';
 import { ApiError, CliError, UsageError, unreachableServerError } from '../http-client.js';
 import { formatTable, type Output, prettyJson } from '../output.js';
+import { FINAL_PHASES, renderWatch, type CanaryRun as WatchRun, watchChanges, watchExitCode } from './canary-watch.js';
 
 export const CANARY_HELP = `Usage: rctl canary <command> [options]
 
 Commands:
   start SERVICE --to V [options]     start a canary: shift traffic to version V step by step, analysing each interval
-  status [SERVICE] [--watch]         all runs, or one run with every decision and the numbers behind it
+  status [SERVICE] [--watch]         all runs, or one run with every decision and the numbers behind it; --watch
+                                     redraws its weight timeline and each check against its threshold until it
+                                     ends (exit 0 promoted, 1 rolled back or aborted) [--poll-interval 1s]
   pause SERVICE                      stop analysing, keep the current split
-  resume SERVICE                     resume a paused run
-  promote SERVICE                    send 100% to the canary now (skips the remaining steps)
+  resume SERVICE                     resume a run paused by hand (not one at a gate: promote that)
+  promote SERVICE [--full]           a paused run (at a --pause-at gate, or paused) goes on to its next step;
+                                     --full: 100% to the canary now, skipping the remaining steps
   abort SERVICE                      roll back: 100% to the stable version
 
 Start options:
   --from V                  stable version (default v1)
   --steps 5,10,25,50,100    canary weights in percent (reaching 100 is promotion; this is the default)
+  --pause-at 50[,75]        manual gates: once the step at that weight has passed, hold there (phase paused,
+                            analyses go on, a failing one still rolls back) until "rctl canary promote"
   --interval 60s            time between analyses (default: the server's RC_CANARY_INTERVAL_MS)
   --window 1m               PromQL range of each analysis (default 1m)
   --threshold N             failed analyses in a row before a rollback (default 3; a 5xx spike rolls back at once)
@@ -81,10 +87,9 @@ interface CanaryView {
   finishedAt: string | null;
   /** How the run ended: `promoted`, `rolled back: not enough data`, ... (absent from older servers). */
   outcome?: string | null;
+  gate?: { weight: number; since: string } | null;
   decisions?: DecisionView[];
 }
-
-const FINAL = new Set(['promoted', 'rolled_back', 'aborted']);
 
 export async function runCanary(args: string[], io: CliIo, out: Output): Promise<number> {
   const [subcommand, ...rest] = args;
@@ -130,6 +135,19 @@ export function startBody(service: string, values: Record<string, string | strin
     to: requireValue(values.to as string | undefined, '--to V', command),
   };
   if (values.from !== undefined) body.from = values.from;
+  if (values['pause-at'] !== undefined) {
+    body.pauseAt = String(values['pause-at'])
+      .split(',')
+      .map((s) => {
+        const n = Number(s.trim());
+        if (s.trim() === '' || !Number.isFinite(n)) {
+          throw new UsageError(
+            `--pause-at must be comma-separated step weights such as 50 or 25,50 (got "${values['pause-at']}")`,
+          );
+        }
+        return n;
+      });
+  }
   if (values.steps !== undefined) {
     body.steps = String(values.steps)
       .split(',')
@@ -188,6 +206,7 @@ async function canaryStart(args: string[], io: CliIo, out: Output): Promise<numb
       to: { type: 'string' },
       from: { type: 'string' },
       steps: { type: 'string' },
+      'pause-at': { type: 'string' },
       interval: { type: 'string' },
       window: { type: 'string' },
       threshold: { type: 'string' },
@@ -237,7 +256,12 @@ async function canaryStatus(args: string[], io: CliIo, out: Output): Promise<num
   const command = 'canary status';
   const { values, positionals } = parseCommandArgs(
     args,
-    { ...CONNECTION_OPTIONS, watch: { type: 'boolean' }, json: { type: 'boolean' } },
+    {
+      ...CONNECTION_OPTIONS,
+      watch: { type: 'boolean' },
+      'poll-interval': { type: 'string' },
+      json: { type: 'boolean' },
+    },
     command,
   );
   if (values.help) {
@@ -246,6 +270,17 @@ async function canaryStatus(args: string[], io: CliIo, out: Output): Promise<num
   }
   rejectExtraPositionals(positionals, 1, command);
   const service = positionals[0];
+  let pollMs = 1000;
+  if (values['poll-interval'] !== undefined) {
+    const parsed = parseDuration(values['poll-interval']);
+    if (!values.watch) throw new UsageError('--poll-interval needs --watch');
+    if (parsed === undefined || parsed < 50 || parsed > 60_000) {
+      throw new UsageError(
+        `--poll-interval must be a duration from 50ms to 60s, e.g. 1s or 500ms (got "${values['poll-interval']}")`,
+      );
+    }
+    pollMs = parsed;
+  }
   if (!service) {
     if (values.watch) throw new UsageError('--watch needs a SERVICE');
     const { canaries } = (await request(values, io, 'GET', '/api/admin/canaries')) as { canaries: CanaryView[] };
@@ -273,24 +308,60 @@ async function canaryStatus(args: string[], io: CliIo, out: Output): Promise<num
     return 0;
   }
   const path = `/api/admin/canaries/${encodeURIComponent(service)}`;
-  let run = (await request(values, io, 'GET', path)) as CanaryView;
+  const run = (await request(values, io, 'GET', path)) as CanaryView;
   if (values.json && !values.watch) {
     out.line(prettyJson(run));
     return 0;
   }
-  printRun(run, out);
-  if (!values.watch) return 0;
-  // Watch: print each new decision as it lands, until the run is final.
-  let seen = run.decisions?.length ?? 0;
-  while (!FINAL.has(run.phase) || !run.routerSynced) {
-    await new Promise((r) => setTimeout(r, 1000));
-    run = (await request(values, io, 'GET', path)) as CanaryView;
-    const decisions = run.decisions ?? [];
-    for (const d of decisions.slice(seen)) out.line(formatDecision(d));
-    seen = decisions.length;
+  if (!values.watch) {
+    printRun(run, out);
+    return 0;
   }
-  out.line(`${run.service}: ${run.phase}, ${formatWeights(run.weights)}`);
-  return run.phase === 'promoted' ? 0 : 1;
+  return watchRun(
+    run as unknown as WatchRun,
+    () => request(values, io, 'GET', path) as Promise<WatchRun>,
+    io,
+    out,
+    pollMs,
+  );
+}
+
+/**
+ * Polls the run every `pollMs` until it is final (and the router applied it): on a terminal the frame is redrawn, on
+ * anything else one line is printed per change. Exit 0 when promoted, 1 when rolled back or aborted (with the
+ * reason). A server that stops answering is retried for a while, then the error is reported.
+ */
+async function watchRun(
+  first: WatchRun,
+  read: () => Promise<WatchRun>,
+  io: CliIo,
+  out: Output,
+  pollMs: number,
+): Promise<number> {
+  let run = first;
+  let previous: WatchRun | undefined;
+  let failures = 0;
+  for (;;) {
+    if (io.isTTY) io.stdout(`\x1b[H\x1b[J${renderWatch(run).join('\n')}\n`);
+    else for (const line of watchChanges(previous, run)) out.line(line);
+    previous = run;
+    if (FINAL_PHASES.has(run.phase) && run.routerSynced) break;
+    await new Promise((r) => setTimeout(r, pollMs));
+    try {
+      run = await read();
+      failures = 0;
+    } catch (error) {
+      if (error instanceof ApiError || ++failures > 30) throw error;
+      out.error(`warning: ${(error as Error).message}; retrying`);
+    }
+  }
+  const code = watchExitCode(run);
+  out.line(`${run.service}: ${run.outcome ?? run.phase}, ${formatWeights(run.weights)}`);
+  if (code !== 0) {
+    const ended = [...run.history].reverse().find((s) => s.outcome === 'failed' || s.outcome === 'aborted');
+    out.error(`${run.service}: ${run.outcome ?? run.phase}${ended ? ` — ${ended.detail}` : ''}`);
+  }
+  return code;
 }
 
 async function canaryCommand(
@@ -300,18 +371,27 @@ async function canaryCommand(
   out: Output,
 ): Promise<number> {
   const command = `canary ${action}`;
-  const { values, positionals } = parseCommandArgs(args, { ...CONNECTION_OPTIONS, json: { type: 'boolean' } }, command);
+  const { values, positionals } = parseCommandArgs(
+    args,
+    {
+      ...CONNECTION_OPTIONS,
+      json: { type: 'boolean' },
+      ...(action === 'promote' ? { full: { type: 'boolean' } } : {}),
+    },
+    command,
+  );
   if (values.help) {
     out.line(CANARY_HELP.trimEnd());
     return 0;
   }
   const service = requirePositional(positionals, 0, 'SERVICE', command);
   rejectExtraPositionals(positionals, 1, command);
+  const full = (values as { full?: boolean }).full === true;
   const run = (await request(
     values,
     io,
     'POST',
-    `/api/admin/canaries/${encodeURIComponent(service)}/${action}`,
+    `/api/admin/canaries/${encodeURIComponent(service)}/${action}${full ? '?full=true' : ''}`,
   )) as CanaryView;
   if (values.json) {
     out.line(prettyJson(run));
@@ -328,6 +408,9 @@ function printRun(run: CanaryView, out: Output): void {
       `failed in a row ${run.failedChecks}/${run.plan.failureThreshold}, inconclusive in a row ${run.inconclusiveStreak}`,
   );
   if (run.outcome) out.line(`  outcome: ${run.outcome}`);
+  if (run.gate) {
+    out.line(`  paused at the gate at ${run.gate.weight}% since ${run.gate.since}: rctl canary promote ${run.service}`);
+  }
   if (run.nextAnalysisAt) out.line(`  next analysis ${run.nextAnalysisAt}`);
   if (!run.routerSynced)
     out.line(`  router has not applied the last decision yet${run.routerError ? `: ${run.routerError}` : ''}`);
@@ -343,6 +426,13 @@ export function formatDecision(d: DecisionView): string {
     lines.push(`      ${c.status === 'pass' ? 'ok  ' : c.status === 'fail' ? 'FAIL' : 'n/a '} ${c.name}: ${c.detail}`);
   }
   return lines.join('\n');
+}
+
+/** `500ms`, `2s`, `1m` → milliseconds; undefined otherwise. */
+function parseDuration(value: unknown): number | undefined {
+  const m = typeof value === 'string' ? /^(\d+)(ms|s|m)$/.exec(value.trim()) : null;
+  if (!m) return undefined;
+  return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
 }
 
 function formatWeights(weights: Record<string, number>): string {
