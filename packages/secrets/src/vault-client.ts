@@ -9,6 +9,7 @@ import {
   SecretVersionDeletedError,
 } from './errors.js';
 import { type SecretsLogger, silentLogger } from './logger.js';
+import { checkPath } from './paths.js';
 import { redact } from './redact.js';
 
 /**
@@ -337,18 +338,7 @@ function networkCode(error: unknown): string {
   return error instanceof Error && /^[A-Za-z]+$/.test(error.name) ? error.name : 'network error';
 }
 
-/**
- * Encodes a secret path segment by segment. Paths are configuration (`devmentor/api-gateway`); `..`, empty segments
- * and a leading slash are refused so a path cannot walk to another mount or endpoint.
- */
+/** Encodes a checked secret path segment by segment (see `checkPath`). */
 export function encodePath(path: string): string {
-  const segments = path.split('/');
-  if (path === '' || segments.some((s) => s === '' || s === '.' || s === '..')) {
-    throw new BackendRequestError('BAD_REQUEST', 'invalid path (empty segment, "." or "..")', {
-      operation: 'path',
-      path,
-      backend: 'vault',
-    });
-  }
-  return segments.map(encodeURIComponent).join('/');
+  return checkPath(path, 'vault').split('/').map(encodeURIComponent).join('/');
 }
