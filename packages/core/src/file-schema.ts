@@ -3,8 +3,8 @@ import { pointer } from './flag-validation.js';
 
 /**
  * Checking a file's plain data (read by `readYamlSource`) against its JSON Schema, with Ajv's errors turned into one
- * problem per place: a JSON Pointer, a code and what the file's reader needs to word a message. Used by the
- * platform file's reader (`@runtime-control/traffic`); the codes are the flags file's.
+ * problem per place: a JSON Pointer, a code and what the file's reader needs to word a message. Used by the flags
+ * file's reader (`flags-file.ts`) and the platform file's (`@runtime-control/traffic`), which word messages their way.
  */
 
 /** The issue code of each JSON Schema keyword that failed (anything else is `INVALID_VALUE`). */

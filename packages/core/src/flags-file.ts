@@ -1,8 +1,8 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { type FileShapeError, fileShapeErrors } from './file-schema.js';
 import { DEFAULT_ENVIRONMENTS, type Evaluators, type Flag } from './flag-model.js';
 import { isPlainObject, pointer, type ValidationIssue, validateEvaluators, validateFlag } from './flag-validation.js';
 import { flagsFileJsonSchema } from './schemas/flag-schema.js';
-import { readYamlSource } from './yaml-source.js';
+import { decodePointer, readYamlSource } from './yaml-source.js';
 
 /** A problem in a flags file, with the line (1-based) it was found on. */
 export interface FlagsFileIssue extends ValidationIssue {
@@ -100,46 +100,27 @@ export function parseFlagsFile(
   return { ok: true, value: { flags, evaluators: evaluators.ok ? evaluators.value : {} } };
 }
 
-let validateShape: ValidateFunction | undefined;
-
-const KEYWORD_CODES: Record<string, string> = {
-  additionalProperties: 'UNKNOWN_PROPERTY',
-  required: 'REQUIRED',
-  type: 'INVALID_TYPE',
-  enum: 'INVALID_VALUE',
-  const: 'INVALID_VALUE',
-  pattern: 'INVALID_VALUE',
-  minimum: 'INVALID_VALUE',
-  maximum: 'INVALID_VALUE',
-};
+/** The flags file's JSON Schema, compiled once by `fileShapeErrors` (shared with the platform file's reader). */
+const FLAGS_FILE_SCHEMA = flagsFileJsonSchema();
 
 /** The document's shape problems against the flags file's JSON Schema, as JSON-Pointer issues. */
 function shapeIssues(data: unknown): ValidationIssue[] {
-  validateShape ??= new Ajv({ allErrors: true, strict: false, logger: false }).compile(flagsFileJsonSchema());
-  if (validateShape(data)) return [];
-  return (validateShape.errors ?? []).map(shapeIssue);
+  return fileShapeErrors(FLAGS_FILE_SCHEMA, data).map(shapeIssue);
 }
 
-function shapeIssue(e: ErrorObject): ValidationIssue {
-  const params = e.params as Record<string, unknown>;
-  const code = KEYWORD_CODES[e.keyword] ?? 'INVALID_VALUE';
-  if (e.keyword === 'additionalProperties' && typeof params.additionalProperty === 'string') {
-    const name = params.additionalProperty;
-    const topLevel = e.instancePath === '';
-    return {
-      path: `${e.instancePath}${pointer(name)}`,
-      code,
-      message: `unknown ${topLevel ? 'top-level ' : ''}property "${name}"`,
-    };
+function shapeIssue(e: FileShapeError): ValidationIssue {
+  const { path, code } = e;
+  const name = decodePointer(path).at(-1) ?? '';
+  if (e.keyword === 'additionalProperties') {
+    const topLevel = path === pointer(name);
+    return { path, code, message: `unknown ${topLevel ? 'top-level ' : ''}property "${name}"` };
   }
-  if (e.keyword === 'required' && typeof params.missingProperty === 'string') {
-    const name = params.missingProperty;
-    const path = `${e.instancePath}${pointer(name)}`;
+  if (e.keyword === 'required') {
     return { path, code, message: path === '/flags' ? '"flags" must be a list of flags' : `${name} is required` };
   }
-  const field = e.instancePath === '' ? 'the document' : e.instancePath.slice(e.instancePath.lastIndexOf('/') + 1);
-  const detail = e.keyword === 'enum' ? ` (${(params.allowedValues as unknown[]).join(', ')})` : '';
-  return { path: e.instancePath, code, message: `${field} ${e.message ?? 'is invalid'}${detail}` };
+  const field = path === '' ? 'the document' : name;
+  const detail = e.keyword === 'enum' ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : '';
+  return { path, code, message: `${field} ${e.message}${detail}` };
 }
 
 /** `flag "k": message` for a problem inside a flag whose key is known. */
