@@ -7,6 +7,7 @@ export * from './local-backend.js';
 export * from './logger.js';
 export * from './paths.js';
 export * from './redact.js';
+export * from './rotation-write.js';
 export * from './secrets-key.js';
 export * from './vault-client.js';
 export * from './vault-kv-backend.js';
