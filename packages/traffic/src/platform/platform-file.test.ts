@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { platformFileJsonSchema } from '@runtime-control/core';
+import { parse, stringify } from 'yaml';
 import { formatPlatformFileIssue, type PlatformFileIssue, parsePlatformFile } from './platform-file.js';
 import { canaryRouteFor } from './platform-model.js';
 
@@ -262,5 +263,82 @@ describe('parsePlatformFile: shape from the JSON Schema', () => {
       'egress',
     ]);
     assert.deepEqual(schema.required, ['platform', 'namespaces', 'gateway', 'services', 'routes']);
+  });
+});
+
+describe('parsePlatformFile on damaged files (property)', () => {
+  /** Values a careless edit leaves behind: wrong types, empty, out of range, odd names, nesting. */
+  const DAMAGE: unknown[] = [
+    null,
+    0,
+    -1,
+    1.5,
+    70000,
+    '',
+    'x',
+    'Not A Name',
+    '*.',
+    true,
+    [],
+    [null],
+    {},
+    { a: 1 },
+    { exact: 'a', prefix: 'b' },
+    { regex: '(' },
+    { '': '' },
+    { 'X-Up': { exact: 'a' } },
+    [[[[[]]]]],
+  ];
+
+  /** Every JSON Pointer into a value (objects' keys and arrays' indices). */
+  function paths(value: unknown, base = ''): string[] {
+    if (Array.isArray(value)) return [base, ...value.flatMap((v, i) => paths(v, `${base}/${i}`))];
+    if (value !== null && typeof value === 'object') {
+      return [base, ...Object.entries(value).flatMap(([k, v]) => paths(v, `${base}/${k}`))];
+    }
+    return [base];
+  }
+
+  /** `data` with the value at `path` replaced (or, with `drop`, removed). */
+  function damage(data: unknown, path: string, value: unknown, drop: boolean): unknown {
+    const copy = structuredClone(data);
+    const segments = path.split('/').slice(1);
+    if (segments.length === 0) return value;
+    let parent = copy as Record<string, unknown>;
+    for (const s of segments.slice(0, -1)) parent = parent[s] as Record<string, unknown>;
+    const last = segments.at(-1)!;
+    if (drop && !Array.isArray(parent)) delete parent[last];
+    else parent[last] = value;
+    return copy;
+  }
+
+  it('never throws, and reports every problem as file:line: [CODE] message at a line of the file', () => {
+    const base = parse(BASE) as unknown;
+    const all = paths(base);
+    let seed = 42;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    let rejected = 0;
+    for (let round = 0; round < 400; round++) {
+      let data = base;
+      for (let edits = 1 + random(2); edits > 0; edits--) {
+        data = damage(data, all[random(all.length)]!, DAMAGE[random(DAMAGE.length)], random(4) === 0);
+      }
+      const text = stringify(data);
+      const lines = text.split('\n').length;
+      const result = parsePlatformFile(text, 'p.yaml');
+      if (result.ok) continue;
+      rejected++;
+      assert.ok(result.issues.length > 0);
+      for (const issue of result.issues) {
+        const line = formatPlatformFileIssue(issue);
+        assert.match(line, /^p\.yaml:\d+: \[[A-Z_]+\] \S/, `${line}\n${text}`);
+        assert.ok(issue.line >= 1 && issue.line <= lines, `${line}\n${text}`);
+        assert.doesNotMatch(issue.message, /undefined|\[object Object\]/, `${line}\n${text}`);
+      }
+    }
+    assert.ok(rejected > 200, `most damaged files are refused (${rejected})`);
   });
 });

@@ -82,7 +82,10 @@ const ENTRIES: Record<string, [kind: string, key: string]> = {
   requests: ['egress request', 'host'],
 };
 
-/** What a JSON Pointer designates, in words: `route "web" weight`, `gateway hosts[0]`, `"namespaces"`. */
+/**
+ * What a JSON Pointer designates, in words: `route "web" weight`, `gateway tls port`, `service "web" deployments[1]
+ * name`, `"namespaces"`. An entry is named by its name when that is a string and not what is at fault.
+ */
 function describe(data: unknown, segments: string[], title?: unknown): string {
   let subject = '';
   let rest = 0;
@@ -91,8 +94,11 @@ function describe(data: unknown, segments: string[], title?: unknown): string {
     const entry = i > 0 && Array.isArray(value) ? ENTRIES[segments[i - 1]!] : undefined;
     const next: unknown = isPlainObject(value) || Array.isArray(value) ? (value as never)[segment] : undefined;
     if (entry) {
-      const name = isPlainObject(next) ? next[entry[1]] : undefined;
-      subject = typeof name === 'string' ? `${entry[0]} "${name}"` : `${segments[i - 1]}[${segment}]`;
+      const name = isPlainObject(next) && segments[i + 1] !== entry[1] ? next[entry[1]] : undefined;
+      subject =
+        typeof name === 'string'
+          ? `${entry[0]} "${name}"`
+          : [subject, `${segments[i - 1]}[${segment}]`].filter(Boolean).join(' ');
       rest = i + 1;
     } else if (i === 0 && segments.length > 1 && !(segment in ENTRIES)) {
       subject = segment;
@@ -102,10 +108,12 @@ function describe(data: unknown, segments: string[], title?: unknown): string {
   });
   const field = segments.slice(rest);
   const last = field.at(-1);
+  const parent = field.at(-2);
   let name = '';
   if (last !== undefined) {
     if (typeof title === 'string') name = `${title} "${last}"`;
-    else if (/^\d+$/.test(last) && field.length > 1) name = `${field.at(-2)}[${last}]`;
+    else if (/^\d+$/.test(last) && parent !== undefined) name = `${parent}[${last}]`;
+    else if (parent !== undefined && !/^\d+$/.test(parent)) name = `${parent} ${last}`;
     else name = subject ? last : `"${last}"`;
   }
   return [subject, name].filter(Boolean).join(' ') || 'the platform file';
