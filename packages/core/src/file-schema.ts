@@ -25,7 +25,10 @@ export interface FileShapeError {
    */
   path: string;
   code: string;
-  /** The JSON Schema keyword that failed, e.g. `type`, `pattern`, `required`. */
+  /**
+   * The JSON Schema keyword that failed, e.g. `type`, `pattern`, `required`; `plainData` for a value JSON cannot
+   * hold (checked before the schema).
+   */
   keyword: string;
   params: Record<string, unknown>;
   /**
@@ -51,6 +54,8 @@ export function fileShapeErrors(schema: Record<string, unknown>, data: unknown):
     validate = new Ajv({ allErrors: true, strict: false, verbose: true, logger: false }).compile(schema);
     validators.set(schema, validate);
   }
+  const foreign = nonJsonValues(data);
+  if (foreign.length > 0) return foreign;
   if (validate(data)) return [];
   const errors = pruneUnionBranches(validate.errors ?? []).filter((e) => e.propertyName === undefined);
   const seen = new Set<string>();
@@ -62,6 +67,58 @@ export function fileShapeErrors(schema: Record<string, unknown>, data: unknown):
     result.push(error);
   }
   return result;
+}
+
+/**
+ * Values YAML can hold that JSON cannot (tags such as `!!set`, `!!omap`, `!!binary`, `!!timestamp` give a Set, a
+ * Map, bytes, a Date): a JSON Schema validator would take them for objects with no properties, so they are refused
+ * before it runs. Walked without recursion; at most 20 reported.
+ */
+function nonJsonValues(data: unknown): FileShapeError[] {
+  const found: FileShapeError[] = [];
+  const stack: [unknown, string][] = [[data, '']];
+  while (stack.length > 0 && found.length < 20) {
+    const [value, path] = stack.pop()!;
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push([value[i], `${path}/${i}`]);
+    } else if (typeof value === 'object' && value !== null) {
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) {
+        found.push({
+          path,
+          code: 'INVALID_TYPE',
+          keyword: 'plainData',
+          params: {},
+          schema: {},
+          data: value,
+          message: 'must be plain data: YAML tags such as !!set, !!omap, !!binary and !!timestamp are not supported',
+        });
+        continue;
+      }
+      for (const [key, v] of Object.entries(value).reverse()) stack.push([v, `${path}${pointer(key)}`]);
+    } else if (typeof value === 'number' && !Number.isFinite(value)) {
+      found.push({
+        path,
+        code: 'INVALID_VALUE',
+        keyword: 'plainData',
+        params: {},
+        schema: {},
+        data: value,
+        message: 'must be a finite number',
+      });
+    } else if (typeof value === 'bigint' || typeof value === 'symbol' || typeof value === 'function') {
+      found.push({
+        path,
+        code: 'INVALID_TYPE',
+        keyword: 'plainData',
+        params: {},
+        schema: {},
+        data: String(value),
+        message: 'must be plain data',
+      });
+    }
+  }
+  return found;
 }
 
 function shapeError(e: ErrorObject): FileShapeError {

@@ -222,6 +222,14 @@ describe('parsePlatformFile: shape from the JSON Schema', () => {
     assert.match(empty.formatted, /:14: \[REQUIRED\] service "web" version "v2" must have at least one label$/);
   });
 
+  it('refuses YAML values JSON cannot hold (a set, an ordered map, bytes, a date) where they are written', () => {
+    for (const tagged of ['!!set { a }', '!!omap [ { a: 1 } ]', '!!binary aGVsbG8=', '!!timestamp 2001-12-14']) {
+      const issue = shape(`${BASE}egress: ${tagged}\n`);
+      assert.equal(issue.at, '24 [INVALID_TYPE] /egress', tagged);
+      assert.match(issue.formatted, /"egress" must be plain data: YAML tags such as !!set/);
+    }
+  });
+
   it('runs the rules across fields only on a file of the right shape', () => {
     // The unknown service would be reported too if the cross-field rules ran on a misshapen file.
     const issues = issuesOf(
