@@ -222,6 +222,69 @@ if (!prometheus && process.env.CI === 'true') {
       assert.equal(final.outcome, 'promoted');
     });
 
+    it('manual gates: held at each gate while analyses go on, promote goes one step on, a fault at a gate rolls back', async () => {
+      const r = new CanaryRig({ rps: RPS, scrapeIntervalMs: SCRAPE_MS, tickMs: 50, latencyMs: LATENCY_MS });
+      rigs.push(r);
+      await r.start();
+      await r.startCanary({ ...PLAN, pauseAt: [10, 50] });
+      async function gated(weight: number): Promise<void> {
+        const deadline = Date.now() + 30_000;
+        for (;;) {
+          const state = await r.state();
+          if (state.gate?.weight === weight || state.phase !== 'progressing' || Date.now() > deadline) break;
+          await sleep(20);
+        }
+        const { state, decisions } = await r.controller.status(r.service);
+        assert.equal(state.phase, 'paused', history(decisions));
+        assert.equal(state.gate?.weight, weight, history(decisions));
+      }
+      async function holds(count: number): Promise<CanaryDecisionRecord[]> {
+        const deadline = Date.now() + 20_000;
+        for (;;) {
+          const { decisions } = await r.controller.status(r.service);
+          const since = decisions.findLastIndex((d) => d.action === 'gate');
+          const after = decisions.slice(since + 1);
+          if (after.filter((d) => d.action === 'hold').length >= count || Date.now() > deadline) return after;
+          await sleep(50);
+        }
+      }
+      await gated(10);
+      // Analyses go on at the gate on real data; a healthy v2 only holds there.
+      const held = await holds(2);
+      assert.ok(held.filter((d) => d.action === 'hold').length >= 2, history(held));
+      assert.ok(!held.some((d) => d.action === 'advance' || d.action === 'promote'), history(held));
+      assert.deepEqual(
+        r.recording.applied.map((a) => a.weights.v2),
+        [5, 10],
+      );
+      const opened = await r.controller.promote(r.service, 'sre');
+      assert.equal(opened.state.canaryWeight, 25);
+      await gated(50);
+      assert.deepEqual(
+        r.recording.applied.map((a) => a.weights.v2),
+        [5, 10, 25, 50],
+      );
+      // A release that turns bad while waiting at the gate is rolled back, not shielded.
+      r.v2.setMode('errors');
+      const { final, decisions, log, rollbackAt } = await finished(r, 30_000);
+      assert.equal(final.phase, 'rolled_back', log);
+      assert.match(final.outcome ?? '', /^rolled back: (5xx spike|failed checks)$/, log);
+      assert.ok(!decisions.some((d) => d.action === 'promote'), log);
+      assert.deepEqual(
+        final.history?.map((h) => [h.weight, h.outcome]),
+        [
+          [5, 'passed'],
+          [10, 'passed'],
+          [25, 'passed'],
+          [50, 'failed'],
+          [0, 'rolled-back'],
+        ],
+      );
+      const elapsed = rollbackAt! - r.v2.firstBadAt!;
+      console.log(`fault at a gate: first 5xx → 100% v1 in ${elapsed} ms (bound ${FAILED_CHECKS_BOUND_MS} ms)`);
+      assert.ok(elapsed <= FAILED_CHECKS_BOUND_MS, `${elapsed} ms\n${log}`);
+    });
+
     it('traffic to v2 stopping mid-rollout: not promoted, rolled back on traffic-share', async () => {
       const r = await rig();
       const weight = await waitForWeight(r, 25);
