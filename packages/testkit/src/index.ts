@@ -1,5 +1,7 @@
 // Test support shared by the workspace packages. Imports no other @runtime-control package.
 export * from './child-process.js';
+export * from './fakes/fake-eso.js';
+export * from './fakes/fake-kubernetes.js';
 export * from './fakes/fake-vault.js';
 export * from './resources.js';
 export * from './sse-client.js';
