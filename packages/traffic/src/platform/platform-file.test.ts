@@ -218,6 +218,8 @@ describe('parsePlatformFile: shape from the JSON Schema', () => {
     const version = shape(BASE.replace('v2: { version: v2 }', 'V2: { version: v2 }'));
     assert.equal(version.at, '14 [INVALID_VALUE] /services/0/versions/V2');
     assert.match(version.formatted, /service "web" versions: version name "V2" must be a Kubernetes name/);
+    const long = shape(BASE.replace('hosts: [shop.local]', `hosts: [${'A'.repeat(5000)}]`));
+    assert.match(long.formatted, /gateway hosts\[0\] "A{56}…" must be a DNS name/, 'a long value is shortened');
     const empty = shape(BASE.replace('v2: { version: v2 }', 'v2: {}'));
     assert.match(empty.formatted, /:14: \[REQUIRED\] service "web" version "v2" must have at least one label$/);
   });

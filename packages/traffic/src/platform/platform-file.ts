@@ -97,7 +97,7 @@ function describe(data: unknown, segments: string[], title?: unknown): string {
       const name = isPlainObject(next) && segments[i + 1] !== entry[1] ? next[entry[1]] : undefined;
       subject =
         typeof name === 'string'
-          ? `${entry[0]} "${name}"`
+          ? `${entry[0]} ${shown(name)}`
           : [subject, `${segments[i - 1]}[${segment}]`].filter(Boolean).join(' ');
       rest = i + 1;
     } else if (i === 0 && segments.length > 1 && !(segment in ENTRIES)) {
@@ -140,6 +140,13 @@ function expected(schema: Record<string, unknown>): string {
   }
 }
 
+/** A value as quoted in a message: JSON, at most 60 characters. */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 56 ? `${value.slice(0, 56)}…` : value);
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}…` : text;
+}
+
 function shapeMessage(e: FileShapeError, data: unknown): string {
   const segments = decodePointer(e.path);
   const { schema } = e;
@@ -153,7 +160,7 @@ function shapeMessage(e: FileShapeError, data: unknown): string {
         : `unknown property "${name}" in ${describe(data, parent).replace(/^"(.*)"$/, '$1')}`;
     }
     case 'propertyNames':
-      return `${describe(data, segments.slice(0, -1))}: ${titled ?? 'name'} "${e.data}" ${schema.patternErrorMessage ?? 'is not valid'}`;
+      return `${describe(data, segments.slice(0, -1))}: ${titled ?? 'name'} ${shown(e.data)} ${schema.patternErrorMessage ?? 'is not valid'}`;
     case 'required':
       return Array.isArray(schema.enum)
         ? `${describe(data, segments)} must be one of ${schema.enum.join(', ')}`
@@ -172,12 +179,15 @@ function shapeMessage(e: FileShapeError, data: unknown): string {
       return `${what} must be ${branches.map(expected).join(' or ')}`;
     }
     case 'enum':
-      return `${what} must be one of ${(e.params.allowedValues as unknown[]).join(', ')}, not ${JSON.stringify(e.data)}`;
+      return `${what} must be one of ${(e.params.allowedValues as unknown[]).join(', ')}, not ${shown(e.data)}`;
     case 'pattern':
-      return `${what} "${e.data}" ${schema.patternErrorMessage ?? `must match ${schema.pattern}`}`;
+      return `${what} ${shown(e.data)} ${schema.patternErrorMessage ?? `must match ${schema.pattern}`}`;
     case 'minimum':
-    case 'maximum':
-      return `${what} must be ${expected(schema).replace(/^an? \w+ /, '')}, not ${e.data}`;
+    case 'maximum': {
+      const { minimum, maximum } = schema;
+      const range = minimum !== undefined && maximum !== undefined ? `be from ${minimum} to ${maximum}` : e.message;
+      return `${what} must ${range.replace(/^must /, '')}, not ${e.data}`;
+    }
     case 'minLength':
       return `${what} must not be empty`;
     case 'minItems':
