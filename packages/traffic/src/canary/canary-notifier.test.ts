@@ -124,6 +124,28 @@ describe('canary notifications', () => {
     assert.deepEqual(t.warnings, []);
   });
 
+  it('notifies reaching a manual gate, and its opening by promote; holds at the gate are not notified', async () => {
+    receiver.received = [];
+    receiver.status = 204;
+    const t = setup({ url: receiver.url }, () => ({ ok: true, stable: healthy, canary: healthy }));
+    const plan = { ...t.plan, pauseAt: [10] };
+    await t.controller.start('ai-gateway', plan, 'alice');
+    await t.advance(10_000); // 10% passes: the gate
+    await t.advance(10_000); // a hold at the gate
+    await t.controller.promote('ai-gateway', 'bob');
+    await t.controller.notifier.idle();
+    assert.deepEqual(
+      receiver.received.map((r) => [r.body.event, r.body.weight, r.body.phase, r.body.actor]),
+      [
+        ['start', 10, 'progressing', 'alice'],
+        ['gate', 10, 'paused', 'controller'],
+        ['advance', 50, 'progressing', 'bob'],
+      ],
+    );
+    assert.equal(receiver.received[1]!.headers['x-rc-event'], 'gate');
+    assert.match(receiver.received[1]!.body.reason, /paused at the gate/);
+  });
+
   it('notifies a rollback with its cause and failing checks, unsigned without a secret', async () => {
     receiver.received = [];
     receiver.status = 200;
