@@ -261,6 +261,7 @@ describe('rctl canary against the real server: manual gate, promote, status --wa
       },
     );
     assert.equal(start.code, 0, start.stderr);
+    assert.match(start.stdout, /pauses at 10% once each step passed; go on with: rctl canary promote ai-gateway/);
     const watch = rctl(['canary', 'status', 'ai-gateway', '--watch', '--poll-interval', '50ms']);
     await until(() => watch.live.stdout.includes('paused at the gate at 10%'), 'the gate in the watch output');
     // Analyses go on at the gate; nothing moves until promote.
@@ -310,6 +311,20 @@ describe('rctl canary against the real server: manual gate, promote, status --wa
     const full = await runCli(['canary', 'promote', 'ai-gateway', '--full'], { env: env() });
     assert.equal(full.code, 0, full.stderr);
     assert.match(full.stdout, /ai-gateway: promoted, v1 0% \/ v2 100%/);
+    // On a terminal the frame is redrawn in place (cursor home, clear), then the final line.
+    let tty = '';
+    const code = await main(['canary', 'status', 'ai-gateway', '--watch'], {
+      stdout: (text) => {
+        tty += text;
+      },
+      stderr: () => {},
+      env: env(),
+      cwd: process.cwd(),
+      isTTY: true,
+    });
+    assert.equal(code, 0);
+    assert.ok(tty.startsWith('\x1b[H\x1b[Jai-gateway v1 → v2: promoted by admin (e2e), v1 0% / v2 100%\n'), tty);
+    assert.match(tty, /weight timeline:\n {3}5% {2}applied \d\d:\d\d:\d\d {2}skipped {5}promoted by admin \(e2e\)/);
     const badPoll = await runCli(['canary', 'status', 'ai-gateway', '--watch', '--poll-interval', 'fast'], {
       env: env(),
     });

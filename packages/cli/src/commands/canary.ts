@@ -248,6 +248,12 @@ async function canaryStart(args: string[], io: CliIo, out: Output): Promise<numb
     out.line(`current traffic: ${Number(traffic.requestsPerSecond.toPrecision(3))} req/s (last ${traffic.window})`);
   }
   for (const warning of traffic?.warnings ?? []) out.error(`warning: ${warning}`);
+  const gates = (run.plan as { pauseAt?: number[] }).pauseAt ?? [];
+  if (gates.length > 0) {
+    out.line(
+      `pauses at ${gates.map((g) => `${g}%`).join(', ')} once each step passed; go on with: rctl canary promote ${run.service}`,
+    );
+  }
   out.line(`follow it with: rctl canary status ${run.service} --watch`);
   return 0;
 }
