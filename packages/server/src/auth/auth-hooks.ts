@@ -3,7 +3,7 @@ import { AppError } from '../errors/app-error.js';
 import type { Runtime } from '../runtime.js';
 import type { Actor } from '../store/store.js';
 import { bindStreamOwner } from '../streams/streams.js';
-import { hashEquals, hashToken, tokenFromHeaders } from './tokens.js';
+import { hashEquals, hashToken, KnownTokenHashes, tokenFromHeaders } from './tokens.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -38,12 +38,16 @@ const ACTOR_HEADER_PATTERN = /^[\w .@+-]{1,100}$/;
 export function adminGuard(rt: Runtime) {
   // Hash once at start-up; each request then hashes the presented token once and compares hashes.
   const adminHash = hashToken(rt.adminToken);
+  // A hit means this exact token was known before: its hash is reused and compared to the root's by value.
+  const known = new KnownTokenHashes();
   return async function requireAdmin(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
     const token = tokenFromHeaders(req.headers);
     if (!token) throw new AppError('UNAUTHORIZED', 'missing token: send "Authorization: Bearer <admin token>"');
     let name: string;
-    const presented = hashToken(token);
-    if (hashEquals(presented, adminHash)) {
+    const cached = known.get(token);
+    const presented = cached ?? hashToken(token);
+    if (cached === undefined ? hashEquals(presented, adminHash) : cached === adminHash) {
+      if (cached === undefined) known.remember(token, presented);
       name = ROOT_ACTOR;
     } else {
       const stored = rt.state.tokenByHash(presented);
@@ -51,6 +55,7 @@ export function adminGuard(rt: Runtime) {
       if (stored.kind !== 'admin') {
         throw new AppError('WRONG_TOKEN_KIND', 'a client token cannot use the admin API; use an admin token');
       }
+      if (cached === undefined) known.remember(token, presented);
       name = tokenActorName(stored);
     }
     const human = req.headers['x-rc-actor'];
@@ -62,11 +67,15 @@ export function adminGuard(rt: Runtime) {
 
 export function clientGuard(rt: Runtime) {
   const adminHash = hashToken(rt.adminToken);
+  // Only client tokens that resolved to a live client token are remembered (never the root admin token), so a hit
+  // needs no comparison with the root's hash; the live-token lookup below still runs on every request.
+  const known = new KnownTokenHashes();
   return async function requireClient(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
     const token = tokenFromHeaders(req.headers);
     if (!token) throw new AppError('UNAUTHORIZED', 'missing token: send "Authorization: Bearer <client token>"');
-    const presented = hashToken(token);
-    if (hashEquals(presented, adminHash)) {
+    const cached = known.get(token);
+    const presented = cached ?? hashToken(token);
+    if (cached === undefined && hashEquals(presented, adminHash)) {
       throw new AppError('WRONG_TOKEN_KIND', 'an admin token cannot be used by clients; create a client token');
     }
     const stored = rt.state.tokenByHash(presented);
@@ -74,6 +83,7 @@ export function clientGuard(rt: Runtime) {
     if (stored.kind !== 'client' || !stored.environment) {
       throw new AppError('WRONG_TOKEN_KIND', 'an admin token cannot be used by clients; create a client token');
     }
+    if (cached === undefined) known.remember(token, presented);
     req.clientEnvironment = stored.environment;
     req.clientToken = { id: stored.id, hash: stored.hash };
     bindStreamOwner(req.raw, { tokenId: stored.id });

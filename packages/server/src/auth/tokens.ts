@@ -16,6 +16,29 @@ export function hashEquals(a: string, b: string): boolean {
   return a.length === b.length && timingSafeEqual(Buffer.from(a, 'hex'), Buffer.from(b, 'hex'));
 }
 
+/**
+ * The SHA-256 of tokens that proved known (the admin token or a stored one), so a client polling with the same token
+ * does not hash it on every request (hashing is a large part of an OFREP evaluation's cost). Only the hash is cached:
+ * whether that hash is still a live token is looked up on every request, so a revocation applies at once. Tokens
+ * that matched nothing are never remembered, so random guesses cannot grow or churn it; it is bounded all the same
+ * (cleared when full, then refilled by the tokens in use). It lives in memory only and is never logged.
+ */
+export class KnownTokenHashes {
+  private readonly hashes = new Map<string, string>();
+
+  constructor(private readonly capacity = 4096) {}
+
+  /** The cached hash of a token seen before as known, or undefined. */
+  get(token: string): string | undefined {
+    return this.hashes.get(token);
+  }
+
+  remember(token: string, hash: string): void {
+    if (this.hashes.size >= this.capacity) this.hashes.clear();
+    this.hashes.set(token, hash);
+  }
+}
+
 /** `Authorization: Bearer <t>` or OFREP's alternative `X-API-Key: <t>`. */
 export function tokenFromHeaders(headers: Record<string, string | string[] | undefined>): string | undefined {
   const auth = headers.authorization;

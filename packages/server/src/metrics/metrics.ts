@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from 'prom-client';
 
 /**
  * The server's Prometheus metrics, one registry per app instance (tests run several apps in one process).
@@ -7,8 +7,10 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  */
 export interface ServerMetrics {
   registry: Registry;
-  httpDuration: Histogram<'method' | 'route' | 'status'>;
-  evaluations: Counter<'environment' | 'flag' | 'variant' | 'reason'>;
+  httpDuration: RequestDurations;
+  evaluations: Counter<EvaluationLabel>;
+  /** The hot path's way to count `evaluations` (OFREP): same series, handed to `evaluations` when scraped. */
+  evaluationCounts: EvaluationCounts;
   sseClients: Gauge<'environment' | 'stream'>;
   revision: Gauge;
   propagationLag: Histogram;
@@ -22,25 +24,163 @@ export interface ServerMetrics {
 
 export const UNKNOWN_FLAG_LABEL = '__unknown__';
 
+type EvaluationLabel = 'environment' | 'flag' | 'variant' | 'reason';
+
+// Label values are joined into one map key with a character no label value here contains (route templates, flag
+// keys, variants, reasons, environments and methods never hold NUL: input strings with NUL are refused at the edge).
+const SEP = '\u0000';
+
+/** One label tuple of a counter: its bound prom-client child and the increments not yet handed to it. */
+interface CountCell {
+  readonly child: { inc(value?: number): void };
+  pending: number;
+}
+
+/**
+ * Counts `rc_flag_evaluations_total` on the request path. prom-client's `inc(labels)` builds a hash string from the
+ * labels and validates them on every call (about a microsecond, several per bulk evaluation); here the hot path
+ * bumps a plain number in a cell found by one map lookup, and the pending counts are handed to the counter when it
+ * is read (every scrape and `get()` run its `collect`), so what Prometheus sees is unchanged. Label values are bounded
+ * by the caller (flag keys from the definitions, variants, reasons, environments), so the cells are too.
+ */
+export class EvaluationCounts {
+  private readonly cells = new Map<string, CountCell>();
+  private readonly list: CountCell[] = [];
+
+  constructor(private readonly counter: Counter<EvaluationLabel>) {}
+
+  inc(environment: string, flag: string, variant: string, reason: string): void {
+    const key = environment + SEP + flag + SEP + variant + SEP + reason;
+    let cell = this.cells.get(key);
+    if (cell === undefined) {
+      cell = { child: this.counter.labels({ environment, flag, variant, reason }), pending: 0 };
+      this.cells.set(key, cell);
+      this.list.push(cell);
+    }
+    cell.pending++;
+  }
+
+  /** Hands the pending increments to the counter (its `collect`). */
+  flush(): void {
+    for (const cell of this.list) {
+      if (cell.pending > 0) {
+        cell.child.inc(cell.pending);
+        cell.pending = 0;
+      }
+    }
+  }
+}
+
+type RouteLabels = { method: string; route: string; status: string };
+
+interface DurationSeries {
+  readonly labels: RouteLabels;
+  /** Observations per bucket (not cumulative), in the order of the bounds. */
+  readonly counts: number[];
+  sum: number;
+  count: number;
+}
+
+/**
+ * `rc_http_request_duration_seconds`, observed once per request. A Prometheus histogram exposed exactly as
+ * prom-client's `Histogram` exposes it (same series, labels, order and values: `metrics.test.ts` compares the two),
+ * but recorded without what prom-client does on every `observe` (label hashing and validation, a bucket lookup by
+ * number-to-string key), which cost more than a whole flag evaluation. It is a metric object of the registry (its
+ * `get()` is what the registry formats), so `/metrics` and `registry.getMetricsAsJSON()` are unchanged.
+ */
+export class RequestDurations {
+  readonly name = 'rc_http_request_duration_seconds';
+  readonly help = 'HTTP request latency by route template and status code.';
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  readonly labelNames = ['method', 'route', 'status'] as const;
+  private readonly series = new Map<string, DurationSeries>();
+
+  constructor(
+    private readonly bounds: readonly number[],
+    registry: Registry,
+  ) {
+    registry.registerMetric(this as unknown as Metric);
+  }
+
+  /** prom-client's signature. */
+  observe(labels: RouteLabels, seconds: number): void {
+    this.record(labels.method, labels.route, labels.status, seconds);
+  }
+
+  record(method: string, route: string, status: string, seconds: number): void {
+    if (!Number.isFinite(seconds)) throw new TypeError(`Value is not a valid number: ${seconds}`);
+    const key = method + SEP + route + SEP + status;
+    let s = this.series.get(key);
+    if (s === undefined) {
+      s = { labels: { method, route, status }, counts: new Array(this.bounds.length).fill(0), sum: 0, count: 0 };
+      this.series.set(key, s);
+    }
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && seconds > bounds[i]!) i++;
+    if (i < bounds.length) s.counts[i]!++;
+    s.sum += seconds;
+    s.count++;
+  }
+
+  /** The series as prom-client's `Histogram.get()` returns them (cumulative buckets, then +Inf, sum and count). */
+  async get() {
+    const values: {
+      value: number;
+      metricName: string;
+      labels: Record<string, string | number>;
+      exemplar: null | undefined;
+    }[] = [];
+    for (const s of this.series.values()) {
+      let acc = 0;
+      for (let i = 0; i < this.bounds.length; i++) {
+        acc += s.counts[i]!;
+        values.push({
+          value: acc,
+          metricName: `${this.name}_bucket`,
+          exemplar: null,
+          labels: { le: this.bounds[i]!, ...s.labels },
+        });
+      }
+      values.push({
+        value: s.count,
+        metricName: `${this.name}_bucket`,
+        exemplar: null,
+        labels: { le: '+Inf', ...s.labels },
+      });
+      values.push({ value: s.sum, metricName: `${this.name}_sum`, exemplar: undefined, labels: { ...s.labels } });
+      values.push({ value: s.count, metricName: `${this.name}_count`, exemplar: undefined, labels: { ...s.labels } });
+    }
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  }
+
+  reset(): void {
+    this.series.clear();
+  }
+}
+
+/** The buckets of `rc_http_request_duration_seconds`. */
+export const HTTP_DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): ServerMetrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'rc_' });
+  let evaluationCounts: EvaluationCounts | undefined;
+  const evaluations = new Counter<EvaluationLabel>({
+    name: 'rc_flag_evaluations_total',
+    help: 'Server-side flag evaluations (OFREP and debug view) by flag, variant and reason.',
+    labelNames: ['environment', 'flag', 'variant', 'reason'],
+    registers: [registry],
+    collect: () => evaluationCounts?.flush(),
+  });
+  evaluationCounts = new EvaluationCounts(evaluations);
   return {
     registry,
-    httpDuration: new Histogram({
-      name: 'rc_http_request_duration_seconds',
-      help: 'HTTP request latency by route template and status code.',
-      labelNames: ['method', 'route', 'status'],
-      // Dense below 10 ms, where evaluation endpoints live; a few buckets up to 5 s for admin writes.
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers: [registry],
-    }),
-    evaluations: new Counter({
-      name: 'rc_flag_evaluations_total',
-      help: 'Server-side flag evaluations (OFREP and debug view) by flag, variant and reason.',
-      labelNames: ['environment', 'flag', 'variant', 'reason'],
-      registers: [registry],
-    }),
+    // Dense below 10 ms, where evaluation endpoints live; a few buckets up to 5 s for admin writes.
+    httpDuration: new RequestDurations(HTTP_DURATION_BUCKETS, registry),
+    evaluations,
+    evaluationCounts,
     sseClients: new Gauge({
       name: 'rc_sse_clients',
       help: 'Connected server-sent-event clients by environment and stream (sdk = change stream, ofrep = ADR-0008).',

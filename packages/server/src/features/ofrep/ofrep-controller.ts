@@ -1,19 +1,32 @@
 import { createHash } from 'node:crypto';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { EvaluationContext } from '@openfeature/core';
+import type { FlagType } from '@runtime-control/core';
 import { canonicalJson, isPlainObject } from '@runtime-control/core';
+import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { streamKeyFor, tokenOfStreamKey } from '../../auth/stream-keys.js';
+import { type StreamKeyDeps, StreamKeys } from '../../auth/stream-keys.js';
+import type { ServerConfig } from '../../config/config.js';
 import { AppError } from '../../errors/app-error.js';
-import { UNKNOWN_FLAG_LABEL } from '../../metrics/metrics.js';
-import type { Runtime } from '../../runtime.js';
-import { type Evaluation, evaluateAll, evaluateFlag } from '../../state/evaluation.js';
-import type { EnvironmentView } from '../../state/replica-state.js';
-import { param } from '../http-util.js';
-import { ofrepSchemas as schemas } from './ofrep-schemas.js';
+import { type ServerMetrics, UNKNOWN_FLAG_LABEL } from '../../metrics/metrics.js';
+import { type Evaluation, evaluateFlag } from '../../state/evaluation.js';
+import type { EnvironmentView, ReplicaState } from '../../state/replica-state.js';
+import type { Streams } from '../../streams/streams.js';
+import { type OfrepEvaluation, ofrepSchemas as schemas } from './ofrep-schemas.js';
 
 const MAX_CONTEXT_KEYS = 200;
 /** OFREP ADR-0008: how long a provider may keep the stream closed while inactive before it must refetch. */
 const INACTIVITY_DELAY_SEC = 120;
+
+type Guard = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+/** What the OFREP routes use; the server's `Runtime` satisfies it as it is. */
+export interface OfrepRouteDeps extends StreamKeyDeps {
+  config: Pick<ServerConfig, 'publicUrl' | 'host' | 'port'>;
+  state: Pick<ReplicaState, 'view' | 'tokenByHash'>;
+  metrics: Pick<ServerMetrics, 'evaluationCounts'>;
+  sse: Pick<Streams, 'openOfrepStream'>;
+}
 
 type ContextResult = { ok: true; context: EvaluationContext } | { ok: false; details: string };
 
@@ -31,12 +44,6 @@ function readContext(body: unknown): ContextResult {
   return { ok: true, context: ctx as EvaluationContext };
 }
 
-function requireView(rt: Runtime, env: string): EnvironmentView {
-  const view = rt.state.view(env);
-  if (!view) throw new AppError('UNAVAILABLE', 'environment not loaded yet; retry');
-  return view;
-}
-
 /** The `variant` label of `rc_flag_evaluations_total`: never a sensitive flag's variant name. */
 export const SENSITIVE_VARIANT_LABEL = '[sensitive]';
 
@@ -45,19 +52,15 @@ export function variantLabel(view: EnvironmentView, e: Evaluation): string {
   return e.variant ?? '';
 }
 
-function countEvaluation(rt: Runtime, env: string, view: EnvironmentView, e: Evaluation): void {
-  rt.metrics.evaluations.inc({
-    environment: env,
-    flag: view.flagTypes.has(e.key) ? e.key : UNKNOWN_FLAG_LABEL,
-    variant: variantLabel(view, e),
-    reason: e.errorCode ?? e.reason,
-  });
+/** OFREP's failure body of one flag. */
+function ofrepErrorBody(e: Evaluation, errorCode: string) {
+  return { key: e.key, errorCode, errorDetails: e.errorDetails, metadata: e.metadata };
 }
 
 /** OFREP success or per-flag failure body. */
-function ofrepBody(e: Evaluation): Record<string, unknown> {
-  if (e.errorCode) return { key: e.key, errorCode: e.errorCode, errorDetails: e.errorDetails, metadata: e.metadata };
-  const body: Record<string, unknown> = { key: e.key, reason: e.reason, metadata: e.metadata };
+function ofrepBody(e: Evaluation): Static<typeof OfrepEvaluation> {
+  if (e.errorCode) return ofrepErrorBody(e, e.errorCode);
+  const body: Static<typeof OfrepEvaluation> = { key: e.key, reason: e.reason, metadata: e.metadata };
   if (e.value !== undefined) {
     body.value = e.value;
     body.variant = e.variant;
@@ -65,56 +68,96 @@ function ofrepBody(e: Evaluation): Record<string, unknown> {
   return body;
 }
 
-/**
- * Where clients reach this server, for the advertised stream URL: RC_PUBLIC_URL, else the address it listens on.
- * Never the request's Host header: a client (or anything in between) chooses that, and the URL carries a key.
- * Not a relative URL either: a browser's EventSource resolves it against the page, not the OFREP base URL.
- */
-function baseUrl(rt: Runtime, req: FastifyRequest): string {
-  if (rt.config.publicUrl) return rt.config.publicUrl;
-  const host = rt.config.host;
-  const shown = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
-  const address = req.server.server.address();
-  const port = typeof address === 'object' && address ? address.port : rt.config.port;
-  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
+// The flag keys of an environment in key order, once per compiled configuration (a change builds a new map) rather
+// than copied and sorted on every bulk evaluation.
+const sortedKeys = new WeakMap<ReadonlyMap<string, FlagType>, readonly string[]>();
+
+function keysInOrder(view: EnvironmentView): readonly string[] {
+  let keys = sortedKeys.get(view.flagTypes);
+  if (keys === undefined) {
+    keys = [...view.flagTypes.keys()].sort();
+    sortedKeys.set(view.flagTypes, keys);
+  }
+  return keys;
 }
 
-export async function ofrepController(
-  app: FastifyInstance,
-  rt: Runtime,
-  guard: (r: FastifyRequest, p: FastifyReply) => Promise<void>,
-): Promise<void> {
+export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDeps, guard: Guard): Promise<void> {
+  const { config, state, metrics } = deps;
+  // Typed from the route schemas (ofrep-schemas.ts). The body is typed as its schema describes it but, being
+  // `validatedByCore`, is checked by `readContext`, which answers OFREP's own INVALID_CONTEXT.
+  const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+  const streamKeys = new StreamKeys(deps);
+
+  function requireView(env: string): EnvironmentView {
+    const view = state.view(env);
+    if (!view) throw new AppError('UNAVAILABLE', 'environment not loaded yet; retry');
+    return view;
+  }
+
+  function countEvaluation(env: string, view: EnvironmentView, e: Evaluation): void {
+    metrics.evaluationCounts.inc(
+      env,
+      view.flagTypes.has(e.key) ? e.key : UNKNOWN_FLAG_LABEL,
+      variantLabel(view, e),
+      e.errorCode ?? e.reason,
+    );
+  }
+
+  /**
+   * Where clients reach this server, for the advertised stream URL: RC_PUBLIC_URL, else the address it listens on.
+   * Never the request's Host header: a client (or anything in between) chooses that, and the URL carries a key.
+   * Not a relative URL either: a browser's EventSource resolves it against the page, not the OFREP base URL.
+   * Remembered once the server listens (asking the socket for its address is a system call per request).
+   */
+  let listeningBase: string | undefined;
+  function baseUrl(req: FastifyRequest): string {
+    if (config.publicUrl) return config.publicUrl;
+    if (listeningBase !== undefined) return listeningBase;
+    const host = config.host;
+    const shown = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
+    const address = req.server.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const base = `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
+    if (typeof address === 'object' && address) listeningBase = base;
+    return base;
+  }
+
   app.post('/ofrep/v1/evaluate/flags/:key', { schema: schemas.single, onRequest: guard }, async (req, reply) => {
-    const key = param(req, 'key');
-    const parsed = readContext(req.body);
+    const key = req.params.key;
+    const parsed = readContext(req.body as unknown);
     if (!parsed.ok) return reply.code(400).send({ key, errorCode: 'INVALID_CONTEXT', errorDetails: parsed.details });
     const env = req.clientEnvironment!;
-    const view = requireView(rt, env);
+    const view = requireView(env);
     const e = evaluateFlag(view, key, parsed.context);
-    countEvaluation(rt, env, view, e);
-    if (e.errorCode === 'FLAG_NOT_FOUND') return reply.code(404).send(ofrepBody(e));
-    if (e.errorCode) return reply.code(400).send(ofrepBody(e));
+    countEvaluation(env, view, e);
+    if (e.errorCode === 'FLAG_NOT_FOUND') return reply.code(404).send(ofrepErrorBody(e, e.errorCode));
+    if (e.errorCode) return reply.code(400).send(ofrepErrorBody(e, e.errorCode));
     return reply.send(ofrepBody(e));
   });
 
   app.post('/ofrep/v1/evaluate/flags', { schema: schemas.bulk, onRequest: guard }, async (req, reply) => {
-    const parsed = readContext(req.body);
+    const parsed = readContext(req.body as unknown);
     if (!parsed.ok) return reply.code(400).send({ errorCode: 'INVALID_CONTEXT', errorDetails: parsed.details });
     const env = req.clientEnvironment!;
-    const view = requireView(rt, env);
+    const view = requireView(env);
     // The result depends only on the environment's configuration and the context: hash both into the ETag.
     const etag = `"${view.etag}.${createHash('sha1').update(canonicalJson(parsed.context)).digest('base64url').slice(0, 16)}"`;
     reply.header('etag', etag);
     if (req.headers['if-none-match'] === etag) return reply.code(304).send();
-    const evaluations = evaluateAll(view, parsed.context);
-    for (const e of evaluations) countEvaluation(rt, env, view, e);
+    const keys = keysInOrder(view);
+    const flags: Static<typeof OfrepEvaluation>[] = new Array(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      const e = evaluateFlag(view, keys[i]!, parsed.context);
+      countEvaluation(env, view, e);
+      flags[i] = ofrepBody(e);
+    }
     return reply.send({
-      flags: evaluations.map(ofrepBody),
+      flags,
       metadata: { revision: view.revision },
       eventStreams: [
         {
           type: 'sse',
-          url: `${baseUrl(rt, req)}/ofrep/v1/sse?key=${streamKeyFor(rt, req.clientToken!)}`,
+          url: `${baseUrl(req)}/ofrep/v1/sse?key=${streamKeys.keyFor(req.clientToken!)}`,
           inactivityDelaySec: INACTIVITY_DELAY_SEC,
         },
       ],
@@ -127,7 +170,7 @@ export async function ofrepController(
     let env: string;
     let token: { id: string; hash: string };
     if (key !== undefined) {
-      const live = typeof key === 'string' ? await tokenOfStreamKey(rt, key) : undefined;
+      const live = typeof key === 'string' ? await streamKeys.tokenOf(key) : undefined;
       if (!live?.environment) {
         throw new AppError(
           'UNAUTHORIZED',
@@ -142,9 +185,9 @@ export async function ofrepController(
       env = req.clientEnvironment!;
       token = req.clientToken!;
     }
-    requireView(rt, env);
+    requireView(env);
     // Checked again synchronously before taking the reply over, so a revocation applied meanwhile is not missed.
-    if (!rt.state.tokenByHash(token.hash)) throw new AppError('UNAUTHORIZED', 'unknown or revoked token');
-    rt.sse.openOfrepStream(reply, env, { tokenId: token.id });
+    if (!state.tokenByHash(token.hash)) throw new AppError('UNAUTHORIZED', 'unknown or revoked token');
+    deps.sse.openOfrepStream(reply, env, { tokenId: token.id });
   });
 }
