@@ -5,6 +5,7 @@ import {
   changeFrame,
   ofrepRefetchFrame,
   readyFrame,
+  reconnectFrame,
   snapshotFrame,
   unleashReadyFrame,
   unleashRefreshFrame,
@@ -32,5 +33,13 @@ describe('stream frames (the SSE wire format)', () => {
       unleashRefreshFrame(extra),
       'event: unleash-refresh\ndata: {"feature":"f","type":"feature-updated","environment":null,"eventId":4}\n\n',
     );
+  });
+
+  it('reconnect: the last frame of a draining replica, one line of JSON with the reason', () => {
+    assert.equal(
+      reconnectFrame('replica shutting down'),
+      'event: reconnect\ndata: {"reason":"replica shutting down"}\n\n',
+    );
+    assert.equal(reconnectFrame('a\nb').split('\n').length, 4, 'a newline in the reason stays inside the JSON string');
   });
 });

@@ -13,6 +13,9 @@
  *   `unleash-refresh` hints ({@link UnleashRefreshFrameData}).
  *
  * Every stream starts with `retry: 1000` and carries `: heartbeat` comments. Every `data:` is one line of JSON.
+ * When a replica shuts down, every stream's last frame is `reconnect` ({@link ReconnectFrameData}): the replica
+ * ends the stream on purpose, and a client reconnects at once (another replica answers) instead of treating it as
+ * a lost connection. OFREP providers ignore it (a named event they do not listen to) and reconnect as usual.
  */
 
 /** A flagd configuration (`{"flags": {...}, "$evaluators"?: {...}}`), as the client stream carries it. */
@@ -57,11 +60,18 @@ export interface UnleashRefreshFrameData {
 /** `ready` on the bridge stream: connected; a provider refreshes once, covering hints missed while away. */
 export type UnleashReadyFrameData = Record<string, never>;
 
+/** `reconnect`, the last frame a draining replica sends on every stream before it ends the stream. */
+export interface ReconnectFrameData {
+  /** Why, for logs: e.g. "replica shutting down". */
+  reason: string;
+}
+
 /** Each stream's events: event name → what `data:` carries. */
 export interface ClientStreamFrames<Config = FlagdConfigurationData> {
   snapshot: Config;
   change: ChangeFrameData<Config>;
   ready: ReadyFrameData;
+  reconnect: ReconnectFrameData;
 }
 export interface OfrepStreamFrames {
   message: OfrepRefetchFrameData;
@@ -69,6 +79,7 @@ export interface OfrepStreamFrames {
 export interface UnleashBridgeFrames {
   ready: UnleashReadyFrameData;
   'unleash-refresh': UnleashRefreshFrameData;
+  reconnect: ReconnectFrameData;
 }
 
 export type ClientStreamEvent = keyof ClientStreamFrames;
@@ -76,6 +87,7 @@ export type OfrepStreamEvent = keyof OfrepStreamFrames;
 export type UnleashBridgeEvent = keyof UnleashBridgeFrames;
 
 export const UNLEASH_REFRESH_EVENT = 'unleash-refresh' satisfies UnleashBridgeEvent;
+export const RECONNECT_EVENT = 'reconnect' satisfies ClientStreamEvent & UnleashBridgeEvent;
 
 /** One SSE frame. `data` must be one line (JSON.stringify output always is). */
 export function sseFrame(event: string, data: string, id?: number): string {
@@ -117,4 +129,10 @@ export function unleashRefreshFrame(hint: UnleashRefreshFrameData): string {
     eventId: hint.eventId,
   };
   return sseFrame(UNLEASH_REFRESH_EVENT, JSON.stringify(data));
+}
+
+/** `reconnect`: this replica is going away; connect again now (to any replica). */
+export function reconnectFrame(reason: string): string {
+  const data: ReconnectFrameData = { reason };
+  return sseFrame(RECONNECT_EVENT, JSON.stringify(data));
 }

@@ -40,7 +40,9 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     loggerInstance: rt.logger as FastifyBaseLogger,
     bodyLimit: rt.config.bodyLimitBytes,
     return503OnClosing: true,
-    forceCloseConnections: true,
+    // Closing ends idle keep-alive connections at once and lets requests in flight finish (streams are handed over
+    // in preClose below; RC_SHUTDOWN_TIMEOUT_MS bounds the rest).
+    forceCloseConnections: 'idle',
   });
 
   // Our own JSON parser (http/json-input.ts): empty body is no body, `__proto__` keys refused, depth, string and
@@ -76,39 +78,31 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   // CORS: only origins listed in RC_CORS_ORIGINS get Access-Control-* headers (none when it is unset); a preflight
   // from one is answered here, before any guard (browsers send no credentials on preflights). SSE streams take the
   // response over and set the header themselves (SseHub.open), by the same list.
-  // Without a listed origin the hook would do nothing, so it is not installed: no hook to run on every request.
   const corsOrigins = new Set(rt.config.corsOrigins);
-  if (corsOrigins.size > 0) {
-    app.addHook('onRequest', async (req, reply) => {
-      const origin = req.headers.origin;
-      if (typeof origin !== 'string') return;
-      if (!corsOrigins.has(origin)) {
-        reply.header('vary', 'Origin');
-        return;
-      }
-      reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
-      if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
-        return reply
-          .code(204)
-          .header('access-control-allow-methods', 'GET, POST, PUT, PATCH, DELETE')
-          .header('access-control-allow-headers', CORS_ALLOWED_HEADERS)
-          .header('access-control-max-age', '600')
-          .send();
-      }
-      reply.header('access-control-expose-headers', 'ETag, X-RC-Revision');
-    });
-  }
+  app.addHook('onRequest', async (req, reply) => {
+    const origin = req.headers.origin;
+    if (corsOrigins.size === 0 || typeof origin !== 'string') return;
+    if (!corsOrigins.has(origin)) {
+      reply.header('vary', 'Origin');
+      return;
+    }
+    reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
+    if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
+      return reply
+        .code(204)
+        .header('access-control-allow-methods', 'GET, POST, PUT, PATCH, DELETE')
+        .header('access-control-allow-headers', CORS_ALLOWED_HEADERS)
+        .header('access-control-max-age', '600')
+        .send();
+    }
+    reply.header('access-control-expose-headers', 'ETag, X-RC-Revision');
+  });
 
-  // A callback hook, not an async one: it runs on every request and needs no promise (metrics/metrics.ts says why
-  // the histogram has its own recorder).
-  app.addHook('onResponse', (req, reply, done) => {
-    rt.metrics.httpDuration.record(
-      req.method,
-      req.routeOptions.url ?? 'unmatched',
-      String(reply.statusCode),
+  app.addHook('onResponse', async (req, reply) => {
+    rt.metrics.httpDuration.observe(
+      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
-    done();
   });
 
   const requireAdmin = adminGuard(rt);
@@ -148,6 +142,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     bus: rt.bus,
     state: rt.state,
     metrics: rt.metrics,
+    lifecycle: rt.lifecycle,
     metricsToken: rt.config.metricsToken,
   });
   await schemaFileController(app);
@@ -173,7 +168,19 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     console: 'The web console is not built yet; use `rctl` or the API.',
   }));
 
+  // Closing, step 1 (before the listener closes): streams get their `reconnect` frame and end, so they neither hold
+  // the close up nor look like a lost connection to their clients. Requests still running when the bound passes
+  // are cut, so a close always finishes.
+  let cutInFlight: NodeJS.Timeout | undefined;
+  app.addHook('preClose', async () => {
+    rt.lifecycle.beginDrain();
+    const handedOver = rt.sse.drain('replica shutting down');
+    if (handedOver > 0) rt.logger.info({ streams: handedOver }, 'streams handed over (reconnect frame sent)');
+    cutInFlight = setTimeout(() => app.server.closeAllConnections(), rt.config.shutdownTimeoutMs);
+    cutInFlight.unref();
+  });
   app.addHook('onClose', async () => {
+    clearTimeout(cutInFlight);
     rt.unleashBridge.close();
     rt.sse.close();
     rt.sync.close();

@@ -11,6 +11,7 @@ import { EvaluatorService } from './features/evaluators/evaluator-service.js';
 import { FlagService } from './features/flags/flag-service.js';
 import { TokenService } from './features/tokens/token-service.js';
 import { UnleashBridgeService } from './features/unleash-bridge/unleash-bridge-service.js';
+import { ReplicaLifecycle } from './lifecycle/replica-lifecycle.js';
 import { createMetrics } from './metrics/metrics.js';
 import type { Runtime } from './runtime.js';
 import { ChangeSync } from './state/change-sync.js';
@@ -147,6 +148,7 @@ export async function createRuntime(config: ServerConfig, options: RuntimeOption
     sync,
     metrics,
     sse,
+    lifecycle: new ReplicaLifecycle(),
     flags: new FlagService(store, state, sync, config.environments),
     evaluators: new EvaluatorService(store, state, sync, config.environments),
     tokens: new TokenService(store, sync, config.environments),

@@ -6,6 +6,7 @@ import type { EvaluatorService } from './features/evaluators/evaluator-service.j
 import type { FlagService } from './features/flags/flag-service.js';
 import type { TokenService } from './features/tokens/token-service.js';
 import type { UnleashBridgeService } from './features/unleash-bridge/unleash-bridge-service.js';
+import type { ReplicaLifecycle } from './lifecycle/replica-lifecycle.js';
 import type { ServerMetrics } from './metrics/metrics.js';
 import type { ChangeSync } from './state/change-sync.js';
 import type { ReplicaState } from './state/replica-state.js';
@@ -25,6 +26,8 @@ export interface Runtime {
   metrics: ServerMetrics;
   /** This replica's SSE streams (client, OFREP, Unleash bridge). */
   sse: Streams;
+  /** Serving or draining (shutting down). */
+  lifecycle: ReplicaLifecycle;
   flags: FlagService;
   evaluators: EvaluatorService;
   tokens: TokenService;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { formatFlagsFileIssue, parseFlagsFile } from '@runtime-control/core';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
@@ -24,7 +25,13 @@ export interface RunningServer {
   app: FastifyInstance;
   runtime: Runtime;
   seeded?: SeedSummary;
+  /** Closes now: streams are handed over (`reconnect` frame), requests in flight finish (bounded). */
   close(): Promise<void>;
+  /**
+   * A graceful stop (SIGTERM): readiness turns 503 at once, the replica keeps serving for RC_DRAIN_DELAY_MS so load
+   * balancers stop routing here, then closes as `close` does. `print` reports each step.
+   */
+  shutdown(print?: (line: string) => void): Promise<void>;
 }
 
 export interface SeedSummary {
@@ -92,5 +99,24 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     // Printed once at start-up, never through the JSON log.
     print(`Development admin token (kept in ${admin.file}): ${admin.token}`);
   }
-  return { url, app, runtime, seeded, close: () => app.close() };
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= app.close();
+    return closing;
+  };
+  const shutdown = async (report: (line: string) => void = print) => {
+    if (closing) return closing;
+    runtime.lifecycle.beginDrain();
+    if (config.drainDelayMs > 0) {
+      report(`draining: /health/ready answers 503; serving ${config.drainDelayMs} ms more (RC_DRAIN_DELAY_MS)`);
+      await sleep(config.drainDelayMs);
+    }
+    const streams = runtime.sse.size;
+    report(
+      `closing: ${streams} stream(s) told to reconnect elsewhere; finishing requests in flight (at most ${config.shutdownTimeoutMs} ms)`,
+    );
+    await close();
+    report('stopped');
+  };
+  return { url, app, runtime, seeded, close, shutdown };
 }

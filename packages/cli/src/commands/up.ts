@@ -98,6 +98,7 @@ export async function runUp(args: string[], io: CliIo, out: Output, signal?: Abo
   out.error('Press Ctrl+C to stop.');
   const reason = await waitForShutdown(signal);
   out.error(`${reason === 'abort' ? 'stopping' : `${reason}: stopping`}…`);
-  await server.close();
+  // Graceful: readiness 503 first, streams told to reconnect to another replica, requests in flight finished.
+  await server.shutdown((line) => out.error(line));
   return 0;
 }

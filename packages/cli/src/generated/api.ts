@@ -3671,7 +3671,7 @@ export type paths = {
       path?: never;
       cookie?: never;
     };
-    /** Readiness: 503 only when the database does not answer; a bus outage is reported as degraded */
+    /** Readiness: 503 when the database does not answer or the replica is draining (shutting down); a bus outage is reported as degraded */
     get: {
       parameters: {
         query?: never;
@@ -3688,8 +3688,11 @@ export type paths = {
           };
           content: {
             'application/json': {
-              /** @enum {string} */
-              status: 'ok' | 'unavailable';
+              /**
+               * @description draining: the replica is shutting down and takes no new work (503)
+               * @enum {string}
+               */
+              status: 'ok' | 'unavailable' | 'draining';
               revision: number;
               checks: {
                 database: {
@@ -3723,8 +3726,11 @@ export type paths = {
           };
           content: {
             'application/json': {
-              /** @enum {string} */
-              status: 'ok' | 'unavailable';
+              /**
+               * @description draining: the replica is shutting down and takes no new work (503)
+               * @enum {string}
+               */
+              status: 'ok' | 'unavailable' | 'draining';
               revision: number;
               checks: {
                 database: {

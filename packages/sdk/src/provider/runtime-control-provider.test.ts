@@ -95,6 +95,8 @@ describe('RuntimeControlProvider against a real server', () => {
       url: cp.url,
       token,
       errorGracePeriodMs: 300,
+      // The control plane here is one server that stops (an outage), so its `reconnect` frame finds no other replica.
+      handoverGraceMs: 200,
       reconnectInitialMs: 50,
       reconnectMaxMs: 200,
       initTimeoutMs: 2000,

@@ -13,7 +13,7 @@ import {
   type ResolutionDetails,
 } from '@openfeature/server-sdk';
 // Type-only: the SDK has no runtime dependency on core; the frames are declared there once, for server and SDK.
-import type { ChangeFrameData, ClientStreamEvent, ReadyFrameData } from '@runtime-control/core';
+import type { ChangeFrameData, ClientStreamEvent, ReadyFrameData, ReconnectFrameData } from '@runtime-control/core';
 import type { EvaluationRecorder } from '../metrics/evaluation-recorder.js';
 import { backoffDelay } from './backoff.js';
 import { readSnapshotCache, writeSnapshotCache } from './snapshot-cache.js';
@@ -23,6 +23,7 @@ import { openSseConnection, type SseConnection, type SseMessage } from './sse-co
 const SNAPSHOT = 'snapshot' satisfies ClientStreamEvent;
 const CHANGE = 'change' satisfies ClientStreamEvent;
 const READY = 'ready' satisfies ClientStreamEvent;
+const RECONNECT = 'reconnect' satisfies ClientStreamEvent;
 
 export interface RuntimeControlProviderOptions {
   /** Base URL of the Runtime Control server, e.g. http://runtime-control:4400. */
@@ -33,6 +34,12 @@ export interface RuntimeControlProviderOptions {
   cachePath?: string;
   /** How long a lost stream stays STALE before the provider reports ERROR (default 5 s, as flagd). */
   errorGracePeriodMs?: number;
+  /**
+   * When a server replica shuts down it sends `reconnect` and ends the stream: the provider reconnects at once (to
+   * any replica) and stays READY for this long while it does (default 3 s); only then does a failed handover count
+   * as a lost stream (STALE, then ERROR after `errorGracePeriodMs`).
+   */
+  handoverGraceMs?: number;
   /** First reconnect delay and its cap (defaults 250 ms and 10 s), with full jitter. */
   reconnectInitialMs?: number;
   reconnectMaxMs?: number;
@@ -70,7 +77,13 @@ export class RuntimeControlProvider implements Provider {
   private readonly options: Required<
     Pick<
       RuntimeControlProviderOptions,
-      'errorGracePeriodMs' | 'reconnectInitialMs' | 'reconnectMaxMs' | 'initTimeoutMs' | 'cacheWaitMs' | 'idleTimeoutMs'
+      | 'errorGracePeriodMs'
+      | 'handoverGraceMs'
+      | 'reconnectInitialMs'
+      | 'reconnectMaxMs'
+      | 'initTimeoutMs'
+      | 'cacheWaitMs'
+      | 'idleTimeoutMs'
     >
   >;
   private readonly engine: FlagdCore;
@@ -84,6 +97,10 @@ export class RuntimeControlProvider implements Provider {
   private attempt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
+  /** Set while a handover (the server's `reconnect`) is in progress: until then, losing the stream is expected. */
+  private handoverUntil: number | undefined;
+  private handoverTimer: NodeJS.Timeout | undefined;
+  private handoverRequested = false;
   private closed = false;
   private liveWaiters: (() => void)[] = [];
   private cacheWrite: Promise<void> = Promise.resolve();
@@ -91,6 +108,7 @@ export class RuntimeControlProvider implements Provider {
   constructor(private readonly config: RuntimeControlProviderOptions) {
     this.options = {
       errorGracePeriodMs: config.errorGracePeriodMs ?? 5000,
+      handoverGraceMs: config.handoverGraceMs ?? 3000,
       reconnectInitialMs: config.reconnectInitialMs ?? 250,
       reconnectMaxMs: config.reconnectMaxMs ?? 10_000,
       initTimeoutMs: config.initTimeoutMs ?? 10_000,
@@ -169,6 +187,7 @@ export class RuntimeControlProvider implements Provider {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.graceTimer);
+    clearTimeout(this.handoverTimer);
     this.connection?.close();
     this.connection = undefined;
     await this.cacheWrite;
@@ -257,14 +276,40 @@ export class RuntimeControlProvider implements Provider {
             for (const w of this.liveWaiters.splice(0)) w();
             return;
           }
-          this.logger.warn(`runtime-control: stream lost (${reason}); reconnecting`);
           if (opened) this.attempt = 0;
+          if (this.handoverRequested) {
+            // The server ended this stream on purpose (`reconnect`): connect again now, without reporting STALE.
+            this.handoverRequested = false;
+            this.startHandover();
+            return;
+          }
+          if (this.handoverUntil !== undefined && Date.now() < this.handoverUntil) {
+            // A reconnect during the handover failed (e.g. the draining replica refused it): retry, still READY.
+            this.connected = false;
+            this.scheduleReconnect();
+            return;
+          }
+          this.logger.warn(`runtime-control: stream lost (${reason}); reconnecting`);
           this.markDisconnected(reason);
           this.scheduleReconnect();
         },
       },
       this.options.idleTimeoutMs,
     );
+  }
+
+  private startHandover(): void {
+    this.connected = false;
+    this.attempt = 0;
+    this.handoverUntil = Date.now() + this.options.handoverGraceMs;
+    clearTimeout(this.handoverTimer);
+    this.handoverTimer = setTimeout(() => {
+      this.handoverUntil = undefined;
+      if (!this.connected && !this.closed)
+        this.markDisconnected('the server handed the stream over; no replica took it');
+    }, this.options.handoverGraceMs);
+    this.handoverTimer.unref();
+    this.connect();
   }
 
   private scheduleReconnect(): void {
@@ -283,6 +328,12 @@ export class RuntimeControlProvider implements Provider {
       } else if (m.event === CHANGE) {
         const payload = JSON.parse(m.data) as ChangeFrameData<unknown>;
         changed = this.apply(JSON.stringify(payload.config));
+      } else if (m.event === RECONNECT) {
+        const reason = (JSON.parse(m.data) as Partial<ReconnectFrameData>).reason ?? 'no reason given';
+        this.logger.info(`runtime-control: the server asked to reconnect (${reason}); reconnecting now`);
+        this.handoverRequested = true;
+        this.connection?.close();
+        return;
       } else if (m.event !== READY) {
         return;
       }
@@ -303,6 +354,8 @@ export class RuntimeControlProvider implements Provider {
 
   private markConnected(wasLive: boolean): void {
     this.connected = true;
+    this.handoverUntil = undefined;
+    clearTimeout(this.handoverTimer);
     clearTimeout(this.graceTimer);
     this.graceTimer = undefined;
     for (const w of this.liveWaiters.splice(0)) w();

@@ -26,6 +26,13 @@ export interface ServerConfig {
   readonly reconcileIntervalMs: number;
   readonly sseHeartbeatMs: number;
   /**
+   * On SIGTERM, how long the replica keeps serving with readiness already 503 before it hands its streams over and
+   * closes the listener: the time load balancers need to stop routing here (a few seconds in Kubernetes; 0 locally).
+   */
+  readonly drainDelayMs: number;
+  /** Bound on closing: requests still in flight this long after the listener closed are cut. */
+  readonly shutdownTimeoutMs: number;
+  /**
    * Advertised in OFREP `eventStreams`. Unset: `http://<RC_HOST, or 127.0.0.1 for a wildcard host>:<port>`, never the
    * request's Host header (which a client chooses).
    */
@@ -205,6 +212,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     bodyLimitBytes: integer(env, 'RC_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     reconcileIntervalMs: integer(env, 'RC_RECONCILE_INTERVAL_MS', 5000, 100, 3_600_000),
     sseHeartbeatMs: integer(env, 'RC_SSE_HEARTBEAT_MS', 15_000, 100, 300_000),
+    drainDelayMs: integer(env, 'RC_DRAIN_DELAY_MS', 0, 0, 300_000),
+    shutdownTimeoutMs: integer(env, 'RC_SHUTDOWN_TIMEOUT_MS', 10_000, 100, 300_000),
     publicUrl: publicUrl?.replace(/\/$/, ''),
     maxStreamsPerToken: integer(env, 'RC_MAX_STREAMS_PER_TOKEN', 100, 1, 1_000_000),
     corsOrigins: Object.freeze([...new Set(corsOrigins)]),

@@ -49,6 +49,8 @@ export class SseHub {
   private readonly byToken = new Map<string, Set<Client>>();
   private readonly heartbeat: NodeJS.Timeout;
   private readonly corsOrigins: ReadonlySet<string>;
+  /** Set by `drain`: new streams are refused (503) so clients connect to another replica. */
+  private draining = false;
   private static readonly MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
   constructor(
@@ -69,8 +71,14 @@ export class SseHub {
     return this.byToken.get(tokenId)?.size ?? 0;
   }
 
-  /** Throws 429 RATE_LIMITED when `owner` already holds the most streams allowed; call before taking over a reply. */
+  /**
+   * Throws 503 UNAVAILABLE while draining, 429 RATE_LIMITED when `owner` already holds the most streams allowed;
+   * call before taking over a reply.
+   */
   assertCapacity(owner: StreamOwner | undefined): void {
+    if (this.draining) {
+      throw new AppError('UNAVAILABLE', 'this replica is shutting down; connect again (another replica will answer)');
+    }
     if (owner && this.streamsOf(owner.tokenId) >= this.options.maxStreamsPerToken) {
       throw new AppError(
         'RATE_LIMITED',
@@ -192,7 +200,24 @@ export class SseHub {
     }
   }
 
+  /**
+   * Hands every stream over: sends each `finalFrame` (the `reconnect` frame) and ends it, and refuses streams from
+   * then on. Returns how many streams were open.
+   */
+  drain(finalFrame: string): number {
+    this.draining = true;
+    const clients = [...this.clients];
+    for (const c of clients) {
+      this.send(c, finalFrame);
+      c.closed = true;
+      c.res.end();
+      this.remove(c);
+    }
+    return clients.length;
+  }
+
   close(): void {
+    this.draining = true;
     clearInterval(this.heartbeat);
     for (const c of this.clients) c.res.end();
     this.clients.clear();

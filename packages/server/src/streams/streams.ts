@@ -2,6 +2,7 @@ import {
   changeFrame,
   ofrepRefetchFrame,
   readyFrame,
+  reconnectFrame,
   snapshotFrame,
   type UnleashRefreshFrameData,
   unleashReadyFrame,
@@ -98,6 +99,7 @@ export class Streams implements UnleashHintSink {
    * `ready` tells the provider the stream is live; it refreshes once then, covering hints missed while disconnected.
    */
   openUnleashStream(reply: FastifyReply, environment: string): void {
+    this.hub.assertCapacity(undefined);
     reply.hijack();
     const client = this.hub.open(reply.raw, environment, 'unleash');
     this.hub.send(client, unleashReadyFrame());
@@ -105,6 +107,14 @@ export class Streams implements UnleashHintSink {
 
   sendUnleashHint(hint: UnleashRefreshFrameData): number {
     return this.hub.broadcast('unleash', unleashRefreshFrame(hint));
+  }
+
+  /**
+   * The replica is going away: every stream gets a final `reconnect` frame and ends, so its client connects again at
+   * once (to another replica) rather than waiting out a lost connection; new streams are refused with 503.
+   */
+  drain(reason: string): number {
+    return this.hub.drain(reconnectFrame(reason));
   }
 
   close(): void {

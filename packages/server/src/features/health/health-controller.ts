@@ -4,6 +4,7 @@ import { hashEquals, hashToken } from '../../auth/tokens.js';
 import type { ChangeBus } from '../../bus/change-bus.js';
 import { RedisBus } from '../../bus/redis-bus.js';
 import { AppError } from '../../errors/app-error.js';
+import type { ReplicaLifecycle } from '../../lifecycle/replica-lifecycle.js';
 import type { ServerMetrics } from '../../metrics/metrics.js';
 import type { ReplicaState } from '../../state/replica-state.js';
 import type { Store } from '../../store/store.js';
@@ -43,6 +44,7 @@ export interface HealthRouteDeps {
   bus: ChangeBus;
   state: Pick<ReplicaState, 'revision' | 'brokenRecords'>;
   metrics: Pick<ServerMetrics, 'busDegraded' | 'registry'>;
+  lifecycle: Pick<ReplicaLifecycle, 'draining'>;
   /** RC_METRICS_TOKEN, when /metrics requires one. */
   metricsToken?: string;
 }
@@ -67,11 +69,11 @@ export async function healthController(scope: FastifyInstance, deps: HealthRoute
           ? { kind: changeBus.kind, status: 'ok' as const }
           : { kind: changeBus.kind, status: 'degraded' as const, error: bus.error },
     };
-    const ok = database.status === 'ok';
+    const ok = database.status === 'ok' && !deps.lifecycle.draining;
     // Stored records this replica isolated: it stays ready (everything else is served), but says which and why.
     const unloadable = state.brokenRecords();
     return reply.code(ok ? 200 : 503).send({
-      status: ok ? ('ok' as const) : ('unavailable' as const),
+      status: deps.lifecycle.draining ? ('draining' as const) : ok ? ('ok' as const) : ('unavailable' as const),
       revision: state.revision,
       checks,
       ...(unloadable.length > 0 ? { unloadable: [...unloadable] } : {}),

@@ -6,7 +6,9 @@ const Check = Type.Object({ status: StringEnum(['ok', 'error']), error: Type.Opt
 const readiness = (description: string) =>
   Type.Object(
     {
-      status: StringEnum(['ok', 'unavailable']),
+      status: StringEnum(['ok', 'unavailable', 'draining'], {
+        description: 'draining: the replica is shutting down and takes no new work (503)',
+      }),
       revision: Type.Integer(),
       checks: Type.Object({
         database: Check,
@@ -37,7 +39,8 @@ export const healthSchemas = {
     response: { 200: Type.Object({ status: Type.Literal('ok') }, { description: 'Alive' }) },
   },
   ready: {
-    summary: 'Readiness: 503 only when the database does not answer; a bus outage is reported as degraded',
+    summary:
+      'Readiness: 503 when the database does not answer or the replica is draining (shutting down); a bus outage is reported as degraded',
     response: {
       200: readiness('Ready'),
       503: readiness('Not ready'),
