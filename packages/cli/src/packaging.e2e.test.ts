@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
  * the packed `rctl flags list` against it, and the packed SDK's RuntimeControlProvider through
  * @openfeature/server-sdk. Never skipped; it needs the npm registry.
  */
-const PUBLISHABLE = ['core', 'server', 'sdk', 'cli', 'unleash', 'traffic'];
+const PUBLISHABLE = ['core', 'server', 'sdk', 'cli', 'unleash', 'traffic', 'secrets'];
 const ADMIN_TOKEN = 'packaging-admin-token-0123456789';
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -153,7 +153,7 @@ describe('PACKAGING: the packages work as published (npm pack → install outsid
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
-  it('packs core, server, sdk, cli, unleash and traffic with compiled JavaScript and without tests or test support', () => {
+  it('packs core, server, sdk, cli, unleash, traffic and secrets with compiled JavaScript and without tests or test support', () => {
     assert.deepEqual(packed.map((p) => p.name).sort(), PUBLISHABLE.map((p) => `@runtime-control/${p}`).sort());
     for (const p of packed) {
       assert.ok(p.files.includes('dist/index.js'), `${p.name} has no dist/index.js`);
