@@ -105,8 +105,9 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     );
   });
 
-  const requireAdmin = adminGuard(rt);
-  const requireClient = clientGuard(rt);
+  const guardDeps = { adminToken: rt.adminToken, state: rt.state };
+  const requireAdmin = adminGuard(guardDeps);
+  const requireClient = clientGuard(guardDeps);
 
   await app.register(
     async (scope) => {
@@ -117,7 +118,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
       await tokenController(scope, { tokens: rt.tokens });
       await auditController(scope, { store: rt.store });
       await debugController(scope, { environments: rt.config.environments, state: rt.state, metrics: rt.metrics });
-      await canaryController(scope, rt);
+      await canaryController(scope, { canaries: rt.canaries });
     },
     { prefix: '/api/admin' },
   );
@@ -130,7 +131,18 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     { prefix: '/api/client' },
   );
 
-  await ofrepController(app, rt, requireClient);
+  await ofrepController(
+    app,
+    {
+      config: rt.config,
+      adminToken: rt.adminToken,
+      store: rt.store,
+      state: rt.state,
+      metrics: rt.metrics,
+      sse: rt.sse,
+    },
+    requireClient,
+  );
   await unleashBridgeController(
     app,
     { unleashBridge: rt.unleashBridge, config: rt.config, sse: rt.sse },

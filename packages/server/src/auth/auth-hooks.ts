@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors/app-error.js';
-import type { Runtime } from '../runtime.js';
+import type { ReplicaState } from '../state/replica-state.js';
 import type { Actor } from '../store/store.js';
 import { bindStreamOwner } from '../streams/streams.js';
 import { hashEquals, hashToken, KnownTokenHashes, tokenFromHeaders } from './tokens.js';
@@ -35,7 +35,13 @@ export function tokenActorName(token: { id: string; name: string }): string {
 
 const ACTOR_HEADER_PATTERN = /^[\w .@+-]{1,100}$/;
 
-export function adminGuard(rt: Runtime) {
+/** What the guards use: the root admin token and the live tokens this replica knows. */
+export interface GuardDeps {
+  adminToken: string;
+  state: Pick<ReplicaState, 'tokenByHash'>;
+}
+
+export function adminGuard(rt: GuardDeps) {
   // Hash once at start-up; each request then hashes the presented token once and compares hashes.
   const adminHash = hashToken(rt.adminToken);
   // A hit means this exact token was known before: its hash is reused and compared to the root's by value.
@@ -65,7 +71,7 @@ export function adminGuard(rt: Runtime) {
   };
 }
 
-export function clientGuard(rt: Runtime) {
+export function clientGuard(rt: GuardDeps) {
   const adminHash = hashToken(rt.adminToken);
   // Only client tokens that resolved to a live client token are remembered (never the root admin token), so a hit
   // needs no comparison with the root's hash; the live-token lookup below still runs on every request.
