@@ -12,18 +12,21 @@ export type SecretsErrorCode =
   | 'CAS_REQUIRED'
   | 'SEALED'
   | 'BAD_REQUEST'
+  | 'CONFLICT'
   | 'UNAVAILABLE'
   | 'BAD_RESPONSE'
   | 'KEY_INVALID'
   | 'DECRYPT_FAILED';
+
+export type SecretsBackendName = 'vault' | 'local' | 'kubernetes';
 
 export interface SecretsErrorDetails {
   /** What was attempted: `readMetadata`, `write`, `kubernetesLogin`, ... */
   operation: string;
   /** The secret's path (`devmentor/api-gateway`) or the API path; paths are not secret. */
   path?: string;
-  /** `vault` or `local`. */
-  backend: 'vault' | 'local';
+  /** `vault`, `local` or `kubernetes`. */
+  backend: SecretsBackendName;
   /** The HTTP status Vault answered. */
   status?: number;
   /** Vault's `errors` array, redacted. */
@@ -34,7 +37,7 @@ export class SecretsError extends Error {
   readonly code: SecretsErrorCode;
   readonly operation: string;
   readonly path: string | undefined;
-  readonly backend: 'vault' | 'local';
+  readonly backend: SecretsBackendName;
   readonly status: number | undefined;
   readonly backendErrors: string[];
 

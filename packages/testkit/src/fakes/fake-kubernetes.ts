@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
  * - `external-secrets.io/v1` ExternalSecrets (namespaced) and ClusterSecretStores (cluster), with a `status`
  *   subresource; `v1beta1` is not served (ESO ≥ 0.17), and with `esoInstalled: false` no ESO resource is;
  * - core `v1` Secrets and Pods, `apps/v1` Deployments (with `status`);
- * - GET object, GET list (namespaced or across namespaces; `labelSelector` with `k=v` / `k!=v` / `k` terms),
+ * - GET object (as `PartialObjectMetadata`, metadata only, when the Accept header asks for it), GET list (namespaced or across namespaces; `labelSelector` with `k=v` / `k!=v` / `k` terms),
  *   POST (201; 409 `AlreadyExists`), PUT (409 `Conflict` when `metadata.resourceVersion` is stale; custom resources
  *   refuse a PUT without one with 422), PATCH (`application/merge-patch+json`; `strategic-merge-patch+json` is
  *   applied as a merge patch, which is what it does for the maps used here; a `resourceVersion` in the patch is a
@@ -425,7 +425,18 @@ export class FakeKubernetes {
     }
     const key = name ? keyOf(type, namespace, name) : '';
     const current = name ? this.objects.get(key) : undefined;
-    if (method === 'GET') return current ? this.reply(req, res, 200, current) : notFound();
+    if (method === 'GET') {
+      if (!current) return notFound();
+      // `Accept: application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1`: metadata only, no data or spec.
+      if (/as=PartialObjectMetadata\b/.test(String(req.headers.accept ?? ''))) {
+        return this.reply(req, res, 200, {
+          kind: 'PartialObjectMetadata',
+          apiVersion: 'meta.k8s.io/v1',
+          metadata: current.metadata,
+        });
+      }
+      return this.reply(req, res, 200, current);
+    }
     if (method === 'DELETE') {
       if (!current) return notFound();
       this.remove(type.kind, namespace, name!);
