@@ -6,6 +6,7 @@ import { mapError } from './errors/error-mapper.js';
 import { auditController } from './features/audit/audit-controller.js';
 import { canaryController } from './features/canaries/canary-controller.js';
 import { streamController } from './features/client-stream/stream-controller.js';
+import { consolePlugin } from './features/console/console-plugin.js';
 import { debugController } from './features/debug/debug-controller.js';
 import { evaluatorController } from './features/evaluators/evaluator-controller.js';
 import { flagController } from './features/flags/flag-controller.js';
@@ -160,7 +161,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   await schemaFileController(app);
 
   serveOpenApi(app);
-  app.get('/', { schema: indexRouteSchema }, async () => ({
+  app.get('/api', { schema: indexRouteSchema }, async () => ({
     name: 'Runtime Control',
     version,
     revision: rt.state.revision,
@@ -177,8 +178,10 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
       ready: '/health/ready',
       metrics: '/metrics',
     },
-    console: 'The web console is not built yet; use `rctl` or the API.',
+    console: 'The web console is served at / (sign in with an admin token).',
   }));
+  // The web console at `/` (features/console): its files, and its page for any other GET outside the API.
+  await consolePlugin(app);
 
   // Closing, step 1 (before the listener closes): streams get their `reconnect` frame and end, so they neither hold
   // the close up nor look like a lost connection to their clients. Requests still running when the bound passes

@@ -86,6 +86,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${shownHost}:${port}`;
   print(`Runtime Control listening on ${url} (storage: ${runtime.store.kind}, bus: ${runtime.bus.kind})`);
+  print(`Console: ${url}/ (sign in with an admin token)`);
   const broken = runtime.state.brokenRecords();
   if (broken.length > 0) {
     print(`${broken.length} stored record(s) cannot be loaded and answer as errors until fixed (see /health/ready):`);

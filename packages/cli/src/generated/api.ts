@@ -3926,7 +3926,7 @@ export type paths = {
     patch?: never;
     trace?: never;
   };
-  '/': {
+  '/api': {
     parameters: {
       query?: never;
       header?: never;

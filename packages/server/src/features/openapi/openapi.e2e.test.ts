@@ -24,6 +24,8 @@ const WITH_BODY = new Set([
   'POST /ofrep/v1/evaluate/flags',
   'POST /api/integrations/unleash/webhook',
 ]);
+/** The web console's page and files (features/console): not API, so hidden from the document, and nothing else is. */
+const HIDDEN = ['GET /', 'GET /*'];
 const SSE = ['GET /api/client/stream', 'GET /ofrep/v1/sse', 'GET /api/integrations/unleash/stream'];
 
 describe('OpenAPI document generated from the route schemas', () => {
@@ -55,6 +57,11 @@ describe('OpenAPI document generated from the route schemas', () => {
       const name = `${method} ${url}`;
       const s = schema as Record<string, unknown> | undefined;
       if (!s?.response) problems.push(`${name}: no response schema`);
+      if (s?.hide === true) {
+        if (!HIDDEN.includes(name)) problems.push(`${name}: hidden from the document`);
+        if (operation(method, url)) problems.push(`${name}: hidden, yet in the document`);
+        continue;
+      }
       const params = [...url.matchAll(/:(\w+)/g)].map((m) => m[1]!);
       if (params.length > 0 && !s?.params) problems.push(`${name}: no params schema`);
       if (WITH_BODY.has(name) && !s?.body) problems.push(`${name}: no body schema`);
@@ -80,6 +87,8 @@ describe('OpenAPI document generated from the route schemas', () => {
       }
     }
     assert.deepEqual(problems, []);
+    const hidden = t.app.routeList.filter((r) => (r.schema as { hide?: boolean } | undefined)?.hide === true);
+    assert.deepEqual(hidden.map((r) => `${r.method} ${r.url}`).sort(), HIDDEN);
   });
 
   it('SSE routes declare text/event-stream; the Unleash webhook, health and metrics routes are described', () => {

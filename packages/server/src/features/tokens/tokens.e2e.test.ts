@@ -130,7 +130,7 @@ describe('secrets never leak', () => {
         t.app.inject({ method: 'GET', url: '/api/admin/tokens', headers: t.admin }),
         t.app.inject({ method: 'GET', url: '/api/admin/audit', headers: t.admin }),
         t.app.inject({ method: 'GET', url: '/metrics' }),
-        t.app.inject({ method: 'GET', url: '/' }),
+        t.app.inject({ method: 'GET', url: '/api' }),
         t.app.inject({
           method: 'POST',
           url: '/api/admin/flags',
