@@ -5,13 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { inspect } from 'node:util';
-import { FakeVault } from '@runtime-control/testkit';
+import { eventually, FakeEsoController, FakeKubernetes, FakeVault } from '@runtime-control/testkit';
 import type { SecretBackend } from './backend.js';
+import { bundleStatus, type SecretBundle } from './bundle.js';
 import { SecretsError } from './errors.js';
 import { KubernetesAuth } from './kubernetes-auth.js';
+import { KubernetesSecrets } from './kubernetes-secrets.js';
 import { LocalSecretBackend } from './local-backend.js';
 import type { SecretsLogger } from './logger.js';
 import { encodedForms } from './redact.js';
+import { type RotationState, RotationStepError, Rotator } from './rotation.js';
 import { restoreVersion, writeRotatedValue } from './rotation-write.js';
 import { loadSecretsKey } from './secrets-key.js';
 import { VaultClient } from './vault-client.js';
@@ -80,7 +83,13 @@ function leaks(texts: string[], secrets: string[]): string[] {
 
 describe('SENTINEL: no secret value (or token) in errors, logs or metadata — Vault client and local backend', () => {
   const evidence = new Evidence();
-  const values = { seed: sentinel('seed'), rotated: sentinel('rotated') };
+  const values = {
+    seed: sentinel('seed'),
+    rotated: sentinel('rotated'),
+    clusterSeed: sentinel('cluster-seed'),
+    clusterRotated: sentinel('cluster-rotated'),
+    clusterLater: sentinel('cluster-later'),
+  };
   const consoleLines: string[] = [];
   const originalConsole = { ...console };
   const vault = new FakeVault();
@@ -253,6 +262,152 @@ describe('SENTINEL: no secret value (or token) in errors, logs or metadata — V
       });
     } finally {
       store.close();
+    }
+  });
+
+  it('through rotation and status with Kubernetes and ESO (fakes), with a failure at each rotation step', async () => {
+    const NS = 'devmentor-app';
+    const kube = new FakeKubernetes({ token: 'kube-sentinel-token', rolloutDelayMs: 20 });
+    await kube.listen();
+    const eso = new FakeEsoController({ kubernetes: kube, vault });
+    try {
+      const kv = new VaultKvBackend(
+        new VaultClient({ address: vault.url, token: vault.rootToken, logger: evidence.logger }),
+      );
+      const cluster = new KubernetesSecrets({ apiUrl: kube.url, token: 'kube-sentinel-token' });
+      const bundle: SecretBundle = {
+        service: 'ai-gateway',
+        name: 'app',
+        path: 'devmentor/ai-gateway',
+        properties: { OPENAI_KEY: 'OPENAI_KEY' },
+        externalSecret: { namespace: NS, name: 'ai-gateway' },
+        consumers: [{ namespace: NS, deployment: 'ai-gateway' }],
+        maxAgeSeconds: 60,
+      };
+      vault.writeKubernetesRole('eso', {
+        boundServiceAccountNames: ['external-secrets'],
+        boundServiceAccountNamespaces: ['external-secrets'],
+        audience: 'vault',
+        policies: ['rotate'],
+      });
+      await kv.write(bundle.path, { OPENAI_KEY: values.clusterSeed }, { cas: 0 });
+      kube.apply({
+        apiVersion: 'external-secrets.io/v1',
+        kind: 'ClusterSecretStore',
+        metadata: { name: 'vault' },
+        spec: {
+          provider: {
+            vault: {
+              server: vault.url,
+              path: 'secret',
+              version: 'v2',
+              auth: {
+                kubernetes: {
+                  role: 'eso',
+                  serviceAccountRef: { name: 'external-secrets', namespace: 'external-secrets', audiences: ['vault'] },
+                },
+              },
+            },
+          },
+        },
+      });
+      kube.apply({
+        apiVersion: 'external-secrets.io/v1',
+        kind: 'ExternalSecret',
+        metadata: { name: 'ai-gateway', namespace: NS },
+        spec: {
+          refreshInterval: '1h',
+          secretStoreRef: { name: 'vault', kind: 'ClusterSecretStore' },
+          target: { name: 'ai-gateway' },
+          data: [{ secretKey: 'OPENAI_KEY', remoteRef: { key: bundle.path, property: 'OPENAI_KEY' } }],
+        },
+      });
+      kube.apply({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'ai-gateway', namespace: NS },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: 'ai-gateway' } },
+          template: { metadata: { labels: { app: 'ai-gateway' } } },
+        },
+      });
+      eso.start(20);
+      await eventually(() => kube.get('Secret', NS, 'ai-gateway'), 3000, 'first sync');
+      const progress: RotationState[] = [];
+      const audit: unknown[] = [];
+      const rotator = new Rotator({
+        backend: kv,
+        cluster,
+        pollMs: 20,
+        syncTimeoutMs: 2000,
+        rolloutTimeoutMs: 2000,
+        audit: (e) => audit.push(e),
+        logger: evidence.logger,
+      });
+      const rotate = (value: string, extra: { expectedVersion?: number } = {}) =>
+        rotator.rotate(bundle, {
+          property: 'OPENAI_KEY',
+          value,
+          actor: 'sentinel',
+          onProgress: (p) => progress.push(p),
+          ...extra,
+        });
+      const failedStates: RotationState[] = [];
+      const failing = async (step: string, fn: () => Promise<unknown>) => {
+        const error = (await evidence.failing(step, fn, RotationStepError)) as RotationStepError;
+        failedStates.push(error.state);
+        return error.state;
+      };
+
+      evidence.result(await bundleStatus(bundle, { backend: kv, cluster }));
+      await failing('rotation: write with a stale version', () =>
+        rotate(values.clusterRotated, { expectedVersion: 9 }),
+      );
+      kube.edit('ExternalSecret', NS, 'ai-gateway', (o) => {
+        o.spec = { ...o.spec, refreshInterval: '0s' };
+      });
+      const atForceSync = await failing('rotation: force-sync refused', () => rotate(values.clusterRotated));
+      kube.edit('ExternalSecret', NS, 'ai-gateway', (o) => {
+        o.spec = { ...o.spec, refreshInterval: '1h' };
+      });
+      evidence.result(await bundleStatus(bundle, { backend: kv, cluster }));
+      await rotator.resume(bundle, atForceSync, { onProgress: (p) => progress.push(p) });
+      const sealedRun = rotator.rotate(bundle, {
+        property: 'OPENAI_KEY',
+        value: values.clusterLater,
+        actor: 'sentinel',
+        onProgress: (p) => {
+          progress.push(p);
+          if (p.step === 'force-sync' && p.history.at(-1)?.outcome === 'started') vault.seal();
+        },
+      });
+      await failing('rotation: ESO cannot read a sealed Vault', () => sealedRun);
+      evidence.result(await bundleStatus(bundle, { backend: kv, cluster }));
+      vault.unseal();
+      evidence.result(await bundleStatus(bundle, { backend: kv, cluster }));
+      kube.stallRollouts.add(`${NS}/ai-gateway`);
+      const stalled = await failing('rotation: consumer rollout stalls', () =>
+        rotator.resume(bundle, failedStates.at(-1)!),
+      );
+      evidence.result(await bundleStatus(bundle, { backend: kv, cluster }));
+      kube.stallRollouts.delete(`${NS}/ai-gateway`);
+      evidence.result(await rotator.rollback(bundle, stalled, { actor: 'sentinel' }));
+      evidence.result(await bundleStatus(bundle, { backend: kv, cluster, now: () => Date.now() + 3_600_000 }));
+      evidence.result(await cluster.getSecretMetadata(NS, 'ai-gateway'));
+      evidence.result(await cluster.getExternalSecret(NS, 'ai-gateway'));
+      evidence.results.push(JSON.stringify(progress), JSON.stringify(audit), JSON.stringify(failedStates));
+      assert.deepEqual(
+        failedStates.map((f) => f.error?.step),
+        ['write', 'force-sync', 'wait-synced', 'wait-rollout'],
+      );
+      // The flow did move the values: the Kubernetes Secret holds the restored one (base64, as Kubernetes keeps it).
+      const data = kube.get('Secret', NS, 'ai-gateway')?.data?.OPENAI_KEY;
+      assert.equal(Buffer.from(data ?? '', 'base64').toString('utf8'), values.clusterRotated);
+    } finally {
+      vault.unseal();
+      await eso.stop();
+      await kube.close();
     }
   });
 
