@@ -79,31 +79,39 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   // CORS: only origins listed in RC_CORS_ORIGINS get Access-Control-* headers (none when it is unset); a preflight
   // from one is answered here, before any guard (browsers send no credentials on preflights). SSE streams take the
   // response over and set the header themselves (SseHub.open), by the same list.
+  // Without a listed origin the hook would do nothing, so it is not installed: no hook to run on every request.
   const corsOrigins = new Set(rt.config.corsOrigins);
-  app.addHook('onRequest', async (req, reply) => {
-    const origin = req.headers.origin;
-    if (corsOrigins.size === 0 || typeof origin !== 'string') return;
-    if (!corsOrigins.has(origin)) {
-      reply.header('vary', 'Origin');
-      return;
-    }
-    reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
-    if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
-      return reply
-        .code(204)
-        .header('access-control-allow-methods', 'GET, POST, PUT, PATCH, DELETE')
-        .header('access-control-allow-headers', CORS_ALLOWED_HEADERS)
-        .header('access-control-max-age', '600')
-        .send();
-    }
-    reply.header('access-control-expose-headers', 'ETag, X-RC-Revision');
-  });
+  if (corsOrigins.size > 0) {
+    app.addHook('onRequest', async (req, reply) => {
+      const origin = req.headers.origin;
+      if (typeof origin !== 'string') return;
+      if (!corsOrigins.has(origin)) {
+        reply.header('vary', 'Origin');
+        return;
+      }
+      reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
+      if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
+        return reply
+          .code(204)
+          .header('access-control-allow-methods', 'GET, POST, PUT, PATCH, DELETE')
+          .header('access-control-allow-headers', CORS_ALLOWED_HEADERS)
+          .header('access-control-max-age', '600')
+          .send();
+      }
+      reply.header('access-control-expose-headers', 'ETag, X-RC-Revision');
+    });
+  }
 
-  app.addHook('onResponse', async (req, reply) => {
-    rt.metrics.httpDuration.observe(
-      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+  // A callback hook, not an async one: it runs on every request and needs no promise (metrics/metrics.ts says why
+  // the histogram has its own recorder).
+  app.addHook('onResponse', (req, reply, done) => {
+    rt.metrics.httpDuration.record(
+      req.method,
+      req.routeOptions.url ?? 'unmatched',
+      String(reply.statusCode),
       reply.elapsedTime / 1000,
     );
+    done();
   });
 
   const guardDeps = { adminToken: rt.adminToken, state: rt.state };

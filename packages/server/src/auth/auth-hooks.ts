@@ -71,7 +71,16 @@ export function adminGuard(rt: GuardDeps) {
   };
 }
 
-export function clientGuard(rt: GuardDeps) {
+export interface ClientGuardOptions {
+  /**
+   * Whether the request may become a stream, so the token is bound to it for the per-token stream limit (default
+   * true). Routes that never stream (OFREP evaluation) say false: the binding is a WeakMap entry per request, which
+   * costs as much as the rest of the guard.
+   */
+  streams?: boolean;
+}
+
+export function clientGuard(rt: GuardDeps, { streams = true }: ClientGuardOptions = {}) {
   const adminHash = hashToken(rt.adminToken);
   // Only client tokens that resolved to a live client token are remembered (never the root admin token), so a hit
   // needs no comparison with the root's hash; the live-token lookup below still runs on every request.
@@ -92,6 +101,6 @@ export function clientGuard(rt: GuardDeps) {
     if (cached === undefined) known.remember(token, presented);
     req.clientEnvironment = stored.environment;
     req.clientToken = { id: stored.id, hash: stored.hash };
-    bindStreamOwner(req.raw, { tokenId: stored.id });
+    if (streams) bindStreamOwner(req.raw, { tokenId: stored.id });
   };
 }

@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export type TokenKind = 'admin' | 'client';
@@ -7,8 +8,17 @@ export function generateToken(kind: TokenKind): string {
   return `rc_${kind}_${randomBytes(32).toString('base64url')}`;
 }
 
+// `crypto.hash` digests a string in one call, several times faster than a Hash object for short inputs, with the
+// same digests. It exists from Node 20.12 on; `engines` allows any Node 20, hence the fallback.
+const oneShot = typeof crypto.hash === 'function' ? crypto.hash : undefined;
+
+/** The digest of a string, in `encoding`: one call where Node has it, a Hash object otherwise. */
+export function digestOf(algorithm: 'sha1' | 'sha256', data: string, encoding: 'hex' | 'base64url'): string {
+  return oneShot ? oneShot(algorithm, data, encoding) : createHash(algorithm).update(data).digest(encoding);
+}
+
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return digestOf('sha256', token, 'hex');
 }
 
 /** Compares two SHA-256 hex digests in constant time. */

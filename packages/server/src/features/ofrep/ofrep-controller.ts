@@ -1,13 +1,15 @@
-import { createHash } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { EvaluationContext } from '@openfeature/core';
 import type { FlagType } from '@runtime-control/core';
 import { canonicalJson, isPlainObject } from '@runtime-control/core';
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { clientGuard } from '../../auth/auth-hooks.js';
 import { type StreamKeyDeps, StreamKeys } from '../../auth/stream-keys.js';
+import { digestOf } from '../../auth/tokens.js';
 import type { ServerConfig } from '../../config/config.js';
 import { AppError } from '../../errors/app-error.js';
+import { lazyRequestLogger } from '../../http/request-logger.js';
 import { type ServerMetrics, UNKNOWN_FLAG_LABEL } from '../../metrics/metrics.js';
 import { type Evaluation, evaluateFlag } from '../../state/evaluation.js';
 import type { EnvironmentView, ReplicaState } from '../../state/replica-state.js';
@@ -68,6 +70,24 @@ function ofrepBody(e: Evaluation): Static<typeof OfrepEvaluation> {
   return body;
 }
 
+const ARRAY_INDEX = /^(?:0|[1-9]\d*)$/;
+
+/**
+ * `canonicalJson(context)` (sorted keys, as the ETag has always hashed it), without its per-object copy for the usual
+ * context: flat, keys already in order, none an array index (those an object orders first). Then key order is
+ * already canonical and plain JSON.stringify gives the same text; anything else takes canonicalJson itself.
+ */
+export function canonicalContext(context: EvaluationContext): string {
+  let previous = '';
+  for (const key of Object.keys(context)) {
+    const value = context[key];
+    const flat = value === null || typeof value === 'string' || typeof value === 'boolean' || typeof value === 'number';
+    if (!flat || key <= previous || ARRAY_INDEX.test(key)) return canonicalJson(context);
+    previous = key;
+  }
+  return JSON.stringify(context);
+}
+
 // The flag keys of an environment in key order, once per compiled configuration (a change builds a new map) rather
 // than copied and sorted on every bulk evaluation.
 const sortedKeys = new WeakMap<ReadonlyMap<string, FlagType>, readonly string[]>();
@@ -122,7 +142,11 @@ export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDe
     return base;
   }
 
-  app.post('/ofrep/v1/evaluate/flags/:key', { schema: schemas.single, onRequest: guard }, async (req, reply) => {
+  // The evaluation routes are the hot path: their request logger is made only if something is logged, and their
+  // guard (the same checks as `guard`) does not bind the token for streams, as they never become one.
+  const hot = { onRequest: clientGuard(deps, { streams: false }), childLoggerFactory: lazyRequestLogger };
+
+  app.post('/ofrep/v1/evaluate/flags/:key', { schema: schemas.single, ...hot }, async (req, reply) => {
     const key = req.params.key;
     const parsed = readContext(req.body as unknown);
     if (!parsed.ok) return reply.code(400).send({ key, errorCode: 'INVALID_CONTEXT', errorDetails: parsed.details });
@@ -135,13 +159,13 @@ export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDe
     return reply.send(ofrepBody(e));
   });
 
-  app.post('/ofrep/v1/evaluate/flags', { schema: schemas.bulk, onRequest: guard }, async (req, reply) => {
+  app.post('/ofrep/v1/evaluate/flags', { schema: schemas.bulk, ...hot }, async (req, reply) => {
     const parsed = readContext(req.body as unknown);
     if (!parsed.ok) return reply.code(400).send({ errorCode: 'INVALID_CONTEXT', errorDetails: parsed.details });
     const env = req.clientEnvironment!;
     const view = requireView(env);
     // The result depends only on the environment's configuration and the context: hash both into the ETag.
-    const etag = `"${view.etag}.${createHash('sha1').update(canonicalJson(parsed.context)).digest('base64url').slice(0, 16)}"`;
+    const etag = `"${view.etag}.${digestOf('sha1', canonicalContext(parsed.context), 'base64url').slice(0, 16)}"`;
     reply.header('etag', etag);
     if (req.headers['if-none-match'] === etag) return reply.code(304).send();
     const keys = keysInOrder(view);
