@@ -8,6 +8,7 @@ export * from './flags-file.js';
 export * from './json-logic-rules.js';
 export * from './schemas/flag-schema.js';
 export * from './schemas/platform-file-schema.js';
+export * from './schemas/platform-secrets-schema.js';
 export * from './schemas/schema-helpers.js';
 export * from './stream-frames.js';
 export * from './webhook-secret.js';

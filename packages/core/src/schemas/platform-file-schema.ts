@@ -1,4 +1,5 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { PlatformSecretsSchema } from './platform-secrets-schema.js';
 import { StringEnum } from './schema-helpers.js';
 
 /**
@@ -6,7 +7,8 @@ import { StringEnum } from './schema-helpers.js';
  * section, with descriptions an editor shows. `@runtime-control/traffic` checks a file against it first, then runs
  * the rules across fields (references between sections, unique names, ports that must differ) and builds its model.
  *
- * A new section (e.g. `secrets`) is one more schema here and one more optional property of `PlatformFileSchema`.
+ * A new section is one more schema and one more optional property of `PLATFORM_FILE_SECTIONS` (as `secrets`,
+ * declared in platform-secrets-schema.ts).
  *
  * Annotations besides the standard ones: `patternErrorMessage` and `errorMessage` (understood by VS Code and
  * yaml-language-server) say in words what a pattern or a constraint asks for; the file reader uses them too.
@@ -136,6 +138,11 @@ export const PlatformDeploymentSchema = Type.Object(
   {
     name: Name('Deployment name'),
     labels: LabelsSchema('Pod template labels; a version reaches these pods only if all its labels are here'),
+    container: Type.Optional(
+      Name(
+        'The container that gets env vars from `secrets` bundles (the env patch names it). Default: the Deployment name',
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -277,7 +284,7 @@ export const PlatformEgressSchema = Type.Object(
   { additionalProperties: false, description: 'Approved external hosts and who calls them' },
 );
 
-/** The sections of a platform file. Adding one (e.g. `secrets`) is adding its schema here. */
+/** The sections of a platform file. Adding one is adding its schema here. */
 export const PLATFORM_FILE_SECTIONS = {
   platform: Name('The platform name; used in labels and the dashboard uid'),
   namespaces: Type.Array(PlatformNamespaceSchema, {
@@ -290,6 +297,7 @@ export const PLATFORM_FILE_SECTIONS = {
     description: "Ordered routes of the gateway's VirtualService: Istio uses the first that matches",
   }),
   egress: Type.Optional(PlatformEgressSchema),
+  secrets: Type.Optional(PlatformSecretsSchema),
 } satisfies Record<string, TSchema>;
 
 export const PlatformFileSchema = Type.Object(PLATFORM_FILE_SECTIONS, { additionalProperties: false });
@@ -307,7 +315,7 @@ export function platformFileJsonSchema(): Record<string, unknown> {
     title: 'Runtime Control platform file',
     description:
       'What runs where on the mesh, read by `rctl render`. Checked against this schema first, then across fields ' +
-      '(declared namespaces, services and versions, unique names) and by the troubleshooting checks. See docs/traffic.md.',
+      '(declared namespaces, services and versions, unique names) and by the troubleshooting checks. See docs/traffic.md and docs/secrets.md.',
     ...(JSON.parse(JSON.stringify(PlatformFileSchema)) as Record<string, unknown>),
   };
 }

@@ -271,6 +271,7 @@ describe('parsePlatformFile: shape from the JSON Schema', () => {
       'services',
       'routes',
       'egress',
+      'secrets',
     ]);
     assert.deepEqual(schema.required, ['platform', 'namespaces', 'gateway', 'services', 'routes']);
   });

@@ -80,6 +80,7 @@ const ENTRIES: Record<string, [kind: string, key: string]> = {
   routes: ['route', 'name'],
   approved: ['egress host', 'host'],
   requests: ['egress request', 'host'],
+  bundles: ['bundle', 'name'],
 };
 
 /**
@@ -300,7 +301,132 @@ function crossFieldProblems(p: PlatformFileData): Problem[] {
   for (const [i, r] of (egress.requests ?? []).entries()) {
     serviceRef(r.from, `/egress/requests/${i}/from`, `egress requests[${i}]`);
   }
+  if (p.secrets) secretsProblems(p, report, serviceRef);
   return problems;
+}
+
+/** The namespace of a service as the model resolves it (the first declared namespace by default). */
+function serviceNamespace(p: PlatformFileData, name: string): string {
+  return p.services.find((s) => s.name === name)?.namespace ?? p.namespaces[0]!.name;
+}
+
+/**
+ * Rules of the `secrets` section: services and consumer Deployments that exist, unique names (services, bundles,
+ * the rendered Secrets of one namespace, consumers of one bundle), consumers in the bundle's namespace (a pod reads
+ * Secrets of its own namespace only), one source per env var for each consumer, generator options only on
+ * generated rotations. The classic ESO/Vault mistakes (kv/data paths, refreshInterval 0 with rotation, env no
+ * bundle provides, incomplete store auth) are the secrets package's checks, run after these.
+ */
+function secretsProblems(
+  p: PlatformFileData,
+  report: (path: string, code: string, message: string) => void,
+  serviceRef: (name: string, path: string, what: string) => boolean,
+): void {
+  const secrets = p.secrets!;
+  const deployments = new Map<string, { service: string; namespace: string }>();
+  for (const s of p.services) {
+    for (const d of s.deployments ?? [])
+      deployments.set(d.name, { service: s.name, namespace: serviceNamespace(p, s.name) });
+  }
+  const entries = secrets.services ?? [];
+  entries.forEach((entry, i) => {
+    if (entries.findIndex((e) => e.name === entry.name) !== i) {
+      report(`/secrets/services/${i}/name`, 'DUPLICATE_NAME', `secrets: service "${entry.name}" is listed twice`);
+    }
+  });
+  /** Secret names per namespace → where first declared; env var → bundle, per consumer Deployment. */
+  const secretNames = new Map<string, string>();
+  const envByConsumer = new Map<string, Map<string, string>>();
+  entries.forEach((entry, i) => {
+    const at = `/secrets/services/${i}`;
+    const known = serviceRef(entry.name, `${at}/name`, 'secrets');
+    const namespace = serviceNamespace(p, entry.name);
+    const bundles = entry.bundles ?? [];
+    bundles.forEach((bundle, b) => {
+      const bAt = `${at}/bundles/${b}`;
+      const what = `secrets: bundle "${entry.name}/${bundle.name}"`;
+      if (bundles.findIndex((x) => x.name === bundle.name) !== b) {
+        report(
+          `${bAt}/name`,
+          'DUPLICATE_NAME',
+          `secrets: service "${entry.name}" has two bundles named "${bundle.name}"`,
+        );
+      }
+      const secretName = bundle.secretName ?? `${entry.name}-${bundle.name}`;
+      const nameKey = `${namespace}/${secretName}`;
+      if (secretNames.has(nameKey)) {
+        report(
+          bundle.secretName ? `${bAt}/secretName` : `${bAt}/name`,
+          'DUPLICATE_NAME',
+          `${what}: Secret "${secretName}" in namespace "${namespace}" is already written by bundle "${secretNames.get(nameKey)}"; set secretName`,
+        );
+      } else {
+        secretNames.set(nameKey, `${entry.name}/${bundle.name}`);
+      }
+      const envVars = Object.entries(bundle.properties);
+      envVars.forEach(([property, env], k) => {
+        const first = envVars.findIndex(([, e]) => e === env);
+        if (first !== k) {
+          report(
+            `${bAt}/properties${pointer(property)}`,
+            'DUPLICATE_ENV',
+            `${what}: properties "${envVars[first]![0]}" and "${property}" are both given as env var ${env}`,
+          );
+        }
+      });
+      bundle.consumers.forEach((consumer, c) => {
+        const cAt = `${bAt}/consumers/${c}`;
+        if (bundle.consumers.indexOf(consumer) !== c) {
+          report(cAt, 'DUPLICATE_NAME', `${what}: consumer "${consumer}" is listed twice`);
+          return;
+        }
+        const deployment = deployments.get(consumer);
+        if (!deployment) {
+          const names = [...deployments.keys()];
+          report(
+            cAt,
+            'UNKNOWN_DEPLOYMENT',
+            `${what}: consumer "${consumer}" is not a Deployment under services[].deployments (declared: ${names.join(', ') || 'none'})`,
+          );
+          return;
+        }
+        if (known && deployment.namespace !== namespace) {
+          report(
+            cAt,
+            'NAMESPACE_MISMATCH',
+            `${what}: consumer "${consumer}" runs in namespace "${deployment.namespace}" but the Secret is written to "${namespace}" (a pod reads Secrets of its own namespace only); move the bundle to a service in "${deployment.namespace}"`,
+          );
+          return;
+        }
+        const given = envByConsumer.get(consumer) ?? new Map<string, string>();
+        envByConsumer.set(consumer, given);
+        for (const env of new Set(envVars.map(([, e]) => e))) {
+          const other = given.get(env);
+          if (other !== undefined && other !== `${entry.name}/${bundle.name}`) {
+            report(
+              cAt,
+              'ENV_PROVIDED_TWICE',
+              `${what}: Deployment "${consumer}" already gets env var ${env} from bundle "${other}"; give it from one bundle only`,
+            );
+          } else {
+            given.set(env, `${entry.name}/${bundle.name}`);
+          }
+        }
+      });
+      const rotation = bundle.rotation;
+      if (rotation && rotation.strategy !== 'generated') {
+        for (const option of ['length', 'alphabet'] as const) {
+          if (rotation[option] !== undefined) {
+            report(
+              `${bAt}/rotation/${option}`,
+              'INVALID_VALUE',
+              `${what}: rotation ${option} applies to strategy generated only (this one is ${rotation.strategy})`,
+            );
+          }
+        }
+      }
+    });
+  });
 }
 
 type FileRoute = PlatformFileData['routes'][number];
@@ -335,7 +461,11 @@ function toPlatform(p: PlatformFileData): Platform {
       host: s.host ?? defaultServiceHost(s.name, s.namespace ?? defaultNamespace),
       port: s.port,
       versions: s.versions ?? {},
-      deployments: (s.deployments ?? []).map((d) => ({ name: d.name, labels: d.labels })),
+      deployments: (s.deployments ?? []).map((d) => ({
+        name: d.name,
+        labels: d.labels,
+        container: d.container ?? d.name,
+      })),
     })),
     routes: p.routes.map((r) => ({
       name: r.name,
@@ -367,5 +497,6 @@ function toPlatform(p: PlatformFileData): Platform {
         ...(r.port !== undefined ? { port: r.port } : {}),
       })),
     },
+    ...(p.secrets ? { secrets: p.secrets } : {}),
   };
 }

@@ -4,7 +4,13 @@
  * order so a JSON Pointer built from indices (`/routes/2`) leads back to the line a problem came from.
  */
 
-import type { EGRESS_PROTOCOLS, MTLS_MODES, OUTBOUND_POLICIES, STRING_MATCH_KINDS } from '@runtime-control/core';
+import type {
+  EGRESS_PROTOCOLS,
+  MTLS_MODES,
+  OUTBOUND_POLICIES,
+  PlatformSecretsData,
+  STRING_MATCH_KINDS,
+} from '@runtime-control/core';
 
 // The enumerations are declared once, with the platform file's JSON Schema (core's platform-file-schema.ts).
 export { EGRESS_PROTOCOLS, MTLS_MODES, OUTBOUND_POLICIES, STRING_MATCH_KINDS } from '@runtime-control/core';
@@ -46,6 +52,8 @@ export interface PlatformDeployment {
   name: string;
   /** Pod template labels; a subset reaches these pods only if all its labels are here. */
   labels: Labels;
+  /** The container that gets env vars from secrets bundles; default the Deployment name. */
+  container: string;
 }
 
 export interface PlatformService {
@@ -124,6 +132,11 @@ export interface Platform {
   services: PlatformService[];
   routes: PlatformRoute[];
   egress: PlatformEgress;
+  /**
+   * The `secrets` section as written (checked across fields: services, consumers, names, env vars); rendered and
+   * checked by `@runtime-control/secrets`, which applies its defaults.
+   */
+  secrets?: PlatformSecretsData;
 }
 
 /** Value of the label `istio-injection` that enables automatic sidecar injection. */
