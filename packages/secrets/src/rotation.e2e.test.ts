@@ -215,13 +215,17 @@ describe('Rotator + bundleStatus against FakeVault, FakeKubernetes (client-node)
       });
       const status = await bundleStatus(bundle, { backend, cluster });
       assert.match(status.state, /^error: SEALED/);
+      // Vault back, ESO not yet retried (paused): the ExternalSecret's own error is the state.
+      await eso.stop();
+      vault.unseal();
+      assert.equal(
+        (await bundleStatus(bundle, { backend, cluster })).state,
+        'error: SecretSyncedError: could not get secret data from provider',
+      );
     } finally {
       vault.unseal();
+      eso.start(25);
     }
-    assert.equal(
-      (await bundleStatus(bundle, { backend, cluster })).state,
-      'error: SecretSyncedError: could not get secret data from provider',
-    );
     assert.ok(failed);
     assert.equal(failed.version, 4);
     const resumed = await rotator().resume(bundle, failed);
