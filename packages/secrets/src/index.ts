@@ -9,6 +9,7 @@ export * from './local-backend.js';
 export * from './logger.js';
 export * from './paths.js';
 export * from './redact.js';
+export * from './render/index.js';
 export * from './rotation.js';
 export * from './rotation-write.js';
 export * from './secrets-key.js';
