@@ -4,7 +4,7 @@ import type { FlagType } from '@runtime-control/core';
 import { canonicalJson, isPlainObject } from '@runtime-control/core';
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { clientGuard } from '../../auth/auth-hooks.js';
+import { clientGuardHook } from '../../auth/auth-hooks.js';
 import { type StreamKeyDeps, StreamKeys } from '../../auth/stream-keys.js';
 import { digestOf } from '../../auth/tokens.js';
 import type { ServerConfig } from '../../config/config.js';
@@ -143,31 +143,41 @@ export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDe
   }
 
   // The evaluation routes are the hot path: their request logger is made only if something is logged, and their
-  // guard (the same checks as `guard`) does not bind the token for streams, as they never become one.
-  const hot = { onRequest: clientGuard(deps, { streams: false }), childLoggerFactory: lazyRequestLogger };
+  // guard (the same checks as `guard`) is a callback hook that does not bind the token for streams (they never become
+  // one). Their handlers are synchronous for the same reason: no promise per request.
+  const hot = { onRequest: clientGuardHook(deps, { streams: false }), childLoggerFactory: lazyRequestLogger };
 
-  app.post('/ofrep/v1/evaluate/flags/:key', { schema: schemas.single, ...hot }, async (req, reply) => {
+  app.post('/ofrep/v1/evaluate/flags/:key', { schema: schemas.single, ...hot }, (req, reply) => {
     const key = req.params.key;
     const parsed = readContext(req.body as unknown);
-    if (!parsed.ok) return reply.code(400).send({ key, errorCode: 'INVALID_CONTEXT', errorDetails: parsed.details });
+    if (!parsed.ok) {
+      reply.code(400).send({ key, errorCode: 'INVALID_CONTEXT', errorDetails: parsed.details });
+      return;
+    }
     const env = req.clientEnvironment!;
     const view = requireView(env);
     const e = evaluateFlag(view, key, parsed.context);
     countEvaluation(env, view, e);
-    if (e.errorCode === 'FLAG_NOT_FOUND') return reply.code(404).send(ofrepErrorBody(e, e.errorCode));
-    if (e.errorCode) return reply.code(400).send(ofrepErrorBody(e, e.errorCode));
-    return reply.send(ofrepBody(e));
+    if (e.errorCode === 'FLAG_NOT_FOUND') reply.code(404).send(ofrepErrorBody(e, e.errorCode));
+    else if (e.errorCode) reply.code(400).send(ofrepErrorBody(e, e.errorCode));
+    else reply.send(ofrepBody(e));
   });
 
-  app.post('/ofrep/v1/evaluate/flags', { schema: schemas.bulk, ...hot }, async (req, reply) => {
+  app.post('/ofrep/v1/evaluate/flags', { schema: schemas.bulk, ...hot }, (req, reply) => {
     const parsed = readContext(req.body as unknown);
-    if (!parsed.ok) return reply.code(400).send({ errorCode: 'INVALID_CONTEXT', errorDetails: parsed.details });
+    if (!parsed.ok) {
+      reply.code(400).send({ errorCode: 'INVALID_CONTEXT', errorDetails: parsed.details });
+      return;
+    }
     const env = req.clientEnvironment!;
     const view = requireView(env);
     // The result depends only on the environment's configuration and the context: hash both into the ETag.
     const etag = `"${view.etag}.${digestOf('sha1', canonicalContext(parsed.context), 'base64url').slice(0, 16)}"`;
     reply.header('etag', etag);
-    if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+    if (req.headers['if-none-match'] === etag) {
+      reply.code(304).send();
+      return;
+    }
     const keys = keysInOrder(view);
     const flags: Static<typeof OfrepEvaluation>[] = new Array(keys.length);
     for (let i = 0; i < keys.length; i++) {
@@ -175,7 +185,7 @@ export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDe
       countEvaluation(env, view, e);
       flags[i] = ofrepBody(e);
     }
-    return reply.send({
+    reply.send({
       flags,
       metadata: { revision: view.revision },
       eventStreams: [
