@@ -29,11 +29,11 @@ async function main(): Promise<void> {
   const { token } = (await res.json()) as { token: string };
 
   const apiGateway = await buildApiGateway({
-    ...createServiceProvider({ url: server.url, token }),
+    ...createServiceProvider({ url: server.url, token, appName: 'api-gateway' }),
     logger: { level: 'warn' },
   });
   const aiGateway = await buildAiGateway({
-    ...createServiceProvider({ url: server.url, token }),
+    ...createServiceProvider({ url: server.url, token, appName: 'ai-gateway' }),
     logger: { level: 'warn' },
   });
   const apiUrl = await apiGateway.listen({ port: port + 1, host: HOST });

@@ -68,8 +68,8 @@ describe('DevMentor on Runtime Control (acceptance)', () => {
       print: () => {},
     });
     token = (await admin('POST', '/api/admin/tokens', { kind: 'client', environment: 'development' }))?.token as string;
-    const api = createServiceProvider({ url: server.url, token });
-    const ai = createServiceProvider({ url: server.url, token });
+    const api = createServiceProvider({ url: server.url, token, appName: 'api-gateway' });
+    const ai = createServiceProvider({ url: server.url, token, appName: 'ai-gateway' });
     services.push(api, ai);
     apiGateway = await buildApiGateway(api);
     apiUrl = await apiGateway.listen({ port: 0, host: '127.0.0.1' });
@@ -179,5 +179,18 @@ describe('DevMentor on Runtime Control (acceptance)', () => {
     assert.match(aiMetrics, /openfeature_evaluations_total\{flag_key="ai-safety-pii"/, 'the fast path is counted');
     assert.match(aiMetrics, /openfeature_evaluations_total\{flag_key="ai-provider-openai-enabled"/);
     assert.match(aiMetrics, /runtime_config_fallbacks_total/);
+  });
+
+  it('the clients view lists both services: app, SDK, environment, token and the latest revision', async () => {
+    const view = (await admin('GET', '/api/admin/clients')) as {
+      clients: { app: string | null; agent: string | null; kind: string; environment: string; upToDate: boolean }[];
+    };
+    const apps = view.clients.filter((c) => c.kind === 'sdk').map((c) => c.app);
+    assert.deepEqual([...apps].sort(), ['ai-gateway', 'api-gateway']);
+    for (const c of view.clients.filter((c) => c.kind === 'sdk')) {
+      assert.equal(c.environment, 'development');
+      assert.match(c.agent ?? '', /^runtime-control-sdk\/\d+\.\d+\.\d+ node\/\d+/);
+      assert.equal(c.upToDate, true);
+    }
   });
 });

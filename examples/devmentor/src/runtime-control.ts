@@ -12,7 +12,13 @@ export interface ServiceProvider {
  * One service's connection to Runtime Control. The PrometheusHook is handed to the provider (not to a client) so
  * that evaluations on the fast path (`provider.flags`) and through the OpenFeature client are counted alike.
  */
-export function createServiceProvider(options: { url: string; token: string; cachePath?: string }): ServiceProvider {
+export function createServiceProvider(options: {
+  url: string;
+  token: string;
+  /** The service's name in the control plane's clients view (`rctl clients`). */
+  appName: string;
+  cachePath?: string;
+}): ServiceProvider {
   const registry = new Registry();
   const provider = new RuntimeControlProvider({ ...options, metrics: new PrometheusHook({ registry }) });
   return { provider, registry };

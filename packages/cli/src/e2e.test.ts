@@ -81,6 +81,41 @@ describe('rctl against the real server', () => {
     return (body as { environments: Record<string, { state: string }> }).environments[env]?.state;
   }
 
+  it('clients lists a connected service with its app name, environment and token; --env filters; --json parses', async () => {
+    const created = await admin('POST', '/api/admin/tokens', {
+      kind: 'client',
+      environment: 'development',
+      name: 'cli-clients-test',
+    });
+    const token = (created.body as { token: string }).token;
+    const controller = new AbortController();
+    const stream = await fetch(`${server.url}/api/client/stream`, {
+      headers: { authorization: `Bearer ${token}`, 'x-rc-app': 'project-service', 'x-rc-instance': 'pod-1/7' },
+      signal: controller.signal,
+    });
+    assert.equal(stream.status, 200);
+    try {
+      const table = await rctl(['clients']);
+      assert.equal(table.code, 0, table.stderr);
+      assert.match(table.stdout, /^APP\s+INSTANCE\s+SDK\s+STREAM\s+ENVIRONMENT\s+TOKEN/m);
+      assert.match(table.stdout, /project-service\s+pod-1\/7\s+\S+\s+sdk\s+development\s+cli-clients-test/);
+      assert.match(table.stdout, /replicas: .*\(1 connection, live\)/);
+      const filtered = await rctl(['clients', '--env', 'production']);
+      assert.equal(filtered.code, 0, filtered.stderr);
+      assert.match(filtered.stdout, /no clients connected/);
+      const json = await rctl(['clients', '--app', 'project-service', '--json']);
+      const view = JSON.parse(json.stdout) as { clients: { app: string; upToDate: boolean }[] };
+      assert.deepEqual(
+        view.clients.map((c) => [c.app, c.upToDate]),
+        [['project-service', true]],
+      );
+      const bad = await rctl(['clients', 'extra']);
+      assert.equal(bad.code, 2, 'a stray argument is a usage error');
+    } finally {
+      controller.abort();
+    }
+  });
+
   it('seed creates every flag and evaluator the first time', async () => {
     const run = await rctl(['seed', FLAGS_FILE]);
     assert.equal(run.code, 0, run.stderr);

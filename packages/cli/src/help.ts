@@ -8,6 +8,7 @@ Commands:
   flags ...          list, show, enable, disable, override and roll out flags
   eval KEY --env E   evaluate one flag for a context
   tokens ...         create, list and revoke API tokens
+  clients            who is connected: each service's streams, environment, token and revision
   canary ...         start, follow, pause, resume, promote and abort canary rollouts
   router             start the local router (weighted v1/v2 proxy with Istio metrics) in this process
   render FILE        check a platform file, write its Istio manifests and dashboard (--out DIR; local)

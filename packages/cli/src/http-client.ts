@@ -109,6 +109,7 @@ export type CreatedToken = ResponseBody<'/api/admin/tokens', 'post', 201>;
 export type CreateTokenRequest = RequestBody<'/api/admin/tokens', 'post'>;
 /** `GET /api/admin/integrations/unleash`. */
 export type UnleashBridgeStatus = ResponseBody<'/api/admin/integrations/unleash', 'get', 200>;
+export type ClientsView = ResponseBody<'/api/admin/clients', 'get', 200>;
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 /** The methods the API serves at `path` (a path template of the OpenAPI document). */
@@ -286,6 +287,15 @@ export class AdminClient {
 
   async revokeToken(id: string): Promise<void> {
     await this.call('/api/admin/tokens/{id}', 'delete', { id });
+  }
+
+  /** Who is connected, on every replica (`GET /api/admin/clients`). */
+  async listClients(filter: { environment?: string; app?: string } = {}): Promise<ClientsView> {
+    const query = new URLSearchParams();
+    if (filter.environment !== undefined) query.set('environment', filter.environment);
+    if (filter.app !== undefined) query.set('app', filter.app);
+    const suffix = query.size > 0 ? `?${query}` : '';
+    return (await this.request('GET', `/api/admin/clients${suffix}`)).body as ClientsView;
   }
 
   async unleashBridgeStatus(): Promise<UnleashBridgeStatus> {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { runCanary } from './commands/canary.js';
+import { runClients } from './commands/clients.js';
 import { runEval } from './commands/eval.js';
 import { runFlags } from './commands/flags.js';
 import { runRender } from './commands/render.js';
@@ -76,6 +77,8 @@ export async function main(argv: string[], io: CliIo, options: MainOptions = {})
         return await runEval(rest, io, out);
       case 'tokens':
         return await runTokens(rest, io, out);
+      case 'clients':
+        return await runClients(rest, io, out);
       case 'canary':
         return await runCanary(rest, io, out);
       case 'router':

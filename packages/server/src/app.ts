@@ -5,6 +5,7 @@ import { AppError } from './errors/app-error.js';
 import { mapError } from './errors/error-mapper.js';
 import { auditController } from './features/audit/audit-controller.js';
 import { canaryController } from './features/canaries/canary-controller.js';
+import { clientsController } from './features/clients/clients-controller.js';
 import { streamController } from './features/client-stream/stream-controller.js';
 import { consolePlugin } from './features/console/console-plugin.js';
 import { debugController } from './features/debug/debug-controller.js';
@@ -128,6 +129,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
       await auditController(scope, { store: rt.store });
       await debugController(scope, { environments: rt.config.environments, state: rt.state, metrics: rt.metrics });
       await canaryController(scope, { canaries: rt.canaries });
+      await clientsController(scope, { clients: rt.clients });
     },
     { prefix: '/api/admin' },
   );
@@ -204,6 +206,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   });
   app.addHook('onClose', async () => {
     clearTimeout(cutInFlight);
+    await rt.clients.close();
     rt.unleashBridge.close();
     rt.sse.close();
     rt.sync.close();

@@ -7,6 +7,7 @@ import { InProcessBus } from './bus/in-process-bus.js';
 import { RedisBus } from './bus/redis-bus.js';
 import type { ServerConfig } from './config/config.js';
 import { CanaryService } from './features/canaries/canary-service.js';
+import { ClientsService } from './features/clients/clients-service.js';
 import { EvaluatorService } from './features/evaluators/evaluator-service.js';
 import { FlagService } from './features/flags/flag-service.js';
 import { TokenService } from './features/tokens/token-service.js';
@@ -138,6 +139,11 @@ export async function createRuntime(config: ServerConfig, options: RuntimeOption
     logger.child({ component: 'unleash-bridge' }),
   );
   unleashBridge.start();
+  const clients = new ClientsService(store, sse, state, logger.child({ component: 'clients' }), {
+    replicaId: config.replicaId,
+    reportIntervalMs: config.presenceIntervalMs,
+  });
+  clients.start();
   return {
     config,
     adminToken,
@@ -154,5 +160,6 @@ export async function createRuntime(config: ServerConfig, options: RuntimeOption
     tokens: new TokenService(store, sync, config.environments),
     canaries: new CanaryService(config, store, metrics.registry, logger.child({ component: 'canary' })),
     unleashBridge,
+    clients,
   };
 }

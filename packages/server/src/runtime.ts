@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ChangeBus } from './bus/change-bus.js';
 import type { ServerConfig } from './config/config.js';
 import type { CanaryService } from './features/canaries/canary-service.js';
+import type { ClientsService } from './features/clients/clients-service.js';
 import type { EvaluatorService } from './features/evaluators/evaluator-service.js';
 import type { FlagService } from './features/flags/flag-service.js';
 import type { TokenService } from './features/tokens/token-service.js';
@@ -32,5 +33,7 @@ export interface Runtime {
   evaluators: EvaluatorService;
   tokens: TokenService;
   canaries: CanaryService;
+  /** Who is connected, on every replica. */
+  clients: ClientsService;
   unleashBridge: UnleashBridgeService;
 }

@@ -2902,6 +2902,84 @@ export type paths = {
     patch?: never;
     trace?: never;
   };
+  '/api/admin/clients': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Who is connected: every stream on every replica (app, instance, SDK, environment, token, revision) */
+    get: {
+      parameters: {
+        query?: {
+          environment?: string;
+          app?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Clients, newest connection first */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              clients: components['schemas']['ConnectedClient'][];
+              replicas: {
+                id: string;
+                /** @description The replica that answered (its clients are listed live) */
+                self: boolean;
+                /** @description When the report was made (other replicas report every RC_PRESENCE_INTERVAL_MS) */
+                reportedAt: string;
+                connections: number;
+                /** @description Connections left out of the report (over the per-replica cap) */
+                truncated: number;
+              }[];
+            };
+          };
+        };
+        /** @description Invalid input (VALIDATION_FAILED, INVALID_TARGETING, MALFORMED_JSON, …; `path` names the field) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing, unknown or revoked token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Wrong token kind */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/client/snapshot': {
     parameters: {
       query?: never;
@@ -4126,6 +4204,31 @@ export type components = {
         relay: number;
       };
       clients: number;
+    };
+    ConnectedClient: {
+      /** @description The replica the client is connected to */
+      replica: string;
+      /**
+       * @description sdk: client stream (RuntimeControlProvider); ofrep: OFREP SSE; unleash: Unleash bridge stream
+       * @enum {string}
+       */
+      kind: 'sdk' | 'ofrep' | 'unleash';
+      app: string | null;
+      instance: string | null;
+      agent: string | null;
+      environment: string;
+      token: {
+        id: string | null;
+        name: string | null;
+      };
+      /** @description ISO time the stream opened */
+      connectedSince: string;
+      /** @description The last revision of its environment this stream was sent (null for the Unleash bridge) */
+      lastRevision: number | null;
+      /** @description The environment revision the reporting replica serves */
+      environmentRevision: number | null;
+      /** @description lastRevision ≥ the revision the environment is at now (null for the Unleash bridge) */
+      upToDate: boolean | null;
     };
   };
   responses: never;

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { FlagdCore } from '@openfeature/flagd-core';
 import {
   type EvaluationContext,
@@ -30,6 +32,11 @@ export interface RuntimeControlProviderOptions {
   url: string;
   /** A client token (scoped to one environment). */
   token: string;
+  /**
+   * This service's name, shown in the server's clients view (`rctl clients`); default `OTEL_SERVICE_NAME`, else
+   * `npm_package_name`. The instance is shown as `<hostname>/<pid>`.
+   */
+  appName?: string;
   /** Keep the last snapshot on disk so a restart during an outage starts from it instead of code defaults. */
   cachePath?: string;
   /** How long a lost stream stays STALE before the provider reports ERROR (default 5 s, as flagd). */
@@ -58,6 +65,25 @@ type Lifecycle = 'NOT_READY' | 'READY' | 'STALE' | 'ERROR' | 'FATAL';
 type Source = 'none' | 'cache' | 'live';
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** `runtime-control-sdk/<version> node/<version>`: what the server's clients view shows as this SDK. */
+const USER_AGENT = (() => {
+  let version = 'unknown';
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    version = pkg.version ?? version;
+  } catch {
+    // Bundled without its package.json: the version is only informative.
+  }
+  return `runtime-control-sdk/${version} node/${process.versions.node}`;
+})();
+
+/** Header values must be printable ASCII; anything else is replaced so a name never breaks the request. */
+function headerValue(value: string): string {
+  return value.replace(/[^\x20-\x7e]/g, '?').slice(0, 120);
+}
 const PROVIDER_NAME = 'runtime-control';
 
 /**
@@ -251,7 +277,13 @@ export class RuntimeControlProvider implements Provider {
 
   private connect(): void {
     if (this.closed) return;
-    const headers: Record<string, string> = { authorization: `Bearer ${this.config.token}` };
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.config.token}`,
+      'user-agent': USER_AGENT,
+      'x-rc-instance': headerValue(`${hostname()}/${process.pid}`),
+    };
+    const app = this.config.appName ?? process.env.OTEL_SERVICE_NAME ?? process.env.npm_package_name;
+    if (app) headers['x-rc-app'] = headerValue(app);
     if (this.revision !== undefined) headers['last-event-id'] = String(this.revision);
     const url = `${this.config.url.replace(/\/$/, '')}/api/client/stream`;
     let opened = false;

@@ -32,6 +32,8 @@ export interface ServerConfig {
   readonly drainDelayMs: number;
   /** Bound on closing: requests still in flight this long after the listener closed are cut. */
   readonly shutdownTimeoutMs: number;
+  /** How often a replica writes its report of connected clients for the others (`GET /api/admin/clients`). */
+  readonly presenceIntervalMs: number;
   /**
    * Advertised in OFREP `eventStreams`. Unset: `http://<RC_HOST, or 127.0.0.1 for a wildcard host>:<port>`, never the
    * request's Host header (which a client chooses).
@@ -214,6 +216,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sseHeartbeatMs: integer(env, 'RC_SSE_HEARTBEAT_MS', 15_000, 100, 300_000),
     drainDelayMs: integer(env, 'RC_DRAIN_DELAY_MS', 0, 0, 300_000),
     shutdownTimeoutMs: integer(env, 'RC_SHUTDOWN_TIMEOUT_MS', 10_000, 100, 300_000),
+    presenceIntervalMs: integer(env, 'RC_PRESENCE_INTERVAL_MS', 10_000, 100, 600_000),
     publicUrl: publicUrl?.replace(/\/$/, ''),
     maxStreamsPerToken: integer(env, 'RC_MAX_STREAMS_PER_TOKEN', 100, 1, 1_000_000),
     corsOrigins: Object.freeze([...new Set(corsOrigins)]),

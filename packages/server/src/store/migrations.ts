@@ -147,6 +147,26 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX canary_decisions_run_idx ON canary_decisions (service, run_id, id);
     `,
   },
+  {
+    version: 3,
+    name: 'replica presence',
+    // Each replica's report of the clients connected to it, so that any replica can list every client. Not part of
+    // the revision stream; a row whose replica stopped reporting expires.
+    sqlite: `
+      CREATE TABLE replica_presence (
+        replica_id TEXT PRIMARY KEY,
+        report TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+    `,
+    postgres: `
+      CREATE TABLE replica_presence (
+        replica_id text PRIMARY KEY,
+        report jsonb NOT NULL,
+        expires_at bigint NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Arbitrary but fixed: every replica must contend for the same advisory lock (advisory locks are per database). */

@@ -23,6 +23,7 @@ import {
   auditLimit,
   checkRevision,
   copyJson,
+  isJsonObject,
   isoTime,
   jsonOrNull,
   readStoredFlag,
@@ -275,6 +276,28 @@ export class PostgresStore implements Store {
       [revision],
     );
     return rows.map((r) => ({ revision: Number(r.revision), entityType: r.entity_type, entityKey: r.entity_key }));
+  }
+
+  async putPresence(replicaId: string, report: JsonObject, expiresAt: number): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO replica_presence (replica_id, report, expires_at) VALUES ($1, $2, $3)
+       ON CONFLICT (replica_id) DO UPDATE SET report = excluded.report, expires_at = excluded.expires_at`,
+      [replicaId, JSON.stringify(report), expiresAt],
+    );
+  }
+
+  async listPresence(now: number): Promise<{ replicaId: string; report: JsonObject }[]> {
+    await this.pool.query('DELETE FROM replica_presence WHERE expires_at <= $1', [now]);
+    const { rows } = await this.pool.query<{ replica_id: string; report: unknown }>(
+      'SELECT replica_id, report FROM replica_presence ORDER BY replica_id',
+    );
+    return rows.flatMap((r) =>
+      isJsonObject(r.report) ? [{ replicaId: r.replica_id, report: r.report as JsonObject }] : [],
+    );
+  }
+
+  async deletePresence(replicaId: string): Promise<void> {
+    await this.pool.query('DELETE FROM replica_presence WHERE replica_id = $1', [replicaId]);
   }
 
   async listCanaries(): Promise<StoredCanary[]> {

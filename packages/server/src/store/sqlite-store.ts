@@ -25,6 +25,7 @@ import {
   copyJson,
   isoTime,
   jsonOrNull,
+  parsePresenceReport,
   parseStoredJson,
   readStoredFlag,
   tokenMetadata,
@@ -255,6 +256,29 @@ export class SqliteStore implements Store {
       'SELECT revision, entity_type, entity_key FROM audit WHERE revision > ? ORDER BY revision',
     ).all(revision) as Pick<AuditRow, 'revision' | 'entity_type' | 'entity_key'>[];
     return rows.map((r) => ({ revision: r.revision, entityType: r.entity_type, entityKey: r.entity_key }));
+  }
+
+  async putPresence(replicaId: string, report: JsonObject, expiresAt: number): Promise<void> {
+    this.statement(
+      `INSERT INTO replica_presence (replica_id, report, expires_at) VALUES (?, ?, ?)
+       ON CONFLICT (replica_id) DO UPDATE SET report = excluded.report, expires_at = excluded.expires_at`,
+    ).run(replicaId, JSON.stringify(report), expiresAt);
+  }
+
+  async listPresence(now: number): Promise<{ replicaId: string; report: JsonObject }[]> {
+    this.statement('DELETE FROM replica_presence WHERE expires_at <= ?').run(now);
+    const rows = this.statement('SELECT replica_id, report FROM replica_presence ORDER BY replica_id').all() as {
+      replica_id: string;
+      report: string;
+    }[];
+    return rows.flatMap((r) => {
+      const report = parsePresenceReport(r.report);
+      return report ? [{ replicaId: r.replica_id, report }] : [];
+    });
+  }
+
+  async deletePresence(replicaId: string): Promise<void> {
+    this.statement('DELETE FROM replica_presence WHERE replica_id = ?').run(replicaId);
   }
 
   async listCanaries(): Promise<StoredCanary[]> {

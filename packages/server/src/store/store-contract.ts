@@ -485,6 +485,40 @@ export function runStoreContract(name: string, open: () => Promise<Store>, clean
       });
     });
 
+    describe('replica presence', () => {
+      it('keeps one report per replica, replaces it, expires it by time and deletes it', async () => {
+        const now = Date.now();
+        assert.deepEqual(await store.listPresence(now), []);
+        await store.putPresence('replica-a', { clients: [{ app: 'api-gateway' }] }, now + 30_000);
+        await store.putPresence('replica-b', { clients: [] }, now + 1_000);
+        await store.putPresence('replica-a', { clients: [{ app: 'ai-gateway' }] }, now + 30_000);
+        assert.deepEqual(await store.listPresence(now), [
+          { replicaId: 'replica-a', report: { clients: [{ app: 'ai-gateway' }] } },
+          { replicaId: 'replica-b', report: { clients: [] } },
+        ]);
+        assert.deepEqual(
+          (await store.listPresence(now + 5_000)).map((p) => p.replicaId),
+          ['replica-a'],
+          'a replica that stopped reporting expires',
+        );
+        assert.deepEqual(
+          (await store.listPresence(now)).map((p) => p.replicaId),
+          ['replica-a'],
+          'expired rows were deleted, not only hidden',
+        );
+        await store.deletePresence('replica-a');
+        await store.deletePresence('replica-never-seen');
+        assert.deepEqual(await store.listPresence(now), []);
+      });
+
+      it('presence writes do not move the revision or write audit records', async () => {
+        const before = await store.currentRevision();
+        await store.putPresence('replica-a', { clients: [] }, Date.now() + 10_000);
+        assert.equal(await store.currentRevision(), before);
+        assert.deepEqual(await store.queryAudit({}), []);
+      });
+    });
+
     describe('canaries', () => {
       const state = (phase: string, weight: number) => ({ service: 'ai-gateway', runId: 'run-1', phase, weight });
       const decision = (runId: string, action: string) => ({

@@ -1,4 +1,4 @@
-import type { Flag } from '@runtime-control/core';
+import type { Flag, JsonObject } from '@runtime-control/core';
 import { AppError } from '../errors/app-error.js';
 import type { StoredToken, WriteOptions } from './store.js';
 
@@ -58,6 +58,16 @@ export function parseStoredJson(text: string): { ok: true; value: unknown } | { 
   } catch {
     return { ok: false, problem: 'the stored definition is not valid JSON' };
   }
+}
+
+export function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A presence report as stored (JSON text), or undefined when the row is not a JSON object (it is skipped). */
+export function parsePresenceReport(text: string): JsonObject | undefined {
+  const parsed = parseStoredJson(text);
+  return parsed.ok && isJsonObject(parsed.value) ? (parsed.value as JsonObject) : undefined;
 }
 
 /**

@@ -157,6 +157,14 @@ export interface Store {
   ): Promise<StoredCanary>;
   /** A run's decisions, oldest first; the newest `limit` (default 1000) when there are more. */
   listCanaryDecisions(service: string, runId: string, limit?: number): Promise<JsonObject[]>;
+  /**
+   * Replaces this replica's presence report (who is connected to it), valid until `expiresAt` (epoch ms). Reports
+   * are JSON objects the clients feature writes and reads; the store keeps them as they are.
+   */
+  putPresence(replicaId: string, report: JsonObject, expiresAt: number): Promise<void>;
+  /** Every report not expired at `now`, by replica id; expired rows are deleted on the way. */
+  listPresence(now: number): Promise<{ replicaId: string; report: JsonObject }[]>;
+  deletePresence(replicaId: string): Promise<void>;
   /** Entities changed after `revision`, oldest first; used by replicas to catch up. */
   changesSince(revision: number): Promise<{ revision: number; entityType: EntityType; entityKey: string }[]>;
 }

@@ -19,6 +19,46 @@ export interface Client {
   owner: StreamOwner | undefined;
   /** Refused (429) or ended: nothing more is written. */
   closed: boolean;
+  /** Who is at the other end, as it said (headers), for the clients view. */
+  peer: StreamPeer;
+  /** The last revision of its environment this stream was sent (flag streams). */
+  lastRevision: number | undefined;
+}
+
+/** What a client says about itself: `X-RC-App`, `X-RC-Instance` and `User-Agent` (the SDK sends all three). */
+export interface StreamPeer {
+  app: string | undefined;
+  instance: string | undefined;
+  agent: string | undefined;
+  connectedAt: number;
+}
+
+/** One open stream, as the clients view lists it. */
+export interface StreamConnection extends StreamPeer {
+  kind: StreamKind;
+  environment: string;
+  tokenId: string | undefined;
+  lastRevision: number | undefined;
+}
+
+const PEER_FIELD_MAX = 120;
+
+/** A header value fit to show: printable ASCII, at most PEER_FIELD_MAX chars; anything else is dropped. */
+function peerField(value: string | string[] | undefined): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const trimmed = value.trim();
+  if (trimmed.length === 0 || !/^[\x20-\x7e]+$/.test(trimmed)) return undefined;
+  return trimmed.length > PEER_FIELD_MAX ? `${trimmed.slice(0, PEER_FIELD_MAX - 1)}…` : trimmed;
+}
+
+function peerOf(req: IncomingMessage | undefined): StreamPeer {
+  const headers = req?.headers ?? {};
+  return {
+    app: peerField(headers['x-rc-app']),
+    instance: peerField(headers['x-rc-instance']),
+    agent: peerField(headers['user-agent']),
+    connectedAt: Date.now(),
+  };
 }
 
 export interface SseHubOptions {
@@ -99,7 +139,15 @@ export class SseHub {
       typeof origin === 'string' && this.corsOrigins.has(origin)
         ? { 'access-control-allow-origin': origin, vary: 'Origin' }
         : {};
-    const client: Client = { res, environment, kind, owner: tokenOwner, closed: false };
+    const client: Client = {
+      res,
+      environment,
+      kind,
+      owner: tokenOwner,
+      closed: false,
+      peer: peerOf(res.req),
+      lastRevision: undefined,
+    };
     try {
       this.assertCapacity(tokenOwner);
     } catch (err) {
@@ -161,11 +209,25 @@ export class SseHub {
     client.res.write(frame);
   }
 
-  /** Sends each flag stream of `environment` its kind's frame. */
-  publish(environment: string, frames: Record<FlagStreamKind, string>): void {
+  /** Sends each flag stream of `environment` its kind's frame of `revision`. */
+  publish(environment: string, frames: Record<FlagStreamKind, string>, revision: number): void {
     for (const c of this.clients) {
-      if (c.kind !== 'unleash' && c.environment === environment) this.send(c, frames[c.kind]);
+      if (c.kind !== 'unleash' && c.environment === environment) {
+        this.send(c, frames[c.kind]);
+        c.lastRevision = revision;
+      }
     }
+  }
+
+  /** Every open stream with who is at the other end (for the clients view). */
+  connections(): StreamConnection[] {
+    return [...this.clients].map((c) => ({
+      ...c.peer,
+      kind: c.kind,
+      environment: c.environment,
+      tokenId: c.owner?.tokenId,
+      lastRevision: c.lastRevision,
+    }));
   }
 
   /** Sends one frame to every client of a stream kind, whatever its environment; returns how many got it. */

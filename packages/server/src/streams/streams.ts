@@ -13,9 +13,9 @@ import type { Logger } from 'pino';
 import { AppError } from '../errors/app-error.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
 import type { EnvironmentChange, ReplicaState } from '../state/replica-state.js';
-import { SseHub, type SseHubOptions, type StreamKind, type StreamOwner } from './sse-hub.js';
+import { SseHub, type SseHubOptions, type StreamConnection, type StreamKind, type StreamOwner } from './sse-hub.js';
 
-export type { FlagStreamKind, SseHubOptions, StreamKind, StreamOwner } from './sse-hub.js';
+export type { FlagStreamKind, SseHubOptions, StreamConnection, StreamKind, StreamOwner } from './sse-hub.js';
 export { bindStreamOwner } from './sse-hub.js';
 
 /** Where the Unleash bridge sends its refresh hints (this replica's bridge streams). */
@@ -59,6 +59,11 @@ export class Streams implements UnleashHintSink {
     return this.hub.size;
   }
 
+  /** Every open stream, with who is at the other end. */
+  connections(): StreamConnection[] {
+    return this.hub.connections();
+  }
+
   /** Open streams of one kind. */
   count(kind: StreamKind): number {
     return this.hub.count(kind);
@@ -79,11 +84,14 @@ export class Streams implements UnleashHintSink {
       Number.isInteger(lastEventId) && lastEventId >= 0 ? this.state.changedSince(environment, lastEventId) : undefined;
     if (resumeKeys === undefined) {
       this.hub.send(client, snapshotFrame(view.configJson, this.state.revision));
+      client.lastRevision = view.revision;
     } else if (resumeKeys.length > 0) {
       this.hub.send(client, changeFrame(view.revision, resumeKeys, view.configJson));
+      client.lastRevision = view.revision;
     } else {
       // Up to date: confirm where the client stands so it knows the stream is live.
       this.hub.send(client, readyFrame({ revision: Math.max(lastEventId, view.revision) }));
+      client.lastRevision = Math.max(lastEventId, view.revision);
     }
   }
 
@@ -91,7 +99,9 @@ export class Streams implements UnleashHintSink {
   openOfrepStream(reply: FastifyReply, environment: string, owner: StreamOwner): void {
     this.hub.assertCapacity(owner);
     reply.hijack();
-    this.hub.open(reply.raw, environment, 'ofrep', owner);
+    const client = this.hub.open(reply.raw, environment, 'ofrep', owner);
+    // An OFREP client fetched the bulk evaluation it follows just before; what it holds is the current revision.
+    client.lastRevision = this.state.view(environment)?.revision;
   }
 
   /**
@@ -122,9 +132,13 @@ export class Streams implements UnleashHintSink {
   }
 
   private publish(change: EnvironmentChange): void {
-    this.hub.publish(change.environment, {
-      sdk: changeFrame(change.revision, change.changedKeys, change.view.configJson),
-      ofrep: ofrepRefetchFrame(change.view.etag),
-    });
+    this.hub.publish(
+      change.environment,
+      {
+        sdk: changeFrame(change.revision, change.changedKeys, change.view.configJson),
+        ofrep: ofrepRefetchFrame(change.view.etag),
+      },
+      change.revision,
+    );
   }
 }

@@ -1,0 +1,228 @@
+import type { JsonObject } from '@runtime-control/core';
+import type { Static } from '@sinclair/typebox';
+import type { Logger } from 'pino';
+import type { ReplicaState } from '../../state/replica-state.js';
+import type { Store } from '../../store/store.js';
+import type { StreamConnection, Streams } from '../../streams/streams.js';
+import type { ConnectedClient, ReplicaReport } from './clients-schemas.js';
+
+type Client = Static<typeof ConnectedClient>;
+type Replica = Static<typeof ReplicaReport>;
+
+/** Connections one replica puts in its report; the rest are counted as `truncated` (bounds the row and the answer). */
+export const MAX_REPORTED_CONNECTIONS = 5000;
+
+export interface ClientsServiceOptions {
+  replicaId: string;
+  /** How often this replica writes its report for the others (RC_PRESENCE_INTERVAL_MS). */
+  reportIntervalMs: number;
+}
+
+export interface ClientFilter {
+  environment?: string;
+  app?: string;
+}
+
+/** A report row as written by `report()`; rows from the store are checked against this shape before use. */
+interface StoredReport {
+  reportedAt: number;
+  truncated: number;
+  clients: Client[];
+}
+
+const KINDS = new Set(['sdk', 'ofrep', 'unleash']);
+
+function stringOrNull(v: unknown): v is string | null {
+  return v === null || typeof v === 'string';
+}
+
+function intOrNull(v: unknown): v is number | null {
+  return v === null || Number.isInteger(v);
+}
+
+/** One stored client entry, or undefined when a row holds something else (it is skipped, never shown broken). */
+function readClient(v: unknown): Client | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  const c = v as Record<string, unknown>;
+  const token = c.token as Record<string, unknown> | undefined;
+  if (
+    typeof c.replica !== 'string' ||
+    typeof c.kind !== 'string' ||
+    !KINDS.has(c.kind) ||
+    !stringOrNull(c.app) ||
+    !stringOrNull(c.instance) ||
+    !stringOrNull(c.agent) ||
+    typeof c.environment !== 'string' ||
+    typeof token !== 'object' ||
+    token === null ||
+    !stringOrNull(token.id) ||
+    !stringOrNull(token.name) ||
+    typeof c.connectedSince !== 'string' ||
+    !intOrNull(c.lastRevision) ||
+    !intOrNull(c.environmentRevision) ||
+    !(c.upToDate === null || typeof c.upToDate === 'boolean')
+  ) {
+    return undefined;
+  }
+  return {
+    replica: c.replica,
+    kind: c.kind as Client['kind'],
+    app: c.app,
+    instance: c.instance,
+    agent: c.agent,
+    environment: c.environment,
+    token: { id: token.id, name: token.name },
+    connectedSince: c.connectedSince,
+    lastRevision: c.lastRevision,
+    environmentRevision: c.environmentRevision,
+    upToDate: c.upToDate,
+  };
+}
+
+function readReport(report: JsonObject): StoredReport | undefined {
+  const r = report as Record<string, unknown>;
+  if (typeof r.reportedAt !== 'number' || !Number.isInteger(r.truncated) || !Array.isArray(r.clients)) return undefined;
+  return {
+    reportedAt: r.reportedAt,
+    truncated: r.truncated as number,
+    clients: r.clients.flatMap((c) => readClient(c) ?? []),
+  };
+}
+
+/**
+ * Who is connected, on every replica: each replica lists its own streams live and writes a report of them to the
+ * store every `reportIntervalMs` (expiring after three intervals, so a stopped replica drops out); a list merges
+ * this replica's live view with the other replicas' latest reports. The first answer to "flags not toggling": is
+ * the service connected at all, to which environment, with which token, and on the latest revision?
+ */
+export class ClientsService {
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** The report being written, so closing can wait for it before removing the row. */
+  private publishing: Promise<void> | undefined;
+
+  constructor(
+    private readonly store: Pick<Store, 'putPresence' | 'listPresence' | 'deletePresence' | 'listTokens'>,
+    private readonly streams: Pick<Streams, 'connections'>,
+    private readonly state: Pick<ReplicaState, 'view'>,
+    private readonly logger: Pick<Logger, 'warn'>,
+    private readonly options: ClientsServiceOptions,
+  ) {}
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.publishOnce(), this.options.reportIntervalMs);
+    this.timer.unref();
+    this.publishOnce();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    // A report written after the delete would list this replica's clients for three more intervals.
+    await this.publishing;
+    try {
+      await this.store.deletePresence(this.options.replicaId);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'could not remove this replica from the clients view');
+    }
+  }
+
+  /** Every client on every replica, newest connection first, optionally filtered. */
+  async list(filter: ClientFilter = {}): Promise<{ clients: Client[]; replicas: Replica[] }> {
+    const now = Date.now();
+    const own = await this.report(now);
+    const replicas: Replica[] = [
+      {
+        id: this.options.replicaId,
+        self: true,
+        reportedAt: new Date(now).toISOString(),
+        connections: own.clients.length + own.truncated,
+        truncated: own.truncated,
+      },
+    ];
+    const clients = [...own.clients];
+    for (const row of await this.store.listPresence(now)) {
+      if (row.replicaId === this.options.replicaId) continue;
+      const report = readReport(row.report);
+      if (!report) {
+        this.logger.warn({ replica: row.replicaId }, 'skipping an unreadable presence report');
+        continue;
+      }
+      replicas.push({
+        id: row.replicaId,
+        self: false,
+        reportedAt: new Date(report.reportedAt).toISOString(),
+        connections: report.clients.length + report.truncated,
+        truncated: report.truncated,
+      });
+      clients.push(...report.clients);
+    }
+    const selected = clients.filter(
+      (c) =>
+        (filter.environment === undefined || c.environment === filter.environment) &&
+        (filter.app === undefined || c.app === filter.app),
+    );
+    selected.sort((a, b) => b.connectedSince.localeCompare(a.connectedSince));
+    return { clients: selected, replicas };
+  }
+
+  /** This replica's streams as clients, at most MAX_REPORTED_CONNECTIONS of them (newest first). */
+  private async report(now: number): Promise<StoredReport> {
+    const connections = this.streams.connections().sort((a, b) => b.connectedAt - a.connectedAt);
+    const kept = connections.slice(0, MAX_REPORTED_CONNECTIONS);
+    const names = await this.tokenNames(kept);
+    return {
+      reportedAt: now,
+      truncated: connections.length - kept.length,
+      clients: kept.map((c) => this.toClient(c, names)),
+    };
+  }
+
+  private async tokenNames(connections: readonly StreamConnection[]): Promise<Map<string, string>> {
+    if (!connections.some((c) => c.tokenId !== undefined)) return new Map();
+    return new Map((await this.store.listTokens()).map((t) => [t.id, t.name]));
+  }
+
+  private toClient(c: StreamConnection, names: ReadonlyMap<string, string>): Client {
+    const flagStream = c.kind !== 'unleash';
+    const environmentRevision = flagStream ? (this.state.view(c.environment)?.revision ?? null) : null;
+    const lastRevision = flagStream ? (c.lastRevision ?? null) : null;
+    return {
+      replica: this.options.replicaId,
+      kind: c.kind,
+      app: c.app ?? null,
+      instance: c.instance ?? null,
+      agent: c.agent ?? null,
+      environment: c.environment,
+      token: { id: c.tokenId ?? null, name: (c.tokenId !== undefined && names.get(c.tokenId)) || null },
+      connectedSince: new Date(c.connectedAt).toISOString(),
+      lastRevision,
+      environmentRevision,
+      upToDate: lastRevision === null || environmentRevision === null ? null : lastRevision >= environmentRevision,
+    };
+  }
+
+  private publishOnce(): void {
+    if (this.closed || this.publishing) return;
+    this.publishing = this.publish().finally(() => {
+      this.publishing = undefined;
+    });
+  }
+
+  private async publish(): Promise<void> {
+    try {
+      const now = Date.now();
+      const report = await this.report(now);
+      await this.store.putPresence(
+        this.options.replicaId,
+        report as unknown as JsonObject,
+        now + 3 * this.options.reportIntervalMs,
+      );
+    } catch (err) {
+      // The view degrades to this replica's own clients; nothing else depends on it.
+      this.logger.warn({ err: (err as Error).message }, "could not write this replica's clients report");
+    }
+  }
+}
