@@ -13,14 +13,15 @@ import { restoreVersion, writeRotatedValue } from './rotation-write.js';
  *  2. `force-sync`   annotate the ExternalSecret (`force-sync=<ms>`), after checking ESO will honour it
  *                    (`refreshInterval: 0` and `CreatedOnce` ignore it);
  *  3. `wait-synced`  until it is Ready/SecretSynced with a new `syncedResourceVersion` and a `refreshTime` not before
- *                    the write (a fresh SecretSyncedError fails the step with ESO's message);
+ *                    the write (a transition to SecretSyncedError after the annotation fails the step with ESO's
+ *                    message; an error it already showed is waited out until the timeout);
  *  4. `restart`      every consumer Deployment (`kubectl.kubernetes.io/restartedAt`, as `kubectl rollout restart`);
  *  5. `wait-rollout` until each has observed its new generation with every replica updated and available
  *                    (`ProgressDeadlineExceeded` fails the step).
  *
  * On the local backend (no cluster, no ExternalSecret) only `write` runs. One rotation per bundle at a time
  * (`RotationInProgressError`, code CONFLICT). A failure stops at its step with the reason in the state; `resume`
- * continues from that step, `rollback` writes the previous version back and syncs and restarts again. The state, the
+ * continues from that step (a failed `wait-synced` from a new `force-sync`), `rollback` writes the previous version back and syncs and restarts again. The state, the
  * progress callbacks and the audit events carry versions, actor, times and reasons — never the value, which is not
  * kept anywhere after the write.
  */
@@ -44,6 +45,8 @@ export interface RotationState {
   writtenAt?: string;
   forceSyncValue?: string;
   syncedBefore?: string;
+  /** The ExternalSecret's Ready condition when force-sync was set: a failure counts only as a new transition. */
+  readyBefore?: { status: string; lastTransitionTime?: string };
   restartedAt?: string;
   error?: { step: RotationStep; code: string; message: string };
   history: { step: RotationStep; outcome: 'started' | 'succeeded' | 'failed'; at: string; detail?: string }[];
@@ -178,6 +181,8 @@ export class Rotator {
   ): Promise<RotationState> {
     const state: RotationState = structuredClone(failed);
     state.status = 'running';
+    // A failed sync is retried from a new force-sync (ESO may still show the old failure until it retries).
+    if (state.step === 'wait-synced') state.step = 'force-sync';
     delete state.error;
     delete state.finishedAt;
     let value = input.value;
@@ -311,13 +316,18 @@ export class Rotator {
           );
         }
         state.syncedBefore = current.syncedResourceVersion ?? '';
+        state.readyBefore = current.ready
+          ? {
+              status: current.ready.status,
+              ...(current.ready.lastTransitionTime ? { lastTransitionTime: current.ready.lastTransitionTime } : {}),
+            }
+          : { status: 'Unknown' };
         state.forceSyncValue = String(this.now());
         await cluster.forceSync(es.namespace, es.name, state.forceSyncValue);
         return `annotated force-sync=${state.forceSyncValue}`;
       }
       case 'wait-synced': {
         const since = Math.floor(Date.parse(state.writtenAt ?? state.startedAt) / 1000) * 1000;
-        const forcedAt = Math.floor(Number(state.forceSyncValue ?? 0) / 1000) * 1000;
         const synced = await this.poll(this.syncTimeoutMs, async () => {
           const current = await cluster.getExternalSecret(es.namespace, es.name);
           const ready = current.ready;
@@ -330,7 +340,11 @@ export class Rotator {
           ) {
             return { done: true, detail: `synced at ${current.refreshTime}` };
           }
-          if (ready?.status === 'False' && Date.parse(ready.lastTransitionTime ?? '') >= forcedAt) {
+          const before = state.readyBefore;
+          const newFailure =
+            ready?.status === 'False' &&
+            !(before?.status === 'False' && before.lastTransitionTime === ready.lastTransitionTime);
+          if (newFailure) {
             throw stepError(
               state,
               step,

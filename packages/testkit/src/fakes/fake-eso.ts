@@ -59,6 +59,8 @@ export class FakeEsoController {
   private readonly vault: FakeVault;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private readonly passes = new Set<Promise<void>>();
   private unsubscribe: (() => void) | undefined;
   private readonly queue = new Map<string, Promise<unknown>>();
   private readonly seen = new Map<string, string>();
@@ -87,21 +89,29 @@ export class FakeEsoController {
         if (JSON.stringify(store.spec) !== JSON.stringify(store.status?.observedSpec)) void this.validateStore(store);
       }
     });
-    this.timer = setInterval(() => void this.reconcileAll(), tickMs);
+    this.timer = setInterval(() => {
+      const pass = this.reconcileAll().finally(() => this.passes.delete(pass));
+      this.passes.add(pass);
+    }, tickMs);
     this.timer.unref();
   }
 
+  /** Stops reacting and requeueing; resolves once nothing it started is still running. */
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+    await Promise.allSettled([...this.passes]);
     await Promise.allSettled([...this.queue.values()]);
+    this.stopping = false;
   }
 
   /** One requeue pass: every store is validated again, every ExternalSecret reconciled (failed ones retried). */
   async reconcileAll(): Promise<void> {
     await Promise.all(this.kubernetes.list('ClusterSecretStore').map((store) => this.validateStore(store)));
+    if (this.stopping) return;
     await Promise.all(
       this.kubernetes.list('ExternalSecret').map((es) => this.enqueue(es.metadata.namespace!, es.metadata.name)),
     );
@@ -121,6 +131,7 @@ export class FakeEsoController {
   }
 
   private async reconcile(namespace: string, name: string): Promise<void> {
+    if (this.stopping) return; // stopped while queued
     const es = this.kubernetes.get('ExternalSecret', namespace, name);
     if (!es) return;
     const spec = (es.spec ?? {}) as EsSpec;
@@ -230,7 +241,7 @@ export class FakeEsoController {
       ok = false;
     }
     const current = this.kubernetes.get('ClusterSecretStore', undefined, store.metadata.name);
-    if (!current) return;
+    if (!current || this.stopping) return;
     const previous = ((current.status?.conditions ?? []) as Condition[]).find((c) => c.type === 'Ready');
     const unchanged =
       previous?.status === (ok ? 'True' : 'False') &&
