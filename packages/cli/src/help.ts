@@ -11,7 +11,9 @@ Commands:
   clients            who is connected: each service's streams, environment, token and revision
   canary ...         start, follow, pause, resume, promote and abort canary rollouts
   router             start the local router (weighted v1/v2 proxy with Istio metrics) in this process
-  render FILE        check a platform file, write its Istio manifests and dashboard (--out DIR; local)
+  render FILE        check a platform file, write its Istio and External Secrets manifests and dashboard
+                     (--out DIR; local)
+  secrets check      offline checks of the platform file's secrets section, each with its fix (--file FILE)
   unleash status     how the Unleash bridge (webhook, event watch) is set up and doing
 
 Options:

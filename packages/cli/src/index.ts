@@ -5,6 +5,7 @@ import { runEval } from './commands/eval.js';
 import { runFlags } from './commands/flags.js';
 import { runRender } from './commands/render.js';
 import { runRouter } from './commands/router.js';
+import { runSecrets } from './commands/secrets.js';
 import { runSeed } from './commands/seed.js';
 import { runTokens } from './commands/tokens.js';
 import { runUnleash } from './commands/unleash.js';
@@ -85,6 +86,8 @@ export async function main(argv: string[], io: CliIo, options: MainOptions = {})
         return await runRouter(rest, io, out, options.signal);
       case 'render':
         return await runRender(rest, io, out);
+      case 'secrets':
+        return await runSecrets(rest, io, out);
       case 'unleash':
         return await runUnleash(rest, io, out);
       default:

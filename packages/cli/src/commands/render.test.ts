@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,14 @@ describe('rctl render', () => {
       assert.equal(run.stderr, '');
       const written = (await readdir(join(dir, 'out/istio'))).sort();
       assert.deepEqual(written, [
+        'cluster-secret-store.yaml',
+        'deployment-env-ai-gateway-v2.yaml',
+        'deployment-env-ai-gateway.yaml',
+        'deployment-env-api-gateway.yaml',
+        'deployment-env-auth-service.yaml',
+        'deployment-env-project-service.yaml',
         'destination-rules.yaml',
+        'external-secrets.yaml',
         'gateway.yaml',
         'grafana-dashboard-canary.json',
         'peer-authentications.yaml',
@@ -29,6 +36,11 @@ describe('rctl render', () => {
       assert.match(run.stdout, /^wrote out\/istio\/virtual-services\.yaml \(1 VirtualService\)$/m);
       assert.match(run.stdout, /^wrote out\/istio\/destination-rules\.yaml \(6 DestinationRule\)$/m);
       assert.match(run.stdout, /^12 Istio resources and 1 dashboard in 7 files; checks passed/m);
+      assert.match(run.stdout, /^wrote out\/istio\/external-secrets\.yaml \(4 ExternalSecret\)$/m);
+      assert.match(
+        run.stdout,
+        /^5 External Secrets resources \(external-secrets\.io\/v1\) and 5 Deployment env patches in 7 files; secrets checks passed, valid against ESO's schemas$/m,
+      );
       const vs = await readFile(join(dir, 'out/istio/virtual-services.yaml'), 'utf8');
       assert.match(vs, /^apiVersion: networking\.istio\.io\/v1\nkind: VirtualService$/m);
       assert.match(vs, /- name: ai-gateway-testers\n[\s\S]*- name: ai-gateway\n/);
@@ -56,6 +68,54 @@ describe('rctl render', () => {
       });
     });
   }
+
+  for (const [fixture, code, line] of [
+    ['secrets-kv-data-path.yaml', 'KV_DATA_IN_PATH', 30],
+    ['secrets-refresh-zero-with-rotation.yaml', 'REFRESH_DISABLED_WITH_ROTATION', 46],
+    ['secrets-env-not-provided.yaml', 'ENV_NOT_PROVIDED', 50],
+    ['secrets-store-auth-incomplete.yaml', 'STORE_AUTH_INCOMPLETE', 36],
+  ] as const) {
+    it(`refuses to write when the secrets check ${code} fails, at ${fixture}:${line} with its fix`, async () => {
+      await withTempDir(async (dir) => {
+        await writeFile(join(dir, fixture), await readFile(join(FIXTURES, fixture), 'utf8'));
+        const run = await runCli(['render', fixture, '--out', 'out'], { cwd: dir });
+        assert.equal(run.code, 1, run.stderr);
+        const lines = run.stderr.trim().split('\n');
+        assert.equal(lines.length, 2, run.stderr);
+        assert.match(lines[0]!, new RegExp(`^${fixture.replaceAll('.', '\\.')}:${line}: \\[${code}\\] .+ Fix: .+\\.$`));
+        assert.equal(lines[1], `rctl: ${fixture}: 1 problem found by the troubleshooting checks; nothing was written.`);
+        assert.deepEqual(await readdir(dir), [fixture], 'no output directory was created');
+      });
+    });
+  }
+
+  it('with --manifests, refuses hand-written v1beta1 External Secrets manifests at their line', async () => {
+    await withTempDir(async (dir) => {
+      await mkdir(join(dir, 'k8s/eso'), { recursive: true });
+      await writeFile(
+        join(dir, 'k8s/eso/api-gateway.yaml'),
+        '# from the runbook\n---\napiVersion: external-secrets.io/v1beta1\nkind: ExternalSecret\nmetadata: { name: api-gateway-secrets }\n',
+      );
+      await writeFile(join(dir, 'k8s/ok.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: c }\n');
+      const run = await runCli(['render', DEVMENTOR, '--out', 'out', '--manifests', 'k8s'], { cwd: dir });
+      assert.equal(run.code, 1);
+      assert.match(
+        run.stderr,
+        /^k8s\/eso\/api-gateway\.yaml:3: \[ESO_API_VERSION_UNSERVED\] ExternalSecret "api-gateway-secrets" uses external-secrets\.io\/v1beta1, .* Fix: set apiVersion: external-secrets\.io\/v1 /m,
+      );
+      assert.match(run.stderr, /rctl: k8s: 1 problem in hand-written manifests; nothing was written\./);
+      assert.deepEqual((await readdir(dir)).sort(), ['k8s']);
+      const missing = await runCli(['render', DEVMENTOR, '--out', 'out', '--manifests', 'nope'], { cwd: dir });
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /cannot read --manifests nope: ENOENT/);
+      await writeFile(
+        join(dir, 'k8s/eso/api-gateway.yaml'),
+        'apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: { name: api-gateway-secrets }\n',
+      );
+      const fixed = await runCli(['render', DEVMENTOR, '--out', 'out', '--manifests', 'k8s'], { cwd: dir });
+      assert.equal(fixed.code, 0, fixed.stderr);
+    });
+  });
 
   it('reports parse errors as file:line: [CODE] message', async () => {
     await withTempDir(async (dir) => {

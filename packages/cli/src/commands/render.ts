@@ -1,5 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { formatEsoSchemaIssue, renderSecrets, validateEsoManifests } from '@runtime-control/secrets';
 import {
   checkPlatformFile,
   formatPlatformFileIssue,
@@ -14,23 +15,31 @@ import type { CliIo } from '../connection.js';
 import { CliError } from '../http-client.js';
 import type { Output } from '../output.js';
 import { runRenderUnleash } from './render-unleash.js';
+import { checkManifestDir, type SecretsFileIssue, secretsChecksOf } from './secrets-inputs.js';
 
-export const RENDER_HELP = `Usage: rctl render PLATFORM_FILE --out DIR
+export const RENDER_HELP = `Usage: rctl render PLATFORM_FILE --out DIR [--manifests DIR]
        rctl render unleash --out DIR [--flags FILE]   (Unleash Deployment, Service, flags ConfigMap, seed Job;
                                                       see "rctl render unleash --help")
 
 Checks a platform file (hosts, services, versions, routes, egress, mTLS; see docs/traffic.md) and writes its Istio
 manifests (networking.istio.io/v1, security.istio.io/v1), one YAML file per kind, plus the canary Grafana dashboard.
-Runs locally; no server or cluster is contacted.
+With a \`secrets\` section (docs/secrets.md) it also writes cluster-secret-store.yaml and external-secrets.yaml
+(external-secrets.io/v1: a ClusterSecretStore for Vault, one ExternalSecret per bundle) and one
+deployment-env-<deployment>.yaml per consumer (a strategic-merge patch wiring the Secret keys into its env).
+Runs locally; no server, Vault or cluster is contacted, and no secret value is written — only references.
 
 Nothing is written when the file is invalid, when a troubleshooting check fails (subset labels matching no
 Deployment, weights not summing to 100, a header route after a weighted route, a namespace without
-istio-injection=enabled, egress to a host that is not approved), or when a manifest does not validate against
-Istio's CRD schemas.
+istio-injection=enabled, egress to a host that is not approved; for secrets: a KV v2 path with data/, refreshInterval
+0 with rotation, an env var a service needs that no bundle gives one of its Deployments, store auth without role,
+service account or audience), when a --manifests file uses external-secrets.io/v1beta1, or when a manifest does not
+validate against Istio's CRD schemas or ESO's.
 
 Options:
-  --out DIR    directory to write to (created if missing; files of the same name are replaced)
-  -h, --help   show this help
+  --out DIR        directory to write to (created if missing; files of the same name are replaced)
+  --manifests DIR  also check the hand-written manifests there (*.yaml, *.yml, *.json) for ESO API versions no
+                   longer served (v1beta1) and KV v2 store paths with /data
+  -h, --help       show this help
 `;
 
 function problems(count: number): string {
@@ -38,14 +47,21 @@ function problems(count: number): string {
 }
 
 function reportAndFail(file: string, issues: readonly PlatformFileIssue[], out: Output, what: string): never {
-  for (const issue of issues) out.error(formatPlatformFileIssue(issue));
+  for (const issue of issues) {
+    const fix = (issue as Partial<SecretsFileIssue>).fix;
+    out.error(`${formatPlatformFileIssue(issue)}${fix ? ` Fix: ${fix}.` : ''}`);
+  }
   throw new CliError(`${file}: ${problems(issues.length)}${what}; nothing was written.`);
 }
 
 export async function runRender(args: string[], io: CliIo, out: Output): Promise<number> {
   if (args[0] === 'unleash') return runRenderUnleash(args.slice(1), io, out);
   const command = 'render';
-  const { values, positionals } = parseCommandArgs(args, { out: { type: 'string' } }, command);
+  const { values, positionals } = parseCommandArgs(
+    args,
+    { out: { type: 'string' }, manifests: { type: 'string' } },
+    command,
+  );
   if (values.help) {
     out.line(RENDER_HELP.trimEnd());
     return 0;
@@ -53,6 +69,8 @@ export async function runRender(args: string[], io: CliIo, out: Output): Promise
   const file = requirePositional(positionals, 0, 'PLATFORM_FILE', command);
   rejectExtraPositionals(positionals, 1, command);
   const outDir = requireValue(values.out, '--out DIR', command);
+  const manifestDir =
+    values.manifests === undefined ? undefined : requireValue(values.manifests, '--manifests DIR', command);
 
   let text: string;
   try {
@@ -63,16 +81,33 @@ export async function runRender(args: string[], io: CliIo, out: Output): Promise
   }
   const parsed = parsePlatformFile(text, file);
   if (!parsed.ok) reportAndFail(file, parsed.issues, out, '');
-  const checkIssues = checkPlatformFile(parsed.value);
+  const secretsReport = secretsChecksOf(parsed.value);
+  const checkIssues = [...checkPlatformFile(parsed.value), ...(secretsReport?.checks.flatMap((c) => c.issues) ?? [])];
   if (checkIssues.length > 0) reportAndFail(file, checkIssues, out, ' found by the troubleshooting checks');
+  if (manifestDir !== undefined) {
+    const { issues } = await checkManifestDir(manifestDir, io.cwd);
+    for (const issue of issues)
+      out.error(`${issue.file}:${issue.line}: [${issue.code}] ${issue.message} Fix: ${issue.fix}.`);
+    if (issues.length > 0) {
+      throw new CliError(`${manifestDir}: ${problems(issues.length)} in hand-written manifests; nothing was written.`);
+    }
+  }
 
   const { files, manifests } = renderPlatform(parsed.value.platform);
-  // Our renderer wrote these, so a schema failure is our bug; still, nothing invalid may reach a cluster.
+  const secrets = secretsReport ? renderSecrets(secretsReport.plan) : undefined;
+  // Our renderers wrote these, so a schema failure is our bug; still, nothing invalid may reach a cluster.
   const schemaIssues = validateManifests(manifests);
-  if (schemaIssues.length > 0) {
+  const esoIssues = secrets ? validateEsoManifests(secrets.manifests) : [];
+  if (schemaIssues.length + esoIssues.length > 0) {
     for (const issue of schemaIssues) out.error(`schema: ${formatSchemaIssue(issue)}`);
-    throw new CliError(`${problems(schemaIssues.length)} against Istio's CRD schemas; nothing was written.`);
+    for (const issue of esoIssues) out.error(`schema: ${formatEsoSchemaIssue(issue)}`);
+    const against = [schemaIssues.length > 0 ? "Istio's CRD schemas" : '', esoIssues.length > 0 ? "ESO's schemas" : '']
+      .filter(Boolean)
+      .join(' and ');
+    throw new CliError(`${problems(schemaIssues.length + esoIssues.length)} against ${against}; nothing was written.`);
   }
+  const istioFiles = files.length;
+  if (secrets) files.push(...secrets.files);
 
   const target = resolve(io.cwd, outDir);
   try {
@@ -84,8 +119,14 @@ export async function runRender(args: string[], io: CliIo, out: Output): Promise
   }
   for (const rendered of files) out.line(`wrote ${join(outDir, rendered.name)} (${rendered.summary})`);
   out.line(
-    `${manifests.length} Istio resources and 1 dashboard in ${files.length} files; ` +
+    `${manifests.length} Istio resources and 1 dashboard in ${istioFiles} files; ` +
       'checks passed, manifests valid against the Istio CRD schemas',
   );
+  if (secrets) {
+    out.line(
+      `${secrets.manifests.length} External Secrets resources (external-secrets.io/v1) and ${secrets.patches.length} ` +
+        `Deployment env patches in ${secrets.files.length} files; secrets checks passed, valid against ESO's schemas`,
+    );
+  }
   return 0;
 }
