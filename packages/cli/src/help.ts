@@ -9,6 +9,7 @@ Commands:
   eval KEY --env E   evaluate one flag for a context
   tokens ...         create, list and revoke API tokens
   clients            who is connected: each service's streams, environment, token and revision
+  doctor             the runbook's troubleshooting checks, each with what it saw and the fix (exit 1 on a failure)
   canary ...         start, follow, pause, resume, promote and abort canary rollouts
   router             start the local router (weighted v1/v2 proxy with Istio metrics) in this process
   render FILE        check a platform file, write its Istio and External Secrets manifests and dashboard

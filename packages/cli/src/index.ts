@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { runCanary } from './commands/canary.js';
 import { runClients } from './commands/clients.js';
+import { runDoctor } from './commands/doctor.js';
 import { runEval } from './commands/eval.js';
 import { runFlags } from './commands/flags.js';
 import { runRender } from './commands/render.js';
@@ -80,6 +81,8 @@ export async function main(argv: string[], io: CliIo, options: MainOptions = {})
         return await runTokens(rest, io, out);
       case 'clients':
         return await runClients(rest, io, out);
+      case 'doctor':
+        return await runDoctor(rest, io, out);
       case 'canary':
         return await runCanary(rest, io, out);
       case 'router':
