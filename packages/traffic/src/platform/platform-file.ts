@@ -151,6 +151,8 @@ function shown(value: unknown): string {
 function shapeMessage(e: FileShapeError, data: unknown): string {
   const segments = decodePointer(e.path);
   const { schema } = e;
+  // The secrets section holds names and paths only; a value pasted there by mistake must not be echoed back.
+  const echo = (value: unknown, after = ' ') => (segments[0] === 'secrets' ? '' : `${shown(value)}${after}`);
   const titled = schema.title;
   switch (e.keyword) {
     case 'additionalProperties': {
@@ -161,7 +163,7 @@ function shapeMessage(e: FileShapeError, data: unknown): string {
         : `unknown property "${name}" in ${describe(data, parent).replace(/^"(.*)"$/, '$1')}`;
     }
     case 'propertyNames':
-      return `${describe(data, segments.slice(0, -1))}: ${titled ?? 'name'} ${shown(e.data)} ${schema.patternErrorMessage ?? 'is not valid'}`;
+      return `${describe(data, segments.slice(0, -1))}: ${titled ?? 'name'} ${echo(e.data)}${schema.patternErrorMessage ?? 'is not valid'}`;
     case 'required':
       return Array.isArray(schema.enum)
         ? `${describe(data, segments)} must be one of ${schema.enum.join(', ')}`
@@ -172,7 +174,13 @@ function shapeMessage(e: FileShapeError, data: unknown): string {
     case 'type': {
       const quote = schema.type === 'string' && ['number', 'boolean'].includes(typeof e.data);
       const quoted = (schema.type === 'integer' || schema.type === 'number') && typeof e.data === 'string';
-      const hint = quote ? ` (quote it: "${String(e.data)}")` : quoted ? ' (not a quoted string)' : '';
+      const hint = quote
+        ? echo(e.data)
+          ? ` (quote it: "${String(e.data)}")`
+          : ' (quote it)'
+        : quoted
+          ? ' (not a quoted string)'
+          : '';
       return `${what} must be ${expected(schema)}${hint}`;
     }
     case 'anyOf': {
@@ -180,9 +188,9 @@ function shapeMessage(e: FileShapeError, data: unknown): string {
       return `${what} must be ${branches.map(expected).join(' or ')}`;
     }
     case 'enum':
-      return `${what} must be one of ${(e.params.allowedValues as unknown[]).join(', ')}, not ${shown(e.data)}`;
+      return `${what} must be one of ${(e.params.allowedValues as unknown[]).join(', ')}${echo(e.data, '') ? `, not ${shown(e.data)}` : ''}`;
     case 'pattern':
-      return `${what} ${shown(e.data)} ${schema.patternErrorMessage ?? `must match ${schema.pattern}`}`;
+      return `${what} ${echo(e.data)}${schema.patternErrorMessage ?? `must match ${schema.pattern}`}`;
     case 'minimum':
     case 'maximum': {
       const { minimum, maximum } = schema;
