@@ -147,7 +147,7 @@ describe('FakeKubernetes: the API server wire behaviour', () => {
       () =>
         kube.list('Pod', NS).filter((p) => p.metadata.labels?.app === 'api-gateway').length === 2 &&
         kube.list('Pod', NS),
-      2000,
+      5000,
       'first rollout',
     );
     const restartedAt = new Date().toISOString();
@@ -163,7 +163,7 @@ describe('FakeKubernetes: the API server wire behaviour', () => {
         const d = kube.get('Deployment', NS, 'api-gateway')!;
         return d.status?.observedGeneration === 2 && d.status.updatedReplicas === 2 && d;
       },
-      2000,
+      5000,
       'restart rollout',
     );
     assert.equal(done.status?.readyReplicas, 2);
@@ -184,7 +184,7 @@ describe('FakeKubernetes: the API server wire behaviour', () => {
         (kube.get('Deployment', NS, 'api-gateway')!.status?.conditions as { reason: string }[] | undefined)?.some(
           (c) => c.reason === 'ProgressDeadlineExceeded',
         ),
-      2000,
+      5000,
       'stalled rollout',
     );
   });
@@ -265,7 +265,7 @@ describe('FakeEsoController: syncs from the fake Vault as ESO does', () => {
 
   it('syncs a new ExternalSecret: Secret with ESO label/annotation/owner, Ready SecretSynced, refreshTime, syncedResourceVersion', async () => {
     kube.apply(externalSecret('api-gateway', 'devmentor-vault', '1h'));
-    await eventually(() => ready('api-gateway')?.status === 'True', 2000, 'first sync');
+    await eventually(() => ready('api-gateway')?.status === 'True', 5000, 'first sync');
     const es = kube.get('ExternalSecret', NS, 'api-gateway')!;
     assert.deepEqual(
       { reason: ready('api-gateway')?.reason, message: ready('api-gateway')?.message },
@@ -286,7 +286,7 @@ describe('FakeEsoController: syncs from the fake Vault as ESO does', () => {
             reason: string;
           }[]
         )[0]?.reason === 'Valid',
-      2000,
+      5000,
       'store validated',
     );
   });
@@ -297,20 +297,20 @@ describe('FakeEsoController: syncs from the fake Vault as ESO does', () => {
     await sleep(100);
     assert.equal(secretValue('api-gateway'), 'value-1', 'no refresh within refreshInterval');
     forceSync('api-gateway');
-    await eventually(() => secretValue('api-gateway') === 'value-2', 2000, 'force-sync refresh');
+    await eventually(() => secretValue('api-gateway') === 'value-2', 5000, 'force-sync refresh');
     await eventually(
       () => kube.get('ExternalSecret', NS, 'api-gateway')?.status?.refreshTime === '2026-12-01T10:00:05Z',
-      2000,
+      5000,
       'refreshTime after the force-sync',
     );
     vault.put('secret', 'devmentor/api-gateway', { JWT_SECRET: 'value-3', REDIS_URL: 'redis://r' });
     clock += 3_600_000;
-    await eventually(() => secretValue('api-gateway') === 'value-3', 2000, 'interval refresh');
+    await eventually(() => secretValue('api-gateway') === 'value-3', 5000, 'interval refresh');
   });
 
   it('ignores force-sync after the first sync when refreshInterval is 0', async () => {
     kube.apply(externalSecret('once', 'devmentor-vault', '0s'));
-    await eventually(() => secretValue('once') === 'value-3', 2000, 'first sync of refreshInterval 0');
+    await eventually(() => secretValue('once') === 'value-3', 5000, 'first sync of refreshInterval 0');
     vault.put('secret', 'devmentor/api-gateway', { JWT_SECRET: 'value-4', REDIS_URL: 'redis://r' });
     clock += 5_000;
     forceSync('once');
@@ -327,7 +327,7 @@ describe('FakeEsoController: syncs from the fake Vault as ESO does', () => {
     kube.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hand-made', namespace: NS }, data: {} });
     kube.apply(externalSecret('hand-made', 'devmentor-vault', '1h'));
     for (const name of ['double-data', 'no-audience']) {
-      await eventually(() => ready(name)?.status === 'False', 2000, `${name} fails`);
+      await eventually(() => ready(name)?.status === 'False', 5000, `${name} fails`);
       assert.deepEqual(
         { reason: ready(name)?.reason, message: ready(name)?.message },
         { reason: 'SecretSyncedError', message: 'could not get secret data from provider' },
@@ -339,17 +339,17 @@ describe('FakeEsoController: syncs from the fake Vault as ESO does', () => {
         (
           (kube.get('ClusterSecretStore', undefined, 'no-audience')?.status?.conditions ?? []) as { reason: string }[]
         )[0]?.reason === 'ValidationFailed',
-      2000,
+      5000,
       'store validation fails',
     );
-    await eventually(() => ready('hand-made')?.message === 'could not update Secret', 2000, 'unmanaged Secret');
+    await eventually(() => ready('hand-made')?.message === 'could not update Secret', 5000, 'unmanaged Secret');
 
     const before = kube.get('ExternalSecret', NS, 'api-gateway')!.status!;
     vault.seal();
     try {
       clock += 5_000;
       forceSync('api-gateway');
-      await eventually(() => ready('api-gateway')?.status === 'False', 2000, 'sealed Vault fails the sync');
+      await eventually(() => ready('api-gateway')?.status === 'False', 5000, 'sealed Vault fails the sync');
       const after = kube.get('ExternalSecret', NS, 'api-gateway')!.status!;
       assert.equal(after.refreshTime, before.refreshTime, 'a failed sync keeps the last refreshTime');
       assert.equal(after.syncedResourceVersion, before.syncedResourceVersion);
@@ -357,7 +357,7 @@ describe('FakeEsoController: syncs from the fake Vault as ESO does', () => {
     } finally {
       vault.unseal();
     }
-    await eventually(() => ready('api-gateway')?.status === 'True', 2000, 'recovers once unsealed (requeue)');
+    await eventually(() => ready('api-gateway')?.status === 'True', 5000, 'recovers once unsealed (requeue)');
     assert.equal(secretValue('api-gateway'), 'value-4');
     assert.ok(eso.syncs.some((s) => s.outcome === 'failed' && s.name === 'double-data'));
   });

@@ -47,8 +47,8 @@ describe('Rotator + bundleStatus against FakeVault, FakeKubernetes (client-node)
       backend,
       cluster,
       pollMs: 20,
-      syncTimeoutMs: 3000,
-      rolloutTimeoutMs: 3000,
+      syncTimeoutMs: 10_000,
+      rolloutTimeoutMs: 10_000,
       audit: (e) => events.push(e),
       ...overrides,
     });
@@ -115,7 +115,7 @@ describe('Rotator + bundleStatus against FakeVault, FakeKubernetes (client-node)
       },
     });
     eso.start(25);
-    await eventually(() => secretValue('JWT_SECRET') === 'jwt-v1', 3000, 'initial sync');
+    await eventually(() => secretValue('JWT_SECRET') === 'jwt-v1', 10_000, 'initial sync');
   });
 
   after(async () => {
@@ -138,7 +138,7 @@ describe('Rotator + bundleStatus against FakeVault, FakeKubernetes (client-node)
   it('status: in-sync once the consumers run pods started after the current version', async () => {
     await eventually(
       async () => (await bundleStatus(bundle, { backend, cluster })).state === 'in-sync',
-      3000,
+      10_000,
       'in-sync',
     );
   });

@@ -333,15 +333,15 @@ describe('SENTINEL: no secret value (or token) in errors, logs or metadata — V
         },
       });
       eso.start(20);
-      await eventually(() => kube.get('Secret', NS, 'ai-gateway'), 3000, 'first sync');
+      await eventually(() => kube.get('Secret', NS, 'ai-gateway'), 10_000, 'first sync');
       const progress: RotationState[] = [];
       const audit: unknown[] = [];
       const rotator = new Rotator({
         backend: kv,
         cluster,
         pollMs: 20,
-        syncTimeoutMs: 2000,
-        rolloutTimeoutMs: 2000,
+        syncTimeoutMs: 10_000,
+        rolloutTimeoutMs: 10_000,
         audit: (e) => audit.push(e),
         logger: evidence.logger,
       });
