@@ -63,6 +63,7 @@ describe('renderSecrets', () => {
       .flatMap((f) => f.content.split(/^---\n/m).slice(1))
       .map((doc) => parse(doc) as SecretsManifest);
     assert.deepEqual(reread, manifests);
+    assert.deepEqual(validateEsoManifests(reread), [], 'the YAML as written validates');
   });
 
   it('writes the store with ESO vault provider fields, and ExternalSecrets with v1, keys without data/, Owner targets', () => {
