@@ -23,25 +23,25 @@ export function isStorableString(s: string): boolean {
  * builds no JSON-Pointer paths and allocates almost nothing, which the path-building walk below did for every key of
  * every request body. Recursive, but it never goes deeper than MAX_JSON_DEPTH + 1 frames.
  */
-function isAcceptableJson(node: unknown, depth: number): boolean {
-  if (typeof node === 'string') return isStorableString(node);
+function isAcceptableJson(node: unknown, depth: number, checkStrings: boolean): boolean {
+  if (typeof node === 'string') return !checkStrings || isStorableString(node);
   if (typeof node === 'number') return Number.isFinite(node);
   if (typeof node !== 'object' || node === null) return true;
   if (depth >= MAX_JSON_DEPTH) return false;
   if (Array.isArray(node)) {
-    for (let i = 0; i < node.length; i++) if (!isAcceptableJson(node[i], depth + 1)) return false;
+    for (let i = 0; i < node.length; i++) if (!isAcceptableJson(node[i], depth + 1, checkStrings)) return false;
     return true;
   }
   const obj = node as Record<string, unknown>;
   for (const k of Object.keys(obj)) {
-    if (!isStorableString(k) || !isAcceptableJson(obj[k], depth + 1)) return false;
+    if ((checkStrings && !isStorableString(k)) || !isAcceptableJson(obj[k], depth + 1, checkStrings)) return false;
   }
   return true;
 }
 
 /** The first problem in `value` as a 400 AppError, or undefined. Iterative, so any depth is safe to inspect. */
 export function jsonInputProblem(value: unknown, base = ''): AppError | undefined {
-  if (isAcceptableJson(value, 0)) return undefined;
+  if (isAcceptableJson(value, 0, true)) return undefined;
   // Something is refused: find the first problem and its path.
   const stack: { node: unknown; path: string; depth: number }[] = [{ node: value, path: base, depth: 0 }];
   while (stack.length > 0) {
@@ -96,16 +96,21 @@ export function parseJsonBody(text: string): unknown {
   const first = text.charCodeAt(0);
   if ((first <= 0x20 || first > 0x7e) && text.trim() === '') return undefined;
   let value: unknown;
+  let escapes = false;
   try {
     // A reviver costs a call per key (a tenth of an OFREP evaluation's time), so it runs only when the text could
     // hold a "__proto__" key: literally, or spelled with \u escapes (the only escapes JSON allows for letters).
-    const suspicious = text.includes('__proto__') || text.includes('\\u');
-    value = suspicious ? JSON.parse(text, refuseProtoKey) : JSON.parse(text);
+    escapes = text.includes('\\u');
+    value = escapes || text.includes('__proto__') ? JSON.parse(text, refuseProtoKey) : JSON.parse(text);
   } catch (err) {
     throw new AppError('MALFORMED_JSON', `body is not valid JSON: ${(err as Error).message.slice(0, 200)}`, {
       path: '',
     });
   }
+  // JSON allows no raw control character in a string and a well-formed text holds no lone surrogate, so a string
+  // (key or value) can hold NUL or a lone surrogate only through a \u escape: without one, in a storable text, the
+  // strings need no look and only depth and numbers are checked.
+  if (isAcceptableJson(value, 0, escapes || !isStorableString(text))) return value;
   const problem = jsonInputProblem(value);
   if (problem) throw problem;
   return value;
