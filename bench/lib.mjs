@@ -735,3 +735,72 @@ export const PROPAGATION_HEADERS = [
   'first receiver (median over writes) ms',
   'first→last receiver (median) ms',
 ];
+
+// ------------------------------------------------------------------------------- OFREP: where the microseconds go
+
+/**
+ * Times the server's own OFREP stage functions (auth, parse, validate, evaluate, metrics, serialize, ETag) in their
+ * own process (`bench/proc/ofrep-stages.mjs`, an in-process server seeded like `rctl up`), on the load run's bodies.
+ * Resolves ns per call: `{ single: {...}, bulk: {...} }`.
+ */
+export async function runOfrepStages({ bodies, flagKey }) {
+  const child = spawnNode(join(PROC_DIR, 'ofrep-stages.mjs'), [], { name: 'ofrep stages' });
+  try {
+    return await request(
+      child,
+      {
+        cmd: 'run',
+        dataDir: tempDir('rc-bench-stages-'),
+        seedFile: SEED_FILE,
+        adminToken: ADMIN_TOKEN,
+        flagKey,
+        bodies,
+        minMs: QUICK ? 50 : 250,
+      },
+      120_000,
+    );
+  } finally {
+    await stopChild(child);
+  }
+}
+
+/** Server CPU µs per request of a load result (cores used ÷ requests per second). */
+export function cpuMicrosPerRequest(r) {
+  return (r.serverCpu / r.rps) * 1e6;
+}
+
+/**
+ * Rows of a "where a request's microseconds go" table: the whole request (ours and the anchor, server CPU per request
+ * in the load run), the stages timed in process, and what is left (ours − anchor − stages): hooks, promises,
+ * request and reply objects, garbage collection, and the stages' extra cost when caches are cold.
+ */
+export function microsecondRows({ ours, anchor, anchorLabel, stages }) {
+  const oursUs = cpuMicrosPerRequest(ours);
+  const anchorUs = cpuMicrosPerRequest(anchor);
+  const share = (us) => `${fmt((us / oursUs) * 100, 0)} %`;
+  const rows = [
+    [
+      '**ours: the whole request** (server process CPU ÷ requests, load run above)',
+      fmt(oursUs, 1),
+      '100 %',
+      'load run',
+    ],
+    [`framework: ${anchorLabel}`, fmt(anchorUs, 1), share(anchorUs), 'load run (anchor)'],
+  ];
+  let staged = 0;
+  for (const [label, ns] of stages) {
+    const us = ns / 1000;
+    staged += us;
+    rows.push([label, fmt(us, 2), share(us), 'in process, same inputs']);
+  }
+  const rest = oursUs - anchorUs - staged;
+  rows.push([
+    'rest: hooks, promises, request/reply objects, GC, cold caches (ours − framework − the stages above)',
+    fmt(rest, 1),
+    share(rest),
+    'difference',
+  ]);
+  return { rows, oursUs, anchorUs, staged, rest };
+}
+
+export const MICROSECOND_HEADERS = ['where', 'µs per request', 'share of ours', 'measured'];

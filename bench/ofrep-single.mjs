@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import {
   contextBodies,
+  cpuMicrosPerRequest,
   createClientToken,
   fmt,
   freePort,
@@ -9,11 +10,14 @@ import {
   httpRequest,
   LOAD_CLIENT,
   log,
+  MICROSECOND_HEADERS,
+  microsecondRows,
   PROC_DIR,
   QUICK,
   ROUNDS_TEXT,
   request,
   runLoadInterleaved,
+  runOfrepStages,
   spawnNode,
   startRc,
   stopChild,
@@ -22,6 +26,8 @@ import {
 } from './lib.mjs';
 
 export const TARGET_RPS = 10_000;
+/** Issue 10 item 8: ours at least this share of the bare-Fastify anchor's throughput, in the same run. */
+export const TARGET_RATIO = 0.85;
 const FLAG = 'new-ui-enabled';
 const PATH = `/ofrep/v1/evaluate/flags/${FLAG}`;
 
@@ -77,6 +83,31 @@ export async function run() {
     await stopChild(ev);
   }
 
+  log("ofrep-single: stage timings (the server's own functions, in process)");
+  const stages = await runOfrepStages({ bodies, flagKey: FLAG });
+  const st = stages.single;
+  const breakdown = microsecondRows({
+    ours,
+    anchor,
+    anchorLabel: "Node HTTP, Fastify routing and reply, JSON.stringify (the bare-Fastify anchor's whole request)",
+    stages: [
+      ['auth: client guard (token → live client token)', st.auth],
+      ['parse: JSON body and input limits (depth, strings, numbers)', st.parse],
+      ['validate: params schema (Ajv) and the parameter check', st.validate],
+      ["evaluate: flagd on the environment's compiled view", st.evaluate],
+      ['metrics: evaluation counter and request-duration histogram', st.metrics],
+      [
+        "serialize: response schema (fast-json-stringify) minus the anchor's JSON.stringify",
+        st.serialize - st.serializeAnchor,
+      ],
+    ],
+  });
+  log(
+    `ofrep-single: ${fmt(breakdown.oursUs, 1)} µs/request (anchor ${fmt(breakdown.anchorUs, 1)}), stages ${fmt(breakdown.staged, 1)}, rest ${fmt(breakdown.rest, 1)}`,
+  );
+
+  const ratio = ours.rps / anchor.rps;
+  const passRatio = ours.errors === 0 && ratio >= TARGET_RATIO;
   const pass = ours.errors === 0 && ours.rps >= TARGET_RPS;
   const row = (label, r) => [
     label,
@@ -119,23 +150,42 @@ export async function run() {
         ],
       },
       {
+        caption:
+          "**Where a request's microseconds go.** Server CPU per request (user + system, so the kernel's share of " +
+          'the socket work too) of ours and of the anchor in the load run above; the stages in between are the ' +
+          "server's own functions (`bench/proc/ofrep-stages.mjs`: an in-process server seeded like `rctl up`, the " +
+          'same token and contexts, each stage in a warm loop, median of 5), and the rest is what is left.',
+        headers: MICROSECOND_HEADERS,
+        rows: breakdown.rows,
+      },
+      {
         headers: ['target (issue)', 'ours', 'result'],
-        rows: [[`≥ ${TARGET_RPS.toLocaleString('en-US')} evaluations/s`, `${fmt(ours.rps)}/s`, verdict(pass)]],
+        rows: [
+          [
+            `≥ ${fmt(TARGET_RATIO * 100, 0)} % of the bare-Fastify anchor's throughput, same run (issue 10)`,
+            `${fmt(ratio * 100, 0)} % (${fmt(ours.rps)} of ${fmt(anchor.rps)} req/s)`,
+            verdict(passRatio),
+          ],
+          [`≥ ${TARGET_RPS.toLocaleString('en-US')} evaluations/s (absolute)`, `${fmt(ours.rps)}/s`, verdict(pass)],
+        ],
       },
     ],
     notes: [
-      `Ours reaches ${fmt((ours.rps / anchor.rps) * 100, 0)} % of the bare-Fastify ceiling measured with the same load generator; ` +
+      `Ours reaches ${fmt(ratio * 100, 0)} % of the bare-Fastify ceiling measured with the same load generator; ` +
         `evaluation alone (flagd-core) would allow ${fmt(flagd.perSecond)}/s on one core.`,
+      `Server CPU per request: ours ${fmt(cpuMicrosPerRequest(ours), 1)} µs, the anchor ${fmt(cpuMicrosPerRequest(anchor), 1)} µs ` +
+        `(${fmt((cpuMicrosPerRequest(anchor) / cpuMicrosPerRequest(ours)) * 100, 0)} %): on a quiet machine, where the ` +
+        'server process is the bottleneck, the throughput ratio approaches this CPU ratio.',
     ],
     summary: [
       [
         'OFREP single evaluation, one process',
-        `${fmt(ours.rps)} req/s (p99 ${fmt(ours.latencyMs.p99, 1)} ms)`,
+        `${fmt(ours.rps)} req/s (p99 ${fmt(ours.latencyMs.p99, 1)} ms), ${fmt(ratio * 100, 0)} % of the anchor`,
         `bare Fastify ${fmt(anchor.rps)} req/s; flagd-core ${fmt(flagd.perSecond)}/s`,
-        '≥ 10,000/s',
-        verdict(pass),
+        `≥ ${fmt(TARGET_RATIO * 100, 0)} % of anchor`,
+        verdict(passRatio),
       ],
     ],
-    raw: { ours, anchor, flagd, sample: JSON.parse(sample.body) },
+    raw: { ours, anchor, flagd, stages, breakdown, ratio, sample: JSON.parse(sample.body) },
   };
 }

@@ -1,0 +1,150 @@
+// Where an OFREP request's microseconds go: the server's own stage functions, timed one by one in this process on
+// the same inputs as the load run (same seed file, same token kind, same rotating contexts). Runs the real server
+// in-process (`startServer`, SQLite in a temp dir, seeded) so every stage uses the runtime's own objects: the client
+// guard, the JSON body parser, the params validator, flagd evaluation on the environment's view, the metrics
+// recorders, the response serializers (fast-json-stringify from the route schemas, as Fastify compiles them).
+// msg: { dataDir, seedFile, adminToken, flagKey, bodies: string[], minMs }
+import fastJson from 'fast-json-stringify';
+import { clientGuardHook } from '../../packages/server/dist/auth/auth-hooks.js';
+import { digestOf } from '../../packages/server/dist/auth/tokens.js';
+import { canonicalContext } from '../../packages/server/dist/features/ofrep/ofrep-controller.js';
+import { OfrepEvaluation, ofrepSchemas } from '../../packages/server/dist/features/ofrep/ofrep-schemas.js';
+import { parseJsonBody, requestParametersProblem } from '../../packages/server/dist/http/json-input.js';
+import { compileValidator } from '../../packages/server/dist/schemas/validation.js';
+import { startServer } from '../../packages/server/dist/server.js';
+import { evaluateAll, evaluateFlag } from '../../packages/server/dist/state/evaluation.js';
+import { serve } from '../lib.mjs';
+
+/** ns per call of `fn(i)`: warm-up, then repeated batches until `minMs`; the median of 5 such measurements. */
+async function time(fn, minMs) {
+  const run = async (n) => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) {
+      const r = fn(i);
+      if (r instanceof Promise) await r;
+    }
+    return Number(process.hrtime.bigint() - t0);
+  };
+  await run(20_000);
+  const samples = [];
+  for (let k = 0; k < 5; k++) {
+    let n = 2000;
+    let ns = await run(n);
+    while (ns < (minMs * 1e6) / 5) {
+      n *= 2;
+      ns = await run(n);
+    }
+    samples.push(ns / n);
+  }
+  return samples.sort((a, b) => a - b)[2];
+}
+
+serve({
+  async run(msg) {
+    const server = await startServer({
+      port: 0,
+      host: '127.0.0.1',
+      dataDir: msg.dataDir,
+      seedFile: msg.seedFile,
+      env: { ...process.env, RC_ADMIN_TOKEN: msg.adminToken, RC_LOG_LEVEL: 'warn' },
+      print: () => {},
+    });
+    try {
+      const rt = server.runtime;
+      const created = await server.app.inject({
+        method: 'POST',
+        url: '/api/admin/tokens',
+        headers: { authorization: `Bearer ${msg.adminToken}` },
+        payload: { kind: 'client', environment: 'production', name: 'bench-stages' },
+      });
+      const token = created.json().token;
+      const env = 'production';
+      const view = rt.state.view(env);
+      const bodies = msg.bodies;
+      const parsed = bodies.map((b) => parseJsonBody(b));
+      const contexts = parsed.map((p) => p.context);
+      const n = bodies.length;
+
+      // Auth: the evaluation routes' onRequest guard, with the client token as the load run sends it.
+      const guard = clientGuardHook(rt, { streams: false });
+      const headers = { authorization: `Bearer ${token}` };
+      let refused;
+      const done = (err) => {
+        refused = err;
+      };
+      const auth = await time(() => guard({ headers, raw: {} }, undefined, done), msg.minMs);
+      if (refused) throw refused;
+      // Parse: the JSON content-type parser (input limits included).
+      const parse = await time((i) => parseJsonBody(bodies[i % n]), msg.minMs);
+      // Validate: the route's params schema (Ajv) and the preValidation parameter check.
+      const validateParams = compileValidator({ schema: ofrepSchemas.single.params });
+      const params = { key: msg.flagKey };
+      const validate = await time(() => {
+        validateParams(params);
+        return requestParametersProblem({}, params);
+      }, msg.minMs);
+      // Evaluate: flagd on the environment's compiled view.
+      const evaluate = await time((i) => evaluateFlag(view, msg.flagKey, contexts[i % n]), msg.minMs);
+      const sample = evaluateFlag(view, msg.flagKey, contexts[1]);
+      // Metrics: the evaluation counter and the request-duration histogram, once per request.
+      const metrics = await time((i) => {
+        rt.metrics.evaluationCounts.inc(env, msg.flagKey, sample.variant ?? '', sample.reason);
+        rt.metrics.httpDuration.record('POST', '/ofrep/v1/evaluate/flags/:key', '200', 0.0001 + (i & 7) * 1e-4);
+      }, msg.minMs);
+      // Serialize: the 200 body with the route's response schema, and with JSON.stringify (what the anchor does).
+      const body = { key: sample.key, reason: sample.reason, metadata: sample.metadata };
+      if (sample.value !== undefined) Object.assign(body, { value: sample.value, variant: sample.variant });
+      const stringify = fastJson(OfrepEvaluation);
+      if (stringify(body) !== JSON.stringify(JSON.parse(stringify(body)))) throw new Error('serializer mismatch');
+      const serialize = await time(() => stringify(body), msg.minMs);
+      const serializeAnchor = await time(() => JSON.stringify(body), msg.minMs);
+
+      // Bulk 200: everything that depends on the number of flags, plus the ETag.
+      const bulkStringify = fastJson(ofrepSchemas.bulk.response[200], { schema: { OfrepEvaluation } });
+      const all = evaluateAll(view, contexts[1]);
+      // As the bulk route does it: the environment's keys sorted once, one evaluation per flag.
+      const keys = [...view.flagTypes.keys()].sort();
+      const bulkEvaluate = await time((i) => {
+        for (const key of keys) evaluateFlag(view, key, contexts[i % n]);
+      }, msg.minMs);
+      const bulkMetrics = await time((i) => {
+        for (const e of all) rt.metrics.evaluationCounts.inc(env, e.key, e.variant ?? '', e.errorCode ?? e.reason);
+        rt.metrics.httpDuration.record('POST', '/ofrep/v1/evaluate/flags', '200', 0.0001 + (i & 7) * 1e-4);
+      }, msg.minMs);
+      const etag = await time(
+        (i) => `"${view.etag}.${digestOf('sha1', canonicalContext(contexts[i % n]), 'base64url').slice(0, 16)}"`,
+        msg.minMs,
+      );
+      const bulkBody = {
+        flags: all.map((e) => ({
+          key: e.key,
+          reason: e.reason,
+          metadata: e.metadata,
+          value: e.value,
+          variant: e.variant,
+        })),
+        metadata: { revision: view.revision },
+        eventStreams: [
+          { type: 'sse', url: `http://127.0.0.1:1/ofrep/v1/sse?key=${'k'.repeat(80)}`, inactivityDelaySec: 120 },
+        ],
+      };
+      const bulkSerialize = await time(() => bulkStringify(bulkBody), msg.minMs);
+      const bulkSerializeAnchor = await time(() => JSON.stringify(bulkBody), msg.minMs);
+      return {
+        single: { auth, parse, validate, evaluate, metrics, serialize, serializeAnchor },
+        bulk: {
+          auth,
+          parse,
+          flags: all.length,
+          evaluate: bulkEvaluate,
+          metrics: bulkMetrics,
+          etag,
+          serialize: bulkSerialize,
+          serializeAnchor: bulkSerializeAnchor,
+        },
+      };
+    } finally {
+      await server.close();
+    }
+  },
+});
