@@ -74,9 +74,17 @@ export async function checkManifestDir(dir: string, cwd: string): Promise<{ file
   const issues: ManifestIssue[] = [];
   for (const path of files) {
     const name = relative(cwd, path) || path;
-    const stat = await fs.stat(path);
-    if (stat.size > MAX_BYTES) throw new CliError(`${name}: larger than ${MAX_BYTES / 1024 / 1024} MiB`);
-    issues.push(...checkManifestText(await fs.readFile(path, 'utf8'), name));
+    let text: string;
+    try {
+      if ((await fs.stat(path)).size > MAX_BYTES) {
+        throw new CliError(`${name}: larger than ${MAX_BYTES / 1024 / 1024} MiB`);
+      }
+      text = await fs.readFile(path, 'utf8');
+    } catch (error) {
+      if (error instanceof CliError) throw error;
+      throw new CliError(`cannot read ${name}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+    }
+    issues.push(...checkManifestText(text, name));
   }
   return { files: files.length, issues };
 }
