@@ -2,6 +2,7 @@
 // everything status and rotation need from them — never a value in a log, an error or a status.
 export * from './backend.js';
 export * from './bundle.js';
+export * from './diagnose.js';
 export * from './errors.js';
 export * from './kubernetes-auth.js';
 export * from './kubernetes-secrets.js';

@@ -41,6 +41,28 @@ export interface ExternalSecretState {
   ready: Condition | undefined;
   refreshTime: string | undefined;
   syncedResourceVersion: string | undefined;
+  storeRef: { name: string; kind: string };
+  /** `data[].remoteRef` (names only): which Vault key and property feed which Secret key. */
+  remoteRefs: { secretKey: string; key: string; property: string | undefined }[];
+  creationPolicy: string;
+}
+
+/** A ClusterSecretStore's Vault provider settings and readiness (no credentials are read). */
+export interface ClusterSecretStoreState {
+  name: string;
+  ready: Condition | undefined;
+  vault:
+    | {
+        server: string | undefined;
+        path: string | undefined;
+        version: string;
+        auth: {
+          mountPath: string;
+          role: string | undefined;
+          serviceAccount: { name?: string; namespace?: string; audiences: string[] } | undefined;
+        };
+      }
+    | undefined;
 }
 
 export interface SecretMetadataState {
@@ -88,6 +110,9 @@ export interface SecretsCluster {
   getDeployment(namespace: string, name: string): Promise<DeploymentState>;
   restartDeployment(namespace: string, name: string, at: string): Promise<void>;
   listPods(namespace: string, selector: Record<string, string>): Promise<PodState[]>;
+  getClusterSecretStore(name: string): Promise<ClusterSecretStoreState>;
+  /** Whether the API server serves `external-secrets.io/v1` ClusterSecretStores (ESO ≥ 0.16 installed). */
+  esoInstalled(): Promise<boolean>;
 }
 
 export interface KubernetesSecretsOptions {
@@ -149,7 +174,13 @@ export class KubernetesSecrets implements SecretsCluster {
       }),
     )) as {
       metadata?: { generation?: number; labels?: Record<string, string>; annotations?: Record<string, string> };
-      spec?: { refreshInterval?: string; refreshPolicy?: string; target?: { name?: string } };
+      spec?: {
+        refreshInterval?: string;
+        refreshPolicy?: string;
+        target?: { name?: string; creationPolicy?: string };
+        secretStoreRef?: { name?: string; kind?: string };
+        data?: { secretKey?: string; remoteRef?: { key?: string; property?: string } }[];
+      };
       status?: { conditions?: Condition[]; refreshTime?: string; syncedResourceVersion?: string };
     };
     return {
@@ -164,7 +195,82 @@ export class KubernetesSecrets implements SecretsCluster {
       ready: es.status?.conditions?.find((c) => c.type === 'Ready'),
       refreshTime: es.status?.refreshTime,
       syncedResourceVersion: es.status?.syncedResourceVersion,
+      storeRef: { name: es.spec?.secretStoreRef?.name ?? '', kind: es.spec?.secretStoreRef?.kind ?? 'SecretStore' },
+      remoteRefs: (es.spec?.data ?? []).map((d) => ({
+        secretKey: d.secretKey ?? '',
+        key: d.remoteRef?.key ?? '',
+        property: d.remoteRef?.property,
+      })),
+      creationPolicy: es.spec?.target?.creationPolicy ?? 'Owner',
     };
+  }
+
+  async getClusterSecretStore(name: string): Promise<ClusterSecretStoreState> {
+    const { custom } = await this.client();
+    const store = (await call('getClusterSecretStore', name, () =>
+      custom.getClusterCustomObject({
+        group: 'external-secrets.io',
+        version: 'v1',
+        plural: 'clustersecretstores',
+        name,
+      }),
+    )) as {
+      spec?: {
+        provider?: {
+          vault?: {
+            server?: string;
+            path?: string;
+            version?: string;
+            auth?: {
+              kubernetes?: {
+                mountPath?: string;
+                role?: string;
+                serviceAccountRef?: { name?: string; namespace?: string; audiences?: string[] };
+              };
+            };
+          };
+        };
+      };
+      status?: { conditions?: Condition[] };
+    };
+    const vault = store.spec?.provider?.vault;
+    const k8s = vault?.auth?.kubernetes;
+    return {
+      name,
+      ready: store.status?.conditions?.find((c) => c.type === 'Ready'),
+      vault: vault && {
+        server: vault.server,
+        path: vault.path,
+        version: vault.version ?? 'v2',
+        auth: {
+          mountPath: k8s?.mountPath ?? 'kubernetes',
+          role: k8s?.role,
+          serviceAccount: k8s?.serviceAccountRef && {
+            ...(k8s.serviceAccountRef.name === undefined ? {} : { name: k8s.serviceAccountRef.name }),
+            ...(k8s.serviceAccountRef.namespace === undefined ? {} : { namespace: k8s.serviceAccountRef.namespace }),
+            audiences: k8s.serviceAccountRef.audiences ?? [],
+          },
+        },
+      },
+    };
+  }
+
+  async esoInstalled(): Promise<boolean> {
+    const { custom } = await this.client();
+    try {
+      await call('esoInstalled', 'external-secrets.io/v1', () =>
+        custom.listClusterCustomObject({
+          group: 'external-secrets.io',
+          version: 'v1',
+          plural: 'clustersecretstores',
+          limit: 1,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof SecretNotFoundError) return false;
+      throw error;
+    }
   }
 
   async forceSync(namespace: string, name: string, value: string): Promise<void> {

@@ -90,6 +90,7 @@ export class FakeEsoController {
       }
     });
     this.timer = setInterval(() => {
+      if (this.passes.size > 0) return; // the previous requeue pass is still running
       const pass = this.reconcileAll().finally(() => this.passes.delete(pass));
       this.passes.add(pass);
     }, tickMs);
