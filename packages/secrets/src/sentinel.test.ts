@@ -8,6 +8,7 @@ import { inspect } from 'node:util';
 import { eventually, FakeEsoController, FakeKubernetes, FakeVault } from '@runtime-control/testkit';
 import type { SecretBackend } from './backend.js';
 import { bundleStatus, type SecretBundle } from './bundle.js';
+import { diagnoseBundle } from './diagnose.js';
 import { SecretsError } from './errors.js';
 import { KubernetesAuth } from './kubernetes-auth.js';
 import { KubernetesSecrets } from './kubernetes-secrets.js';
@@ -395,6 +396,7 @@ describe('SENTINEL: no secret value (or token) in errors, logs or metadata — V
       evidence.result(await rotator.rollback(bundle, stalled, { actor: 'sentinel' }));
       evidence.result(await bundleStatus(bundle, { backend: kv, cluster, now: () => Date.now() + 3_600_000 }));
       evidence.result(await cluster.getSecretMetadata(NS, 'ai-gateway'));
+      evidence.result(await diagnoseBundle(bundle, { cluster, backend: kv }));
       evidence.result(await cluster.getExternalSecret(NS, 'ai-gateway'));
       evidence.results.push(JSON.stringify(progress), JSON.stringify(audit), JSON.stringify(failedStates));
       assert.deepEqual(
