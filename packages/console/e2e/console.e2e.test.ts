@@ -1,0 +1,362 @@
+// The console end to end, in a real browser (Debian's Chromium through playwright-core) against a real server
+// started in-process over a temporary SQLite directory. Every page visited is checked with axe (no serious or
+// critical violation) and screenshotted into packages/console/screenshots/; the browser console must stay free of
+// errors, except the HTTP statuses a step provokes on purpose (401 for a wrong token, 412 for a stale edit).
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { AxeBuilder } from '@axe-core/playwright';
+import type { RunningServer } from '@runtime-control/server';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from './browser.js';
+
+const ADMIN_TOKEN = 'rc-console-e2e-admin-token-0123456789';
+const SCREENSHOTS = fileURLToPath(new URL('../../screenshots/', import.meta.url));
+const FLAG = 'new-ui-enabled';
+
+function booleanFlag(key: string, description: string) {
+  return {
+    key,
+    description,
+    type: 'boolean',
+    variants: { on: true, off: false },
+    defaultVariant: 'off',
+    environments: { development: { state: 'ENABLED' }, production: { state: 'ENABLED' } },
+  };
+}
+
+describe('console in a real browser', () => {
+  let server: RunningServer;
+  let dataDir: string;
+  let chromium: Awaited<ReturnType<typeof launchChromium>>;
+  let context: BrowserContext;
+  let page: Page;
+  const consoleErrors: string[] = [];
+  /** HTTP statuses a step provokes on purpose; Chromium logs each failed request as a console error. */
+  const allowedStatuses = new Set<number>();
+  let createdSecret = '';
+
+  async function http(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+    const res = await fetch(`${server.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${ADMIN_TOKEN}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return {
+      status: res.status,
+      headers: res.headers,
+      json: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+    };
+  }
+
+  async function evaluateFor(user: string, environment = 'production') {
+    const res = await http('POST', '/api/admin/evaluate', { environment, context: { targetingKey: user } });
+    assert.equal(res.status, 200);
+    const flags = res.json.flags as { key: string; variant?: string; value?: unknown }[];
+    return flags.find((f) => f.key === FLAG);
+  }
+
+  async function checkPage(name: string) {
+    await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+    const result = await new AxeBuilder({ page }).analyze();
+    const serious = result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    assert.deepEqual(serious, [], `axe on ${name}`);
+  }
+
+  before(async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    dataDir = mkdtempSync(join(tmpdir(), 'rc-console-e2e-'));
+    const { startServer } = await import('@runtime-control/server');
+    server = await startServer({
+      port: 0,
+      host: '127.0.0.1',
+      dataDir,
+      env: { RC_ADMIN_TOKEN: ADMIN_TOKEN, RC_LOG_LEVEL: 'silent' },
+      print: () => {},
+    });
+    for (const [key, description] of [
+      [FLAG, 'The new UI, per user'],
+      ['dark-mode', 'Dark theme'],
+      ['beta-search', 'Search v2'],
+    ] as const) {
+      assert.equal((await http('POST', '/api/admin/flags', booleanFlag(key, description))).status, 201);
+    }
+    const knob = {
+      key: 'request-timeout-ms',
+      description: 'Upstream timeout',
+      type: 'number',
+      variants: { fast: 800, normal: 2000 },
+      defaultVariant: 'normal',
+      schema: { type: 'number', minimum: 100, maximum: 10000 },
+      environments: { development: { state: 'ENABLED' }, production: { state: 'ENABLED' } },
+    };
+    assert.equal((await http('POST', '/api/admin/flags', knob)).status, 201);
+    chromium = await launchChromium();
+    context = await chromium.browser.newContext({ viewport: { width: 1280, height: 800 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on('console', (m) => {
+      if (m.type() !== 'error') return;
+      const status = /status of (\d{3})/.exec(m.text());
+      if (status && allowedStatuses.has(Number(status[1]))) return;
+      consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+  });
+
+  after(async () => {
+    await chromium?.close();
+    await server?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('serves the console at /; a wrong token is refused; the admin token signs in (session storage only)', async () => {
+    const started = Date.now();
+    await page.goto(`${server.url}/`);
+    await page.getByLabel('Admin token').waitFor();
+    assert.ok(Date.now() - started < 3000, 'the sign-in page took more than 3 s');
+    await checkPage('sign-in');
+    allowedStatuses.add(401);
+    await page.getByLabel('Admin token').fill('not-the-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('That token is not a valid admin token.').waitFor();
+    allowedStatuses.delete(401);
+    await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Flags' }).waitFor();
+    const storage = await page.evaluate(() => ({
+      session: JSON.stringify(sessionStorage),
+      local: JSON.stringify(localStorage),
+      cookie: document.cookie,
+    }));
+    assert.match(storage.session, new RegExp(ADMIN_TOKEN));
+    assert.equal(storage.local, '{}');
+    assert.equal(storage.cookie, '');
+  });
+
+  it('lists flags per environment with type badges, search, and a state toggle that writes through the API', async () => {
+    const rows = page.locator('[role="tabpanel"]:not([hidden]) tbody tr');
+    await rows.first().waitFor();
+    assert.equal(await rows.count(), 4);
+    assert.equal(await page.locator('[data-flag="request-timeout-ms"] .badge-number').count(), 1);
+    await checkPage('flags');
+    await page.getByLabel('Search', { exact: true }).fill('dark');
+    await page.waitForFunction(
+      () => document.querySelectorAll('[role="tabpanel"]:not([hidden]) tbody tr').length === 1,
+    );
+    await page.getByLabel('Search', { exact: true }).fill('');
+    await page.getByRole('tab', { name: 'production' }).click();
+    const toggle = page.getByRole('switch', { name: 'dark-mode enabled in production' });
+    assert.equal(await toggle.getAttribute('aria-checked'), 'true');
+    await toggle.click();
+    await page.waitForFunction(
+      () =>
+        document
+          .querySelector('[role="switch"][aria-label="dark-mode enabled in production"]')
+          ?.getAttribute('aria-checked') === 'false',
+    );
+    const flag = await http('GET', '/api/admin/flags/dark-mode');
+    const envs = flag.json.environments as Record<string, { state: string }>;
+    assert.equal(envs.production?.state, 'DISABLED');
+    assert.equal(envs.development?.state, 'ENABLED', 'only production was toggled');
+  });
+
+  it('a change made through the API appears in the open page within about a second, without reload', async () => {
+    const toggle = page.getByRole('switch', { name: 'beta-search enabled in production' });
+    assert.equal(await toggle.getAttribute('aria-checked'), 'true');
+    const navigations: string[] = [];
+    page.on('framenavigated', (f) => navigations.push(f.url()));
+    const patched = await http('PATCH', '/api/admin/flags/beta-search/environments/production', { state: 'DISABLED' });
+    assert.equal(patched.status, 200);
+    const started = Date.now();
+    await page.waitForFunction(
+      () =>
+        document
+          .querySelector('[role="switch"][aria-label="beta-search enabled in production"]')
+          ?.getAttribute('aria-checked') === 'false',
+      undefined,
+      { timeout: 5000, polling: 50 },
+    );
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 1500, `the change took ${elapsed} ms to appear`);
+    assert.equal(
+      await page.locator('tr.changed[data-flag="beta-search"]').count(),
+      1,
+      'the changed row is highlighted',
+    );
+    assert.deepEqual(navigations, [], 'no reload');
+  });
+
+  it('flips new-ui-enabled for one test user (per-user override): that user only, checked through the API', async () => {
+    await page.getByRole('link', { name: FLAG }).click();
+    await page.getByRole('heading', { name: FLAG }).waitFor();
+    assert.equal((await evaluateFor('u-test'))?.variant, 'off');
+    const panel = page.locator('[role="tabpanel"]:not([hidden])');
+    await panel.getByLabel('Targeting key').fill('u-test');
+    await panel.getByLabel('Variant', { exact: true }).first().selectOption('on');
+    await panel.getByRole('button', { name: 'Add override' }).click();
+    await panel.locator('[data-override="u-test"]').waitFor();
+    assert.equal((await evaluateFor('u-test'))?.variant, 'on', 'the test user gets the new UI');
+    assert.equal((await evaluateFor('u-other'))?.variant, 'off', 'every other user keeps the old one');
+    assert.equal((await evaluateFor('u-test', 'development'))?.variant, 'off', 'and only in production');
+    // The "evaluate as" panel shows the same for that user.
+    await page.getByRole('combobox', { name: 'Environment' }).selectOption('production');
+    await page.getByLabel('Evaluation context (JSON)').fill('{"targetingKey": "u-test"}');
+    await page.getByRole('button', { name: 'Evaluate' }).click();
+    await page.locator('[data-testid="evaluation"]').getByText('on', { exact: true }).waitFor();
+    await checkPage('flag');
+    await panel.getByRole('button', { name: 'Remove override for u-test' }).click();
+    await panel.locator('[data-override="u-test"]').waitFor({ state: 'detached' });
+    assert.equal((await evaluateFor('u-test'))?.variant, 'off', 'removing the override flips the user back');
+  });
+
+  it("the targeting editor shows the API's error at its JSON path, then saves a fixed rule", async () => {
+    const panel = page.locator('[role="tabpanel"]:not([hidden])');
+    const editor = panel.getByLabel(/JsonLogic targeting in production/);
+    await editor.fill('{"if": [{"in": ["@beta", {"var": "email"}]}, "on", "nope"]}');
+    allowedStatuses.add(400);
+    await panel.getByRole('button', { name: 'Save targeting' }).click();
+    const alert = panel.locator('[role="alert"]').filter({ hasText: 'nope' });
+    await alert.waitFor();
+    const text = (await alert.textContent()) ?? '';
+    assert.match(text, /\/targeting: .*INVALID_TARGETING/, `the error is not shown at its JSON path: ${text}`);
+    allowedStatuses.delete(400);
+    await editor.fill('{"if": [{"ends_with": [{"var": "email"}, "@example.com"]}, "on", "off"]}');
+    await panel.getByRole('button', { name: 'Save targeting' }).click();
+    await page.waitForFunction(async () => {
+      const res = await fetch('/api/admin/flags/new-ui-enabled', {
+        headers: { authorization: `Bearer ${sessionStorage.getItem('rc.adminToken')}` },
+      });
+      const flag = (await res.json()) as { environments: Record<string, { targeting?: unknown }> };
+      return flag.environments.production?.targeting !== undefined;
+    });
+    const res = await http('POST', '/api/admin/evaluate', {
+      environment: 'production',
+      context: { targetingKey: 'u-9', email: 'a@example.com' },
+    });
+    assert.equal((res.json.flags as { key: string; variant: string }[]).find((f) => f.key === FLAG)?.variant, 'on');
+  });
+
+  it('a stale edit gets the API 412 and an offer to reload and reapply', async () => {
+    // The page keeps showing what it read before a write made elsewhere: its refetches get the old answer.
+    const url = `${server.url}/api/admin/flags/${FLAG}`;
+    const stale = await (await fetch(url, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+    const staleEtag = (await fetch(url, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).headers.get('etag')!;
+    await page.route(url, (route) =>
+      route.request().method() === 'GET'
+        ? route.fulfill({ status: 200, body: stale, headers: { 'content-type': 'application/json', etag: staleEtag } })
+        : route.fallback(),
+    );
+    await page.waitForTimeout(1200);
+    assert.equal(
+      (await http('PATCH', `/api/admin/flags/${FLAG}/environments/development`, { state: 'DISABLED' })).status,
+      200,
+    );
+    allowedStatuses.add(412);
+    await page.getByRole('tab', { name: 'development' }).click();
+    const panel = page.locator('[role="tabpanel"]:not([hidden])');
+    await panel.getByRole('switch').click(); // the page thinks development is enabled: it asks to disable... toggles
+    const dialog = page.getByRole('dialog', { name: 'This flag changed since you loaded it' });
+    await dialog.waitFor();
+    await checkPage('flag-stale-edit');
+    await page.unroute(url);
+    await dialog.getByRole('button', { name: 'Reload and reapply' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    allowedStatuses.delete(412);
+    await page.waitForFunction(
+      () =>
+        document.querySelector('[role="tabpanel"]:not([hidden]) [role="switch"]')?.getAttribute('aria-checked') ===
+        'false',
+    );
+    const flag = await http('GET', `/api/admin/flags/${FLAG}`);
+    assert.equal((flag.json.environments as Record<string, { state: string }>).development?.state, 'DISABLED');
+  });
+
+  it('the audit log lists every change, newest first, filtered by flag', async () => {
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+    await page.getByLabel('Flag').fill(FLAG);
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll('tbody tr')].length >= 4 &&
+        [...document.querySelectorAll('tbody tr')].every((r) => r.textContent?.includes('new-ui-enabled')),
+    );
+    await checkPage('audit');
+  });
+
+  it('creates a token shown once, which never stays in the page or storage, and revokes it', async () => {
+    await page.getByRole('link', { name: 'Tokens' }).click();
+    await page.getByRole('heading', { name: 'Tokens', level: 1 }).waitFor();
+    await page.getByLabel('Name').fill('console-e2e-client');
+    await page.getByLabel('Environment').selectOption('production');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    createdSecret = await dialog.getByLabel('Token').inputValue();
+    assert.ok(createdSecret.length > 20);
+    await checkPage('tokens-created');
+    const snapshot = await fetch(`${server.url}/api/client/snapshot`, {
+      headers: { authorization: `Bearer ${createdSecret}` },
+    });
+    assert.equal(snapshot.status, 200, 'the token shown works');
+    await dialog.getByRole('button', { name: 'Done' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    const row = page.locator('tbody tr', { hasText: 'console-e2e-client' });
+    await row.waitFor();
+    // Sentinel: after the one-time display the secret is nowhere in the page or in browser storage.
+    const seen = await page.evaluate(() => ({
+      html: document.documentElement.outerHTML,
+      text: document.body.textContent ?? '',
+      inputs: [...document.querySelectorAll('input, textarea')].map((e) => (e as HTMLInputElement).value).join(' '),
+      local: JSON.stringify(localStorage),
+      session: JSON.stringify(sessionStorage),
+    }));
+    for (const [where, value] of Object.entries(seen)) {
+      assert.ok(!value.includes(createdSecret), `the created token is still in ${where}`);
+    }
+    await checkPage('tokens');
+    await row.getByRole('button', { name: /Revoke/ }).click();
+    const confirm = page.getByRole('dialog', { name: /Revoke/ });
+    await confirm.getByRole('button', { name: 'Revoke' }).click();
+    await confirm.waitFor({ state: 'detached' });
+    await row.getByText(/^revoked/).waitFor();
+    const after = await fetch(`${server.url}/api/client/snapshot`, {
+      headers: { authorization: `Bearer ${createdSecret}` },
+    });
+    assert.equal(after.status, 401, 'the revoked token is refused');
+  });
+
+  it('works at 390 px wide', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('link', { name: 'Flags' }).click();
+    await page.getByRole('switch', { name: `${FLAG} enabled in development` }).waitFor();
+    await checkPage('flags-390');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `the page scrolls sideways by ${overflow} px at 390 px`);
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('signs out: the token leaves session storage and the API is not called with it again', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('Admin token').waitFor();
+    const storage = await page.evaluate(() => JSON.stringify(sessionStorage) + JSON.stringify(localStorage));
+    assert.ok(!storage.includes(ADMIN_TOKEN));
+    await page.reload();
+    await page.getByLabel('Admin token').waitFor();
+  });
+
+  it('no errors in the browser console, and the created token never reached it', () => {
+    assert.deepEqual(consoleErrors, []);
+    assert.ok(createdSecret && !consoleErrors.join('\n').includes(createdSecret));
+  });
+});

@@ -1,0 +1,19 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+
+interface Generator {
+  CONSOLE_API_TYPES_FILE: string;
+  generateApiTypes(): Promise<string>;
+}
+
+describe('console API types (packages/console/src/api/api.ts)', () => {
+  it('match the OpenAPI document the server builds from its route schemas (else run `npm run generate:api`)', async () => {
+    const generator = (await import(
+      new URL('../../../../scripts/generate-api.mjs', import.meta.url).href
+    )) as Generator;
+    const checkedIn = readFileSync(generator.CONSOLE_API_TYPES_FILE, 'utf8');
+    const fresh = await generator.generateApiTypes();
+    assert.ok(checkedIn === fresh, 'packages/console/src/api/api.ts is stale: run `npm run generate:api`');
+  });
+});

@@ -1,0 +1,80 @@
+import { useQueryClient } from '@tanstack/react-query';
+import { useCallback, useEffect, useState } from 'react';
+import { Navigate, NavLink, Route, Routes } from 'react-router';
+import { session, setUnauthorizedHandler } from './api/client.js';
+import { AuditPage } from './pages/AuditPage.js';
+import { FlagPage } from './pages/FlagPage.js';
+import { FlagsPage } from './pages/FlagsPage.js';
+import { SignInPage } from './pages/SignInPage.js';
+import { TokensPage } from './pages/TokensPage.js';
+
+export function App() {
+  const queryClient = useQueryClient();
+  const [signedIn, setSignedIn] = useState(() => session.token() !== null);
+  const [expired, setExpired] = useState(false);
+
+  const signOut = useCallback(() => {
+    session.signOut();
+    queryClient.clear();
+    setSignedIn(false);
+  }, [queryClient]);
+
+  useEffect(() => {
+    setUnauthorizedHandler(() => {
+      setExpired(true);
+      signOut();
+    });
+  }, [signOut]);
+
+  if (!signedIn) {
+    return (
+      <SignInPage
+        expired={expired}
+        onSignedIn={() => {
+          setExpired(false);
+          setSignedIn(true);
+        }}
+      />
+    );
+  }
+
+  return (
+    <div className="shell">
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <header className="top">
+        <span className="brand">Runtime Control</span>
+        <nav aria-label="Main">
+          <NavLink to="/flags">Flags</NavLink>
+          <NavLink to="/audit">Audit log</NavLink>
+          <NavLink to="/tokens">Tokens</NavLink>
+        </nav>
+        <button type="button" className="secondary" onClick={signOut}>
+          Sign out
+        </button>
+      </header>
+      <main id="main">
+        <Routes>
+          <Route path="/" element={<Navigate to="/flags" replace />} />
+          <Route path="/flags" element={<FlagsPage />} />
+          <Route path="/flags/:key" element={<FlagPage />} />
+          <Route path="/audit" element={<AuditPage />} />
+          <Route path="/tokens" element={<TokensPage />} />
+          <Route path="*" element={<NotFound />} />
+        </Routes>
+      </main>
+    </div>
+  );
+}
+
+function NotFound() {
+  return (
+    <section>
+      <h1>Not found</h1>
+      <p>
+        No console page here. <NavLink to="/flags">Back to flags</NavLink>
+      </p>
+    </section>
+  );
+}

@@ -1,0 +1,94 @@
+import { useQuery } from '@tanstack/react-query';
+import { Link, useSearchParams } from 'react-router';
+import { api, unwrap } from '../api/client.js';
+import { ErrorMessage } from '../components/ErrorMessage.js';
+import { LIVE_INTERVAL_MS } from '../queries.js';
+
+export function AuditPage() {
+  const [params, setParams] = useSearchParams();
+  const flag = params.get('flag') ?? '';
+  const actor = params.get('actor') ?? '';
+  const audit = useQuery({
+    queryKey: ['audit', flag, actor],
+    queryFn: async () =>
+      (
+        await unwrap(
+          api.GET('/api/admin/audit', {
+            params: { query: { ...(flag ? { flag } : {}), ...(actor ? { actor } : {}), limit: '100' } },
+          }),
+        )
+      ).data.records,
+    refetchInterval: LIVE_INTERVAL_MS,
+  });
+  const set = (name: string, value: string) =>
+    setParams(
+      (p) => {
+        const next = new URLSearchParams(p);
+        if (value) next.set(name, value);
+        else next.delete(name);
+        return next;
+      },
+      { replace: true },
+    );
+  return (
+    <section>
+      <h1>Audit log</h1>
+      <div className="toolbar">
+        <label htmlFor="audit-flag">Flag</label>
+        <input id="audit-flag" value={flag} maxLength={200} onChange={(e) => set('flag', e.target.value)} />
+        <label htmlFor="audit-actor">Actor</label>
+        <input id="audit-actor" value={actor} maxLength={200} onChange={(e) => set('actor', e.target.value)} />
+      </div>
+      <ErrorMessage error={audit.error} />
+      {audit.data && audit.data.length === 0 && <p className="muted">No records.</p>}
+      {audit.data && audit.data.length > 0 && (
+        <table>
+          <caption className="sr-only">Audit records, newest first</caption>
+          <thead>
+            <tr>
+              <th scope="col">Revision</th>
+              <th scope="col">When</th>
+              <th scope="col">Who</th>
+              <th scope="col">What</th>
+              <th scope="col">Change</th>
+            </tr>
+          </thead>
+          <tbody>
+            {audit.data.map((r) => (
+              <tr key={r.revision}>
+                <td>{r.revision}</td>
+                <td>
+                  <time dateTime={r.at}>{new Date(r.at).toLocaleString()}</time>
+                </td>
+                <td>{r.actor}</td>
+                <td>
+                  {r.action} {r.entityType}{' '}
+                  {r.entityType === 'flag' ? (
+                    <Link to={`/flags/${encodeURIComponent(r.entityKey)}`}>{r.entityKey}</Link>
+                  ) : (
+                    <code>{r.entityKey}</code>
+                  )}
+                </td>
+                <td>
+                  <details>
+                    <summary>before / after</summary>
+                    <div className="diff">
+                      <figure>
+                        <figcaption>before</figcaption>
+                        <pre>{JSON.stringify(r.before, null, 2)}</pre>
+                      </figure>
+                      <figure>
+                        <figcaption>after</figcaption>
+                        <pre>{JSON.stringify(r.after, null, 2)}</pre>
+                      </figure>
+                    </div>
+                  </details>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
