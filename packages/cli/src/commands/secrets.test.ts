@@ -133,6 +133,37 @@ describe('rctl secrets check (offline)', () => {
     });
   });
 
+  it('never prints a value pasted into the platform file or found in a manifest (render and check, text and JSON)', async () => {
+    await withTempDir(async (dir) => {
+      const sentinel = `rc-sentinel-${Math.random().toString(36).slice(2)}`;
+      const text = (await readFile(DEVMENTOR, 'utf8')).replace(
+        '{ REDIS_URL: REDIS_URL }',
+        `{ REDIS_URL: ${sentinel} }`,
+      );
+      await writeFile(join(dir, 'p.yaml'), text);
+      await mkdir(join(dir, 'k8s'));
+      await writeFile(
+        join(dir, 'k8s/secret.yaml'),
+        `apiVersion: v1\nkind: Secret\nmetadata: { name: s }\nstringData: { REDIS_URL: ${sentinel} }\n---\napiVersion: external-secrets.io/v1beta1\nkind: ExternalSecret\nmetadata: { name: e }\n`,
+      );
+      const encoded = [sentinel, Buffer.from(sentinel).toString('base64'), Buffer.from(sentinel).toString('hex')];
+      for (const argv of [
+        ['secrets', 'check', '--file', 'p.yaml', '--manifests', 'k8s'],
+        ['secrets', 'check', '--file', 'p.yaml', '--manifests', 'k8s', '--json'],
+        ['render', 'p.yaml', '--out', 'out', '--manifests', 'k8s'],
+        // A valid platform file: the manifests are read, the v1beta1 one reported, the Secret's data never quoted.
+        ['secrets', 'check', '--file', DEVMENTOR, '--manifests', 'k8s', '--json'],
+        ['render', DEVMENTOR, '--out', 'out', '--manifests', 'k8s'],
+      ]) {
+        const run = await runCli(argv, { cwd: dir });
+        assert.equal(run.code, 1, argv.join(' '));
+        assert.match(run.stdout + run.stderr, /REDIS_URL|ESO_API_VERSION_UNSERVED/, 'the problem is reported');
+        for (const form of encoded)
+          assert.ok(!(run.stdout + run.stderr).includes(form), `${argv.join(' ')} printed the value`);
+      }
+    });
+  });
+
   it('usage: --file is required, unknown subcommands and options are usage errors (exit 2), help', async () => {
     const noFile = await runCli(['secrets', 'check']);
     assert.equal(noFile.code, 2);
