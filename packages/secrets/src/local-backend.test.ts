@@ -174,3 +174,32 @@ describe('LocalSecretBackend (AES-256-GCM in SQLite, KV v2 versions)', () => {
     });
   });
 });
+
+describe('LocalSecretBackend: two stores (as two processes would) on one file', () => {
+  it('of two stores on one file that read the same version, the second to write gets CAS_MISMATCH', async () => {
+    const dir = tempDir();
+    const key = loadSecretsKey({ dataDir: dir, env: {} }).key;
+    const file = join(dir, 'shared.db');
+    const a = new LocalSecretBackend({ database: file, key });
+    const b = new LocalSecretBackend({ database: file, key });
+    try {
+      await a.write('svc/app', { TOKEN: 'first' }, { cas: 0 });
+      const seenByA = (await a.readMetadata('svc/app')).currentVersion;
+      const seenByB = (await b.readMetadata('svc/app')).currentVersion;
+      assert.deepEqual([seenByA, seenByB], [1, 1]);
+      const results = await Promise.allSettled([
+        a.patch('svc/app', { TOKEN: 'from-a' }, { cas: seenByA }),
+        b.patch('svc/app', { TOKEN: 'from-b' }, { cas: seenByB }),
+      ]);
+      assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+      const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      assert.ok(rejected.reason instanceof CasMismatchError);
+      const meta = await b.readMetadata('svc/app');
+      assert.equal(meta.currentVersion, 2);
+      assert.ok(['from-a', 'from-b'].includes(String((await b.readData('svc/app')).data.TOKEN)));
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+});

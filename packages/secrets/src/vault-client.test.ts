@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { FakeVault } from '@runtime-control/testkit';
+import { eventually, FakeVault } from '@runtime-control/testkit';
 import {
   BackendRequestError,
   BackendUnavailableError,
@@ -221,6 +221,39 @@ describe('VaultClient + VaultKvBackend against the fake Vault', () => {
     assert.equal((await app.readMetadata('devmentor/api-gateway')).currentVersion, 3);
     assert.equal(auth.counts.logins, 3);
     assert.equal(jwtReads, 3);
+  });
+
+  it('keeps a token fresh in the background (start) and reports it through lookup-self', async () => {
+    vault.writeKubernetesRole('short', {
+      boundServiceAccountNames: ['external-secrets'],
+      boundServiceAccountNamespaces: ['devmentor-app'],
+      audience: 'vault',
+      policies: ['app-read'],
+      ttlSeconds: 60,
+    });
+    const auth = new KubernetesAuth({
+      client: new VaultClient({ address: url }),
+      role: 'short',
+      now,
+      jwt: () =>
+        vault.issueServiceAccountJwt({
+          namespace: 'devmentor-app',
+          serviceAccount: 'external-secrets',
+          audiences: ['vault'],
+        }),
+    });
+    auth.start(10);
+    try {
+      await eventually(() => auth.counts.logins === 1, 2000, 'background login');
+      clock += 45_000; // past 2/3 of the lease: the background timer renews without any request
+      await eventually(() => auth.counts.renewals >= 1, 2000, 'background renewal');
+      const self = await new VaultClient({ address: url, token: auth }).lookupSelf();
+      assert.equal(self.renewable, true);
+      assert.ok(self.ttlSeconds > 0 && self.ttlSeconds <= 60);
+      assert.deepEqual(self.policies, ['default', 'app-read']);
+    } finally {
+      auth.stop();
+    }
   });
 
   it('refuses a login for the wrong role, audience or service account with typed errors', async () => {
