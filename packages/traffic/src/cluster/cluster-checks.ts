@@ -8,24 +8,24 @@ import { INJECTION_LABEL } from '../platform/platform-model.js';
  * reader is tested against a fake API server.
  */
 
-export interface ObjectMeta {
+export interface LiveObjectMeta {
   name: string;
   namespace?: string;
   labels?: Record<string, string>;
   creationTimestamp?: string;
 }
 
-export interface NamespaceObject {
-  metadata: ObjectMeta;
+export interface LiveNamespace {
+  metadata: LiveObjectMeta;
 }
 
-export interface DeploymentObject {
-  metadata: ObjectMeta;
+export interface LiveDeployment {
+  metadata: LiveObjectMeta;
   spec?: { template?: { metadata?: { labels?: Record<string, string> } } };
 }
 
-export interface PodObject {
-  metadata: ObjectMeta;
+export interface LivePod {
+  metadata: LiveObjectMeta;
   spec?: {
     containers?: { name: string }[];
     initContainers?: { name: string; restartPolicy?: string }[];
@@ -33,13 +33,13 @@ export interface PodObject {
   status?: { phase?: string; startTime?: string };
 }
 
-export interface DestinationRuleObject {
-  metadata: ObjectMeta;
+export interface LiveDestinationRule {
+  metadata: LiveObjectMeta;
   spec?: { host?: string; subsets?: { name?: string; labels?: Record<string, string> }[] };
 }
 
-export interface VirtualServiceObject {
-  metadata: ObjectMeta;
+export interface LiveVirtualService {
+  metadata: LiveObjectMeta;
   spec?: {
     hosts?: string[];
     http?: { name?: string; route?: { destination?: { host?: string; subset?: string }; weight?: number }[] }[];
@@ -48,11 +48,11 @@ export interface VirtualServiceObject {
 
 /** What the checks read from the cluster, for the namespaces they look at. */
 export interface ClusterSnapshot {
-  namespaces: NamespaceObject[];
-  deployments: DeploymentObject[];
-  pods: PodObject[];
-  destinationRules: DestinationRuleObject[];
-  virtualServices: VirtualServiceObject[];
+  namespaces: LiveNamespace[];
+  deployments: LiveDeployment[];
+  pods: LivePod[];
+  destinationRules: LiveDestinationRule[];
+  virtualServices: LiveVirtualService[];
 }
 
 export type ClusterSymptom = 'traffic' | 'sidecars';
@@ -140,7 +140,7 @@ export function checkLiveWeights(snapshot: ClusterSnapshot): ClusterIssue[] {
   return issues;
 }
 
-function hasSidecar(pod: PodObject): boolean {
+function hasSidecar(pod: LivePod): boolean {
   if ((pod.spec?.containers ?? []).some((c) => c.name === PROXY_CONTAINER)) return true;
   // Istio's native-sidecar mode runs the proxy as an init container that keeps running.
   return (pod.spec?.initContainers ?? []).some((c) => c.name === PROXY_CONTAINER && c.restartPolicy === 'Always');

@@ -1,11 +1,11 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type {
   ClusterSnapshot,
-  DeploymentObject,
-  DestinationRuleObject,
-  NamespaceObject,
-  PodObject,
-  VirtualServiceObject,
+  LiveDeployment,
+  LiveDestinationRule,
+  LiveNamespace,
+  LivePod,
+  LiveVirtualService,
 } from './cluster-checks.js';
 
 export interface ClusterReaderOptions {
@@ -83,7 +83,7 @@ export async function readCluster(
   const problems: string[] = [];
   for (const namespace of namespaces) {
     try {
-      snapshot.namespaces.push((await core.readNamespace({ name: namespace })) as unknown as NamespaceObject);
+      snapshot.namespaces.push((await core.readNamespace({ name: namespace })) as unknown as LiveNamespace);
     } catch (error) {
       problems.push(`namespace ${namespace}: ${messageOf(error)}`);
       continue;
@@ -92,9 +92,9 @@ export async function readCluster(
       [
         'deployments',
         async () => (await apps.listNamespacedDeployment({ namespace })).items,
-        snapshot.deployments as DeploymentObject[],
+        snapshot.deployments as LiveDeployment[],
       ],
-      ['pods', async () => (await core.listNamespacedPod({ namespace })).items, snapshot.pods as PodObject[]],
+      ['pods', async () => (await core.listNamespacedPod({ namespace })).items, snapshot.pods as LivePod[]],
       [
         'destinationrules.networking.istio.io',
         async () =>
@@ -106,7 +106,7 @@ export async function readCluster(
               plural: 'destinationrules',
             })) as { items: unknown[] }
           ).items,
-        snapshot.destinationRules as DestinationRuleObject[],
+        snapshot.destinationRules as LiveDestinationRule[],
       ],
       [
         'virtualservices.networking.istio.io',
@@ -119,7 +119,7 @@ export async function readCluster(
               plural: 'virtualservices',
             })) as { items: unknown[] }
           ).items,
-        snapshot.virtualServices as VirtualServiceObject[],
+        snapshot.virtualServices as LiveVirtualService[],
       ],
     ];
     for (const [what, read, into] of reads) {
