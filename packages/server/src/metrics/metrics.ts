@@ -26,8 +26,8 @@ export const UNKNOWN_FLAG_LABEL = '__unknown__';
 
 type EvaluationLabel = 'environment' | 'flag' | 'variant' | 'reason';
 
-// Label values are joined into one map key with a character no label value here contains (route templates, flag
-// keys, variants, reasons, environments and methods never hold NUL: input strings with NUL are refused at the edge).
+// The duration histogram's label values are joined into one map key with a character none of them contains (methods,
+// route templates and status codes never hold NUL).
 const SEP = '\u0000';
 
 /** One label tuple of a counter: its bound prom-client child and the increments not yet handed to it. */
@@ -44,20 +44,36 @@ interface CountCell {
  * by the caller (flag keys from the definitions, variants, reasons, environments), so the cells are too.
  */
 export class EvaluationCounts {
-  private readonly cells = new Map<string, CountCell>();
+  // environment → flag → variant → reason → cell: lookups with the strings at hand, no key string built per call.
+  private readonly cells = new Map<string, Map<string, Map<string, Map<string, CountCell>>>>();
   private readonly list: CountCell[] = [];
 
   constructor(private readonly counter: Counter<EvaluationLabel>) {}
 
   inc(environment: string, flag: string, variant: string, reason: string): void {
-    const key = environment + SEP + flag + SEP + variant + SEP + reason;
-    let cell = this.cells.get(key);
-    if (cell === undefined) {
-      cell = { child: this.counter.labels({ environment, flag, variant, reason }), pending: 0 };
-      this.cells.set(key, cell);
+    const cell = this.cells.get(environment)?.get(flag)?.get(variant)?.get(reason);
+    if (cell !== undefined) cell.pending++;
+    else this.add(environment, flag, variant, reason).pending++;
+  }
+
+  /** First sight of a label tuple. */
+  private add(environment: string, flag: string, variant: string, reason: string): CountCell {
+    const child = <V>(map: Map<string, V>, key: string, make: () => V): V => {
+      let value = map.get(key);
+      if (value === undefined) {
+        value = make();
+        map.set(key, value);
+      }
+      return value;
+    };
+    const byFlag = child(this.cells, environment, () => new Map<string, Map<string, Map<string, CountCell>>>());
+    const byVariant = child(byFlag, flag, () => new Map<string, Map<string, CountCell>>());
+    const byReason = child(byVariant, variant, () => new Map<string, CountCell>());
+    return child(byReason, reason, () => {
+      const cell = { child: this.counter.labels({ environment, flag, variant, reason }), pending: 0 };
       this.list.push(cell);
-    }
-    cell.pending++;
+      return cell;
+    });
   }
 
   /** Hands the pending increments to the counter (its `collect`). */
