@@ -282,6 +282,57 @@ describe('console in a real browser', () => {
     assert.equal((flag.json.environments as Record<string, { state: string }>).development?.state, 'DISABLED');
   });
 
+  it('reverts the flag to a version from its history: a new audited write of that version', async () => {
+    const created = (await http('GET', `/api/admin/audit?flag=${FLAG}&limit=100`)).json.records as {
+      revision: number;
+      action: string;
+      after: unknown;
+    }[];
+    const first = created.find((r) => r.action === 'create')!;
+    assert.ok(first, 'the creation is in the audit log');
+    const row = page.locator(`[data-revision="${first.revision}"]`);
+    await row.getByRole('button', { name: `Revert to r${first.revision}` }).click();
+    const dialog = page.getByRole('dialog', { name: `Revert ${FLAG} to r${first.revision}?` });
+    await dialog.waitFor();
+    await checkPage('flag-revert');
+    await dialog.getByRole('button', { name: 'Revert' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    const now = await http('GET', `/api/admin/flags/${FLAG}`);
+    assert.deepEqual(now.json, first.after, 'the flag is as it was created');
+    const newest = (
+      (await http('GET', `/api/admin/audit?flag=${FLAG}&limit=1`)).json.records as { actor: string }[]
+    )[0];
+    assert.equal(newest?.actor, `admin (console revert to r${first.revision})`);
+    await page.locator(`[data-revision="${first.revision}"]`).waitFor();
+  });
+
+  it('creates a flag from a form; the API error shows at its JSON path first', async () => {
+    await page.getByRole('link', { name: 'Flags', exact: true }).click();
+    await page.getByRole('link', { name: 'New flag' }).click();
+    await page.getByRole('heading', { name: 'New flag' }).waitFor();
+    await page.getByLabel('Key').fill('checkout-v2');
+    await page.getByLabel('Type').selectOption('string');
+    await page.getByLabel('Description').fill('The new checkout');
+    await page.getByLabel('Default variant').fill('nope');
+    allowedStatuses.add(400);
+    await page.getByRole('button', { name: 'Create flag' }).click();
+    await page.locator('[role="alert"]').filter({ hasText: '/defaultVariant' }).waitFor();
+    await checkPage('new-flag');
+    allowedStatuses.delete(400);
+    await page.getByLabel('Default variant').fill('control');
+    await page.getByRole('button', { name: 'Create flag' }).click();
+    await page.getByRole('heading', { name: 'checkout-v2' }).waitFor();
+    const flag = await http('GET', '/api/admin/flags/checkout-v2');
+    assert.equal(flag.status, 200);
+    assert.equal(flag.json.type, 'string');
+    assert.deepEqual(flag.json.variants, { control: 'classic', treatment: 'new' });
+    const envs = flag.json.environments as Record<string, { state: string }>;
+    assert.deepEqual(
+      Object.values(envs).map((e) => e.state),
+      ['DISABLED', 'DISABLED'],
+    );
+  });
+
   it('the audit log lists every change, newest first, filtered by flag', async () => {
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.getByRole('heading', { name: 'Audit log' }).waitFor();
@@ -338,7 +389,7 @@ describe('console in a real browser', () => {
 
   it('works at 390 px wide', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.getByRole('link', { name: 'Flags' }).click();
+    await page.getByRole('link', { name: 'Flags', exact: true }).click();
     await page.getByRole('switch', { name: `${FLAG} enabled in development` }).waitFor();
     await checkPage('flags-390');
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

@@ -5,6 +5,7 @@ import { session, setUnauthorizedHandler } from './api/client.js';
 import { AuditPage } from './pages/AuditPage.js';
 import { FlagPage } from './pages/FlagPage.js';
 import { FlagsPage } from './pages/FlagsPage.js';
+import { NewFlagPage } from './pages/NewFlagPage.js';
 import { SignInPage } from './pages/SignInPage.js';
 import { TokensPage } from './pages/TokensPage.js';
 
@@ -58,6 +59,7 @@ export function App() {
         <Routes>
           <Route path="/" element={<Navigate to="/flags" replace />} />
           <Route path="/flags" element={<FlagsPage />} />
+          <Route path="/new-flag" element={<NewFlagPage />} />
           <Route path="/flags/:key" element={<FlagPage />} />
           <Route path="/audit" element={<AuditPage />} />
           <Route path="/tokens" element={<TokensPage />} />

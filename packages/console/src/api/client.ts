@@ -51,6 +51,8 @@ const auth: Middleware = {
   onRequest({ request }) {
     const token = session.token();
     if (token) request.headers.set('authorization', `Bearer ${token}`);
+    // The audit log names the console as the actor's tool ("admin (console)" for the root token).
+    if (!request.headers.has('x-rc-actor')) request.headers.set('x-rc-actor', 'console');
     return request;
   },
   onResponse({ response }) {

@@ -8,6 +8,7 @@ import { ApiError, api, type EvaluationResult, type Flag, type FlagEnvironment, 
 import { ErrorMessage } from '../components/ErrorMessage.js';
 import { TypeBadge } from '../components/TypeBadge.js';
 import { useChanged, useEnvironments, useFlag } from '../queries.js';
+import { FlagHistory } from './FlagHistory.js';
 
 type EnvPatch = {
   state?: 'ENABLED' | 'DISABLED';
@@ -116,6 +117,7 @@ export function FlagPage() {
             </Tabs.Root>
           )}
           <EvaluatePanel flag={f} envs={envs} />
+          <FlagHistory flag={f} etag={flag.data?.etag} />
         </>
       )}
       <Dialog.Root open={stale !== null} onOpenChange={(open) => !open && setStale(null)}>

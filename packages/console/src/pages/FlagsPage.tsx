@@ -51,6 +51,9 @@ export function FlagsPage() {
         <p className="muted" aria-live="polite">
           {flags.data ? `revision ${flags.data.revision} · ${flags.data.flags.length} flags · live` : 'loading…'}
         </p>
+        <Link className="button-link" to="/new-flag">
+          New flag
+        </Link>
       </div>
       <ErrorMessage error={environments.error ?? flags.error} />
       <div className="toolbar">
