@@ -12,6 +12,7 @@ export * from './paths.js';
 export * from './redact.js';
 export * from './render/index.js';
 export * from './rotation.js';
+export * from './rotation-store.js';
 export * from './rotation-write.js';
 export * from './secrets-key.js';
 export * from './vault-client.js';

@@ -90,8 +90,28 @@ export class RotationStepError extends SecretsError {
   }
 }
 
+/**
+ * Where rotation states are kept so that a rotation can be shown, resumed or rolled back after a restart, and so that
+ * one rotation per bundle holds across processes sharing the store. A state carries no value.
+ */
+export interface RotationStore {
+  /**
+   * Marks the rotation running for its bundle; `RotationInProgressError` when another rotation of the bundle is
+   * running (a running one not saved for `staleAfterMs` is taken over: its process is gone).
+   */
+  claim(state: RotationState, staleAfterMs: number): Promise<void>;
+  save(state: RotationState): Promise<void>;
+  get(id: string): Promise<RotationState | undefined>;
+  /** Newest first. */
+  list(bundle?: string): Promise<RotationState[]>;
+}
+
 export interface RotatorOptions {
   backend: SecretBackend;
+  /** Keeps states across restarts and processes; without it, states live in the caller's hands only. */
+  store?: RotationStore;
+  /** A running rotation not saved for this long is considered abandoned; 30 minutes when omitted. */
+  staleAfterMs?: number;
   cluster?: SecretsCluster;
   /** Audit sink: every step's start, success and failure. */
   audit?: (event: RotationEvent) => void;
@@ -266,12 +286,15 @@ export class Rotator {
   ): Promise<RotationState> {
     const cluster = this.options.cluster;
     const steps: RotationStep[] = cluster && bundle.externalSecret ? ROTATION_STEPS : ['write'];
+    await this.options.store?.claim(structuredClone(state), this.options.staleAfterMs ?? 30 * 60_000);
     for (const step of steps.slice(Math.max(0, steps.indexOf(state.step)))) {
       state.step = step;
       this.record(state, step, 'started', onProgress);
+      await this.persist(state);
       try {
         const detail = await this.runStep(bundle, state, step, write);
         this.record(state, step, 'succeeded', onProgress, detail);
+        await this.persist(state);
       } catch (error) {
         const reason = error instanceof SecretsError ? error.message : 'unexpected error';
         const code = error instanceof SecretsError ? error.code : 'UNEXPECTED';
@@ -279,13 +302,19 @@ export class Rotator {
         state.error = { step, code, message: reason };
         state.finishedAt = this.iso();
         this.record(state, step, 'failed', onProgress, reason);
+        await this.persist(state);
         throw new RotationStepError(structuredClone(state), step, reason);
       }
     }
     state.status = 'completed';
     state.finishedAt = this.iso();
+    await this.persist(state);
     onProgress?.(structuredClone(state));
     return structuredClone(state);
+  }
+
+  private async persist(state: RotationState): Promise<void> {
+    await this.options.store?.save(structuredClone(state));
   }
 
   private async runStep(
@@ -328,31 +357,35 @@ export class Rotator {
       }
       case 'wait-synced': {
         const since = Math.floor(Date.parse(state.writtenAt ?? state.startedAt) / 1000) * 1000;
-        const synced = await this.poll(this.syncTimeoutMs, async () => {
-          const current = await cluster.getExternalSecret(es.namespace, es.name);
-          const ready = current.ready;
-          if (
-            ready?.status === 'True' &&
-            ready.reason === 'SecretSynced' &&
-            current.syncedResourceVersion !== state.syncedBefore &&
-            current.refreshTime !== undefined &&
-            Date.parse(current.refreshTime) >= since
-          ) {
-            return { done: true, detail: `synced at ${current.refreshTime}` };
-          }
-          const before = state.readyBefore;
-          const newFailure =
-            ready?.status === 'False' &&
-            !(before?.status === 'False' && before.lastTransitionTime === ready.lastTransitionTime);
-          if (newFailure) {
-            throw stepError(
-              state,
-              step,
-              `ExternalSecret ${es.namespace}/${es.name}: ${ready.reason}: ${ready.message ?? ''}`.trim(),
-            );
-          }
-          return { done: false, detail: `Ready=${ready?.status ?? 'unknown'} ${ready?.reason ?? ''}`.trim() };
-        });
+        const synced = await this.poll(
+          this.syncTimeoutMs,
+          async () => {
+            const current = await cluster.getExternalSecret(es.namespace, es.name);
+            const ready = current.ready;
+            if (
+              ready?.status === 'True' &&
+              ready.reason === 'SecretSynced' &&
+              current.syncedResourceVersion !== state.syncedBefore &&
+              current.refreshTime !== undefined &&
+              Date.parse(current.refreshTime) >= since
+            ) {
+              return { done: true, detail: `synced at ${current.refreshTime}` };
+            }
+            const before = state.readyBefore;
+            const newFailure =
+              ready?.status === 'False' &&
+              !(before?.status === 'False' && before.lastTransitionTime === ready.lastTransitionTime);
+            if (newFailure) {
+              throw stepError(
+                state,
+                step,
+                `ExternalSecret ${es.namespace}/${es.name}: ${ready.reason}: ${ready.message ?? ''}`.trim(),
+              );
+            }
+            return { done: false, detail: `Ready=${ready?.status ?? 'unknown'} ${ready?.reason ?? ''}`.trim() };
+          },
+          state,
+        );
         if (!synced.done)
           throw stepError(state, step, `not synced within ${this.syncTimeoutMs} ms (last: ${synced.detail})`);
         return synced.detail;
@@ -365,19 +398,23 @@ export class Rotator {
         return `restarted ${(bundle.consumers ?? []).map((c) => `${c.namespace}/${c.deployment}`).join(', ') || 'no consumer'}`;
       }
       case 'wait-rollout': {
-        const result = await this.poll(this.rolloutTimeoutMs, async () => {
-          const pending: string[] = [];
-          for (const consumer of bundle.consumers ?? []) {
-            const d = await cluster.getDeployment(consumer.namespace, consumer.deployment);
-            if (d.stalled)
-              throw stepError(state, step, `${consumer.namespace}/${consumer.deployment}: ProgressDeadlineExceeded`);
-            if (!d.rolledOut || d.restartedAt !== state.restartedAt)
-              pending.push(`${consumer.namespace}/${consumer.deployment}`);
-          }
-          return pending.length === 0
-            ? { done: true, detail: 'all consumers rolled out' }
-            : { done: false, detail: `waiting for ${pending.join(', ')}` };
-        });
+        const result = await this.poll(
+          this.rolloutTimeoutMs,
+          async () => {
+            const pending: string[] = [];
+            for (const consumer of bundle.consumers ?? []) {
+              const d = await cluster.getDeployment(consumer.namespace, consumer.deployment);
+              if (d.stalled)
+                throw stepError(state, step, `${consumer.namespace}/${consumer.deployment}: ProgressDeadlineExceeded`);
+              if (!d.rolledOut || d.restartedAt !== state.restartedAt)
+                pending.push(`${consumer.namespace}/${consumer.deployment}`);
+            }
+            return pending.length === 0
+              ? { done: true, detail: 'all consumers rolled out' }
+              : { done: false, detail: `waiting for ${pending.join(', ')}` };
+          },
+          state,
+        );
         if (!result.done)
           throw stepError(state, step, `rollout not complete within ${this.rolloutTimeoutMs} ms (${result.detail})`);
         return result.detail;
@@ -385,11 +422,16 @@ export class Rotator {
     }
   }
 
-  private async poll(timeoutMs: number, check: () => Promise<{ done: boolean; detail: string }>) {
+  private async poll(
+    timeoutMs: number,
+    check: () => Promise<{ done: boolean; detail: string }>,
+    state?: RotationState,
+  ) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const result = await check();
       if (result.done || Date.now() >= deadline) return result;
+      if (state) await this.persist(state); // heartbeat: a long wait is not an abandoned rotation
       await new Promise((resolve) => setTimeout(resolve, this.pollMs));
     }
   }
