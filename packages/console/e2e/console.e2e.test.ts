@@ -101,6 +101,27 @@ describe('console in a real browser', () => {
       environments: { development: { state: 'ENABLED' }, production: { state: 'ENABLED' } },
     };
     assert.equal((await http('POST', '/api/admin/flags', knob)).status, 201);
+    const limits = {
+      key: 'ai-gateway-limits',
+      description: 'Structured config',
+      type: 'object',
+      variants: { standard: { retries: 2, model: 'small', cache: { enabled: true, ttlSeconds: 60 } } },
+      defaultVariant: 'standard',
+      schema: {
+        type: 'object',
+        required: ['retries', 'model'],
+        properties: {
+          retries: { type: 'integer', minimum: 0, maximum: 5 },
+          model: { type: 'string', enum: ['small', 'large'] },
+          cache: {
+            type: 'object',
+            properties: { enabled: { type: 'boolean' }, ttlSeconds: { type: 'number', minimum: 0 } },
+          },
+        },
+      },
+      environments: { development: { state: 'ENABLED' }, production: { state: 'ENABLED' } },
+    };
+    assert.equal((await http('POST', '/api/admin/flags', limits)).status, 201);
     chromium = await launchChromium();
     context = await chromium.browser.newContext({ viewport: { width: 1280, height: 800 } });
     page = await context.newPage();
@@ -147,7 +168,7 @@ describe('console in a real browser', () => {
   it('lists flags per environment with type badges, search, and a state toggle that writes through the API', async () => {
     const rows = page.locator('[role="tabpanel"]:not([hidden]) tbody tr');
     await rows.first().waitFor();
-    assert.equal(await rows.count(), 4);
+    assert.equal(await rows.count(), 5);
     assert.equal(await page.locator('[data-flag="request-timeout-ms"] .badge-number').count(), 1);
     await checkPage('flags');
     await page.getByLabel('Search', { exact: true }).fill('dark');
@@ -331,6 +352,44 @@ describe('console in a real browser', () => {
       Object.values(envs).map((e) => e.state),
       ['DISABLED', 'DISABLED'],
     );
+  });
+
+  it('edits config knobs through forms generated from their schemas: errors inline before saving', async () => {
+    await page.goto(`${server.url}/flags/request-timeout-ms`);
+    await page.getByRole('heading', { name: 'Config values' }).waitFor();
+    const fast = page.getByLabel(/^fast/);
+    await fast.fill('50');
+    await page.getByText('fast must be ≥ 100').waitFor();
+    assert.equal(await fast.getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.getByRole('button', { name: 'Save values' }).isDisabled(), true);
+    await checkPage('knob-number');
+    await fast.fill('300');
+    await page.getByRole('button', { name: 'Save values' }).click();
+    await page.waitForFunction(async () => {
+      const res = await fetch('/api/admin/flags/request-timeout-ms', {
+        headers: { authorization: `Bearer ${sessionStorage.getItem('rc.adminToken')}` },
+      });
+      return ((await res.json()) as { variants: { fast: number } }).variants.fast === 300;
+    });
+
+    await page.goto(`${server.url}/flags/ai-gateway-limits`);
+    await page.getByRole('group', { name: 'standard' }).waitFor();
+    const retries = page.getByLabel(/^retries/);
+    await retries.fill('9');
+    await page.getByText('retries must be ≤ 5').waitFor();
+    await retries.fill('3');
+    await page.getByLabel('model').selectOption('large');
+    await page.getByLabel(/^ttlSeconds/).fill('120');
+    await page.getByLabel('enabled', { exact: true }).uncheck();
+    await checkPage('knob-object');
+    await page.getByRole('button', { name: 'Save values' }).click();
+    await page.getByRole('button', { name: 'Save values' }).and(page.locator(':disabled')).waitFor();
+    const saved = await http('GET', '/api/admin/flags/ai-gateway-limits');
+    assert.deepEqual((saved.json.variants as Record<string, unknown>).standard, {
+      retries: 3,
+      model: 'large',
+      cache: { enabled: false, ttlSeconds: 120 },
+    });
   });
 
   it('the audit log lists every change, newest first, filtered by flag', async () => {

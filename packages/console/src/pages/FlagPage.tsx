@@ -9,6 +9,7 @@ import { ErrorMessage } from '../components/ErrorMessage.js';
 import { TypeBadge } from '../components/TypeBadge.js';
 import { useChanged, useEnvironments, useFlag } from '../queries.js';
 import { FlagHistory } from './FlagHistory.js';
+import { isKnob, KnobEditor } from './KnobEditor.js';
 
 type EnvPatch = {
   state?: 'ENABLED' | 'DISABLED';
@@ -85,6 +86,7 @@ export function FlagPage() {
           {f.description && <p>{f.description}</p>}
           {f.owner && <p className="muted">Owner: {f.owner}</p>}
           <Variants flag={f} />
+          {isKnob(f) && !f.sensitive && <KnobEditor flag={f} etag={flag.data?.etag} />}
           {env && (
             <Tabs.Root
               value={env}
