@@ -8,10 +8,11 @@ import {
   createAdminClient,
   resolveServerUrl,
 } from '../connection.js';
-import { ApiError, CliError, type ClientsView } from '../http-client.js';
+import { ApiError, CliError, type ClientsView, UsageError } from '../http-client.js';
 import { type Output, prettyJson } from '../output.js';
 
-export const DOCTOR_HELP = `Usage: rctl doctor [--service NAME] [--flag KEY] [--env E] [--platform FILE] [--json]
+export const DOCTOR_HELP = `Usage: rctl doctor [--service NAME] [--flag KEY] [--env E] [--platform FILE]
+                   [--cluster [--namespace NS,…] [--kube-api URL]] [--json]
 
 Runs the runbook's troubleshooting checks (§7) and prints each as pass or fail with what it saw and, for a
 failure, the fix in one line. Exit code 1 when any check fails.
@@ -23,12 +24,19 @@ failure, the fix in one line. Exit code 1 when any check fails.
                        with --platform FILE: the platform file's checks (subset labels that select no Deployment,
                        weights that do not add up to 100, header routes shadowed by a weighted route, namespaces
                        without istio-injection=enabled). Offline: no cluster is contacted.
+                       with --cluster: the same symptoms in the live cluster (read-only): DestinationRule subsets
+                       whose labels select no Deployment, VirtualService weights not adding up to 100, namespaces
+                       without injection, running pods without an istio-proxy sidecar.
 
 Options:
   --service NAME  the application that does not see changes (as it names itself: appName / OTEL_SERVICE_NAME)
   --flag KEY      the flag that does not toggle
   --env E         the environment it should toggle in (default: the one the service is connected to)
   --platform FILE also run the platform file's checks
+  --cluster       also check the live cluster (kubeconfig or in-cluster account; RC_KUBERNETES_API_URL and
+                  RC_KUBERNETES_TOKEN, or --kube-api, to name one)
+  --namespace NS  namespaces to check in the cluster, comma-separated (default: the platform file's, else default)
+  --kube-api URL  Kubernetes API server (with RC_KUBERNETES_TOKEN)
   --json          print {ok, checks:[{section, name, status, evidence, fix}]}
   --url URL       server URL (default: RC_URL, else http://127.0.0.1:4400)
   --token TOKEN   admin token (default: RC_TOKEN, else <RC_DATA_DIR or .runtime-control>/admin-token)
@@ -332,6 +340,63 @@ export async function platformChecks(file: string): Promise<DoctorCheck[]> {
   return checks;
 }
 
+const CLUSTER_SECTIONS: Record<string, DoctorCheck['section']> = { traffic: 'traffic', sidecars: 'sidecars' };
+
+/** The live checks, one line per symptom when all is well, else one per problem. */
+export async function clusterChecks(
+  namespaces: readonly string[],
+  connection: { apiUrl?: string; token?: string },
+): Promise<DoctorCheck[]> {
+  const { readCluster, runClusterChecks } = await import('@runtime-control/traffic');
+  let read: Awaited<ReturnType<typeof readCluster>>;
+  try {
+    read = await readCluster(namespaces, connection);
+  } catch (error) {
+    return [
+      {
+        section: 'traffic',
+        name: 'cluster reachable',
+        status: 'fail',
+        evidence: (error as Error).message,
+        fix: 'check your kubeconfig context (kubectl cluster-info), or set RC_KUBERNETES_API_URL and RC_KUBERNETES_TOKEN',
+      },
+    ];
+  }
+  const checks: DoctorCheck[] = read.problems.map((problem) => ({
+    section: 'traffic' as const,
+    name: 'cluster read',
+    status: 'fail' as const,
+    evidence: problem,
+    fix: problem.includes('CRDs are not installed')
+      ? 'install Istio (istioctl install) or point at the cluster that runs it'
+      : 'check the namespace names and that your account may list them (kubectl auth can-i list pods -n NS)',
+  }));
+  const issues = runClusterChecks(read.snapshot);
+  for (const section of ['traffic', 'sidecars'] as const) {
+    const mine = issues.filter((i) => CLUSTER_SECTIONS[i.symptom] === section);
+    if (mine.length === 0) {
+      checks.push({ section, name: 'cluster', status: 'pass', evidence: `${namespaces.join(', ')}: nothing found` });
+    }
+    for (const issue of mine) {
+      checks.push({
+        section,
+        name: issue.code,
+        status: 'fail',
+        evidence: `${issue.resource}: ${issue.evidence}`,
+        fix: issue.fix,
+      });
+    }
+  }
+  return checks;
+}
+
+/** The namespaces a platform file declares (for --cluster without --namespace). */
+async function platformNamespaces(file: string): Promise<string[]> {
+  const { parsePlatformFile } = await import('@runtime-control/traffic');
+  const parsed = parsePlatformFile(await readFile(file, 'utf8'), file);
+  return parsed.ok ? parsed.value.platform.namespaces.map((n) => n.name) : [];
+}
+
 export async function runDoctor(args: string[], io: CliIo, out: Output): Promise<number> {
   const command = 'doctor';
   const { values, positionals } = parseCommandArgs(
@@ -342,6 +407,9 @@ export async function runDoctor(args: string[], io: CliIo, out: Output): Promise
       flag: { type: 'string' },
       env: { type: 'string' },
       platform: { type: 'string' },
+      cluster: { type: 'boolean' },
+      namespace: { type: 'string' },
+      'kube-api': { type: 'string' },
       json: { type: 'boolean' },
     },
     command,
@@ -356,7 +424,24 @@ export async function runDoctor(args: string[], io: CliIo, out: Output): Promise
     ...(values.flag !== undefined ? { flag: values.flag } : {}),
     ...(values.env !== undefined ? { env: values.env } : {}),
   });
-  if (values.platform !== undefined) checks.push(...(await platformChecks(resolve(io.cwd, values.platform))));
+  const platformFile = values.platform === undefined ? undefined : resolve(io.cwd, values.platform);
+  if (platformFile !== undefined) checks.push(...(await platformChecks(platformFile)));
+  if (values.namespace !== undefined && !values.cluster) throw new UsageError('--namespace goes with --cluster');
+  if (values.cluster) {
+    const named = values.namespace
+      ?.split(',')
+      .map((n) => n.trim())
+      .filter((n) => n.length > 0);
+    const namespaces = named?.length ? named : platformFile ? await platformNamespaces(platformFile) : [];
+    const apiUrl = values['kube-api'] ?? io.env.RC_KUBERNETES_API_URL;
+    const token = io.env.RC_KUBERNETES_TOKEN;
+    checks.push(
+      ...(await clusterChecks(namespaces.length > 0 ? namespaces : ['default'], {
+        ...(apiUrl ? { apiUrl } : {}),
+        ...(token ? { token } : {}),
+      })),
+    );
+  }
   const ok = checks.every((c) => c.status !== 'fail');
   out.line(values.json ? prettyJson({ ok, checks }) : renderChecks(checks));
   return ok ? 0 : 1;

@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
  *
  * - `external-secrets.io/v1` ExternalSecrets (namespaced) and ClusterSecretStores (cluster), with a `status`
  *   subresource; `v1beta1` is not served (ESO ≥ 0.17), and with `esoInstalled: false` no ESO resource is;
- * - core `v1` Secrets and Pods, `apps/v1` Deployments (with `status`);
+ * - core `v1` Secrets and Pods, `apps/v1` Deployments (with `status`); core `v1` Namespaces and Istio's
+ *   `networking.istio.io/v1` DestinationRules and VirtualServices as plain stored objects (for `rctl doctor --cluster`);
  * - GET object (as `PartialObjectMetadata`, metadata only, when the Accept header asks for it), GET list (namespaced or across namespaces; `labelSelector` with `k=v` / `k!=v` / `k` terms),
  *   POST (201; 409 `AlreadyExists`), PUT (409 `Conflict` when `metadata.resourceVersion` is stale; custom resources
  *   refuse a PUT without one with 422), PATCH (`application/merge-patch+json`; `strategic-merge-patch+json` is
@@ -78,6 +79,37 @@ interface ResourceType {
 }
 
 const RESOURCES: ResourceType[] = [
+  {
+    group: '',
+    version: 'v1',
+    resource: 'namespaces',
+    kind: 'Namespace',
+    namespaced: false,
+    custom: false,
+    status: false,
+    eso: false,
+  },
+  // Istio's routing kinds, served as plain stored objects (no schema validation, no webhooks), for read-only checks.
+  {
+    group: 'networking.istio.io',
+    version: 'v1',
+    resource: 'destinationrules',
+    kind: 'DestinationRule',
+    namespaced: true,
+    custom: true,
+    status: false,
+    eso: false,
+  },
+  {
+    group: 'networking.istio.io',
+    version: 'v1',
+    resource: 'virtualservices',
+    kind: 'VirtualService',
+    namespaced: true,
+    custom: true,
+    status: false,
+    eso: false,
+  },
   {
     group: '',
     version: 'v1',
@@ -342,7 +374,7 @@ export class FakeKubernetes {
       if (!current || current.metadata.generation !== generation) return;
       const spec = (current.spec ?? {}) as {
         replicas?: number;
-        template?: { metadata?: { labels?: Record<string, string> } };
+        template?: { metadata?: { labels?: Record<string, string> }; spec?: Record<string, unknown> };
       };
       const replicas = spec.replicas ?? 1;
       if (this.stallRollouts.has(`${namespace}/${name}`)) {
@@ -369,7 +401,8 @@ export class FakeKubernetes {
               { apiVersion: 'apps/v1', kind: 'Deployment', name, uid: current.metadata.uid, controller: true },
             ],
           },
-          spec: {},
+          // As a ReplicaSet does: the pod's spec is the template's (no admission webhooks, so no injected sidecar).
+          spec: structuredClone(spec.template?.spec ?? {}),
           status: { phase: 'Running', startTime: kubeTime(this.now()) },
         });
       }

@@ -9,7 +9,10 @@ import type {
 } from './cluster-checks.js';
 
 export interface ClusterReaderOptions {
-  /** Kubernetes API server; with `token`, used as is (tests, a proxy). Otherwise `loadFromDefault()`. */
+  /**
+   * Kubernetes API server, used as is with `token` (or with none: `kubectl proxy`). Unset: `loadFromDefault()`
+   * (in-cluster service account or ~/.kube/config).
+   */
   apiUrl?: string;
   token?: string;
   kubeConfig?: KubeConfig;
@@ -43,14 +46,19 @@ function messageOf(error: unknown): string {
   return `${status ?? 'error'}${detail ? ` ${detail}` : ''}${!status && !detail ? `: ${(error as Error).message}` : ''}`;
 }
 
+/** The client's objects as plain JSON (its Date fields become the API's ISO strings again). */
+function plain(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value));
+}
+
 async function kubeConfigOf(options: ClusterReaderOptions): Promise<KubeConfig> {
   const { KubeConfig: Config } = await import('@kubernetes/client-node');
   if (options.kubeConfig) return options.kubeConfig;
   const kc = new Config();
-  if (options.apiUrl && options.token !== undefined) {
+  if (options.apiUrl) {
     kc.loadFromOptions({
       clusters: [{ name: 'rc', server: options.apiUrl, skipTLSVerify: options.apiUrl.startsWith('http://') }],
-      users: [{ name: 'rc', token: options.token }],
+      users: [options.token ? { name: 'rc', token: options.token } : { name: 'rc' }],
       contexts: [{ name: 'rc', cluster: 'rc', user: 'rc' }],
       currentContext: 'rc',
     });
@@ -83,7 +91,7 @@ export async function readCluster(
   const problems: string[] = [];
   for (const namespace of namespaces) {
     try {
-      snapshot.namespaces.push((await core.readNamespace({ name: namespace })) as unknown as LiveNamespace);
+      snapshot.namespaces.push(plain(await core.readNamespace({ name: namespace })) as LiveNamespace);
     } catch (error) {
       problems.push(`namespace ${namespace}: ${messageOf(error)}`);
       continue;
@@ -124,7 +132,7 @@ export async function readCluster(
     ];
     for (const [what, read, into] of reads) {
       try {
-        into.push(...(await read()));
+        into.push(...(await read()).map(plain));
       } catch (error) {
         const status = statusOf(error);
         problems.push(
