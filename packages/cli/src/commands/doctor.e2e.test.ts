@@ -122,6 +122,7 @@ describe('rctl doctor', () => {
     assert.match(run.stdout, /ok {4}flag new-ui-enabled in development: state ENABLED/);
     assert.match(run.stdout, /^Traffic not splitting$/m);
     assert.match(run.stdout, /^Sidecars missing$/m);
+    assert.match(run.stdout, /^ExternalSecret stuck pending$/m, 'the secrets section is checked too');
     assert.match(run.stdout, /all \d+ checks passed/);
     assert.doesNotMatch(run.stdout, /FAIL/);
   });
@@ -180,6 +181,10 @@ describe('rctl doctor', () => {
     ['weights-not-100.yaml', 'traffic', 'WEIGHTS_NOT_100'],
     ['header-route-after-weighted.yaml', 'traffic', 'HEADER_ROUTE_AFTER_WEIGHTED_ROUTE'],
     ['namespace-injection-disabled.yaml', 'sidecars', 'NAMESPACE_INJECTION_DISABLED'],
+    ['secrets-kv-data-path.yaml', 'secrets', 'KV_DATA_IN_PATH'],
+    ['secrets-refresh-zero-with-rotation.yaml', 'secrets', 'REFRESH_DISABLED_WITH_ROTATION'],
+    ['secrets-env-not-provided.yaml', 'secrets', 'ENV_NOT_PROVIDED'],
+    ['secrets-store-auth-incomplete.yaml', 'secrets', 'STORE_AUTH_INCOMPLETE'],
   ] as const) {
     it(`finds ${code} (${section}) from the platform file ${fixture}`, async () => {
       const run = await doctorJson(['--platform', join(FIXTURES, fixture)]);

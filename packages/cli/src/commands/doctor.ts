@@ -10,6 +10,7 @@ import {
 } from '../connection.js';
 import { ApiError, CliError, type ClientsView, UsageError } from '../http-client.js';
 import { type Output, prettyJson } from '../output.js';
+import { secretsChecksOf } from './secrets-inputs.js';
 
 export const DOCTOR_HELP = `Usage: rctl doctor [--service NAME] [--flag KEY] [--env E] [--platform FILE]
                    [--cluster [--namespace NS,…] [--kube-api URL]] [--json]
@@ -23,7 +24,9 @@ failure, the fix in one line. Exit code 1 when any check fails.
   Traffic not splitting, sidecars missing
                        with --platform FILE: the platform file's checks (subset labels that select no Deployment,
                        weights that do not add up to 100, header routes shadowed by a weighted route, namespaces
-                       without istio-injection=enabled). Offline: no cluster is contacted.
+                       without istio-injection=enabled), and for its secrets section the checks of
+                       "rctl secrets check" (KV v2 path with data/, refreshInterval 0 with rotation, an env var no
+                       bundle provides, store auth without role, service account or audience). Offline.
                        with --cluster: the same symptoms in the live cluster (read-only): DestinationRule subsets
                        whose labels select no Deployment, VirtualService weights not adding up to 100, namespaces
                        without injection, running pods without an istio-proxy sidecar.
@@ -46,7 +49,7 @@ Options:
 export type CheckStatus = 'pass' | 'fail' | 'warn' | 'skip';
 
 export interface DoctorCheck {
-  section: 'flags' | 'traffic' | 'sidecars' | 'egress';
+  section: 'flags' | 'traffic' | 'sidecars' | 'egress' | 'secrets';
   name: string;
   status: CheckStatus;
   /** What was seen. */
@@ -60,6 +63,7 @@ const SECTION_TITLES: Record<DoctorCheck['section'], string> = {
   traffic: 'Traffic not splitting',
   sidecars: 'Sidecars missing',
   egress: 'Egress blocked',
+  secrets: 'ExternalSecret stuck pending',
 };
 
 /** The platform file's troubleshooting codes by the runbook symptom they explain. */
@@ -326,6 +330,7 @@ export async function platformChecks(file: string): Promise<DoctorCheck[]> {
   }
   const issues = checkPlatformFile(parsed.value);
   const checks: DoctorCheck[] = [];
+  const secrets = secretsChecksOf(parsed.value);
   for (const section of ['traffic', 'sidecars', 'egress'] as const) {
     const mine = issues.filter((i) => PLATFORM_SECTIONS[i.code] === section);
     if (mine.length === 0) {
@@ -335,6 +340,21 @@ export async function platformChecks(file: string): Promise<DoctorCheck[]> {
     for (const issue of mine) {
       const { what, fix } = splitFix(issue.message);
       checks.push({ section, name: issue.code, status: 'fail', evidence: `${issue.file}:${issue.line}: ${what}`, fix });
+    }
+  }
+  for (const check of secrets?.checks ?? []) {
+    if (check.issues.length === 0) {
+      checks.push({ section: 'secrets', name: check.title, status: 'pass', evidence: `${file}: nothing found` });
+      continue;
+    }
+    for (const issue of check.issues) {
+      checks.push({
+        section: 'secrets',
+        name: issue.code,
+        status: 'fail',
+        evidence: `${issue.file}:${issue.line}: ${issue.message}`,
+        fix: issue.fix,
+      });
     }
   }
   return checks;
