@@ -4,18 +4,50 @@
 // errors, except the HTTP statuses a step provokes on purpose (401 for a wrong token, 412 for a stale edit).
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { RunningServer } from '@runtime-control/server';
+import { LocalRouter } from '@runtime-control/traffic';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from './browser.js';
 
 const ADMIN_TOKEN = 'rc-console-e2e-admin-token-0123456789';
 const SCREENSHOTS = fileURLToPath(new URL('../../screenshots/', import.meta.url));
 const FLAG = 'new-ui-enabled';
+
+/**
+ * Answers the canary analysis' PromQL queries as a healthy service would: 2000 requests split as the router's weights
+ * say (`weights()`), no errors, the same latency for both versions.
+ */
+async function stubPrometheus(weights: () => Record<string, number>): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    const query = new URL(req.url ?? '/', 'http://x').searchParams.get('query') ?? '';
+    const sample = (v1: number, v2: number) => [
+      { metric: { destination_version: 'v1' }, value: [Date.now() / 1000, String(v1)] },
+      { metric: { destination_version: 'v2' }, value: [Date.now() / 1000, String(v2)] },
+    ];
+    const w = weights();
+    const result = query.startsWith('histogram_quantile')
+      ? sample(40, 41)
+      : query.includes('response_code')
+        ? sample(0, 0)
+        : query.includes('duration_milliseconds_sum')
+          ? sample(50, 50)
+          : sample((2000 * (w.v1 ?? 100)) / 100, (2000 * (w.v2 ?? 0)) / 100);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result } }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
 
 function booleanFlag(key: string, description: string) {
   return {
@@ -38,6 +70,10 @@ describe('console in a real browser', () => {
   /** HTTP statuses a step provokes on purpose; Chromium logs each failed request as a console error. */
   const allowedStatuses = new Set<number>();
   let createdSecret = '';
+  let prometheus: Awaited<ReturnType<typeof stubPrometheus>>;
+  const router = new LocalRouter({
+    routes: [{ service: 'ai-gateway', backends: { v1: 'http://127.0.0.1:1', v2: 'http://127.0.0.1:2' } }],
+  });
 
   async function http(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
     const res = await fetch(`${server.url}${path}`, {
@@ -76,12 +112,21 @@ describe('console in a real browser', () => {
   before(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     dataDir = mkdtempSync(join(tmpdir(), 'rc-console-e2e-'));
+    prometheus = await stubPrometheus(() => router.routeTable()[0]?.weights ?? {});
+    await router.listen();
     const { startServer } = await import('@runtime-control/server');
     server = await startServer({
       port: 0,
       host: '127.0.0.1',
       dataDir,
-      env: { RC_ADMIN_TOKEN: ADMIN_TOKEN, RC_LOG_LEVEL: 'silent' },
+      env: {
+        RC_ADMIN_TOKEN: ADMIN_TOKEN,
+        RC_LOG_LEVEL: 'silent',
+        RC_CANARY_ROUTER: 'local',
+        RC_LOCAL_ROUTER_URL: router.adminUrl,
+        RC_PROMETHEUS_URL: prometheus.url,
+        RC_CANARY_INTERVAL_MS: '300',
+      },
       print: () => {},
     });
     for (const [key, description] of [
@@ -138,6 +183,8 @@ describe('console in a real browser', () => {
   after(async () => {
     await chromium?.close();
     await server?.close();
+    await router.close();
+    await prometheus?.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -390,6 +437,37 @@ describe('console in a real browser', () => {
       model: 'large',
       cache: { enabled: false, ttlSeconds: 120 },
     });
+  });
+
+  it('starts a canary, watches it advance to its gate live, and promotes it with confirmation', async () => {
+    await page.getByRole('link', { name: 'Canaries' }).click();
+    await page.getByRole('heading', { name: 'Canaries' }).waitFor();
+    await page.getByLabel('Service').fill('ai-gateway');
+    await page.getByLabel(/^Steps/).fill('10, 50, 100');
+    await page.getByLabel(/^Pause at/).fill('50');
+    await page.getByRole('button', { name: 'Start canary' }).click();
+    await page.getByRole('heading', { name: 'ai-gateway' }).waitFor();
+    // Analyses every 300 ms: 10% passes, then it waits at the 50% gate; the page follows without reload.
+    await page
+      .getByTestId('canary-weight')
+      .filter({ hasText: '50%' })
+      .waitFor({ timeout: 20_000 })
+      .catch(async (err) => {
+        const state = await http('GET', '/api/admin/canaries/ai-gateway');
+        throw new Error(`${err}\ncanary: ${JSON.stringify(state.json).slice(0, 3000)}`);
+      });
+    await page.locator('.badge.phase-paused').waitFor({ timeout: 20_000 });
+    await page.getByRole('img', { name: /Canary weight over time: 10%/ }).waitFor();
+    await checkPage('canary');
+    await page.getByRole('button', { name: 'Promote one step' }).click();
+    const dialog = page.getByRole('dialog', { name: /Promote one step/ });
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await page.locator('.badge.phase-promoted').waitFor({ timeout: 20_000 });
+    assert.equal(await page.getByTestId('canary-weight').textContent(), '100%');
+    const deadline = Date.now() + 5000;
+    while (router.routeTable()[0]?.weights.v2 !== 100 && Date.now() < deadline) await page.waitForTimeout(100);
+    assert.deepEqual(router.routeTable()[0]?.weights, { v1: 0, v2: 100 });
   });
 
   it('the audit log lists every change, newest first, filtered by flag', async () => {

@@ -3,6 +3,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { Navigate, NavLink, Route, Routes } from 'react-router';
 import { session, setUnauthorizedHandler } from './api/client.js';
 import { AuditPage } from './pages/AuditPage.js';
+import { CanariesPage, CanaryPage } from './pages/CanariesPage.js';
 import { FlagPage } from './pages/FlagPage.js';
 import { FlagsPage } from './pages/FlagsPage.js';
 import { NewFlagPage } from './pages/NewFlagPage.js';
@@ -48,6 +49,7 @@ export function App() {
         <span className="brand">Runtime Control</span>
         <nav aria-label="Main">
           <NavLink to="/flags">Flags</NavLink>
+          <NavLink to="/canaries">Canaries</NavLink>
           <NavLink to="/audit">Audit log</NavLink>
           <NavLink to="/tokens">Tokens</NavLink>
         </nav>
@@ -61,6 +63,8 @@ export function App() {
           <Route path="/flags" element={<FlagsPage />} />
           <Route path="/new-flag" element={<NewFlagPage />} />
           <Route path="/flags/:key" element={<FlagPage />} />
+          <Route path="/canaries" element={<CanariesPage />} />
+          <Route path="/canaries/:service" element={<CanaryPage />} />
           <Route path="/audit" element={<AuditPage />} />
           <Route path="/tokens" element={<TokensPage />} />
           <Route path="*" element={<NotFound />} />
