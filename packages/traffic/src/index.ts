@@ -6,6 +6,7 @@ export * from './canary/canary-state.js';
 export * from './canary/canary-traffic.js';
 export * from './cluster/cluster-checks.js';
 export * from './cluster/cluster-reader.js';
+export * from './control-plane/render-control-plane.js';
 export * from './dashboard/canary-dashboard.js';
 export * from './metrics/canary-queries.js';
 export * from './metrics/prometheus-client.js';

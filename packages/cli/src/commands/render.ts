@@ -14,12 +14,15 @@ import { parseCommandArgs, rejectExtraPositionals, requirePositional, requireVal
 import type { CliIo } from '../connection.js';
 import { CliError } from '../http-client.js';
 import type { Output } from '../output.js';
+import { runRenderControlPlane } from './render-control-plane.js';
 import { runRenderUnleash } from './render-unleash.js';
 import { checkManifestDir, type SecretsFileIssue, secretsChecksOf } from './secrets-inputs.js';
 
 export const RENDER_HELP = `Usage: rctl render PLATFORM_FILE --out DIR [--manifests DIR]
        rctl render unleash --out DIR [--flags FILE]   (Unleash Deployment, Service, flags ConfigMap, seed Job;
                                                       see "rctl render unleash --help")
+       rctl render control-plane --out DIR --image IMAGE --client-namespaces NS   (Runtime Control itself;
+                                                      see "rctl render control-plane --help")
 
 Checks a platform file (hosts, services, versions, routes, egress, mTLS; see docs/traffic.md) and writes its Istio
 manifests (networking.istio.io/v1, security.istio.io/v1), one YAML file per kind, plus the canary Grafana dashboard.
@@ -56,6 +59,7 @@ function reportAndFail(file: string, issues: readonly PlatformFileIssue[], out: 
 
 export async function runRender(args: string[], io: CliIo, out: Output): Promise<number> {
   if (args[0] === 'unleash') return runRenderUnleash(args.slice(1), io, out);
+  if (args[0] === 'control-plane') return runRenderControlPlane(args.slice(1), io, out);
   const command = 'render';
   const { values, positionals } = parseCommandArgs(
     args,

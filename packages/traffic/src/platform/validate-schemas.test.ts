@@ -88,7 +88,7 @@ describe('validateManifest (Istio CRD schemas)', () => {
 
   it('refuses kinds and API versions it has no schema for', () => {
     const issues = validateManifest({ ...VIRTUAL_SERVICE, apiVersion: 'networking.istio.io/v1beta1' });
-    assert.match(issues[0]!.message, /no Istio schema for apiVersion "networking.istio.io\/v1beta1"/);
+    assert.match(issues[0]!.message, /no schema for apiVersion "networking.istio.io\/v1beta1"/);
     assert.match(validateManifest('nope')[0]!.message, /must be an object/);
   });
 });
