@@ -480,6 +480,10 @@ describe('console in a real browser', () => {
         [...document.querySelectorAll('tbody tr')].every((r) => r.textContent?.includes('new-ui-enabled')),
     );
     await checkPage('audit');
+    await page.getByLabel('From').fill('2999-01-01T00:00');
+    await page.getByText('No records.').waitFor();
+    await page.getByLabel('From').fill('');
+    await page.locator('tbody tr').first().waitFor();
   });
 
   it('creates a token shown once, which never stays in the page or storage, and revokes it', async () => {
@@ -522,6 +526,14 @@ describe('console in a real browser', () => {
       headers: { authorization: `Bearer ${createdSecret}` },
     });
     assert.equal(after.status, 401, 'the revoked token is refused');
+  });
+
+  it("shows the Unleash bridge's status", async () => {
+    await page.getByRole('link', { name: 'Integrations' }).click();
+    const status = page.getByTestId('unleash-bridge');
+    await status.waitFor();
+    assert.match((await status.textContent()) ?? '', /Webhookoff/);
+    await checkPage('integrations');
   });
 
   it('works at 390 px wide', async () => {

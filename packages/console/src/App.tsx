@@ -6,6 +6,7 @@ import { AuditPage } from './pages/AuditPage.js';
 import { CanariesPage, CanaryPage } from './pages/CanariesPage.js';
 import { FlagPage } from './pages/FlagPage.js';
 import { FlagsPage } from './pages/FlagsPage.js';
+import { IntegrationsPage } from './pages/IntegrationsPage.js';
 import { NewFlagPage } from './pages/NewFlagPage.js';
 import { SignInPage } from './pages/SignInPage.js';
 import { TokensPage } from './pages/TokensPage.js';
@@ -52,6 +53,7 @@ export function App() {
           <NavLink to="/canaries">Canaries</NavLink>
           <NavLink to="/audit">Audit log</NavLink>
           <NavLink to="/tokens">Tokens</NavLink>
+          <NavLink to="/integrations">Integrations</NavLink>
         </nav>
         <button type="button" className="secondary" onClick={signOut}>
           Sign out
@@ -67,6 +69,7 @@ export function App() {
           <Route path="/canaries/:service" element={<CanaryPage />} />
           <Route path="/audit" element={<AuditPage />} />
           <Route path="/tokens" element={<TokensPage />} />
+          <Route path="/integrations" element={<IntegrationsPage />} />
           <Route path="*" element={<NotFound />} />
         </Routes>
       </main>

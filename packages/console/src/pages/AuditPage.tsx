@@ -8,13 +8,28 @@ export function AuditPage() {
   const [params, setParams] = useSearchParams();
   const flag = params.get('flag') ?? '';
   const actor = params.get('actor') ?? '';
+  const since = params.get('since') ?? '';
+  const until = params.get('until') ?? '';
+  // <input type="datetime-local"> gives local time without a zone; the API takes ISO-8601 instants.
+  const iso = (local: string) => {
+    const d = new Date(local);
+    return local && !Number.isNaN(d.getTime()) ? d.toISOString() : undefined;
+  };
   const audit = useQuery({
-    queryKey: ['audit', flag, actor],
+    queryKey: ['audit', flag, actor, since, until],
     queryFn: async () =>
       (
         await unwrap(
           api.GET('/api/admin/audit', {
-            params: { query: { ...(flag ? { flag } : {}), ...(actor ? { actor } : {}), limit: '100' } },
+            params: {
+              query: {
+                ...(flag ? { flag } : {}),
+                ...(actor ? { actor } : {}),
+                ...(iso(since) ? { since: iso(since) } : {}),
+                ...(iso(until) ? { until: iso(until) } : {}),
+                limit: '100',
+              },
+            },
           }),
         )
       ).data.records,
@@ -38,6 +53,10 @@ export function AuditPage() {
         <input id="audit-flag" value={flag} maxLength={200} onChange={(e) => set('flag', e.target.value)} />
         <label htmlFor="audit-actor">Actor</label>
         <input id="audit-actor" value={actor} maxLength={200} onChange={(e) => set('actor', e.target.value)} />
+        <label htmlFor="audit-since">From</label>
+        <input id="audit-since" type="datetime-local" value={since} onChange={(e) => set('since', e.target.value)} />
+        <label htmlFor="audit-until">To</label>
+        <input id="audit-until" type="datetime-local" value={until} onChange={(e) => set('until', e.target.value)} />
       </div>
       <ErrorMessage error={audit.error} />
       {audit.data && audit.data.length === 0 && <p className="muted">No records.</p>}
