@@ -6,6 +6,7 @@ import {
   ofrepRefetchFrame,
   readyFrame,
   reconnectFrame,
+  secretRotatedFrame,
   snapshotFrame,
   unleashReadyFrame,
   unleashRefreshFrame,
@@ -33,6 +34,14 @@ describe('stream frames (the SSE wire format)', () => {
       unleashRefreshFrame(extra),
       'event: unleash-refresh\ndata: {"feature":"f","type":"feature-updated","environment":null,"eventId":4}\n\n',
     );
+  });
+
+  it('secret-rotated: names and versions only, extra fields (a value) dropped', () => {
+    const data = { service: 's', bundle: 'b', version: 3, rotation: 'r1', at: '2026-01-01T00:00:00.000Z' };
+    const withValue = { ...data, value: 'hunter2-sentinel' };
+    const frame = secretRotatedFrame(withValue);
+    assert.equal(frame, `event: secret-rotated\ndata: ${JSON.stringify(data)}\n\n`);
+    assert.ok(!frame.includes('hunter2'));
   });
 
   it('reconnect: the last frame of a draining replica, one line of JSON with the reason', () => {

@@ -66,12 +66,26 @@ export interface ReconnectFrameData {
   reason: string;
 }
 
+/**
+ * `secret-rotated` on the client stream: a bundle got a new version (after its rotation completed). It carries names
+ * and versions, never a value: `rctl exec` restarts its child, which reads the new value again.
+ */
+export interface SecretRotatedFrameData {
+  service: string;
+  bundle: string;
+  version: number;
+  /** The rotation's (or rollback's) id on the server. */
+  rotation: string;
+  at: string;
+}
+
 /** Each stream's events: event name → what `data:` carries. */
 export interface ClientStreamFrames<Config = FlagdConfigurationData> {
   snapshot: Config;
   change: ChangeFrameData<Config>;
   ready: ReadyFrameData;
   reconnect: ReconnectFrameData;
+  'secret-rotated': SecretRotatedFrameData;
 }
 export interface OfrepStreamFrames {
   message: OfrepRefetchFrameData;
@@ -88,6 +102,7 @@ export type UnleashBridgeEvent = keyof UnleashBridgeFrames;
 
 export const UNLEASH_REFRESH_EVENT = 'unleash-refresh' satisfies UnleashBridgeEvent;
 export const RECONNECT_EVENT = 'reconnect' satisfies ClientStreamEvent & UnleashBridgeEvent;
+export const SECRET_ROTATED_EVENT = 'secret-rotated' satisfies ClientStreamEvent;
 
 /** One SSE frame. `data` must be one line (JSON.stringify output always is). */
 export function sseFrame(event: string, data: string, id?: number): string {
@@ -135,4 +150,16 @@ export function unleashRefreshFrame(hint: UnleashRefreshFrameData): string {
 export function reconnectFrame(reason: string): string {
   const data: ReconnectFrameData = { reason };
   return sseFrame(RECONNECT_EVENT, JSON.stringify(data));
+}
+
+/** `secret-rotated`: names and versions only (the fields are copied one by one, so nothing else can ride along). */
+export function secretRotatedFrame(data: SecretRotatedFrameData): string {
+  const frame: SecretRotatedFrameData = {
+    service: data.service,
+    bundle: data.bundle,
+    version: data.version,
+    rotation: data.rotation,
+    at: data.at,
+  };
+  return sseFrame(SECRET_ROTATED_EVENT, JSON.stringify(frame));
 }

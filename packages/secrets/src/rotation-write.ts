@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { SecretBackend } from './backend.js';
-import { CasMismatchError } from './errors.js';
+import { CasMismatchError, SecretNotFoundError } from './errors.js';
 import { type SecretsLogger, silentLogger } from './logger.js';
 
 /**
@@ -25,11 +25,33 @@ export async function writeRotatedValue(
     value: string;
     /** The version the rotation planned from (status it showed); a different current version fails the step. */
     expectedVersion?: number;
+    /**
+     * When no secret exists at the path yet, create it (version 1, check-and-set 0 = create only) with this one
+     * property instead of failing with `SecretNotFoundError`: how the local backend gets its first value.
+     */
+    create?: boolean;
     logger?: SecretsLogger;
   },
 ): Promise<RotationWriteResult> {
   const logger = options.logger ?? silentLogger;
-  const metadata = await backend.readMetadata(options.path);
+  let metadata: Awaited<ReturnType<SecretBackend['readMetadata']>>;
+  try {
+    metadata = await backend.readMetadata(options.path);
+  } catch (error) {
+    if (!options.create || !(error instanceof SecretNotFoundError) || (options.expectedVersion ?? 0) !== 0) throw error;
+    const created = await backend.write(options.path, { [options.property]: options.value }, { cas: 0 });
+    logger.debug(
+      { path: options.path, property: options.property, previousVersion: 0, version: created.version },
+      'secret created: first version written',
+    );
+    return {
+      path: options.path,
+      property: options.property,
+      previousVersion: 0,
+      version: created.version,
+      createdTime: created.createdTime,
+    };
+  }
   const current = metadata.currentVersion;
   if (options.expectedVersion !== undefined && options.expectedVersion !== current) {
     throw new CasMismatchError(

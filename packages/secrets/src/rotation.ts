@@ -154,6 +154,8 @@ export class Rotator {
       value: string;
       actor: string;
       expectedVersion?: number;
+      /** Create the secret when none exists at the bundle's path (see `writeRotatedValue`). */
+      create?: boolean;
       onProgress?: (state: RotationState) => void;
     },
   ): Promise<RotationState> {
@@ -185,6 +187,7 @@ export class Rotator {
           property: input.property,
           value: value!,
           ...(input.expectedVersion === undefined ? {} : { expectedVersion: input.expectedVersion }),
+          ...(input.create ? { create: true } : {}),
           logger: this.logger,
         });
         value = undefined;
@@ -232,13 +235,17 @@ export class Rotator {
     rotation: RotationState,
     input: { actor: string; onProgress?: (state: RotationState) => void },
   ): Promise<RotationState> {
-    if (rotation.previousVersion === undefined) {
+    if (rotation.previousVersion === undefined || rotation.previousVersion === 0) {
       return Promise.reject(
-        new BackendRequestError('BAD_REQUEST', 'nothing to roll back: the rotation wrote no version', {
-          operation: 'rollback',
-          path: rotation.bundle,
-          backend: this.options.backend.kind,
-        }),
+        new BackendRequestError(
+          'BAD_REQUEST',
+          'nothing to roll back: the rotation wrote no version or created the secret',
+          {
+            operation: 'rollback',
+            path: rotation.bundle,
+            backend: this.options.backend.kind,
+          },
+        ),
       );
     }
     const previous = rotation.previousVersion;

@@ -5,8 +5,8 @@ import { AppError } from './errors/app-error.js';
 import { mapError } from './errors/error-mapper.js';
 import { auditController } from './features/audit/audit-controller.js';
 import { canaryController } from './features/canaries/canary-controller.js';
-import { clientsController } from './features/clients/clients-controller.js';
 import { streamController } from './features/client-stream/stream-controller.js';
+import { clientsController } from './features/clients/clients-controller.js';
 import { consolePlugin } from './features/console/console-plugin.js';
 import { debugController } from './features/debug/debug-controller.js';
 import { evaluatorController } from './features/evaluators/evaluator-controller.js';
@@ -15,6 +15,7 @@ import { healthController } from './features/health/health-controller.js';
 import { ofrepController } from './features/ofrep/ofrep-controller.js';
 import { indexRouteSchema, registerOpenApi, serveOpenApi } from './features/openapi/openapi-document.js';
 import { schemaFileController } from './features/schemas/schema-file-controller.js';
+import { secretsController } from './features/secrets/secrets-controller.js';
 import { tokenController } from './features/tokens/token-controller.js';
 import { unleashBridgeController } from './features/unleash-bridge/unleash-bridge-controller.js';
 import { parseJsonBody, requestParametersProblem } from './http/json-input.js';
@@ -130,6 +131,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
       await debugController(scope, { environments: rt.config.environments, state: rt.state, metrics: rt.metrics });
       await canaryController(scope, { canaries: rt.canaries });
       await clientsController(scope, { clients: rt.clients });
+      await secretsController(scope, { secrets: rt.secrets });
     },
     { prefix: '/api/admin' },
   );

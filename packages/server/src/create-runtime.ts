@@ -10,6 +10,7 @@ import { CanaryService } from './features/canaries/canary-service.js';
 import { ClientsService } from './features/clients/clients-service.js';
 import { EvaluatorService } from './features/evaluators/evaluator-service.js';
 import { FlagService } from './features/flags/flag-service.js';
+import { SecretsService } from './features/secrets/secrets-service.js';
 import { TokenService } from './features/tokens/token-service.js';
 import { UnleashBridgeService } from './features/unleash-bridge/unleash-bridge-service.js';
 import { ReplicaLifecycle } from './lifecycle/replica-lifecycle.js';
@@ -161,5 +162,6 @@ export async function createRuntime(config: ServerConfig, options: RuntimeOption
     canaries: new CanaryService(config, store, metrics.registry, logger.child({ component: 'canary' })),
     unleashBridge,
     clients,
+    secrets: new SecretsService(config, metrics, logger.child({ component: 'secrets' }), sse),
   };
 }

@@ -5,6 +5,7 @@ import type { CanaryService } from './features/canaries/canary-service.js';
 import type { ClientsService } from './features/clients/clients-service.js';
 import type { EvaluatorService } from './features/evaluators/evaluator-service.js';
 import type { FlagService } from './features/flags/flag-service.js';
+import type { SecretsService } from './features/secrets/secrets-service.js';
 import type { TokenService } from './features/tokens/token-service.js';
 import type { UnleashBridgeService } from './features/unleash-bridge/unleash-bridge-service.js';
 import type { ReplicaLifecycle } from './lifecycle/replica-lifecycle.js';
@@ -36,4 +37,6 @@ export interface Runtime {
   /** Who is connected, on every replica. */
   clients: ClientsService;
   unleashBridge: UnleashBridgeService;
+  /** Secret bundles: status and rotation (local backend by default), never a value. */
+  secrets: SecretsService;
 }

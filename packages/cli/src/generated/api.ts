@@ -2980,6 +2980,874 @@ export type paths = {
     patch?: never;
     trace?: never;
   };
+  '/api/admin/secrets': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Every secret bundle: state, current version, age vs maximum age, consumers — never a value */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {string} */
+              backend: 'local' | 'vault';
+              bundles: components['schemas']['SecretBundleStatus'][];
+            };
+          };
+        };
+        /** @description Missing, unknown or revoked token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Wrong token kind */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description UNAVAILABLE */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/admin/secrets/{service}/{bundle}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One secret bundle (status, never a value) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          /** @description The service (platform file `secrets.services[].name`) */
+          service: string;
+          /** @description The bundle (unique in its service) */
+          bundle: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              service: string;
+              bundle: string;
+              /** @enum {string} */
+              backend: 'local' | 'vault';
+              /** @description in-sync | syncing | stale-pods | missing | overdue | "error: <reason>" */
+              state: string;
+              /** @description Why, one line each (no values) */
+              reasons: string[];
+              /** @description KV path under the mount */
+              path: string;
+              properties: {
+                property: string;
+                env: string;
+              }[];
+              currentVersion: number | null;
+              updatedTime: string | null;
+              ageSeconds: number | null;
+              maxAgeSeconds: number | null;
+              /** @description ageSeconds > maxAgeSeconds */
+              overdue: boolean;
+              rotation: {
+                /** @enum {string} */
+                strategy: 'generated' | 'supplied';
+                length?: number;
+                alphabet?: string;
+                maxAge?: string;
+              } | null;
+              externalSecret: {
+                namespace: string;
+                name: string;
+                ready: string | null;
+                reason: string | null;
+                message: string | null;
+                refreshTime: string | null;
+                syncedResourceVersion: string | null;
+              } | null;
+              secret: {
+                exists: boolean;
+                managedByEso: boolean;
+              } | null;
+              consumers: {
+                namespace: string;
+                deployment: string;
+                runsCurrentValue: boolean | null;
+                rolledOut: boolean | null;
+                pods: number | null;
+                stalePods: number | null;
+              }[];
+              lastRotation: {
+                id: string;
+                /** @enum {string} */
+                kind: 'rotation' | 'rollback';
+                /** @enum {string} */
+                status: 'running' | 'failed' | 'completed';
+                /** @enum {string} */
+                step: 'write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout';
+                startedAt: string;
+                finishedAt: string | null;
+              } | null;
+            };
+          };
+        };
+        /** @description Invalid input (VALIDATION_FAILED, INVALID_TARGETING, MALFORMED_JSON, …; `path` names the field) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing, unknown or revoked token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Wrong token kind */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not found */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description UNAVAILABLE */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/admin/secrets/{service}/{bundle}/rotate': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Rotate a bundle: write with check-and-set → force-sync → wait synced → restart consumers → wait rollouts (only write on the local backend). 202 with the rotation; poll GET …/rotations/{id}. 409 ROTATION_IN_PROGRESS */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          /** @description The service (platform file `secrets.services[].name`) */
+          service: string;
+          /** @description The bundle (unique in its service) */
+          bundle: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description Default: the bundle's only property */
+            property?: string;
+            /** @description A supplied value; omitted: generated per the bundle's rotation policy. Never echoed back. */
+            value?: string;
+            /** @description Refuse when the current version is another (0: create only) */
+            expectedVersion?: number;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              id: string;
+              service: string;
+              bundle: string;
+              /** @enum {string} */
+              kind: 'rotation' | 'rollback';
+              /** @description The property rotated (its name, never its value) */
+              property: string;
+              actor: string;
+              /** @enum {string} */
+              status: 'running' | 'failed' | 'completed';
+              /** @enum {string} */
+              step: 'write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout';
+              startedAt: string;
+              finishedAt: string | null;
+              previousVersion: number | null;
+              version: number | null;
+              /** @description The steps this rotation runs, in order */
+              steps: ('write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout')[];
+              error: {
+                /** @enum {string} */
+                step: 'write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout';
+                code: string;
+                message: string;
+              } | null;
+              /** @description Every step's start, success and failure: the rotation's audit trail */
+              history: {
+                /** @enum {string} */
+                step: 'write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout';
+                /** @enum {string} */
+                outcome: 'started' | 'succeeded' | 'failed';
+                at: string;
+                detail?: string;
+              }[];
+            };
+          };
+        };
+        /** @description Invalid input (VALIDATION_FAILED, INVALID_TARGETING, MALFORMED_JSON, …; `path` names the field) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing, unknown or revoked token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Wrong token kind */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not found */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Conflict */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description BODY_TOO_LARGE */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description UNSUPPORTED_MEDIA_TYPE */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description UNAVAILABLE */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/admin/secrets/{service}/{bundle}/rotations': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A bundle's rotations, newest first (the audit trail: steps, versions, actor, times) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          /** @description The service (platform file `secrets.services[].name`) */
+          service: string;
+          /** @description The bundle (unique in its service) */
+          bundle: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              rotations: components['schemas']['SecretRotation'][];
+            };
+          };
+        };
+        /** @description Invalid input (VALIDATION_FAILED, INVALID_TARGETING, MALFORMED_JSON, …; `path` names the field) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing, unknown or revoked token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Wrong token kind */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not found */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description UNAVAILABLE */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/admin/secrets/{service}/{bundle}/rotations/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A rotation: its steps and progress */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          /** @description The service (platform file `secrets.services[].name`) */
+          service: string;
+          /** @description The bundle (unique in its service) */
+          bundle: string;
+          /** @description The rotation id (a UUID) */
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              id: string;
+              service: string;
+              bundle: string;
+              /** @enum {string} */
+              kind: 'rotation' | 'rollback';
+              /** @description The property rotated (its name, never its value) */
+              property: string;
+              actor: string;
+              /** @enum {string} */
+              status: 'running' | 'failed' | 'completed';
+              /** @enum {string} */
+              step: 'write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout';
+              startedAt: string;
+              finishedAt: string | null;
+              previousVersion: number | null;
+              version: number | null;
+              /** @description The steps this rotation runs, in order */
+              steps: ('write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout')[];
+              error: {
+                /** @enum {string} */
+                step: 'write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout';
+                code: string;
+                message: string;
+              } | null;
+              /** @description Every step's start, success and failure: the rotation's audit trail */
+              history: {
+                /** @enum {string} */
+                step: 'write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout';
+                /** @enum {string} */
+                outcome: 'started' | 'succeeded' | 'failed';
+                at: string;
+                detail?: string;
+              }[];
+            };
+          };
+        };
+        /** @description Invalid input (VALIDATION_FAILED, INVALID_TARGETING, MALFORMED_JSON, …; `path` names the field) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing, unknown or revoked token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Wrong token kind */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not found */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description UNAVAILABLE */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/admin/secrets/{service}/{bundle}/rotations/{id}/resume': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Resume a failed rotation from the step that failed */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          /** @description The service (platform file `secrets.services[].name`) */
+          service: string;
+          /** @description The bundle (unique in its service) */
+          bundle: string;
+          /** @description The rotation id (a UUID) */
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description Needed again only when the rotation failed at write */
+            value?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              id: string;
+              service: string;
+              bundle: string;
+              /** @enum {string} */
+              kind: 'rotation' | 'rollback';
+              /** @description The property rotated (its name, never its value) */
+              property: string;
+              actor: string;
+              /** @enum {string} */
+              status: 'running' | 'failed' | 'completed';
+              /** @enum {string} */
+              step: 'write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout';
+              startedAt: string;
+              finishedAt: string | null;
+              previousVersion: number | null;
+              version: number | null;
+              /** @description The steps this rotation runs, in order */
+              steps: ('write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout')[];
+              error: {
+                /** @enum {string} */
+                step: 'write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout';
+                code: string;
+                message: string;
+              } | null;
+              /** @description Every step's start, success and failure: the rotation's audit trail */
+              history: {
+                /** @enum {string} */
+                step: 'write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout';
+                /** @enum {string} */
+                outcome: 'started' | 'succeeded' | 'failed';
+                at: string;
+                detail?: string;
+              }[];
+            };
+          };
+        };
+        /** @description Invalid input (VALIDATION_FAILED, INVALID_TARGETING, MALFORMED_JSON, …; `path` names the field) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing, unknown or revoked token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Wrong token kind */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not found */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Conflict */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description BODY_TOO_LARGE */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description UNSUPPORTED_MEDIA_TYPE */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description UNAVAILABLE */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/admin/secrets/{service}/{bundle}/rotations/{id}/rollback': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Roll a rotation back: write the version before it as a new version, then sync and restart again */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          /** @description The service (platform file `secrets.services[].name`) */
+          service: string;
+          /** @description The bundle (unique in its service) */
+          bundle: string;
+          /** @description The rotation id (a UUID) */
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              id: string;
+              service: string;
+              bundle: string;
+              /** @enum {string} */
+              kind: 'rotation' | 'rollback';
+              /** @description The property rotated (its name, never its value) */
+              property: string;
+              actor: string;
+              /** @enum {string} */
+              status: 'running' | 'failed' | 'completed';
+              /** @enum {string} */
+              step: 'write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout';
+              startedAt: string;
+              finishedAt: string | null;
+              previousVersion: number | null;
+              version: number | null;
+              /** @description The steps this rotation runs, in order */
+              steps: ('write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout')[];
+              error: {
+                /** @enum {string} */
+                step: 'write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout';
+                code: string;
+                message: string;
+              } | null;
+              /** @description Every step's start, success and failure: the rotation's audit trail */
+              history: {
+                /** @enum {string} */
+                step: 'write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout';
+                /** @enum {string} */
+                outcome: 'started' | 'succeeded' | 'failed';
+                at: string;
+                detail?: string;
+              }[];
+            };
+          };
+        };
+        /** @description Invalid input (VALIDATION_FAILED, INVALID_TARGETING, MALFORMED_JSON, …; `path` names the field) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing, unknown or revoked token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Wrong token kind */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not found */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Conflict */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description UNAVAILABLE */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/client/snapshot': {
     parameters: {
       query?: never;
@@ -4229,6 +5097,102 @@ export type components = {
       environmentRevision: number | null;
       /** @description lastRevision ≥ the revision the environment is at now (null for the Unleash bridge) */
       upToDate: boolean | null;
+    };
+    SecretBundleStatus: {
+      service: string;
+      bundle: string;
+      /** @enum {string} */
+      backend: 'local' | 'vault';
+      /** @description in-sync | syncing | stale-pods | missing | overdue | "error: <reason>" */
+      state: string;
+      /** @description Why, one line each (no values) */
+      reasons: string[];
+      /** @description KV path under the mount */
+      path: string;
+      properties: {
+        property: string;
+        env: string;
+      }[];
+      currentVersion: number | null;
+      updatedTime: string | null;
+      ageSeconds: number | null;
+      maxAgeSeconds: number | null;
+      /** @description ageSeconds > maxAgeSeconds */
+      overdue: boolean;
+      rotation: {
+        /** @enum {string} */
+        strategy: 'generated' | 'supplied';
+        length?: number;
+        alphabet?: string;
+        maxAge?: string;
+      } | null;
+      externalSecret: {
+        namespace: string;
+        name: string;
+        ready: string | null;
+        reason: string | null;
+        message: string | null;
+        refreshTime: string | null;
+        syncedResourceVersion: string | null;
+      } | null;
+      secret: {
+        exists: boolean;
+        managedByEso: boolean;
+      } | null;
+      consumers: {
+        namespace: string;
+        deployment: string;
+        runsCurrentValue: boolean | null;
+        rolledOut: boolean | null;
+        pods: number | null;
+        stalePods: number | null;
+      }[];
+      lastRotation: {
+        id: string;
+        /** @enum {string} */
+        kind: 'rotation' | 'rollback';
+        /** @enum {string} */
+        status: 'running' | 'failed' | 'completed';
+        /** @enum {string} */
+        step: 'write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout';
+        startedAt: string;
+        finishedAt: string | null;
+      } | null;
+    };
+    SecretRotation: {
+      id: string;
+      service: string;
+      bundle: string;
+      /** @enum {string} */
+      kind: 'rotation' | 'rollback';
+      /** @description The property rotated (its name, never its value) */
+      property: string;
+      actor: string;
+      /** @enum {string} */
+      status: 'running' | 'failed' | 'completed';
+      /** @enum {string} */
+      step: 'write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout';
+      startedAt: string;
+      finishedAt: string | null;
+      previousVersion: number | null;
+      version: number | null;
+      /** @description The steps this rotation runs, in order */
+      steps: ('write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout')[];
+      error: {
+        /** @enum {string} */
+        step: 'write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout';
+        code: string;
+        message: string;
+      } | null;
+      /** @description Every step's start, success and failure: the rotation's audit trail */
+      history: {
+        /** @enum {string} */
+        step: 'write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout';
+        /** @enum {string} */
+        outcome: 'started' | 'succeeded' | 'failed';
+        at: string;
+        detail?: string;
+      }[];
     };
   };
   responses: never;

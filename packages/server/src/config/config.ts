@@ -74,6 +74,20 @@ export interface ServerConfig {
   /** An Unleash token the admin API accepts (RC_UNLEASH_TOKEN, or the file RC_UNLEASH_TOKEN_FILE names). */
   readonly unleashToken: string | undefined;
   readonly unleashWatchIntervalMs: number;
+  /**
+   * Where the secrets feature keeps values: `local` (the embedded default: AES-256-GCM in `<dataDir>/secrets.db`,
+   * key from `RC_SECRETS_KEY` or `<dataDir>/secrets.key`) or `vault` (KV v2 at `vaultAddr`, Kubernetes/ESO through
+   * the `RC_KUBERNETES_*` settings).
+   */
+  readonly secretsBackend: 'local' | 'vault';
+  /** RC_SECRETS_KEY (base64 of 32 bytes) for the local backend; unset: the key file in the data directory. */
+  readonly secretsKey: string | undefined;
+  /** The platform file whose `secrets` section lists the bundles (RC_SECRETS_BUNDLES_FILE or RC_PLATFORM_FILE). */
+  readonly secretsBundlesFile: string | undefined;
+  readonly vaultAddr: string | undefined;
+  readonly vaultToken: string | undefined;
+  /** The KV v2 mount (RC_VAULT_MOUNT); unset: the platform file's store path, else `secret`. */
+  readonly vaultMount: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -200,6 +214,31 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (unleashToken && !unleashUrl) {
     throw new ConfigError('RC_UNLEASH_URL', 'is required with RC_UNLEASH_TOKEN (the Unleash base URL)');
   }
+  const secretsBackend = env.RC_SECRETS_BACKEND || 'local';
+  if (secretsBackend !== 'local' && secretsBackend !== 'vault') {
+    throw new ConfigError('RC_SECRETS_BACKEND', `must be "local" or "vault", got "${secretsBackend}"`);
+  }
+  const secretsKey = env.RC_SECRETS_KEY?.trim() || undefined;
+  if (secretsKey !== undefined && !/^[A-Za-z0-9+/]{43}=$|^[A-Za-z0-9_-]{43}$/.test(secretsKey)) {
+    // Never quoted: it is a key.
+    throw new ConfigError('RC_SECRETS_KEY', 'must be the base64 of 32 random bytes (e.g. openssl rand -base64 32)');
+  }
+  if (env.RC_SECRETS_BUNDLES_FILE && env.RC_PLATFORM_FILE && env.RC_SECRETS_BUNDLES_FILE !== env.RC_PLATFORM_FILE) {
+    throw new ConfigError(
+      'RC_SECRETS_BUNDLES_FILE',
+      'set either RC_SECRETS_BUNDLES_FILE or RC_PLATFORM_FILE, not both',
+    );
+  }
+  const bundlesFile = env.RC_SECRETS_BUNDLES_FILE || env.RC_PLATFORM_FILE || undefined;
+  const vaultAddr = httpUrl('RC_VAULT_ADDR');
+  const vaultToken = env.RC_VAULT_TOKEN || undefined;
+  if (secretsBackend === 'vault' && !vaultAddr) {
+    throw new ConfigError('RC_VAULT_ADDR', 'is required with RC_SECRETS_BACKEND=vault');
+  }
+  const vaultMount = env.RC_VAULT_MOUNT || undefined;
+  if (vaultMount !== undefined && !/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(vaultMount)) {
+    throw new ConfigError('RC_VAULT_MOUNT', `"${vaultMount}" is not a mount path (e.g. secret)`);
+  }
   return Object.freeze({
     mode,
     // Development listens on loopback only; production (or an explicit RC_HOST) on every interface.
@@ -234,5 +273,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     unleashUrl,
     unleashToken,
     unleashWatchIntervalMs: integer(env, 'RC_UNLEASH_WATCH_INTERVAL_MS', 250, 50, 60_000),
+    secretsBackend,
+    secretsKey,
+    secretsBundlesFile: bundlesFile === undefined ? undefined : resolve(bundlesFile),
+    vaultAddr,
+    vaultToken,
+    vaultMount,
   });
 }

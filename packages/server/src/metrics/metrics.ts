@@ -20,6 +20,10 @@ export interface ServerMetrics {
   unleashHints: Counter<'source'>;
   unleashWatchErrors: Counter;
   unloadableRecords: Gauge<'entity'>;
+  /** Secrets feature: age of each bundle's current version, its state (1 for the current one), rotations. */
+  secretAge: Gauge<'service' | 'bundle'>;
+  secretState: Gauge<'service' | 'bundle' | 'state'>;
+  secretRotations: Counter<'outcome'>;
 }
 
 export const UNKNOWN_FLAG_LABEL = '__unknown__';
@@ -245,6 +249,24 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Serve
     unleashWatchErrors: new Counter({
       name: 'rc_unleash_watch_errors_total',
       help: "Failed reads of Unleash's event log by the event watch.",
+      registers: [registry],
+    }),
+    secretAge: new Gauge({
+      name: 'rc_secret_age_seconds',
+      help: "Age of each secret bundle's current version (from the backend's metadata, as of the last status read).",
+      labelNames: ['service', 'bundle'],
+      registers: [registry],
+    }),
+    secretState: new Gauge({
+      name: 'rc_secret_state',
+      help: "Each secret bundle's state (1 for its current state, 0 for the others): in-sync, syncing, stale-pods, missing, overdue, error.",
+      labelNames: ['service', 'bundle', 'state'],
+      registers: [registry],
+    }),
+    secretRotations: new Counter({
+      name: 'rc_secret_rotations_total',
+      help: 'Secret rotations (and rollbacks) finished by this replica, by outcome (completed, failed, conflict).',
+      labelNames: ['outcome'],
       registers: [registry],
     }),
   };

@@ -3,6 +3,8 @@ import {
   ofrepRefetchFrame,
   readyFrame,
   reconnectFrame,
+  type SecretRotatedFrameData,
+  secretRotatedFrame,
   snapshotFrame,
   type UnleashRefreshFrameData,
   unleashReadyFrame,
@@ -117,6 +119,11 @@ export class Streams implements UnleashHintSink {
 
   sendUnleashHint(hint: UnleashRefreshFrameData): number {
     return this.hub.broadcast('unleash', unleashRefreshFrame(hint));
+  }
+
+  /** `secret-rotated` to every client stream of this replica (every environment): names and versions, no value. */
+  sendSecretRotated(event: SecretRotatedFrameData): number {
+    return this.hub.broadcast('sdk', secretRotatedFrame(event));
   }
 
   /**

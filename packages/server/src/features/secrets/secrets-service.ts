@@ -1,0 +1,506 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SecretRotatedFrameData } from '@runtime-control/core';
+import {
+  type BundleStatus,
+  bundleId,
+  bundleStatus,
+  generateSecretValue,
+  KubernetesSecrets,
+  LocalSecretBackend,
+  loadSecretsKey,
+  planSecrets,
+  ROTATION_STEPS,
+  type RotationEvent,
+  RotationInProgressError,
+  type RotationState,
+  type RotationStep,
+  Rotator,
+  type SecretBackend,
+  type SecretBundle,
+  type SecretsBundlePlan,
+  type SecretsCluster,
+  SecretsError,
+  SqliteRotationStore,
+  secretBundles,
+  VaultClient,
+  VaultKvBackend,
+} from '@runtime-control/secrets';
+import { formatPlatformFileIssue, parsePlatformFile } from '@runtime-control/traffic';
+import type { Logger } from 'pino';
+import { ConfigError, type ServerConfig } from '../../config/config.js';
+import { AppError, type ErrorCode, type ErrorDetail } from '../../errors/app-error.js';
+import type { ServerMetrics } from '../../metrics/metrics.js';
+
+/**
+ * The secrets feature: status of every bundle the platform file's `secrets` section lists, and rotation end to end,
+ * on the local encrypted backend (the default) or Vault + Kubernetes/ESO. Nothing here holds a value longer than the
+ * call that writes it: responses, logs, audit records, metrics and stream frames carry names, versions and times.
+ */
+
+/** An error with a code of this feature (`ROTATION_IN_PROGRESS`, …) and its own HTTP status, in the API's body. */
+export class SecretsApiError extends AppError {
+  constructor(
+    private readonly httpStatus: 404 | 409 | 503,
+    private readonly secretsCode: string,
+    message: string,
+    options: { path?: string; details?: ErrorDetail[] } = {},
+  ) {
+    const base: ErrorCode = httpStatus === 404 ? 'NOT_FOUND' : httpStatus === 409 ? 'CANARY_CONFLICT' : 'UNAVAILABLE';
+    super(base, message, options);
+  }
+
+  override get status(): number {
+    return this.httpStatus;
+  }
+
+  override toJSON(): ReturnType<AppError['toJSON']> {
+    const body = super.toJSON();
+    return { error: { ...body.error, code: this.secretsCode as ErrorCode } };
+  }
+}
+
+export type RotationPolicy = NonNullable<SecretsBundlePlan['rotation']>;
+
+interface KnownBundle {
+  bundle: SecretBundle;
+  properties: { property: string; env: string }[];
+  rotation: RotationPolicy | undefined;
+}
+
+interface Opened {
+  backend: SecretBackend;
+  cluster: SecretsCluster | undefined;
+  store: SqliteRotationStore;
+  rotator: Rotator;
+}
+
+export interface SecretsRotationView {
+  id: string;
+  service: string;
+  bundle: string;
+  kind: RotationState['kind'];
+  property: string;
+  actor: string;
+  status: RotationState['status'];
+  step: RotationStep;
+  startedAt: string;
+  finishedAt: string | null;
+  previousVersion: number | null;
+  version: number | null;
+  steps: RotationStep[];
+  error: NonNullable<RotationState['error']> | null;
+  history: RotationState['history'];
+}
+
+const STATES = ['in-sync', 'syncing', 'stale-pods', 'missing', 'overdue', 'error'] as const;
+
+/** Reads the bundles of a platform file's `secrets` section; a broken file stops the server at start. */
+export function loadBundles(file: string | undefined): { bundles: KnownBundle[]; mount: string | undefined } {
+  if (file === undefined) return { bundles: [], mount: undefined };
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError('RC_PLATFORM_FILE', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`);
+  }
+  const parsed = parsePlatformFile(text, file);
+  if (!parsed.ok) {
+    throw new ConfigError('RC_PLATFORM_FILE', parsed.issues.slice(0, 5).map(formatPlatformFileIssue).join('; '));
+  }
+  const plan = planSecrets(parsed.value.platform);
+  if (!plan) return { bundles: [], mount: undefined };
+  const bundles = secretBundles(plan);
+  return {
+    mount: plan.store.path,
+    bundles: plan.bundles.map((p, i) => ({ bundle: bundles[i]!, properties: p.properties, rotation: p.rotation })),
+  };
+}
+
+export class SecretsService {
+  private readonly bundles = new Map<string, KnownBundle>();
+  private readonly mount: string | undefined;
+  private opened: Opened | undefined;
+  private readonly pending = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly config: ServerConfig,
+    private readonly metrics: ServerMetrics,
+    private readonly logger: Logger,
+    private readonly notify: { sendSecretRotated(event: SecretRotatedFrameData): number },
+  ) {
+    const loaded = loadBundles(config.secretsBundlesFile);
+    this.mount = loaded.mount;
+    for (const b of loaded.bundles) this.bundles.set(bundleId(b.bundle), b);
+  }
+
+  get backendKind(): 'local' | 'vault' {
+    return this.config.secretsBackend;
+  }
+
+  /** Waits for rotations running in the background, then closes the stores. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
+    this.opened?.store.close();
+    if (this.opened?.backend instanceof LocalSecretBackend) this.opened.backend.close();
+    this.opened = undefined;
+  }
+
+  async list(): Promise<{ backend: 'local' | 'vault'; bundles: ReturnType<SecretsService['view']>[] }> {
+    const out: ReturnType<SecretsService['view']>[] = [];
+    for (const known of this.bundles.values()) out.push(await this.statusOf(known));
+    return { backend: this.backendKind, bundles: out };
+  }
+
+  async get(service: string, bundle: string): Promise<ReturnType<SecretsService['view']>> {
+    return this.statusOf(this.known(service, bundle));
+  }
+
+  async rotations(service: string, bundle: string): Promise<{ rotations: SecretsRotationView[] }> {
+    const known = this.known(service, bundle);
+    const { store } = this.open();
+    return { rotations: (await store.list(bundleId(known.bundle))).map((s) => this.rotationView(known, s)) };
+  }
+
+  async rotation(service: string, bundle: string, id: string): Promise<SecretsRotationView> {
+    const known = this.known(service, bundle);
+    return this.rotationView(known, await this.stateOf(known, id));
+  }
+
+  /**
+   * Starts a rotation in the background and answers once it is under way (its first step started) or refused:
+   * `ROTATION_IN_PROGRESS` (409) when one of the bundle runs, here or in another process sharing the store.
+   */
+  async rotate(
+    service: string,
+    bundle: string,
+    input: { property?: string; value?: string; expectedVersion?: number },
+    actor: string,
+  ): Promise<SecretsRotationView> {
+    const known = this.known(service, bundle);
+    const properties = Object.keys(known.bundle.properties);
+    let property = input.property;
+    if (property === undefined) {
+      if (properties.length !== 1) {
+        throw new AppError(
+          'VALIDATION_FAILED',
+          `bundle ${bundleId(known.bundle)} has ${properties.length} properties (${properties.join(', ')}): name one`,
+          { path: '/property' },
+        );
+      }
+      property = properties[0]!;
+    } else if (!properties.includes(property)) {
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `bundle ${bundleId(known.bundle)} has no property "${property}" (it has ${properties.join(', ')})`,
+        { path: '/property' },
+      );
+    }
+    let value = input.value;
+    if (value === undefined) {
+      if (known.rotation?.strategy === 'supplied') {
+        throw new AppError(
+          'VALIDATION_FAILED',
+          `bundle ${bundleId(known.bundle)} has a supplied rotation policy: give the new value`,
+          { path: '/value' },
+        );
+      }
+      value = generateSecretValue({
+        ...(known.rotation?.length === undefined ? {} : { length: known.rotation.length }),
+        ...(known.rotation?.alphabet === undefined ? {} : { alphabet: known.rotation.alphabet }),
+      });
+    }
+    const { rotator } = this.open();
+    if (rotator.isRunning(known.bundle)) throw inProgress(known.bundle);
+    const chosen = property;
+    return this.start(known, (onProgress) =>
+      rotator.rotate(known.bundle, {
+        property: chosen,
+        value: value!,
+        actor,
+        ...(input.expectedVersion === undefined ? {} : { expectedVersion: input.expectedVersion }),
+        // The local backend gets its first value by a rotation (create only, check-and-set 0).
+        create: this.backendKind === 'local',
+        onProgress,
+      }),
+    );
+  }
+
+  async resume(service: string, bundle: string, id: string, input: { value?: string }): Promise<SecretsRotationView> {
+    const known = this.known(service, bundle);
+    const state = await this.stateOf(known, id);
+    if (state.status !== 'failed') {
+      throw new SecretsApiError(409, 'ROTATION_NOT_RESUMABLE', `rotation ${id} is ${state.status}, not failed`);
+    }
+    if (state.step === 'write' && input.value === undefined) {
+      throw new AppError('VALIDATION_FAILED', 'the rotation failed at write: give the value again', { path: '/value' });
+    }
+    const { rotator } = this.open();
+    if (rotator.isRunning(known.bundle)) throw inProgress(known.bundle);
+    return this.start(known, (onProgress) =>
+      rotator.resume(known.bundle, state, { ...(input.value === undefined ? {} : { value: input.value }), onProgress }),
+    );
+  }
+
+  async rollback(service: string, bundle: string, id: string, actor: string): Promise<SecretsRotationView> {
+    const known = this.known(service, bundle);
+    const state = await this.stateOf(known, id);
+    if (state.status === 'running') {
+      throw new SecretsApiError(409, 'ROTATION_IN_PROGRESS', `rotation ${id} is still running`);
+    }
+    if (state.previousVersion === undefined || state.previousVersion === 0) {
+      throw new SecretsApiError(
+        409,
+        'NOTHING_TO_ROLL_BACK',
+        `rotation ${id} wrote no version over an earlier one (nothing to roll back to)`,
+      );
+    }
+    const { rotator } = this.open();
+    if (rotator.isRunning(known.bundle)) throw inProgress(known.bundle);
+    return this.start(known, (onProgress) => rotator.rollback(known.bundle, state, { actor, onProgress }));
+  }
+
+  // ---- internals ----
+
+  private known(service: string, bundle: string): KnownBundle {
+    const known = this.bundles.get(`${service}/${bundle}`);
+    if (!known) {
+      throw new SecretsApiError(404, 'SECRET_BUNDLE_NOT_FOUND', `no secret bundle ${service}/${bundle}`, {
+        path: 'bundle',
+      });
+    }
+    return known;
+  }
+
+  private async stateOf(known: KnownBundle, id: string): Promise<RotationState> {
+    const state = await this.open().store.get(id);
+    if (!state || state.bundle !== bundleId(known.bundle)) {
+      throw new SecretsApiError(404, 'ROTATION_NOT_FOUND', `no rotation ${id} of ${bundleId(known.bundle)}`, {
+        path: 'id',
+      });
+    }
+    return state;
+  }
+
+  /** Runs `run` in the background; resolves with the first progress state, or rejects when it is refused at once. */
+  private start(
+    known: KnownBundle,
+    run: (onProgress: (state: RotationState) => void) => Promise<RotationState>,
+  ): Promise<SecretsRotationView> {
+    return new Promise((resolve, reject) => {
+      let answered = false;
+      const onProgress = (state: RotationState) => {
+        if (answered) return;
+        answered = true;
+        resolve(this.rotationView(known, state));
+      };
+      const task = run(onProgress).then(
+        (done) => {
+          this.metrics.secretRotations.inc({ outcome: 'completed' });
+          if (done.version !== undefined) {
+            this.notify.sendSecretRotated({
+              service: known.bundle.service,
+              bundle: known.bundle.name,
+              version: done.version,
+              rotation: done.id,
+              at: done.finishedAt ?? new Date().toISOString(),
+            });
+          }
+          void this.statusOf(known).catch(() => undefined); // metrics follow the new version
+        },
+        (error: unknown) => {
+          if (error instanceof RotationInProgressError) {
+            this.metrics.secretRotations.inc({ outcome: 'conflict' });
+            if (!answered) {
+              answered = true;
+              reject(inProgress(known.bundle));
+            }
+            return;
+          }
+          this.metrics.secretRotations.inc({ outcome: 'failed' });
+          if (!answered) {
+            answered = true;
+            reject(
+              error instanceof SecretsError
+                ? new AppError('BAD_REQUEST', error.message, { path: 'bundle' })
+                : new AppError('INTERNAL', 'rotation failed unexpectedly'),
+            );
+          }
+        },
+      );
+      this.pending.add(task);
+      void task.finally(() => this.pending.delete(task));
+    });
+  }
+
+  private open(): Opened {
+    if (this.opened) return this.opened;
+    const { config } = this;
+    const logger = this.logger;
+    let backend: SecretBackend;
+    let cluster: SecretsCluster | undefined;
+    try {
+      mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+      if (config.secretsBackend === 'vault') {
+        const client = new VaultClient({
+          address: config.vaultAddr!,
+          ...(config.vaultToken === undefined ? {} : { token: config.vaultToken }),
+          logger,
+        });
+        backend = new VaultKvBackend(client, { mount: config.vaultMount ?? this.mount ?? 'secret' });
+        cluster = new KubernetesSecrets({
+          ...(config.kubernetesApiUrl === undefined ? {} : { apiUrl: config.kubernetesApiUrl }),
+          ...(config.kubernetesToken === undefined ? {} : { token: config.kubernetesToken }),
+        });
+      } else {
+        const env = config.secretsKey === undefined ? {} : { RC_SECRETS_KEY: config.secretsKey };
+        const { key, source, file } = loadSecretsKey({ dataDir: config.dataDir, env });
+        if (source === 'created') logger.info({ file }, 'secrets: created the local key file (mode 0600)');
+        backend = new LocalSecretBackend({ database: join(config.dataDir, 'secrets.db'), key });
+      }
+    } catch (error) {
+      const reason = error instanceof SecretsError ? error.message : 'cannot open the secrets backend';
+      throw new SecretsApiError(503, 'SECRETS_UNAVAILABLE', `secrets backend ${config.secretsBackend}: ${reason}`);
+    }
+    const store = new SqliteRotationStore(join(config.dataDir, 'secret-rotations.db'));
+    const rotator = new Rotator({
+      backend,
+      store,
+      ...(cluster === undefined ? {} : { cluster }),
+      logger,
+      audit: (event) => this.audit(event),
+    });
+    this.opened = { backend, cluster, store, rotator };
+    return this.opened;
+  }
+
+  /** Every step's start, success and failure as an audit log record: versions, actor, times — never the value. */
+  private audit(event: RotationEvent): void {
+    this.logger.info(
+      {
+        audit: 'secret-rotation',
+        rotation: event.rotation,
+        bundle: event.bundle,
+        kind: event.kind,
+        actor: event.actor,
+        step: event.step,
+        outcome: event.outcome,
+        at: event.at,
+        previousVersion: event.previousVersion,
+        version: event.version,
+        detail: event.detail,
+      },
+      `audit: secret ${event.kind} ${event.bundle} ${event.step} ${event.outcome}`,
+    );
+  }
+
+  private async statusOf(known: KnownBundle): Promise<ReturnType<SecretsService['view']>> {
+    const { backend, cluster, store } = this.open();
+    const status = await bundleStatus(known.bundle, { backend, ...(cluster === undefined ? {} : { cluster }) });
+    const [last] = await store.list(bundleId(known.bundle));
+    this.record(known, status);
+    return this.view(known, status, last);
+  }
+
+  private record(known: KnownBundle, status: BundleStatus): void {
+    const labels = { service: known.bundle.service, bundle: known.bundle.name };
+    if (status.vault) this.metrics.secretAge.set(labels, status.vault.ageSeconds);
+    else this.metrics.secretAge.remove(labels);
+    const current = status.state.startsWith('error') ? 'error' : status.state;
+    for (const state of STATES) this.metrics.secretState.set({ ...labels, state }, state === current ? 1 : 0);
+  }
+
+  private view(known: KnownBundle, status: BundleStatus, last?: RotationState) {
+    const b = known.bundle;
+    const consumers = (b.consumers ?? []).map((c) => {
+      const seen = status.consumers?.find((s) => s.namespace === c.namespace && s.deployment === c.deployment);
+      return {
+        namespace: c.namespace,
+        deployment: c.deployment,
+        runsCurrentValue: seen ? seen.rolledOut && seen.stalePods === 0 : null,
+        rolledOut: seen?.rolledOut ?? null,
+        pods: seen?.pods ?? null,
+        stalePods: seen?.stalePods ?? null,
+      };
+    });
+    const es = status.externalSecret;
+    return {
+      service: b.service,
+      bundle: b.name,
+      backend: this.backendKind,
+      state: status.state as string,
+      reasons: status.reasons,
+      path: b.path,
+      properties: known.properties.map((p) => ({ property: p.property, env: p.env })),
+      currentVersion: status.vault?.currentVersion ?? null,
+      updatedTime: status.vault?.updatedTime ?? null,
+      ageSeconds: status.vault?.ageSeconds ?? null,
+      maxAgeSeconds: b.maxAgeSeconds ?? null,
+      overdue: status.vault !== undefined && b.maxAgeSeconds !== undefined && status.vault.ageSeconds > b.maxAgeSeconds,
+      rotation: known.rotation
+        ? {
+            strategy: known.rotation.strategy,
+            ...(known.rotation.length === undefined ? {} : { length: known.rotation.length }),
+            ...(known.rotation.alphabet === undefined ? {} : { alphabet: known.rotation.alphabet }),
+            ...(known.rotation.maxAge === undefined ? {} : { maxAge: known.rotation.maxAge }),
+          }
+        : null,
+      externalSecret:
+        this.backendKind === 'vault' && b.externalSecret
+          ? {
+              namespace: b.externalSecret.namespace,
+              name: b.externalSecret.name,
+              ready: es?.ready ?? null,
+              reason: es?.reason ?? null,
+              message: es?.message ?? null,
+              refreshTime: es?.refreshTime ?? null,
+              syncedResourceVersion: es?.syncedResourceVersion ?? null,
+            }
+          : null,
+      secret: status.secret ? { exists: status.secret.exists, managedByEso: status.secret.managedByEso } : null,
+      consumers,
+      lastRotation: last
+        ? {
+            id: last.id,
+            kind: last.kind,
+            status: last.status,
+            step: last.step,
+            startedAt: last.startedAt,
+            finishedAt: last.finishedAt ?? null,
+          }
+        : null,
+    };
+  }
+
+  private rotationView(known: KnownBundle, s: RotationState): SecretsRotationView {
+    const steps: RotationStep[] = this.opened?.cluster && known.bundle.externalSecret ? [...ROTATION_STEPS] : ['write'];
+    return {
+      id: s.id,
+      service: known.bundle.service,
+      bundle: known.bundle.name,
+      kind: s.kind,
+      property: s.property,
+      actor: s.actor,
+      status: s.status,
+      step: s.step,
+      startedAt: s.startedAt,
+      finishedAt: s.finishedAt ?? null,
+      previousVersion: s.previousVersion ?? null,
+      version: s.version ?? null,
+      steps,
+      error: s.error ? { step: s.error.step, code: s.error.code, message: s.error.message } : null,
+      history: s.history.map((h) => ({
+        step: h.step,
+        outcome: h.outcome,
+        at: h.at,
+        ...(h.detail === undefined ? {} : { detail: h.detail }),
+      })),
+    };
+  }
+}
+
+function inProgress(bundle: SecretBundle): SecretsApiError {
+  return new SecretsApiError(409, 'ROTATION_IN_PROGRESS', `a rotation of ${bundleId(bundle)} is already running`, {
+    path: 'bundle',
+  });
+}
