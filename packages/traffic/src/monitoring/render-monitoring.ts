@@ -251,6 +251,8 @@ export interface RenderedMonitoring {
   manifests: MonitoringManifest[];
   dashboards: GrafanaDashboard[];
   configMaps: DashboardConfigMap[];
+  /** The options used (defaults filled in). */
+  options: MonitoringOptions;
 }
 
 export const MONITORS_FILE = 'monitors.yaml';
@@ -290,5 +292,6 @@ export function renderMonitoring(platform: Platform, options: Partial<Monitoring
     manifests: [...monitors, rule],
     dashboards,
     configMaps,
+    options: o,
   };
 }
