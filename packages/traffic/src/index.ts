@@ -10,6 +10,7 @@ export * from './control-plane/render-control-plane.js';
 export * from './dashboard/canary-dashboard.js';
 export * from './metrics/canary-queries.js';
 export * from './metrics/prometheus-client.js';
+export * from './monitoring/index.js';
 export * from './platform/platform-file.js';
 export * from './platform/platform-model.js';
 export * from './platform/render-istio.js';
