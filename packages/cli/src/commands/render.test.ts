@@ -28,7 +28,10 @@ describe('rctl render', () => {
         'external-secrets.yaml',
         'gateway.yaml',
         'grafana-dashboard-canary.json',
+        'grafana-dashboards.yaml',
+        'monitors.yaml',
         'peer-authentications.yaml',
+        'prometheus-rules.yaml',
         'service-entries.yaml',
         'sidecars.yaml',
         'virtual-services.yaml',
@@ -46,6 +49,14 @@ describe('rctl render', () => {
       assert.match(vs, /- name: ai-gateway-testers\n[\s\S]*- name: ai-gateway\n/);
       const dashboard = JSON.parse(await readFile(join(dir, 'out/istio/grafana-dashboard-canary.json'), 'utf8'));
       assert.equal(dashboard.schemaVersion, 39);
+      assert.match(run.stdout, /^wrote out\/istio\/monitors\.yaml \(1 ServiceMonitor, 5 PodMonitor\)$/m);
+      assert.match(run.stdout, /^wrote out\/istio\/prometheus-rules\.yaml \(1 PrometheusRule, 7 alerts\)$/m);
+      assert.match(
+        run.stdout,
+        /^7 monitoring resources \(monitoring\.coreos\.com\/v1\) and 5 Grafana dashboard ConfigMaps in 3 files; valid against prometheus-operator's CRD schemas$/m,
+      );
+      const boards = await readFile(join(dir, 'out/istio/grafana-dashboards.yaml'), 'utf8');
+      assert.equal(boards.match(/^ {4}grafana_dashboard: "1"$/gm)?.length, 5);
     });
   });
 

@@ -7,8 +7,10 @@ import {
   formatSchemaIssue,
   type PlatformFileIssue,
   parsePlatformFile,
+  renderMonitoring,
   renderPlatform,
   validateManifests,
+  validateMonitoring,
 } from '@runtime-control/traffic';
 import { parseCommandArgs, rejectExtraPositionals, requirePositional, requireValue } from '../args.js';
 import type { CliIo } from '../connection.js';
@@ -29,6 +31,10 @@ manifests (networking.istio.io/v1, security.istio.io/v1), one YAML file per kind
 With a \`secrets\` section (docs/secrets.md) it also writes cluster-secret-store.yaml and external-secrets.yaml
 (external-secrets.io/v1: a ClusterSecretStore for Vault, one ExternalSecret per bundle) and one
 deployment-env-<deployment>.yaml per consumer (a strategic-merge patch wiring the Secret keys into its env).
+Monitoring (docs/observability.md): monitors.yaml (monitoring.coreos.com/v1 ServiceMonitor for the control plane,
+a PodMonitor per service and per namespace's Istio sidecars), prometheus-rules.yaml (a PrometheusRule) and
+grafana-dashboards.yaml (a dashboard per service and one for the control plane, as ConfigMaps labelled
+grafana_dashboard: "1" for Grafana's sidecar).
 Runs locally; no server, Vault or cluster is contacted, and no secret value is written — only references.
 
 Nothing is written when the file is invalid, when a troubleshooting check fails (subset labels matching no
@@ -110,8 +116,17 @@ export async function runRender(args: string[], io: CliIo, out: Output): Promise
       .join(' and ');
     throw new CliError(`${problems(schemaIssues.length + esoIssues.length)} against ${against}; nothing was written.`);
   }
+  const monitoring = renderMonitoring(parsed.value.platform);
+  const monitoringIssues = validateMonitoring(monitoring);
+  if (monitoringIssues.length > 0) {
+    for (const issue of monitoringIssues) out.error(`schema: ${formatSchemaIssue(issue)}`);
+    throw new CliError(
+      `${problems(monitoringIssues.length)} against prometheus-operator's CRD schemas; nothing was written.`,
+    );
+  }
   const istioFiles = files.length;
   if (secrets) files.push(...secrets.files);
+  files.push(...monitoring.files);
 
   const target = resolve(io.cwd, outDir);
   try {
@@ -132,5 +147,9 @@ export async function runRender(args: string[], io: CliIo, out: Output): Promise
         `Deployment env patches in ${secrets.files.length} files; secrets checks passed, valid against ESO's schemas`,
     );
   }
+  out.line(
+    `${monitoring.manifests.length} monitoring resources (monitoring.coreos.com/v1) and ${monitoring.configMaps.length} ` +
+      `Grafana dashboard ConfigMaps in ${monitoring.files.length} files; valid against prometheus-operator's CRD schemas`,
+  );
   return 0;
 }
