@@ -1,5 +1,5 @@
 import * as Label from '@radix-ui/react-label';
-import { type FormEvent, useState } from 'react';
+import { type FormEvent, useEffect, useState } from 'react';
 import { ApiError, api, session, unwrap } from '../api/client.js';
 
 /** Sign in with an admin token: checked against the API, then kept in session storage for this tab. */
@@ -9,6 +9,10 @@ export function SignInPage({ expired, onSignedIn }: { expired: boolean; onSigned
     expired ? 'The server refused the token (revoked or wrong); sign in again.' : null,
   );
   const [busy, setBusy] = useState(false);
+  // When the first page can be used (the browser test reads it against its budget).
+  useEffect(() => {
+    if (performance.getEntriesByName('rc:usable').length === 0) performance.mark('rc:usable');
+  }, []);
 
   async function submit(e: FormEvent) {
     e.preventDefault();
