@@ -15,6 +15,8 @@ Commands:
   render FILE        check a platform file, write its Istio and External Secrets manifests and dashboard
                      (--out DIR; local)
   secrets check      offline checks of the platform file's secrets section, each with its fix (--file FILE)
+  secrets list|show  secret bundles: state, version, age, consumers (never a value); rotate S/B rotates one
+  exec               run a command with a service's secrets as env; restarted when one is rotated
   unleash status     how the Unleash bridge (webhook, event watch) is set up and doing
 
 Options:

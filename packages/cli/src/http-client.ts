@@ -110,6 +110,11 @@ export type CreateTokenRequest = RequestBody<'/api/admin/tokens', 'post'>;
 /** `GET /api/admin/integrations/unleash`. */
 export type UnleashBridgeStatus = ResponseBody<'/api/admin/integrations/unleash', 'get', 200>;
 export type ClientsView = ResponseBody<'/api/admin/clients', 'get', 200>;
+/** `GET /api/admin/secrets`: every bundle's status (never a value). */
+export type SecretsView = ResponseBody<'/api/admin/secrets', 'get', 200>;
+export type SecretBundleView = ResponseBody<'/api/admin/secrets/{service}/{bundle}', 'get', 200>;
+export type SecretRotationView = ResponseBody<'/api/admin/secrets/{service}/{bundle}/rotations/{id}', 'get', 200>;
+export type RotateSecretRequest = RequestBody<'/api/admin/secrets/{service}/{bundle}/rotate', 'post'>;
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 /** The methods the API serves at `path` (a path template of the OpenAPI document). */
@@ -296,6 +301,27 @@ export class AdminClient {
     if (filter.app !== undefined) query.set('app', filter.app);
     const suffix = query.size > 0 ? `?${query}` : '';
     return (await this.request('GET', `/api/admin/clients${suffix}`)).body as ClientsView;
+  }
+
+  async listSecrets(): Promise<SecretsView> {
+    return (await this.call('/api/admin/secrets', 'get')).body as SecretsView;
+  }
+
+  async getSecretBundle(service: string, bundle: string): Promise<SecretBundleView> {
+    return (await this.call('/api/admin/secrets/{service}/{bundle}', 'get', { service, bundle }))
+      .body as SecretBundleView;
+  }
+
+  /** Starts a rotation (202); the body may carry a supplied value, which the answer never repeats. */
+  async rotateSecret(service: string, bundle: string, request: RotateSecretRequest): Promise<SecretRotationView> {
+    return (
+      await this.call('/api/admin/secrets/{service}/{bundle}/rotate', 'post', { service, bundle }, { body: request })
+    ).body as SecretRotationView;
+  }
+
+  async getSecretRotation(service: string, bundle: string, id: string): Promise<SecretRotationView> {
+    return (await this.call('/api/admin/secrets/{service}/{bundle}/rotations/{id}', 'get', { service, bundle, id }))
+      .body as SecretRotationView;
   }
 
   async unleashBridgeStatus(): Promise<UnleashBridgeStatus> {

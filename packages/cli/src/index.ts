@@ -7,6 +7,7 @@ import { runFlags } from './commands/flags.js';
 import { runRender } from './commands/render.js';
 import { runRouter } from './commands/router.js';
 import { runSecrets } from './commands/secrets.js';
+import { runExec } from './commands/secrets-exec.js';
 import { runSeed } from './commands/seed.js';
 import { runTokens } from './commands/tokens.js';
 import { runUnleash } from './commands/unleash.js';
@@ -91,6 +92,8 @@ export async function main(argv: string[], io: CliIo, options: MainOptions = {})
         return await runRender(rest, io, out);
       case 'secrets':
         return await runSecrets(rest, io, out);
+      case 'exec':
+        return await runExec(rest, io, out, options.signal);
       case 'unleash':
         return await runUnleash(rest, io, out);
       default:

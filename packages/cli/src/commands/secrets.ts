@@ -7,8 +7,10 @@ import type { CliIo } from '../connection.js';
 import { CliError, UsageError } from '../http-client.js';
 import { formatTable, type Output, prettyJson } from '../output.js';
 import { checkManifestDir, type SecretsFileIssue, secretsChecksOf } from './secrets-inputs.js';
+import { runSecretsList, runSecretsRotate, runSecretsShow } from './secrets-status.js';
 
 export const SECRETS_HELP = `Usage: rctl secrets check [SERVICE] --file PLATFORM_FILE [--manifests DIR] [--offline] [--json]
+       rctl secrets list | show SERVICE/BUNDLE | rotate SERVICE/BUNDLE [--property P] [--value-stdin]
 
 Secrets: Vault KV v2 → External Secrets → Kubernetes Secret → Deployment env (docs/secrets.md).
 
@@ -16,6 +18,9 @@ Commands:
   check [SERVICE]   diagnose "ExternalSecret stuck pending" and friends (runbook §7) from the platform file's
                     secrets section: each check passes or fails, with the fix in one line; exit 1 on a failure.
                     See "rctl secrets check --help".
+  list              every bundle the server knows: state, version, age / max age, consumers (never a value)
+  show S/B          one bundle in detail
+  rotate S/B        rotate a bundle (generated per its policy, or --value-stdin), progress step by step
 `;
 
 export const SECRETS_CHECK_HELP = `Usage: rctl secrets check [SERVICE] --file PLATFORM_FILE [--manifests DIR] [--offline] [--json]
@@ -65,6 +70,12 @@ export async function runSecrets(args: string[], io: CliIo, out: Output): Promis
       return 0;
     case 'check':
       return runSecretsCheck(rest, io, out);
+    case 'list':
+      return runSecretsList(rest, io, out);
+    case 'show':
+      return runSecretsShow(rest, io, out);
+    case 'rotate':
+      return runSecretsRotate(rest, io, out);
     default:
       throw new UsageError(`unknown secrets command "${sub}"\nRun "rctl secrets --help" for usage.`);
   }
