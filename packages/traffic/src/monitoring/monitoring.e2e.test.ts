@@ -2,10 +2,16 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Registry } from 'prom-client';
+import { CanaryController } from '../canary/canary-controller.js';
+import { parseCanaryPlan } from '../canary/canary-plan.js';
+import { InMemoryCanaryStateStore } from '../canary/canary-state.js';
 import { dashboardExpressions, type GrafanaDashboard } from '../dashboard/canary-dashboard.js';
+import { PrometheusCanaryMetrics } from '../metrics/canary-queries.js';
 import { parsePlatformFile } from '../platform/platform-file.js';
 import { LOCAL_NAMESPACE, LocalRouter } from '../routers/local-router.js';
 import { LoadGenerator } from '../testing/demo-services.js';
@@ -22,12 +28,14 @@ import { type AlertRule, alertRules, renderMonitoring } from './render-monitorin
  * Prometheus scrapes with the target labels the rendered PodMonitors give (`namespace`, `service`, `version`), every
  * 500 ms; load goes through the router for a few seconds, then each panel's query must return a non-empty vector.
  *
+ * The demo's control plane runs no canary (RC_CANARY_ROUTER is not set), so the test runs the canary controller
+ * (the same class the server runs, registering the same `rc_canary_*` gauges) on the local router, starts a canary
+ * of ai-gateway and exposes the controller's registry as one more target: the canary panels then have data.
+ *
  * Panels that legitimately return nothing here, and why (asserted to be the only ones):
  * - the auth-service and project-service dashboards: the demo does not run those services;
  * - "Flag evaluation errors": a healthy demo has no failed evaluations, and the SDK creates an error series only
  *   on the first error (the alert over the same metric is evaluated below);
- * - "Canary phase" and "Canary weights": no canary runs in the demo (RC_CANARY_ROUTER is not set), and the
- *   controller's gauges only get series for a run;
  * - "Database catch-ups by trigger" may be empty: a counter with a label, created only when a catch-up read finds
  *   changes (usually another replica's write; the demo is one replica).
  * "Propagation lag p50 / p99" returns a vector, but NaN: lag is observed only for another replica's commits.
@@ -42,8 +50,6 @@ const DEMO_SERVICES = ['api-gateway', 'ai-gateway'];
 /** Panels that cannot have data in the demo (see the header). */
 const NO_DATA_HERE: Record<string, string> = {
   'Flag evaluation errors': 'no failed evaluations in a healthy demo',
-  'Canary phase': 'no canary runs in the demo',
-  'Canary weights': 'no canary runs in the demo',
   'Database catch-ups by trigger': 'one replica: no catch-up ever reads a change',
 };
 
@@ -117,6 +123,13 @@ if (!prometheusBinary && process.env.CI === 'true') {
     let demo: ChildProcess | undefined;
     let router: LocalRouter | undefined;
     let prometheus: PrometheusProcess | undefined;
+    let canaries: CanaryController | undefined;
+    const canaryRegistry = new Registry();
+    const canaryMetricsServer = http.createServer((_req, res) => {
+      void canaryRegistry.metrics().then((text) => {
+        res.writeHead(200, { 'content-type': canaryRegistry.contentType }).end(text);
+      });
+    });
     const loads: LoadGenerator[] = [];
 
     before(async () => {
@@ -138,6 +151,8 @@ if (!prometheusBinary && process.env.CI === 'true') {
         ],
       });
       const { url, adminUrl } = await router.listen();
+      await new Promise<void>((r) => canaryMetricsServer.listen(0, '127.0.0.1', r));
+      const canaryTarget = `127.0.0.1:${(canaryMetricsServer.address() as { port: number }).port}`;
       const sdkLabels = (service: string) => ({ namespace: LOCAL_NAMESPACE, service, version: 'v1' });
       prometheus = await startPrometheus({
         scrapeIntervalMs: SCRAPE_MS,
@@ -146,6 +161,7 @@ if (!prometheusBinary && process.env.CI === 'true') {
           { address: new URL(api!).host, labels: sdkLabels('api-gateway') },
           { address: new URL(ai!).host, labels: sdkLabels('ai-gateway') },
           { address: new URL(adminUrl).host },
+          { address: canaryTarget },
         ],
       });
       // Flag evaluations in api-gateway (GET /api/ui evaluates new-ui-enabled for the user), through the router.
@@ -160,13 +176,34 @@ if (!prometheusBinary && process.env.CI === 'true') {
         });
         await res.arrayBuffer();
       }
+      // A canary of ai-gateway, started (weights 95/5, phase progressing) but not ticked: it stays in progress.
+      canaries = new CanaryController({
+        store: new InMemoryCanaryStateStore(),
+        router,
+        metrics: new PrometheusCanaryMetrics(prometheus.url),
+        registry: canaryRegistry,
+        tickMs: 100,
+      });
+      await canaries.start(
+        'ai-gateway',
+        parseCanaryPlan({
+          canary: 'v2',
+          interval: '500ms',
+          window: '5s',
+          thresholds: { minRequests: 1000 },
+          missingData: { maxHold: '1s', action: 'rollback' },
+        }),
+        'monitoring-e2e',
+      );
       // A rate over 1m needs two samples of every series after the traffic began.
       await sleep(6 * SCRAPE_MS + 2000);
     });
 
     after(async () => {
       await Promise.all(loads.map((l) => l.stop()));
+      await canaries?.stop();
       await prometheus?.stop();
+      await new Promise((r) => canaryMetricsServer.close(r));
       await router?.close();
       if (demo) await stopDemo(demo);
       if (dataDir) await rm(dataDir, { recursive: true, force: true });
@@ -216,7 +253,7 @@ if (!prometheusBinary && process.env.CI === 'true') {
       );
     });
 
-    it('evaluates every alert expression, and none fires on the healthy demo', async () => {
+    it('evaluates every alert expression: none fires on the healthy demo; the down and canary-rollback alerts can fire', async () => {
       // The scraped control plane's job here is the test config's, not the ServiceMonitor's "runtime-control".
       const rules: AlertRule[] = alertRules(platform, { ...rendered.options, controlPlaneJob: 'rc-targets' });
       assert.equal(rules.length, 7);
@@ -225,9 +262,24 @@ if (!prometheusBinary && process.env.CI === 'true') {
         assert.equal(result.status, 'success', `${rule.alert}: ${result.error}`);
         assert.deepEqual(result.data?.result, [], `${rule.alert} would fire on the healthy demo`);
       }
-      // And the down alert does fire for a job nobody scrapes: the check can fail.
+      // The alerts can fire: the down alert for a job nobody scrapes, the rollback alert once the canary rolls back
+      // (ticked now: ai-gateway gets no load, so data stays missing past maxHold and the run rolls back).
       const down = alertRules(platform, { ...rendered.options, controlPlaneJob: 'runtime-control' })[0]!;
       assert.equal((await query(prometheus!, down.expr)).data?.result.length, 1);
+      canaries!.run();
+      const rolledBack = rules.find((r) => r.alert === 'RuntimeControlCanaryRolledBack')!;
+      const deadline = Date.now() + 15_000;
+      let firing: QueryResult | undefined;
+      while (Date.now() < deadline) {
+        firing = await query(prometheus!, rolledBack.expr);
+        if ((firing.data?.result.length ?? 0) > 0) break;
+        await sleep(SCRAPE_MS);
+      }
+      assert.deepEqual(
+        firing?.data?.result.map((r) => r.metric.service),
+        ['ai-gateway'],
+        `the rollback alert did not fire: ${JSON.stringify((await canaries!.status('ai-gateway')).state.phase)}`,
+      );
     });
   });
 }

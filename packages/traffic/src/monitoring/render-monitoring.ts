@@ -183,11 +183,15 @@ export function alertRules(platform: Platform, o: MonitoringOptions = MONITORING
     ),
     rule(
       'RuntimeControlCanaryRolledBack',
-      'sum by (service) (increase(rc_canary_decisions_total{decision="rollback"}[10m])) > 0',
+      // rc_canary_phase is a state set: the rolled_back series exists (0) while the run progresses, so changes() sees
+      // the rollback; a counter of rollback decisions would not (increase() misses a new series' first increment).
+      'max by (service) (rc_canary_phase{phase="rolled_back"}) == 1 and on (service) ' +
+        'max by (service) (changes(rc_canary_phase{phase="rolled_back"}[15m])) > 0',
       '0m',
       'warning',
       'The canary of {{ $labels.service }} was rolled back',
-      'The canary controller moved all traffic back to the stable version; `rctl canary status` shows why.',
+      'The canary controller moved all traffic back to the stable version (firing for 15 minutes after the ' +
+        'rollback); `rctl canary status` shows why.',
     ),
     rule(
       'RuntimeControlUnloadableRecords',
