@@ -40,8 +40,24 @@ export interface Flag {
   schema?: JsonObject;
   /** Sensitive flags are evaluated like any other, but their values are hidden from debug views and logs. */
   sensitive?: boolean;
+  /**
+   * flagd flag metadata (owner, team, ticket, expiry, …): flat, scalar values, returned with every evaluation (OFREP
+   * `metadata`, the SDK's `flagMetadata`). See FLAG_METADATA_LIMITS and RESERVED_METADATA_KEYS.
+   */
+  metadata?: FlagMetadata;
   environments: Record<string, EnvironmentSettings>;
 }
+
+/** flagd flag metadata: a flat object of string, number and boolean values. */
+export type FlagMetadata = Record<string, string | number | boolean>;
+
+export const FLAG_METADATA_LIMITS = { keys: 32, keyLength: 64, stringLength: 1024 } as const;
+/**
+ * Metadata keys the control plane sets itself, so a flag cannot: `sensitive` (from the flag's `sensitive`) and
+ * `revision` (the configuration's revision, set-level metadata that flagd merges into every flag's).
+ */
+export const RESERVED_METADATA_KEYS = ['sensitive', 'revision'] as const;
+export const METADATA_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
 /** Shared JsonLogic rules, referenced from targeting as `{"$ref": "name"}` (flagd `$evaluators`). */
 export type Evaluators = Record<string, JsonObject>;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { validateFlag } from './flag-validation.js';
+import { toFlagdFlag } from './flagd-compile.js';
 
 const envs = { environments: ['development', 'production'] };
 const base = {
@@ -81,5 +82,54 @@ describe('validateFlag', () => {
     assert.deepEqual(validateFlag(flag, { ...envs, evaluatorNames: new Set(['x']) }).ok, true);
     const r = validateFlag(flag, { ...envs, evaluatorNames: new Set() });
     assert.ok(!r.ok && r.issues[0]?.code === 'UNKNOWN_EVALUATOR');
+  });
+});
+
+describe('validateFlag: flagd flag metadata', () => {
+  it('keeps flat string, number and boolean metadata, and compiles it (with sensitive) into the flagd flag', () => {
+    const metadata = { owner: 'team-web', ticket: 'WEB-1', expiresOn: 20270301, temporary: true, constructor: 'ok' };
+    const r = validateFlag({ ...base, metadata, sensitive: true }, envs);
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.deepEqual(r.value.metadata, metadata);
+    assert.deepEqual(toFlagdFlag(r.value, 'production')?.metadata, { ...metadata, sensitive: true });
+    const none = validateFlag({ ...base, metadata: {} }, envs);
+    assert.ok(none.ok);
+    assert.equal(none.value.metadata, undefined, 'empty metadata is no metadata');
+    assert.equal(toFlagdFlag(none.value, 'production')?.metadata, undefined);
+  });
+
+  it('refuses nested values, reserved keys, bad keys, oversized values and too many keys, each at its path', () => {
+    assert.deepEqual(issuesOf({ ...base, metadata: [] }), ['INVALID_TYPE /metadata']);
+    assert.deepEqual(
+      issuesOf({
+        ...base,
+        metadata: {
+          nested: { a: 1 },
+          list: ['x'],
+          none: null,
+          nan: Number.NaN,
+          sensitive: true,
+          revision: 3,
+          'bad key': 'x',
+          'a/b': 'x',
+          long: 'x'.repeat(1025),
+          ctrl: 'a\u0000b',
+        },
+      }).sort(),
+      [
+        'INVALID_KEY /metadata/a~1b',
+        'INVALID_KEY /metadata/bad key',
+        'INVALID_TYPE /metadata/ctrl',
+        'INVALID_TYPE /metadata/list',
+        'INVALID_TYPE /metadata/long',
+        'INVALID_TYPE /metadata/nan',
+        'INVALID_TYPE /metadata/nested',
+        'INVALID_TYPE /metadata/none',
+        'RESERVED_KEY /metadata/revision',
+        'RESERVED_KEY /metadata/sensitive',
+      ],
+    );
+    const many = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, i]));
+    assert.deepEqual(issuesOf({ ...base, metadata: many }), ['TOO_MANY /metadata']);
   });
 });

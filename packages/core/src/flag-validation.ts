@@ -3,12 +3,16 @@ import {
   type EnvironmentSettings,
   type Evaluators,
   FLAG_KEY_PATTERN,
+  FLAG_METADATA_LIMITS,
   FLAG_STATES,
   FLAG_TYPES,
   type Flag,
+  type FlagMetadata,
   type FlagType,
   type JsonObject,
   type JsonValue,
+  METADATA_KEY_PATTERN,
+  RESERVED_METADATA_KEYS,
 } from './flag-model.js';
 import { collectRefs, evaluatorTextIssue, logicResults, validateJsonLogic } from './json-logic-rules.js';
 import { compileUserSchema } from './user-schema.js';
@@ -44,6 +48,7 @@ export const FLAG_FIELDS = [
   'defaultVariant',
   'schema',
   'sensitive',
+  'metadata',
   'environments',
 ] as const;
 const FLAG_PROPERTIES = new Set<string>(FLAG_FIELDS);
@@ -286,6 +291,7 @@ export function validateFlag(input: unknown, options: FlagValidationOptions): Va
   if (input.sensitive !== undefined && typeof input.sensitive !== 'boolean') {
     issues.push({ path: '/sensitive', code: 'INVALID_TYPE', message: 'sensitive must be true or false' });
   }
+  if (input.metadata !== undefined) issues.push(...metadataIssues(input.metadata));
   const typeOk = typeof type === 'string' && FLAG_TYPES.includes(type as FlagType);
   if (!typeOk) {
     issues.push({ path: '/type', code: 'INVALID_VALUE', message: `type must be one of ${FLAG_TYPES.join(', ')}` });
@@ -396,7 +402,66 @@ export function validateFlag(input: unknown, options: FlagValidationOptions): Va
   if (typeof input.owner === 'string') flag.owner = input.owner;
   if (input.schema !== undefined) flag.schema = input.schema as JsonObject;
   if (input.sensitive === true) flag.sensitive = true;
+  if (isPlainObject(input.metadata) && Object.keys(input.metadata).length > 0) {
+    flag.metadata = { ...(input.metadata as FlagMetadata) };
+  }
   return { ok: true, value: flag };
+}
+
+/** flagd flag metadata: a flat object of scalars, bounded, without the keys the control plane sets itself. */
+function metadataIssues(metadata: unknown): ValidationIssue[] {
+  if (!isPlainObject(metadata)) {
+    return [
+      {
+        path: '/metadata',
+        code: 'INVALID_TYPE',
+        message: 'metadata must be an object of string, number or boolean values',
+      },
+    ];
+  }
+  const issues: ValidationIssue[] = [];
+  const keys = Object.keys(metadata);
+  if (keys.length > FLAG_METADATA_LIMITS.keys) {
+    issues.push({
+      path: '/metadata',
+      code: 'TOO_MANY',
+      message: `metadata has ${keys.length} keys; at most ${FLAG_METADATA_LIMITS.keys}`,
+    });
+  }
+  for (const key of keys) {
+    const path = pointer('metadata', key);
+    if ((RESERVED_METADATA_KEYS as readonly string[]).includes(key)) {
+      issues.push({
+        path,
+        code: 'RESERVED_KEY',
+        message: `metadata key "${key}" is set by Runtime Control (${key === 'sensitive' ? 'use the flag\'s "sensitive"' : 'the configuration revision'})`,
+      });
+      continue;
+    }
+    if (key.length > FLAG_METADATA_LIMITS.keyLength || !METADATA_KEY_PATTERN.test(key)) {
+      issues.push({
+        path,
+        code: 'INVALID_KEY',
+        message: `metadata keys start with a letter or "_" and contain letters, digits, "_", "." or "-" (≤${FLAG_METADATA_LIMITS.keyLength})`,
+      });
+      continue;
+    }
+    const value = metadata[key];
+    const ok =
+      typeof value === 'boolean' ||
+      (typeof value === 'number' && Number.isFinite(value)) ||
+      (typeof value === 'string' &&
+        value.length <= FLAG_METADATA_LIMITS.stringLength &&
+        !CONTROL_CHARACTERS.test(value));
+    if (!ok) {
+      issues.push({
+        path,
+        code: 'INVALID_TYPE',
+        message: `metadata "${key}" must be a string (≤${FLAG_METADATA_LIMITS.stringLength} characters, no control characters), a finite number or a boolean`,
+      });
+    }
+  }
+  return issues;
 }
 
 const EVALUATOR_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

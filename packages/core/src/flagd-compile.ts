@@ -124,8 +124,11 @@ export function toFlagdFlag(flag: Flag, environment: string, evaluators: Evaluat
   };
   const targeting = compileTargeting(settings);
   if (targeting !== undefined) out.targeting = targeting;
-  // SDKs hide sensitive values from health views and logs; flagd metadata is how that travels with the flag.
-  if (flag.sensitive) out.metadata = { sensitive: true };
+  // The flag's own metadata, and `sensitive`: SDKs hide sensitive values from health views and logs, and flagd
+  // metadata is how that travels with the flag (validation keeps both keys out of the flag's metadata).
+  if (flag.metadata || flag.sensitive) {
+    out.metadata = { ...flag.metadata, ...(flag.sensitive ? { sensitive: true } : {}) };
+  }
   return out;
 }
 

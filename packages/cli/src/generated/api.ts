@@ -4958,6 +4958,10 @@ export type components = {
         [key: string]: unknown;
       };
       sensitive?: boolean;
+      /** @description flagd flag metadata (owner, team, ticket, expiry, …): string, number or boolean values, returned with every evaluation; keys "sensitive" and "revision" are reserved */
+      metadata?: {
+        [key: string]: string | number | boolean;
+      };
       /** @description environment name → settings */
       environments: {
         [key: string]: {

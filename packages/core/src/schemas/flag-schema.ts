@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { FLAG_KEY_PATTERN } from '../flag-model.js';
+import { FLAG_KEY_PATTERN, FLAG_METADATA_LIMITS } from '../flag-model.js';
 import { AnyJson, AnyJsonObject, MapOf, StringEnum } from './schema-helpers.js';
 
 /**
@@ -37,6 +37,13 @@ export const FlagSchema = Type.Object(
     defaultVariant: Type.String(),
     schema: Type.Optional(AnyJsonObject('JSON Schema every variant must satisfy (number and object flags)')),
     sensitive: Type.Optional(Type.Boolean()),
+    metadata: Type.Optional(
+      Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()]), {
+        maxProperties: FLAG_METADATA_LIMITS.keys,
+        description:
+          'flagd flag metadata (owner, team, ticket, expiry, …): string, number or boolean values, returned with every evaluation; keys "sensitive" and "revision" are reserved',
+      }),
+    ),
     environments: MapOf(EnvironmentSettingsSchema, { description: 'environment name → settings' }),
   },
   { $id: 'Flag', additionalProperties: false, description: 'A flag (one entry of the flags file)' },

@@ -159,6 +159,24 @@ describe('RuntimeControlProvider against a real server', () => {
     assert.equal(provider.flagType('ai-gateway.routing'), 'object');
   });
 
+  it('returns flagd flag metadata as flagMetadata, through the OpenFeature client and the fast path alike', async () => {
+    const metadata = { owner: 'team-web', ticket: 'WEB-1234', expiresOn: 20270301, temporary: true };
+    const created = await cp.api('POST', '/api/admin/flags', {
+      key: 'sdk-metadata-flag',
+      type: 'boolean',
+      variants: { on: true, off: false },
+      defaultVariant: 'on',
+      metadata,
+      environments: { development: { state: 'ENABLED' } },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const provider = make();
+    await OpenFeature.setProviderAndWait('metadata', provider);
+    const details = await OpenFeature.getClient('metadata').getBooleanDetails('sdk-metadata-flag', false);
+    assert.deepEqual([details.value, details.flagMetadata], [true, metadata]);
+    assert.deepEqual(provider.evaluate('boolean', 'sdk-metadata-flag', false, {}).flagMetadata, metadata);
+  });
+
   it('emits CONFIGURATION_CHANGED with the changed keys when a flag changes, and evaluates the new value', async () => {
     const provider = make();
     await OpenFeature.setProviderAndWait('changes', provider);

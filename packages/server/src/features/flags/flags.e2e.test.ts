@@ -441,9 +441,12 @@ describe('admin flags API', () => {
       const a = await t.app.inject({ method: 'GET', url: '/api/admin/flags/nope', headers: t.admin });
       assert.equal(a.statusCode, 404);
       assert.equal(a.json().error.code, 'FLAG_NOT_FOUND');
-      const b = await t.app.inject({ method: 'GET', url: '/nowhere' });
-      assert.equal(b.statusCode, 404);
-      assert.equal(b.json().error.code, 'NOT_FOUND');
+      // Paths outside the console's (the API's prefixes) are JSON 404s; others are the console's client-side routes.
+      for (const url of ['/api/nowhere', '/api/admin/nowhere', '/ofrep/v1/nowhere', '/health/nowhere']) {
+        const b = await t.app.inject({ method: 'GET', url, headers: t.admin });
+        assert.equal(b.statusCode, 404, url);
+        assert.equal(b.json().error.code, 'NOT_FOUND', url);
+      }
     });
   });
 });

@@ -64,6 +64,8 @@ function generateFlags(): Flag[] {
     {
       key: 'string-semver',
       type: 'string',
+      // flagd flag metadata travels with every evaluation, as flagd returns it.
+      metadata: { owner: 'team-web', ticket: 'WEB-1234', expiresOn: 20270301, temporary: true },
       variants: { legacy: 'v1', modern: 'v2', edge: 'v3' },
       defaultVariant: 'legacy',
       environments: env({
@@ -106,6 +108,8 @@ function generateFlags(): Flag[] {
     {
       key: 'object-targeted',
       type: 'object',
+      sensitive: true,
+      metadata: { team: 'ai-platform', 'cost.center': 42 },
       variants: { a: { providers: ['x'], weight: 1 }, b: { providers: ['x', 'y'], weight: 2 } },
       defaultVariant: 'a',
       environments: env({
@@ -151,6 +155,7 @@ interface Outcome {
   variant?: string;
   reason?: string;
   errorCode?: string;
+  metadata?: unknown;
 }
 
 /** What flagd-core says for the same definition; "use the code default" (DISABLED) has no value, as in OFREP. */
@@ -158,14 +163,14 @@ function expected(core: FlagdCore, flag: Flag, ctx: EvaluationContext): Outcome 
   const placeholder = { boolean: false, string: '', number: 0, object: {} }[flag.type];
   const r = core.resolve(flag.type, flag.key, placeholder, ctx);
   if (r.errorCode) return { errorCode: r.errorCode };
-  if (r.reason === 'DISABLED') return { reason: 'DISABLED' };
-  return { value: r.value, variant: r.variant, reason: r.reason };
+  if (r.reason === 'DISABLED') return { reason: 'DISABLED', metadata: r.flagMetadata };
+  return { value: r.value, variant: r.variant, reason: r.reason, metadata: r.flagMetadata };
 }
 
 function outcomeOf(body: Record<string, unknown>): Outcome {
   if (body.errorCode) return { errorCode: body.errorCode as string };
-  const o: Outcome = { reason: body.reason as string };
-  if ('value' in body) {
+  const o: Outcome = { reason: body.reason as string, metadata: body.metadata ?? {} };
+  if (Object.hasOwn(body, 'value')) {
     o.value = body.value;
     o.variant = body.variant as string;
   }
