@@ -241,11 +241,25 @@ export function renderControlPlaneDashboard(platform: Platform): GrafanaDashboar
       { min: 0 },
     ),
   ]);
+  layout.row('Secrets', [
+    panel(
+      'Secret age per bundle',
+      's',
+      'Age of each secret bundle’s current version (rc_secret_age_seconds, as of the control plane’s last status read).',
+      [target('A', q.secretAge, '{{service}}/{{bundle}}')],
+    ),
+    panel(
+      'Secret state per bundle',
+      'short',
+      'Each bundle’s current state: in-sync, syncing, stale-pods, missing, overdue, error (rc_secret_state == 1).',
+      [target('A', q.secretState, '{{service}}/{{bundle}} {{state}}')],
+    ),
+  ]);
   return dashboard(
     uid('rc', platform.name, 'control-plane'),
     `${platform.name}: Runtime Control`,
     'The Runtime Control control plane: replicas, applied revision, propagation lag, connected clients, bus state, ' +
-      'canary phase and unloadable records.',
+      'canary phase, unloadable records and secret bundles (age, state).',
     [platform.name, 'control-plane'],
     layout.panels,
     [],

@@ -74,6 +74,8 @@ export const CONTROL_PLANE_QUERIES = {
   canaryPhase: 'max by (service, phase) (rc_canary_phase) == 1',
   canaryWeight: 'max by (service, version) (rc_canary_weight)',
   unloadableRecords: 'sum by (entity) (rc_unloadable_records)',
+  secretAge: 'max by (service, bundle) (rc_secret_age_seconds)',
+  secretState: 'max by (service, bundle, state) (rc_secret_state) == 1',
 } as const;
 
 export type ControlPlaneQueryName = keyof typeof CONTROL_PLANE_QUERIES;

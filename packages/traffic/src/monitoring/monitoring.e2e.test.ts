@@ -76,7 +76,14 @@ function substitute(expr: string): string {
 /** Starts `examples/devmentor/dist/demo.js` on three consecutive ports; resolves when it prints its URLs. */
 async function startDemo(port: number, dataDir: string): Promise<{ child: ChildProcess; output: () => string }> {
   const child = spawn(process.execPath, [DEMO], {
-    env: { ...process.env, RC_PORT: String(port), RC_DATA_DIR: dataDir, RC_LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      RC_PORT: String(port),
+      RC_DATA_DIR: dataDir,
+      RC_LOG_LEVEL: 'warn',
+      // The secrets feature's bundles (rc_secret_* metrics): the platform file's secrets section, local backend.
+      RC_PLATFORM_FILE: PLATFORM.pathname,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -176,6 +183,27 @@ if (!prometheusBinary && process.env.CI === 'true') {
         });
         await res.arrayBuffer();
       }
+      // rc_secret_state/rc_secret_age_seconds are set when the control plane reads the bundles' status; a bundle has
+      // an age once it has a value: rotate auth-service/jwt (generated; the local backend creates it), then read.
+      const adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
+      const admin = async (method: string, path: string, body?: unknown) => {
+        const res = await fetch(`${cp}/api/admin${path}`, {
+          method,
+          headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        return { status: res.status, body: (await res.json()) as { id?: string; status?: string } };
+      };
+      const rotation = await admin('POST', '/secrets/auth-service/jwt/rotate', {});
+      assert.equal(rotation.status, 202, JSON.stringify(rotation.body));
+      const rotationDeadline = Date.now() + 15_000;
+      for (;;) {
+        const progress = await admin('GET', `/secrets/auth-service/jwt/rotations/${rotation.body.id}`);
+        if (progress.body.status === 'completed') break;
+        assert.ok(Date.now() < rotationDeadline, `rotation did not complete: ${JSON.stringify(progress.body)}`);
+        await sleep(100);
+      }
+      assert.equal((await admin('GET', '/secrets')).status, 200);
       // A canary of ai-gateway, started (weights 95/5, phase progressing) but not ticked: it stays in progress.
       canaries = new CanaryController({
         store: new InMemoryCanaryStateStore(),
