@@ -7,6 +7,14 @@ import { bindUnleashFeatureUpdates, bindUnleashRefresh, CoalescingRefresher } fr
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Waits until `done()` (at most 3 s), so that assertions do not depend on how fast a loaded machine runs timers;
+ * what the refresher then did is asserted exactly.
+ */
+async function until(done: () => boolean): Promise<void> {
+  for (const start = Date.now(); !done() && Date.now() - start < 3000; ) await sleep(5);
+}
+
 /** Records every call; each fetch resolves with what the test queued (default: "changed" / "applied"). */
 function recorder() {
   const calls: string[] = [];
@@ -38,7 +46,7 @@ describe('CoalescingRefresher', () => {
     refresher.request(['a']);
     refresher.request(['b']);
     refresher.request(['a']);
-    await sleep(40);
+    await until(() => r.calls.length >= 1);
     assert.deepEqual(r.calls, ['features:a,b']);
     assert.equal(refresher.fetches, 1);
     assert.equal(refresher.featureFetches, 1);
@@ -49,7 +57,7 @@ describe('CoalescingRefresher', () => {
     const r = recorder();
     const refresher = new CoalescingRefresher(r.fetchAll, r.fetchFeatures, 5, () => {});
     refresher.request();
-    await sleep(40);
+    await until(() => r.calls.length >= 1);
     assert.deepEqual(r.calls, ['all']);
     refresher.close();
   });
@@ -60,12 +68,12 @@ describe('CoalescingRefresher', () => {
     const refresher = new CoalescingRefresher(r.fetchAll, r.fetchFeatures, 5, (err) => errors.push(err));
     r.featureResults.push(false);
     refresher.request(['needs-segment']);
-    await sleep(40);
+    await until(() => r.calls.length >= 2);
     assert.deepEqual(r.calls, ['features:needs-segment', 'all']);
     r.calls.length = 0;
     r.featureResults.push(new Error('503'));
     refresher.request(['flaky']);
-    await sleep(60);
+    await until(() => r.calls.length >= 2);
     assert.deepEqual(r.calls, ['features:flaky', 'all']);
     assert.equal(errors.length, 1);
     refresher.close();
@@ -75,7 +83,7 @@ describe('CoalescingRefresher', () => {
     const r = recorder();
     const refresher = new CoalescingRefresher(r.fetchAll, undefined, 5, () => {});
     refresher.request(['a']);
-    await sleep(40);
+    await until(() => r.calls.length >= 1);
     assert.deepEqual(r.calls, ['all']);
     refresher.close();
   });
@@ -85,7 +93,7 @@ describe('CoalescingRefresher', () => {
     const refresher = new CoalescingRefresher(r.fetchAll, r.fetchFeatures, 5, () => {}, [10, 10, 10, 10]);
     r.allResults.push(false, false, true);
     refresher.request();
-    await sleep(150);
+    await until(() => r.calls.length >= 3);
     assert.deepEqual(r.calls, ['all', 'all', 'all']);
     refresher.close();
   });
@@ -95,7 +103,8 @@ describe('CoalescingRefresher', () => {
     const refresher = new CoalescingRefresher(r.fetchAll, r.fetchFeatures, 5, () => {}, [5, 5]);
     r.allResults.push(false, false, false, false, false);
     refresher.request();
-    await sleep(120);
+    await until(() => r.calls.length >= 3);
+    await sleep(50); // and no fourth: it gave up
     assert.deepEqual(r.calls, ['all', 'all', 'all']);
     refresher.close();
   });
@@ -105,14 +114,15 @@ describe('CoalescingRefresher', () => {
     const refresher = new CoalescingRefresher(r.fetchAll, r.fetchFeatures, 5, () => {}, [5, 5, 5]);
     r.allResults.push(false, false, false, false);
     refresher.request(undefined, { retryUnchanged: false });
-    await sleep(80);
+    await until(() => r.calls.length >= 1);
+    await sleep(50); // and no retry
     assert.deepEqual(r.calls, ['all']);
     // But a reconnect during a retry sequence that follows a change does not cut that sequence short.
     r.calls.length = 0;
     r.allResults.push(false, false, false, false);
     refresher.request();
     refresher.request(undefined, { retryUnchanged: false });
-    await sleep(120);
+    await until(() => r.calls.length >= 4);
     assert.deepEqual(r.calls, ['all', 'all', 'all', 'all']);
     refresher.close();
   });
@@ -122,10 +132,12 @@ describe('CoalescingRefresher', () => {
     const refresher = new CoalescingRefresher(r.fetchAll, r.fetchFeatures, 5, () => {}, [5_000]);
     r.allResults.push(false);
     refresher.request();
-    await sleep(30);
+    // The first fetch has returned "nothing new" (its result was taken) and its 5 s retry is pending.
+    await until(() => r.allResults.length === 0);
+    await sleep(10);
     assert.deepEqual(r.calls, ['all']);
     refresher.request(['urgent']);
-    await sleep(40);
+    await until(() => r.calls.length >= 3);
     // The pending full retry runs in the same round, right after the named flags.
     assert.deepEqual(r.calls, ['all', 'features:urgent', 'all']);
     refresher.close();
@@ -146,13 +158,13 @@ describe('CoalescingRefresher', () => {
       () => {},
     );
     refresher.request(['first']);
-    await sleep(20);
+    await until(() => calls.length >= 1);
     refresher.request(['second']);
     refresher.request(['third']);
-    await sleep(20);
+    await until(() => calls.length >= 1);
     assert.deepEqual(calls, ['features:first']);
     release();
-    await sleep(40);
+    await until(() => calls.length >= 2);
     assert.deepEqual(calls, ['features:first', 'features:second,third']);
     refresher.close();
   });
