@@ -10,7 +10,7 @@ import { CanaryService } from './features/canaries/canary-service.js';
 import { ClientsService } from './features/clients/clients-service.js';
 import { EvaluatorService } from './features/evaluators/evaluator-service.js';
 import { FlagService } from './features/flags/flag-service.js';
-import { SecretsService } from './features/secrets/secrets-service.js';
+import { loadBundles, SecretsService } from './features/secrets/secrets-service.js';
 import { TokenService } from './features/tokens/token-service.js';
 import { UnleashBridgeService } from './features/unleash-bridge/unleash-bridge-service.js';
 import { ReplicaLifecycle } from './lifecycle/replica-lifecycle.js';
@@ -103,6 +103,8 @@ export function resolveAdminToken(config: ServerConfig): { token: string; genera
 /** The composition root: builds every service once, wires state changes to streams, starts reconciliation. */
 export async function createRuntime(config: ServerConfig, options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = createLogger(config, options.logStream);
+  // The platform file's secret bundles are read first: a broken file stops the start before anything is opened.
+  const secretBundles = loadBundles(config.secretsBundlesFile);
   const adminToken = resolveAdminToken(config).token;
   const store = options.store ?? (await createStore(config.databaseUrl, config.dataDir));
   let bus = options.bus;
@@ -162,6 +164,6 @@ export async function createRuntime(config: ServerConfig, options: RuntimeOption
     canaries: new CanaryService(config, store, metrics.registry, logger.child({ component: 'canary' })),
     unleashBridge,
     clients,
-    secrets: new SecretsService(config, metrics, logger.child({ component: 'secrets' }), sse),
+    secrets: new SecretsService(config, metrics, logger.child({ component: 'secrets' }), sse, secretBundles),
   };
 }

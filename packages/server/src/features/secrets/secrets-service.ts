@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SecretRotatedFrameData } from '@runtime-control/core';
 import {
@@ -128,8 +128,10 @@ export class SecretsService {
     private readonly metrics: ServerMetrics,
     private readonly logger: Logger,
     private readonly notify: { sendSecretRotated(event: SecretRotatedFrameData): number },
+    /** The platform file's bundles, when the caller read them already (`loadBundles`, before opening anything). */
+    preloaded?: ReturnType<typeof loadBundles>,
   ) {
-    const loaded = loadBundles(config.secretsBundlesFile);
+    const loaded = preloaded ?? loadBundles(config.secretsBundlesFile);
     this.mount = loaded.mount;
     for (const b of loaded.bundles) this.bundles.set(bundleId(b.bundle), b);
   }
@@ -356,7 +358,12 @@ export class SecretsService {
         const env = config.secretsKey === undefined ? {} : { RC_SECRETS_KEY: config.secretsKey };
         const { key, source, file } = loadSecretsKey({ dataDir: config.dataDir, env });
         if (source === 'created') logger.info({ file }, 'secrets: created the local key file (mode 0600)');
-        backend = new LocalSecretBackend({ database: join(config.dataDir, 'secrets.db'), key });
+        const database = join(config.dataDir, 'secrets.db');
+        backend = new LocalSecretBackend({ database, key });
+        // The data is encrypted; the files are private anyway (as the key file is).
+        for (const file of [database, `${database}-wal`, `${database}-shm`]) {
+          if (existsSync(file)) chmodSync(file, 0o600);
+        }
       }
     } catch (error) {
       const reason = error instanceof SecretsError ? error.message : 'cannot open the secrets backend';
