@@ -32,13 +32,12 @@ import { type AlertRule, alertRules, renderMonitoring } from './render-monitorin
  * (the same class the server runs, registering the same `rc_canary_*` gauges) on the local router, starts a canary
  * of ai-gateway and exposes the controller's registry as one more target: the canary panels then have data.
  *
- * Panels that legitimately return nothing here, and why (asserted to be the only ones):
- * - the auth-service and project-service dashboards: the demo does not run those services;
- * - "Flag evaluation errors": a healthy demo has no failed evaluations, and the SDK creates an error series only
- *   on the first error (the alert over the same metric is evaluated below);
+ * Every queried panel must return data. Failed evaluations for the "Flag evaluation errors" panels are made by
+ * deleting a flag each gateway evaluates (FLAG_NOT_FOUND). What legitimately cannot be checked here, and why:
+ * - the auth-service and project-service dashboards are not queried: the demo does not run those services;
  * - "Database catch-ups by trigger" may be empty: a counter with a label, created only when a catch-up read finds
- *   changes (usually another replica's write; the demo is one replica).
- * "Propagation lag p50 / p99" returns a vector, but NaN: lag is observed only for another replica's commits.
+ *   changes (usually another replica's write; the demo is one replica);
+ * - "Propagation lag p50 / p99" returns a vector, but NaN: lag is observed only for another replica's commits.
  */
 
 const prometheusBinary = findPrometheus();
@@ -49,7 +48,6 @@ const DEMO_SERVICES = ['api-gateway', 'ai-gateway'];
 
 /** Panels that cannot have data in the demo (see the header). */
 const NO_DATA_HERE: Record<string, string> = {
-  'Flag evaluation errors': 'no failed evaluations in a healthy demo',
   'Database catch-ups by trigger': 'one replica: no catch-up ever reads a change',
 };
 
@@ -175,14 +173,17 @@ if (!prometheusBinary && process.env.CI === 'true') {
       loads.push(new LoadGenerator(`${url}/api/ui?user=u-123`, 40, { 'x-rc-service': 'api-gateway' }));
       for (const l of loads) l.start();
       // ai-gateway evaluates its flags on POST /api/ai/complete.
-      for (let i = 0; i < 20; i++) {
-        const res = await fetch(`${url}/api/ai/complete`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-rc-service': 'ai-gateway' },
-          body: JSON.stringify({ prompt: 'hello', user: `u-${i}` }),
-        });
-        await res.arrayBuffer();
-      }
+      const complete = async (count: number) => {
+        for (let i = 0; i < count; i++) {
+          const res = await fetch(`${url}/api/ai/complete`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-rc-service': 'ai-gateway' },
+            body: JSON.stringify({ prompt: 'hello', user: `u-${i}` }),
+          });
+          await res.arrayBuffer();
+        }
+      };
+      await complete(20);
       // rc_secret_state/rc_secret_age_seconds are set when the control plane reads the bundles' status; a bundle has
       // an age once it has a value: rotate auth-service/jwt (generated; the local backend creates it), then read.
       const adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
@@ -192,7 +193,8 @@ if (!prometheusBinary && process.env.CI === 'true') {
           headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         });
-        return { status: res.status, body: (await res.json()) as { id?: string; status?: string } };
+        const text = await res.text();
+        return { status: res.status, body: (text ? JSON.parse(text) : {}) as { id?: string; status?: string } };
       };
       const rotation = await admin('POST', '/secrets/auth-service/jwt/rotate', {});
       assert.equal(rotation.status, 202, JSON.stringify(rotation.body));
@@ -204,6 +206,16 @@ if (!prometheusBinary && process.env.CI === 'true') {
         await sleep(100);
       }
       assert.equal((await admin('GET', '/secrets')).status, 200);
+      // Failed evaluations for the "Flag evaluation errors" panels: once the successes have been scraped, delete a
+      // flag each gateway evaluates; the SDKs then answer FLAG_NOT_FOUND with the code default (not a provider
+      // error, so OpenFeatureProviderErrors stays quiet).
+      await sleep(4 * SCRAPE_MS);
+      for (const flag of ['new-ui-enabled', 'ai-provider-openai-enabled']) {
+        const deleted = await admin('DELETE', `/flags/${flag}`);
+        assert.equal(deleted.status, 204, JSON.stringify(deleted.body));
+      }
+      await sleep(500);
+      await complete(20);
       // A canary of ai-gateway, started (weights 95/5, phase progressing) but not ticked: it stays in progress.
       canaries = new CanaryController({
         store: new InMemoryCanaryStateStore(),
