@@ -67,6 +67,9 @@ describe('console in a real browser', () => {
   let context: BrowserContext;
   let page: Page;
   const consoleErrors: string[] = [];
+  /** Every console message, whatever its level, for the token sentinel. */
+  const consoleLog: string[] = [];
+  const secrets: string[] = [];
   /** HTTP statuses a step provokes on purpose; Chromium logs each failed request as a console error. */
   const allowedStatuses = new Set<number>();
   let createdSecret = '';
@@ -172,6 +175,7 @@ describe('console in a real browser', () => {
     page = await context.newPage();
     page.setDefaultTimeout(10_000);
     page.on('console', (m) => {
+      consoleLog.push(m.text());
       if (m.type() !== 'error') return;
       const status = /status of (\d{3})/.exec(m.text());
       if (status && allowedStatuses.has(Number(status[1]))) return;
@@ -206,6 +210,18 @@ describe('console in a real browser', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByText('That token is not a valid admin token.').waitFor();
     allowedStatuses.delete(401);
+    const client = await http('POST', '/api/admin/tokens', {
+      kind: 'client',
+      environment: 'production',
+      name: 'e2e-sdk',
+    });
+    assert.equal(client.status, 201);
+    secrets.push(String(client.json.token));
+    allowedStatuses.add(403);
+    await page.getByLabel('Admin token').fill(String(client.json.token));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('That is a client token; the console needs an admin token.').waitFor();
+    allowedStatuses.delete(403);
     await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Flags' }).waitFor();
@@ -564,6 +580,9 @@ describe('console in a real browser', () => {
 
   it('no errors in the browser console, and the created token never reached it', () => {
     assert.deepEqual(consoleErrors, []);
-    assert.ok(createdSecret && !consoleErrors.join('\n').includes(createdSecret));
+    assert.ok(createdSecret);
+    for (const secret of [createdSecret, ...secrets]) {
+      assert.ok(!consoleLog.join('\n').includes(secret), 'a token reached the browser console');
+    }
   });
 });

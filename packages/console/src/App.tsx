@@ -1,7 +1,8 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { useCallback, useEffect, useState } from 'react';
-import { Navigate, NavLink, Route, Routes } from 'react-router';
+import { Navigate, NavLink, Route, Routes, useLocation } from 'react-router';
 import { session, setUnauthorizedHandler } from './api/client.js';
+import { ErrorBoundary } from './components/ErrorBoundary.js';
 import { AuditPage } from './pages/AuditPage.js';
 import { CanariesPage, CanaryPage } from './pages/CanariesPage.js';
 import { FlagPage } from './pages/FlagPage.js';
@@ -15,6 +16,7 @@ export function App() {
   const queryClient = useQueryClient();
   const [signedIn, setSignedIn] = useState(() => session.token() !== null);
   const [expired, setExpired] = useState(false);
+  const location = useLocation();
 
   const signOut = useCallback(() => {
     session.signOut();
@@ -60,18 +62,20 @@ export function App() {
         </button>
       </header>
       <main id="main">
-        <Routes>
-          <Route path="/" element={<Navigate to="/flags" replace />} />
-          <Route path="/flags" element={<FlagsPage />} />
-          <Route path="/new-flag" element={<NewFlagPage />} />
-          <Route path="/flags/:key" element={<FlagPage />} />
-          <Route path="/canaries" element={<CanariesPage />} />
-          <Route path="/canaries/:service" element={<CanaryPage />} />
-          <Route path="/audit" element={<AuditPage />} />
-          <Route path="/tokens" element={<TokensPage />} />
-          <Route path="/integrations" element={<IntegrationsPage />} />
-          <Route path="*" element={<NotFound />} />
-        </Routes>
+        <ErrorBoundary resetKey={location.pathname}>
+          <Routes>
+            <Route path="/" element={<Navigate to="/flags" replace />} />
+            <Route path="/flags" element={<FlagsPage />} />
+            <Route path="/new-flag" element={<NewFlagPage />} />
+            <Route path="/flags/:key" element={<FlagPage />} />
+            <Route path="/canaries" element={<CanariesPage />} />
+            <Route path="/canaries/:service" element={<CanaryPage />} />
+            <Route path="/audit" element={<AuditPage />} />
+            <Route path="/tokens" element={<TokensPage />} />
+            <Route path="/integrations" element={<IntegrationsPage />} />
+            <Route path="*" element={<NotFound />} />
+          </Routes>
+        </ErrorBoundary>
       </main>
     </div>
   );
