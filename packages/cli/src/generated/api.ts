@@ -3185,9 +3185,323 @@ export type paths = {
         };
       };
     };
-    put?: never;
+    /** Define or replace a bundle without a platform file (local backend only): property → env var, KV path, rotation policy. 201 created, 200 replaced; 409 BUNDLE_DEFINED_IN_FILE for a bundle of the platform file, BUNDLES_FROM_FILE on the Vault backend. Holds names, never a value */
+    put: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          /** @description The service (platform file `secrets.services[].name`) */
+          service: string;
+          /** @description The bundle (unique in its service) */
+          bundle: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description property → env var (e.g. {"JWT_SECRET": "JWT_SECRET"}) */
+            properties: {
+              [key: string]: string;
+            };
+            /** @description KV path; default "<service>/<bundle>" */
+            path?: string;
+            rotation?: {
+              /** @enum {string} */
+              strategy: 'generated' | 'supplied';
+              length?: number;
+              /** @enum {string} */
+              alphabet?: 'alphanumeric' | 'hex' | 'base64url';
+              /** @description e.g. 90d, 12h */
+              maxAge?: string;
+            };
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              service: string;
+              bundle: string;
+              /** @enum {string} */
+              backend: 'local' | 'vault';
+              /** @description in-sync | syncing | stale-pods | missing | overdue | "error: <reason>" */
+              state: string;
+              /** @description Why, one line each (no values) */
+              reasons: string[];
+              /** @description KV path under the mount */
+              path: string;
+              properties: {
+                property: string;
+                env: string;
+              }[];
+              currentVersion: number | null;
+              updatedTime: string | null;
+              ageSeconds: number | null;
+              maxAgeSeconds: number | null;
+              /** @description ageSeconds > maxAgeSeconds */
+              overdue: boolean;
+              rotation: {
+                /** @enum {string} */
+                strategy: 'generated' | 'supplied';
+                length?: number;
+                alphabet?: string;
+                maxAge?: string;
+              } | null;
+              externalSecret: {
+                namespace: string;
+                name: string;
+                ready: string | null;
+                reason: string | null;
+                message: string | null;
+                refreshTime: string | null;
+                syncedResourceVersion: string | null;
+              } | null;
+              secret: {
+                exists: boolean;
+                managedByEso: boolean;
+              } | null;
+              consumers: {
+                namespace: string;
+                deployment: string;
+                runsCurrentValue: boolean | null;
+                rolledOut: boolean | null;
+                pods: number | null;
+                stalePods: number | null;
+              }[];
+              lastRotation: {
+                id: string;
+                /** @enum {string} */
+                kind: 'rotation' | 'rollback';
+                /** @enum {string} */
+                status: 'running' | 'failed' | 'completed';
+                /** @enum {string} */
+                step: 'write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout';
+                startedAt: string;
+                finishedAt: string | null;
+              } | null;
+            };
+          };
+        };
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              service: string;
+              bundle: string;
+              /** @enum {string} */
+              backend: 'local' | 'vault';
+              /** @description in-sync | syncing | stale-pods | missing | overdue | "error: <reason>" */
+              state: string;
+              /** @description Why, one line each (no values) */
+              reasons: string[];
+              /** @description KV path under the mount */
+              path: string;
+              properties: {
+                property: string;
+                env: string;
+              }[];
+              currentVersion: number | null;
+              updatedTime: string | null;
+              ageSeconds: number | null;
+              maxAgeSeconds: number | null;
+              /** @description ageSeconds > maxAgeSeconds */
+              overdue: boolean;
+              rotation: {
+                /** @enum {string} */
+                strategy: 'generated' | 'supplied';
+                length?: number;
+                alphabet?: string;
+                maxAge?: string;
+              } | null;
+              externalSecret: {
+                namespace: string;
+                name: string;
+                ready: string | null;
+                reason: string | null;
+                message: string | null;
+                refreshTime: string | null;
+                syncedResourceVersion: string | null;
+              } | null;
+              secret: {
+                exists: boolean;
+                managedByEso: boolean;
+              } | null;
+              consumers: {
+                namespace: string;
+                deployment: string;
+                runsCurrentValue: boolean | null;
+                rolledOut: boolean | null;
+                pods: number | null;
+                stalePods: number | null;
+              }[];
+              lastRotation: {
+                id: string;
+                /** @enum {string} */
+                kind: 'rotation' | 'rollback';
+                /** @enum {string} */
+                status: 'running' | 'failed' | 'completed';
+                /** @enum {string} */
+                step: 'write' | 'force-sync' | 'wait-synced' | 'restart' | 'wait-rollout';
+                startedAt: string;
+                finishedAt: string | null;
+              } | null;
+            };
+          };
+        };
+        /** @description Invalid input (VALIDATION_FAILED, INVALID_TARGETING, MALFORMED_JSON, …; `path` names the field) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing, unknown or revoked token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Wrong token kind */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Conflict */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description BODY_TOO_LARGE */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description UNSUPPORTED_MEDIA_TYPE */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description UNAVAILABLE */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
     post?: never;
-    delete?: never;
+    /** Remove an API-defined bundle's definition (its versions stay in the local store) */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          /** @description The service (platform file `secrets.services[].name`) */
+          service: string;
+          /** @description The bundle (unique in its service) */
+          bundle: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Removed */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        /** @description Invalid input (VALIDATION_FAILED, INVALID_TARGETING, MALFORMED_JSON, …; `path` names the field) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing, unknown or revoked token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Wrong token kind */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not found */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Conflict */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description UNAVAILABLE */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
     options?: never;
     head?: never;
     patch?: never;

@@ -15,6 +15,14 @@ export async function secretsController(scope: FastifyInstance, { secrets }: { s
   app.get('/secrets/:service/:bundle', { schema: schemas.get }, async (req) =>
     secrets.get(req.params.service, req.params.bundle),
   );
+  app.put('/secrets/:service/:bundle', { schema: schemas.define }, async (req, reply) => {
+    const { created, view } = await secrets.define(req.params.service, req.params.bundle, req.body);
+    return reply.code(created ? 201 : 200).send(view);
+  });
+  app.delete('/secrets/:service/:bundle', { schema: schemas.undefine }, async (req, reply) => {
+    await secrets.undefine(req.params.service, req.params.bundle);
+    return reply.code(204).send();
+  });
   app.post('/secrets/:service/:bundle/rotate', { schema: schemas.rotate }, async (req, reply) =>
     reply.code(202).send(await secrets.rotate(req.params.service, req.params.bundle, req.body ?? {}, req.actor!.name)),
   );

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { ADMIN_SECURITY, COMMON_ERRORS, errors, StringEnum } from '../../schemas/common.js';
+import { ADMIN_SECURITY, COMMON_ERRORS, Empty, errors, StringEnum } from '../../schemas/common.js';
 
 // Route schemas of the secrets feature (`/api/admin/secrets`). Every response carries names, versions, times and
 // states — never a value: no schema below has a field that could hold one, and responses are serialized from them.
@@ -148,7 +148,52 @@ export const ResumeRequest = Type.Object(
   { additionalProperties: false },
 );
 
+export const DefineBundleRequest = Type.Object(
+  {
+    properties: Type.Record(
+      Type.String({ minLength: 1, maxLength: 253 }),
+      Type.String({ minLength: 1, maxLength: 253 }),
+      {
+        minProperties: 1,
+        maxProperties: 100,
+        description: 'property → env var (e.g. {"JWT_SECRET": "JWT_SECRET"})',
+      },
+    ),
+    path: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 512, description: 'KV path; default "<service>/<bundle>"' }),
+    ),
+    rotation: Type.Optional(
+      Type.Object(
+        {
+          strategy: StringEnum(['generated', 'supplied']),
+          length: Type.Optional(Type.Integer({ minimum: 8, maximum: 4096 })),
+          alphabet: Type.Optional(StringEnum(['alphanumeric', 'hex', 'base64url'])),
+          maxAge: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'e.g. 90d, 12h' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const secretsSchemas = {
+  define: {
+    summary:
+      'Define or replace a bundle without a platform file (local backend only): property → env var, KV path, rotation ' +
+      'policy. 201 created, 200 replaced; 409 BUNDLE_DEFINED_IN_FILE for a bundle of the platform file, ' +
+      'BUNDLES_FROM_FILE on the Vault backend. Holds names, never a value',
+    security: ADMIN_SECURITY,
+    params: BundleParams,
+    body: DefineBundleRequest,
+    response: { 200: SecretBundleStatus, 201: SecretBundleStatus, ...errors(...COMMON_ERRORS, 409, 413, 415, 503) },
+  },
+  undefine: {
+    summary: "Remove an API-defined bundle's definition (its versions stay in the local store)",
+    security: ADMIN_SECURITY,
+    params: BundleParams,
+    response: { 204: Empty('Removed'), ...errors(...COMMON_ERRORS, 404, 409, 503) },
+  },
   list: {
     summary: 'Every secret bundle: state, current version, age vs maximum age, consumers — never a value',
     security: ADMIN_SECURITY,

@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SecretRotatedFrameData } from '@runtime-control/core';
+import { durationSeconds, type SecretRotatedFrameData } from '@runtime-control/core';
 import {
   type BundleStatus,
   bundleId,
@@ -27,6 +27,7 @@ import {
   VaultKvBackend,
 } from '@runtime-control/secrets';
 import { formatPlatformFileIssue, parsePlatformFile } from '@runtime-control/traffic';
+import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { ConfigError, type ServerConfig } from '../../config/config.js';
 import { AppError, type ErrorCode, type ErrorDetail } from '../../errors/app-error.js';
@@ -73,6 +74,15 @@ interface Opened {
   cluster: SecretsCluster | undefined;
   store: SqliteRotationStore;
   rotator: Rotator;
+  /** Bundles defined through the API (local backend), in `<data dir>/secret-rotations.db`. */
+  definitions: Database.Database;
+}
+
+/** A bundle defined through the API (`PUT /api/admin/secrets/{service}/{bundle}`; local backend only). */
+export interface BundleDefinition {
+  properties: Record<string, string>;
+  path?: string;
+  rotation?: { strategy: 'generated' | 'supplied'; length?: number; alphabet?: string; maxAge?: string };
 }
 
 export interface SecretsRotationView {
@@ -144,13 +154,14 @@ export class SecretsService {
   async close(): Promise<void> {
     await Promise.allSettled([...this.pending]);
     this.opened?.store.close();
+    this.opened?.definitions.close();
     if (this.opened?.backend instanceof LocalSecretBackend) this.opened.backend.close();
     this.opened = undefined;
   }
 
   async list(): Promise<{ backend: 'local' | 'vault'; bundles: ReturnType<SecretsService['view']>[] }> {
     const out: ReturnType<SecretsService['view']>[] = [];
-    for (const known of this.bundles.values()) out.push(await this.statusOf(known));
+    for (const known of this.all()) out.push(await this.statusOf(known));
     return { backend: this.backendKind, bundles: out };
   }
 
@@ -264,8 +275,87 @@ export class SecretsService {
 
   // ---- internals ----
 
+  /** The platform file's bundles, then those defined through the API (read each time: another process may add). */
+  private all(): KnownBundle[] {
+    const out = [...this.bundles.values()];
+    if (this.backendKind !== 'local') return out;
+    const rows = this.open()
+      .definitions.prepare('SELECT id, definition FROM rc_secret_bundle_definitions ORDER BY id')
+      .all() as { id: string; definition: string }[];
+    for (const row of rows) {
+      if (this.bundles.has(row.id)) continue;
+      const [service, name] = row.id.split('/') as [string, string];
+      out.push(definedBundle(service, name, JSON.parse(row.definition) as BundleDefinition));
+    }
+    return out;
+  }
+
+  /**
+   * Defines (or replaces) a bundle through the API — the local backend's way to have bundles without a platform
+   * file. 409 for a bundle of the platform file, or on the Vault backend (its bundles come from the file, with their
+   * ExternalSecrets).
+   */
+  async define(
+    service: string,
+    bundle: string,
+    definition: BundleDefinition,
+  ): Promise<{ created: boolean; view: ReturnType<SecretsService['view']> }> {
+    const id = `${service}/${bundle}`;
+    if (this.backendKind !== 'local') {
+      throw new SecretsApiError(
+        409,
+        'BUNDLES_FROM_FILE',
+        'on the Vault backend bundles come from the platform file (RC_PLATFORM_FILE)',
+      );
+    }
+    if (this.bundles.has(id)) {
+      throw new SecretsApiError(
+        409,
+        'BUNDLE_DEFINED_IN_FILE',
+        `${id} is defined in the platform file; change it there`,
+      );
+    }
+    const problem = definitionProblem(definition);
+    if (problem) throw new AppError('VALIDATION_FAILED', problem.message, { path: problem.path });
+    const { definitions } = this.open();
+    const clean: BundleDefinition = {
+      properties: definition.properties,
+      ...(definition.path === undefined ? {} : { path: definition.path }),
+      ...(definition.rotation === undefined ? {} : { rotation: definition.rotation }),
+    };
+    const existed =
+      definitions.prepare('SELECT 1 FROM rc_secret_bundle_definitions WHERE id = ?').get(id) !== undefined;
+    definitions
+      .prepare(
+        'INSERT INTO rc_secret_bundle_definitions (id, definition) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET definition = excluded.definition',
+      )
+      .run(id, JSON.stringify(clean));
+    this.logger.info(
+      { audit: 'secret-bundle', bundle: id, action: existed ? 'update' : 'create' },
+      `audit: secret bundle ${id} defined`,
+    );
+    return { created: !existed, view: await this.statusOf(definedBundle(service, bundle, clean)) };
+  }
+
+  /** Removes an API-defined bundle's definition (its versions stay in the store). */
+  async undefine(service: string, bundle: string): Promise<void> {
+    const id = `${service}/${bundle}`;
+    if (this.bundles.has(id)) {
+      throw new SecretsApiError(
+        409,
+        'BUNDLE_DEFINED_IN_FILE',
+        `${id} is defined in the platform file; change it there`,
+      );
+    }
+    const known = this.known(service, bundle);
+    const { definitions } = this.open();
+    definitions.prepare('DELETE FROM rc_secret_bundle_definitions WHERE id = ?').run(bundleId(known.bundle));
+    this.logger.info({ audit: 'secret-bundle', bundle: id, action: 'delete' }, `audit: secret bundle ${id} removed`);
+  }
+
   private known(service: string, bundle: string): KnownBundle {
-    const known = this.bundles.get(`${service}/${bundle}`);
+    const known =
+      this.bundles.get(`${service}/${bundle}`) ?? this.all().find((b) => bundleId(b.bundle) === `${service}/${bundle}`);
     if (!known) {
       throw new SecretsApiError(404, 'SECRET_BUNDLE_NOT_FOUND', `no secret bundle ${service}/${bundle}`, {
         path: 'bundle',
@@ -377,7 +467,12 @@ export class SecretsService {
       logger,
       audit: (event) => this.audit(event),
     });
-    this.opened = { backend, cluster, store, rotator };
+    const definitions = new Database(join(config.dataDir, 'secret-rotations.db'));
+    definitions.pragma('busy_timeout = 5000');
+    definitions.exec(
+      'CREATE TABLE IF NOT EXISTS rc_secret_bundle_definitions (id TEXT PRIMARY KEY, definition TEXT NOT NULL)',
+    );
+    this.opened = { backend, cluster, store, rotator, definitions };
     return this.opened;
   }
 
@@ -510,4 +605,60 @@ function inProgress(bundle: SecretBundle): SecretsApiError {
   return new SecretsApiError(409, 'ROTATION_IN_PROGRESS', `a rotation of ${bundleId(bundle)} is already running`, {
     path: 'bundle',
   });
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const PROPERTY_NAME = /^[-._a-zA-Z0-9]{1,253}$/;
+const KV_PATH = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+
+function definitionProblem(d: BundleDefinition): { path: string; message: string } | undefined {
+  const entries = Object.entries(d.properties);
+  if (entries.length === 0) return { path: '/properties', message: 'a bundle needs at least one property' };
+  const envs = new Set<string>();
+  for (const [property, env] of entries) {
+    if (!PROPERTY_NAME.test(property)) {
+      return {
+        path: `/properties/${property}`,
+        message: `"${property}" is not a property name (letters, digits, - . _)`,
+      };
+    }
+    if (!ENV_NAME.test(env)) return { path: `/properties/${property}`, message: `"${env}" is not an env var name` };
+    if (envs.has(env)) return { path: `/properties/${property}`, message: `env var ${env} is given twice` };
+    envs.add(env);
+  }
+  if (d.path !== undefined && (!KV_PATH.test(d.path) || d.path.length > 512)) {
+    return { path: '/path', message: 'a KV path of segments (letters, digits, . _ -) separated by single "/"' };
+  }
+  const r = d.rotation;
+  if (r) {
+    if (r.strategy === 'supplied' && (r.length !== undefined || r.alphabet !== undefined)) {
+      return { path: '/rotation', message: 'length and alphabet apply to a generated rotation only' };
+    }
+    if (r.maxAge !== undefined && durationSeconds(r.maxAge) === undefined) {
+      return { path: '/rotation/maxAge', message: `"${r.maxAge}" is not a duration such as 90d or 12h` };
+    }
+  }
+  return undefined;
+}
+
+function definedBundle(service: string, name: string, d: BundleDefinition): KnownBundle {
+  const maxAge = d.rotation?.maxAge === undefined ? undefined : durationSeconds(d.rotation.maxAge);
+  return {
+    bundle: {
+      service,
+      name,
+      path: d.path ?? `${service}/${name}`,
+      properties: { ...d.properties },
+      ...(maxAge === undefined ? {} : { maxAgeSeconds: maxAge }),
+    },
+    properties: Object.entries(d.properties).map(([property, env]) => ({ property, env })),
+    rotation: d.rotation
+      ? {
+          strategy: d.rotation.strategy,
+          ...(d.rotation.length === undefined ? {} : { length: d.rotation.length }),
+          ...(d.rotation.alphabet === undefined ? {} : { alphabet: d.rotation.alphabet }),
+          ...(d.rotation.maxAge === undefined ? {} : { maxAge: d.rotation.maxAge }),
+        }
+      : undefined,
+  };
 }

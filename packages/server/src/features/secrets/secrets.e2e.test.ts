@@ -29,7 +29,7 @@ describe('secrets API (local backend)', () => {
   const seen: string[] = [];
 
   // biome-ignore lint/suspicious/noExplicitAny: test helper over several response shapes
-  const api = async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: any }> => {
+  const api = async (method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<{ status: number; body: any }> => {
     const res = await t.app.inject({
       method,
       url: path,
@@ -285,6 +285,9 @@ describe('secrets API (local backend)', () => {
     assert.equal(unknownBundle.body.error.code, 'SECRET_BUNDLE_NOT_FOUND');
     const unknownRotate = await api('POST', '/api/admin/secrets/nope/jwt/rotate', {});
     assert.equal(unknownRotate.status, 404);
+    const fromFile = await api('PUT', '/api/admin/secrets/auth-service/jwt', { properties: { A: 'A' } });
+    assert.equal(fromFile.status, 409);
+    assert.equal(fromFile.body.error.code, 'BUNDLE_DEFINED_IN_FILE');
     const unknownRotation = await api('GET', `/api/admin/secrets/auth-service/jwt/rotations/${randomUUID()}`);
     assert.equal(unknownRotation.status, 404);
     assert.equal(unknownRotation.body.error.code, 'ROTATION_NOT_FOUND');
