@@ -115,6 +115,7 @@ export type SecretsView = ResponseBody<'/api/admin/secrets', 'get', 200>;
 export type SecretBundleView = ResponseBody<'/api/admin/secrets/{service}/{bundle}', 'get', 200>;
 export type SecretRotationView = ResponseBody<'/api/admin/secrets/{service}/{bundle}/rotations/{id}', 'get', 200>;
 export type RotateSecretRequest = RequestBody<'/api/admin/secrets/{service}/{bundle}/rotate', 'post'>;
+export type DefineSecretBundleRequest = RequestBody<'/api/admin/secrets/{service}/{bundle}', 'put'>;
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 /** The methods the API serves at `path` (a path template of the OpenAPI document). */
@@ -317,6 +318,16 @@ export class AdminClient {
     return (
       await this.call('/api/admin/secrets/{service}/{bundle}/rotate', 'post', { service, bundle }, { body: request })
     ).body as SecretRotationView;
+  }
+
+  /** Defines or replaces a bundle (local backend, no platform file): names and policy, never a value. */
+  async defineSecretBundle(
+    service: string,
+    bundle: string,
+    request: DefineSecretBundleRequest,
+  ): Promise<{ created: boolean; bundle: SecretBundleView }> {
+    const res = await this.call('/api/admin/secrets/{service}/{bundle}', 'put', { service, bundle }, { body: request });
+    return { created: res.status === 201, bundle: res.body as SecretBundleView };
   }
 
   async getSecretRotation(service: string, bundle: string, id: string): Promise<SecretRotationView> {

@@ -108,6 +108,32 @@ describe('rctl secrets list/show/rotate and rctl exec (local backend)', () => {
     }
   });
 
+  it('define adds a bundle the platform file does not list; rotate gives it a value', async () => {
+    const defined = await rctl([
+      'secrets',
+      'define',
+      'demo/api-key',
+      '--property',
+      'KEY=DEMO_API_KEY',
+      '--length',
+      '40',
+      '--alphabet',
+      'hex',
+      '--max-age',
+      '30d',
+    ]);
+    assert.equal(defined.code, 0, defined.stderr);
+    assert.match(defined.stdout, /defined demo\/api-key: missing\ngive it a value: rctl secrets rotate demo\/api-key/);
+    const rotated = await rctl(['secrets', 'rotate', 'demo/api-key']);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    const show = await rctl(['secrets', 'show', 'demo/api-key']);
+    assert.match(show.stdout, /^demo\/api-key: in-sync/);
+    assert.match(show.stdout, /properties: KEY → DEMO_API_KEY/);
+    const fromFile = await rctl(['secrets', 'define', 'auth-service/jwt', '--property', 'JWT_SECRET']);
+    assert.equal(fromFile.code, 1);
+    assert.match(fromFile.stderr, /BUNDLE_DEFINED_IN_FILE/);
+  });
+
   it('usage errors and unknown bundles', async () => {
     const bad = await rctl(['secrets', 'show', 'auth-service']);
     assert.equal(bad.code, 2);

@@ -50,6 +50,82 @@ Options:
   --url URL, --token TOKEN, -h/--help as for every command
 `;
 
+export const SECRETS_DEFINE_HELP = `Usage: rctl secrets define SERVICE/BUNDLE --property NAME[=ENV]... [--path P]
+                           [--generated [--length N] [--alphabet A] | --supplied] [--max-age D] [--json]
+
+Defines (or replaces) a bundle on the server's local backend when no platform file lists it: its properties (each
+becomes env var ENV, default NAME), its KV path (default SERVICE/BUNDLE) and its rotation policy. Then
+"rctl secrets rotate SERVICE/BUNDLE" gives it a value. Bundles of the platform file are changed in the file.
+
+Options:
+  --property NAME[=ENV]  a property and the env var it becomes (repeat for several)
+  --path P               KV path (default SERVICE/BUNDLE)
+  --generated            values are generated on rotation (default when neither is given): --length N (8-4096,
+                         default 32), --alphabet alphanumeric|hex|base64url
+  --supplied             values are given on rotation (--value-stdin)
+  --max-age D            e.g. 90d, 12h: older is "overdue"
+  --json, --url URL, --token TOKEN, -h/--help as for every command
+`;
+
+export async function runSecretsDefine(args: string[], io: CliIo, out: Output): Promise<number> {
+  const command = 'secrets define';
+  const { values, positionals } = parseCommandArgs(
+    args,
+    {
+      ...CONNECTION_OPTIONS,
+      property: { type: 'string', multiple: true },
+      path: { type: 'string' },
+      generated: { type: 'boolean' },
+      supplied: { type: 'boolean' },
+      length: { type: 'string' },
+      alphabet: { type: 'string' },
+      'max-age': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    command,
+  );
+  if (values.help) {
+    out.line(SECRETS_DEFINE_HELP.trimEnd());
+    return 0;
+  }
+  rejectExtraPositionals(positionals, 1, command);
+  const { service, bundle } = bundleRef(requirePositional(positionals, 0, 'SERVICE/BUNDLE', command), command);
+  if (!values.property || values.property.length === 0) {
+    throw new UsageError(`missing --property NAME[=ENV]\nRun "rctl ${command} --help" for usage.`);
+  }
+  if (values.generated && values.supplied) throw new UsageError('give --generated or --supplied, not both');
+  const properties: Record<string, string> = {};
+  for (const spec of values.property) {
+    const [name, env] = spec.split('=', 2) as [string, string | undefined];
+    properties[name] = env ?? name;
+  }
+  let length: number | undefined;
+  if (values.length !== undefined) {
+    length = Number(values.length);
+    if (!Number.isInteger(length)) throw new UsageError(`--length must be an integer, got "${values.length}"`);
+  }
+  const strategy = values.supplied ? 'supplied' : 'generated';
+  const result = await createAdminClient(values, io).defineSecretBundle(service, bundle, {
+    properties,
+    ...(values.path === undefined ? {} : { path: values.path }),
+    rotation: {
+      strategy,
+      ...(length === undefined ? {} : { length }),
+      ...(values.alphabet === undefined ? {} : { alphabet: values.alphabet as 'alphanumeric' | 'hex' | 'base64url' }),
+      ...(values['max-age'] === undefined ? {} : { maxAge: values['max-age'] }),
+    },
+  });
+  if (values.json) out.line(prettyJson(result.bundle));
+  else {
+    out.line(`${result.created ? 'defined' : 'replaced'} ${service}/${bundle}: ${result.bundle.state}`);
+    if (result.bundle.currentVersion === null)
+      out.line(
+        `give it a value: rctl secrets rotate ${service}/${bundle}${strategy === 'supplied' ? ' --value-stdin' : ''}`,
+      );
+  }
+  return 0;
+}
+
 /** `SERVICE/BUNDLE` → its two names. */
 export function bundleRef(text: string, command: string): { service: string; bundle: string } {
   const m = /^([a-z0-9][a-z0-9-]*)\/([a-z0-9][a-z0-9-]*)$/.exec(text);
@@ -76,7 +152,7 @@ function consumersCell(b: SecretBundleView): string {
 
 export function renderSecretsList(view: SecretsView): string {
   if (view.bundles.length === 0) {
-    return `no secret bundles (backend ${view.backend}). Point the server at a platform file with a secrets section: RC_PLATFORM_FILE=examples/devmentor/platform.yaml`;
+    return `no secret bundles (backend ${view.backend}). Point the server at a platform file with a secrets section (RC_PLATFORM_FILE=examples/devmentor/platform.yaml), or define one: rctl secrets define SERVICE/BUNDLE --property NAME`;
   }
   const rows = view.bundles.map((b) => [
     `${b.service}/${b.bundle}`,

@@ -7,7 +7,7 @@ import type { CliIo } from '../connection.js';
 import { CliError, UsageError } from '../http-client.js';
 import { formatTable, type Output, prettyJson } from '../output.js';
 import { checkManifestDir, type SecretsFileIssue, secretsChecksOf } from './secrets-inputs.js';
-import { runSecretsList, runSecretsRotate, runSecretsShow } from './secrets-status.js';
+import { runSecretsDefine, runSecretsList, runSecretsRotate, runSecretsShow } from './secrets-status.js';
 
 export const SECRETS_HELP = `Usage: rctl secrets check [SERVICE] --file PLATFORM_FILE [--manifests DIR] [--offline] [--json]
        rctl secrets list | show SERVICE/BUNDLE | rotate SERVICE/BUNDLE [--property P] [--value-stdin]
@@ -21,6 +21,7 @@ Commands:
   list              every bundle the server knows: state, version, age / max age, consumers (never a value)
   show S/B          one bundle in detail
   rotate S/B        rotate a bundle (generated per its policy, or --value-stdin), progress step by step
+  define S/B        define a bundle on the local backend without a platform file (--property NAME[=ENV] ...)
 `;
 
 export const SECRETS_CHECK_HELP = `Usage: rctl secrets check [SERVICE] --file PLATFORM_FILE [--manifests DIR] [--offline] [--json]
@@ -76,6 +77,8 @@ export async function runSecrets(args: string[], io: CliIo, out: Output): Promis
       return runSecretsShow(rest, io, out);
     case 'rotate':
       return runSecretsRotate(rest, io, out);
+    case 'define':
+      return runSecretsDefine(rest, io, out);
     default:
       throw new UsageError(`unknown secrets command "${sub}"\nRun "rctl secrets --help" for usage.`);
   }
