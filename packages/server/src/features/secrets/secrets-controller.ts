@@ -9,6 +9,7 @@ import type { SecretsService } from './secrets-service.js';
  */
 export async function secretsController(scope: FastifyInstance, { secrets }: { secrets: SecretsService }) {
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+  secrets.startMetricsRefresh();
   app.addHook('onClose', async () => secrets.close());
 
   app.get('/secrets', { schema: schemas.list }, async () => secrets.list());

@@ -150,8 +150,32 @@ export class SecretsService {
     return this.config.secretsBackend;
   }
 
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  /**
+   * Keeps `rc_secret_age_seconds` and `rc_secret_state` current without anyone asking: every `intervalMs`, the status
+   * of every bundle is read again — once the backend is open (a first request) or the platform file lists bundles.
+   */
+  startMetricsRefresh(intervalMs = 60_000): void {
+    if (this.refreshTimer) return;
+    this.refreshTimer = setInterval(() => {
+      if (!this.opened && this.bundles.size === 0) return;
+      this.list().catch((error: unknown) =>
+        this.logger.debug(
+          { code: error instanceof SecretsError ? error.code : 'UNEXPECTED' },
+          'secrets metrics refresh failed',
+        ),
+      );
+    }, intervalMs);
+    this.refreshTimer.unref();
+  }
+
   /** Waits for rotations running in the background, then closes the stores. */
   async close(): Promise<void> {
+    clearInterval(this.refreshTimer);
+    this.refreshTimer = undefined;
+    this.closed = true;
     await Promise.allSettled([...this.pending]);
     this.opened?.store.close();
     this.opened?.definitions.close();
@@ -427,6 +451,7 @@ export class SecretsService {
 
   private open(): Opened {
     if (this.opened) return this.opened;
+    if (this.closed) throw new SecretsApiError(503, 'SECRETS_UNAVAILABLE', 'the server is shutting down');
     const { config } = this;
     const logger = this.logger;
     let backend: SecretBackend;
