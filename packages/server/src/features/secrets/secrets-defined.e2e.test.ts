@@ -9,16 +9,18 @@ import { createTestApp, type TestApp } from '../../testing/test-app.js';
  * `npm start` on a fresh clone: the local backend without any platform file. The list is empty, bundles are defined
  * through the API, rotated, listed; definitions are validated field by field and survive a restart.
  */
+// biome-ignore lint/suspicious/noExplicitAny: test helper over several response shapes
+type AnyBody = any;
+
 describe('secrets API without a platform file: bundles defined through the API (local backend)', () => {
   let dir: string;
   let t: TestApp;
 
-  // biome-ignore lint/suspicious/noExplicitAny: test helper over several response shapes
   const api = async (
     method: 'GET' | 'POST' | 'PUT' | 'DELETE',
     path: string,
     body?: unknown,
-  ): Promise<{ status: number; body: any }> => {
+  ): Promise<{ status: number; body: AnyBody }> => {
     const res = await t.app.inject({
       method,
       url: path,

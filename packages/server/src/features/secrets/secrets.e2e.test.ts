@@ -19,6 +19,9 @@ import { createTestApp, type TestApp } from '../../testing/test-app.js';
 
 const PLATFORM = new URL('../../../../../examples/devmentor/platform.yaml', import.meta.url);
 
+// biome-ignore lint/suspicious/noExplicitAny: test helper over several response shapes
+type AnyBody = any;
+
 describe('secrets API (local backend)', () => {
   let dir: string;
   let t: TestApp;
@@ -28,8 +31,11 @@ describe('secrets API (local backend)', () => {
   /** Every response body and every stream frame, for the sentinel. */
   const seen: string[] = [];
 
-  // biome-ignore lint/suspicious/noExplicitAny: test helper over several response shapes
-  const api = async (method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<{ status: number; body: any }> => {
+  const api = async (
+    method: 'GET' | 'POST' | 'PUT',
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: AnyBody }> => {
     const res = await t.app.inject({
       method,
       url: path,
