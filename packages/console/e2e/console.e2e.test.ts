@@ -19,6 +19,8 @@ import { launchChromium } from './browser.js';
 const ADMIN_TOKEN = 'rc-console-e2e-admin-token-0123456789';
 const SCREENSHOTS = fileURLToPath(new URL('../../screenshots/', import.meta.url));
 const FLAG = 'new-ui-enabled';
+/** A secret value supplied through the API: it must never reach the page, its storage or its console. */
+const SECRET_SENTINEL = 'sk-console-sentinel-5f2b9c0e7a1d4e33';
 
 /**
  * Answers the canary analysis' PromQL queries as a healthy service would: 2000 requests split as the router's weights
@@ -549,6 +551,41 @@ describe('console in a real browser', () => {
       headers: { authorization: `Bearer ${createdSecret}` },
     });
     assert.equal(after.status, 401, 'the revoked token is refused');
+  });
+
+  it('shows secret bundles without a value, rotates one and follows its steps live', async () => {
+    const defined = await http('PUT', '/api/admin/secrets/api-gateway/jwt', {
+      properties: { JWT_SECRET: 'JWT_SECRET' },
+      rotation: { strategy: 'generated', length: 48, alphabet: 'hex', maxAge: '30d' },
+    });
+    assert.equal(defined.status, 201, JSON.stringify(defined.json));
+    const supplied = await http('PUT', '/api/admin/secrets/ai-gateway/openai', {
+      properties: { OPENAI_API_KEY: 'OPENAI_API_KEY' },
+    });
+    assert.equal(supplied.status, 201, JSON.stringify(supplied.json));
+    const written = await http('POST', '/api/admin/secrets/ai-gateway/openai/rotate', { value: SECRET_SENTINEL });
+    assert.equal(written.status, 202, JSON.stringify(written.json));
+    secrets.push(SECRET_SENTINEL);
+
+    await page.getByRole('link', { name: 'Secrets' }).click();
+    const row = page.locator('[data-bundle="api-gateway/jwt"]');
+    await row.getByText('missing').waitFor();
+    await row.getByRole('button', { name: /Rotate/ }).click();
+    const dialog = page.getByRole('dialog', { name: 'Rotate api-gateway/jwt?' });
+    await dialog.getByRole('button', { name: 'Rotate' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    const progress = page.getByTestId('rotation');
+    await progress.locator('.badge.rotation-completed').waitFor({ timeout: 15_000 });
+    assert.equal(await progress.locator('[data-step="write"]').getAttribute('data-outcome'), 'succeeded');
+    await row.getByText('in-sync').waitFor();
+    await page.locator('[data-bundle="ai-gateway/openai"]').waitFor();
+    await checkPage('secrets');
+    const seen = await page.evaluate(() => ({
+      html: document.documentElement.outerHTML,
+      storage: JSON.stringify(localStorage) + JSON.stringify(sessionStorage),
+    }));
+    assert.ok(!seen.html.includes(SECRET_SENTINEL), 'a secret value is in the page');
+    assert.ok(!seen.storage.includes(SECRET_SENTINEL), 'a secret value is in browser storage');
   });
 
   it("shows the Unleash bridge's status", async () => {

@@ -9,6 +9,7 @@ import { FlagPage } from './pages/FlagPage.js';
 import { FlagsPage } from './pages/FlagsPage.js';
 import { IntegrationsPage } from './pages/IntegrationsPage.js';
 import { NewFlagPage } from './pages/NewFlagPage.js';
+import { SecretsPage } from './pages/SecretsPage.js';
 import { SignInPage } from './pages/SignInPage.js';
 import { TokensPage } from './pages/TokensPage.js';
 
@@ -53,6 +54,7 @@ export function App() {
         <nav aria-label="Main">
           <NavLink to="/flags">Flags</NavLink>
           <NavLink to="/canaries">Canaries</NavLink>
+          <NavLink to="/secrets">Secrets</NavLink>
           <NavLink to="/audit">Audit log</NavLink>
           <NavLink to="/tokens">Tokens</NavLink>
           <NavLink to="/integrations">Integrations</NavLink>
@@ -71,6 +73,7 @@ export function App() {
             <Route path="/canaries" element={<CanariesPage />} />
             <Route path="/canaries/:service" element={<CanaryPage />} />
             <Route path="/audit" element={<AuditPage />} />
+            <Route path="/secrets" element={<SecretsPage />} />
             <Route path="/tokens" element={<TokensPage />} />
             <Route path="/integrations" element={<IntegrationsPage />} />
             <Route path="*" element={<NotFound />} />
