@@ -134,6 +134,16 @@ describe('rctl secrets list/show/rotate and rctl exec (local backend)', () => {
     assert.match(fromFile.stderr, /BUNDLE_DEFINED_IN_FILE/);
   });
 
+  it('a failed rotation exits 1 with the step and the reason', async () => {
+    const r = await rctl(['secrets', 'rotate', 'auth-service/jwt', '--expected-version', '99']);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /write\s+failed/);
+    assert.match(
+      r.stderr,
+      /rotation [0-9a-f-]{36} of auth-service\/jwt failed at write: CAS_MISMATCH: .*current version is 1, the rotation expected 99/,
+    );
+  });
+
   it('usage errors and unknown bundles', async () => {
     const bad = await rctl(['secrets', 'show', 'auth-service']);
     assert.equal(bad.code, 2);

@@ -36,7 +36,7 @@ Options:
   --url URL, --token TOKEN, -h/--help as for every command
 `;
 
-export const SECRETS_ROTATE_HELP = `Usage: rctl secrets rotate SERVICE/BUNDLE [--property P] [--value-stdin] [--json]
+export const SECRETS_ROTATE_HELP = `Usage: rctl secrets rotate SERVICE/BUNDLE [--property P] [--value-stdin] [--expected-version N] [--json]
 
 Rotates one property of the bundle: write the new value with check-and-set → force an ESO sync → wait until synced →
 restart the consumers → wait for their rollouts (on the local backend only the write runs). Progress is printed step
@@ -46,6 +46,8 @@ Options:
   --property P   the property to rotate (default: the bundle's only property)
   --value-stdin  read the new value from standard input (one trailing newline removed); otherwise it is generated
                  per the bundle's rotation policy (a "supplied" policy needs --value-stdin)
+  --expected-version N
+                 fail at write (CAS_MISMATCH) unless the current version is N, the one you looked at
   --json         print the finished rotation as JSON
   --url URL, --token TOKEN, -h/--help as for every command
 `;
@@ -260,6 +262,7 @@ export async function runSecretsRotate(
       ...CONNECTION_OPTIONS,
       property: { type: 'string' },
       'value-stdin': { type: 'boolean' },
+      'expected-version': { type: 'string' },
       json: { type: 'boolean' },
     },
     command,
@@ -275,9 +278,17 @@ export async function runSecretsRotate(
     value = await readStdin(io);
     if (value === '') throw new UsageError('--value-stdin: standard input is empty');
   }
+  let expectedVersion: number | undefined;
+  if (values['expected-version'] !== undefined) {
+    expectedVersion = Number(values['expected-version']);
+    if (!Number.isInteger(expectedVersion) || expectedVersion < 0) {
+      throw new UsageError(`--expected-version must be a version number, got "${values['expected-version']}"`);
+    }
+  }
   const client = createAdminClient(values, io);
   const started = await client.rotateSecret(service, bundle, {
     ...(values.property === undefined ? {} : { property: values.property }),
+    ...(expectedVersion === undefined ? {} : { expectedVersion }),
     ...(value === undefined ? {} : { value }),
   });
   value = undefined;
