@@ -132,7 +132,7 @@ function FlagTable({ flags, env, changed }: { flags: Flag[]; env: string; change
                   {f.sensitive && <span className="badge badge-sensitive">sensitive</span>}
                 </td>
                 <td>
-                  <code>{f.defaultVariant}</code>
+                  <code>{f.defaultVariant ?? '(code default)'}</code>
                 </td>
                 <td>
                   <Switch.Root
