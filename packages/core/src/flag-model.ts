@@ -35,7 +35,11 @@ export interface Flag {
   owner?: string;
   type: FlagType;
   variants: Record<string, JsonValue>;
-  defaultVariant: string;
+  /**
+   * What is served when nothing in an environment's settings matches. `null` (flagd allows it, and an absent one in
+   * the API or the flags file means the same): the caller's code default, reason DEFAULT, no variant.
+   */
+  defaultVariant: string | null;
   /** JSON Schema every variant must satisfy (number and object flags only). */
   schema?: JsonObject;
   /** Sensitive flags are evaluated like any other, but their values are hidden from debug views and logs. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { checkFlagLoads } from './flag-loadability.js';
 import { validateFlag } from './flag-validation.js';
 import { toFlagdFlag } from './flagd-compile.js';
 
@@ -131,5 +132,24 @@ describe('validateFlag: flagd flag metadata', () => {
     );
     const many = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, i]));
     assert.deepEqual(issuesOf({ ...base, metadata: many }), ['TOO_MANY /metadata']);
+  });
+});
+
+describe('validateFlag: no default variant (flagd null)', () => {
+  it('accepts null or an absent defaultVariant as "the code default", and compiles it to flagd null that flagd loads', () => {
+    const { defaultVariant: _omitted, ...withoutDefault } = base;
+    for (const input of [{ ...base, defaultVariant: null }, withoutDefault]) {
+      const r = validateFlag(input, envs);
+      assert.ok(r.ok, JSON.stringify(r));
+      assert.equal(r.value.defaultVariant, null);
+      const compiled = toFlagdFlag(r.value, 'production');
+      assert.equal(compiled?.defaultVariant, null);
+      assert.deepEqual(checkFlagLoads(r.value, {}, ['production']), []);
+    }
+  });
+
+  it('a default that is not a variant, or not a string, is still refused', () => {
+    assert.deepEqual(issuesOf({ ...base, defaultVariant: 'zzz' }), ['UNKNOWN_DEFAULT_VARIANT /defaultVariant']);
+    assert.deepEqual(issuesOf({ ...base, defaultVariant: 3 }), ['INVALID_TYPE /defaultVariant']);
   });
 });

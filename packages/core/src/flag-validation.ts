@@ -339,9 +339,13 @@ export function validateFlag(input: unknown, options: FlagValidationOptions): Va
       Object.defineProperty(variantMap, name, { value, enumerable: true, writable: true, configurable: true });
     }
   }
-  if (typeof defaultVariant !== 'string') {
-    issues.push({ path: '/defaultVariant', code: 'REQUIRED', message: 'defaultVariant is required' });
-  } else if (isPlainObject(variants) && !hasOwnName(variants, defaultVariant)) {
+  if (defaultVariant !== undefined && defaultVariant !== null && typeof defaultVariant !== 'string') {
+    issues.push({
+      path: '/defaultVariant',
+      code: 'INVALID_TYPE',
+      message: 'defaultVariant must be a variant name, or null for "the code default"',
+    });
+  } else if (typeof defaultVariant === 'string' && isPlainObject(variants) && !hasOwnName(variants, defaultVariant)) {
     issues.push({
       path: '/defaultVariant',
       code: 'UNKNOWN_DEFAULT_VARIANT',
@@ -395,7 +399,7 @@ export function validateFlag(input: unknown, options: FlagValidationOptions): Va
     key: key as string,
     type: type as FlagType,
     variants: variantMap,
-    defaultVariant: defaultVariant as string,
+    defaultVariant: typeof defaultVariant === 'string' ? defaultVariant : null,
     environments,
   };
   if (typeof input.description === 'string') flag.description = input.description;

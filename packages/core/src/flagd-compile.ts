@@ -5,7 +5,8 @@ import { logicResults } from './json-logic-rules.js';
 export interface FlagdFlag {
   state: 'ENABLED' | 'DISABLED';
   variants: Record<string, JsonValue>;
-  defaultVariant: string;
+  /** null: the caller's code default (reason DEFAULT, no variant). */
+  defaultVariant: string | null;
   targeting?: JsonObject;
   metadata?: Record<string, string | number | boolean>;
 }
@@ -90,7 +91,7 @@ export function reachableVariants(
   settings: EnvironmentSettings,
   evaluators: Evaluators,
 ): Set<string> | undefined {
-  const names = new Set<string>([flag.defaultVariant]);
+  const names = new Set<string>(flag.defaultVariant === null ? [] : [flag.defaultVariant]);
   for (const variant of Object.values(settings.overrides ?? {})) names.add(variant);
   if (settings.rollout) names.add(settings.rollout.variant);
   if (settings.targeting) {

@@ -20,7 +20,7 @@ describe('parseFlagsFile', () => {
       assert.ok(keys.includes(key), key);
     }
     const pii = r.value.flags.find((f) => f.key === 'ai-safety-pii')!;
-    assert.equal(pii.variants[pii.defaultVariant], true, 'ai-safety-pii must default to on');
+    assert.equal(pii.variants[pii.defaultVariant ?? ''], true, 'ai-safety-pii must default to on');
     assert.ok(r.value.flags.find((f) => f.key === 'ai-gateway.routing')?.schema);
   });
 
@@ -94,7 +94,8 @@ describe('parseFlagsFile: shape from the flags file JSON Schema', () => {
   });
 
   it('reports enum, pattern and missing fields from the schema', () => {
-    const text = ['flags:', '  - key: "-bad"', '    type: bool', '    variants: { on: true }', ''].join('\n');
+    // defaultVariant may be absent (flagd's "code default"); variants may not.
+    const text = ['flags:', '  - key: "-bad"', '    type: bool', ''].join('\n');
     const r = parseFlagsFile(text, 'e.yaml');
     assert.ok(!r.ok);
     const byPath = new Map(r.issues.map((i) => [i.path, i]));
@@ -102,7 +103,8 @@ describe('parseFlagsFile: shape from the flags file JSON Schema', () => {
     assert.equal(byPath.get('/flags/0/type')?.line, 3);
     assert.equal(byPath.get('/flags/0/key')?.code, 'INVALID_VALUE');
     assert.equal(byPath.get('/flags/0/key')?.line, 2);
-    assert.equal(byPath.get('/flags/0/defaultVariant')?.code, 'REQUIRED');
+    assert.equal(byPath.get('/flags/0/variants')?.code, 'REQUIRED');
+    assert.equal(byPath.get('/flags/0/defaultVariant'), undefined);
     assert.equal(new Set(r.issues.map((i) => i.path)).size, r.issues.length, 'no problem reported twice');
   });
 

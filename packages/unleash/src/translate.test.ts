@@ -88,6 +88,33 @@ describe('translateFlags', () => {
     assert.equal(s[1]!.parameters.rollout, '100');
   });
 
+  it('no default variant (flagd null): no catch-all strategy, so what matches nothing is off / the code default', () => {
+    const boolean = plan(
+      bool({ production: { state: 'ENABLED', rollout: { variant: 'on', percentage: 25 } } }, { defaultVariant: null }),
+    );
+    assert.deepEqual(
+      boolean.environments.production!.strategies.map((s) => s.parameters.rollout),
+      ['25'],
+      'only the rollout: the other 75 % are off, as the code default of a boolean flag',
+    );
+    const onByDefault = plan(bool({ production: { state: 'ENABLED' } }, { defaultVariant: 'on' }));
+    assert.deepEqual(
+      onByDefault.environments.production!.strategies.map((s) => s.parameters.rollout),
+      ['100'],
+      'with a default, the catch-all strategy is there',
+    );
+    const string = plan({
+      key: 's',
+      type: 'string',
+      variants: { eu: 'eu-west', us: 'us-east' },
+      defaultVariant: null,
+      environments: { production: { state: 'ENABLED', overrides: { 'u-1': 'eu' } } },
+    });
+    const strategies = string.environments.production!.strategies;
+    assert.equal(strategies.length, 1, 'the override only; no strategy serves a variant nobody asked for');
+    assert.equal(strategies[0]!.variants[0]?.name, 'eu');
+  });
+
   it('rollouts become flexibleRollout after the test users', () => {
     const f = plan(
       bool({

@@ -158,7 +158,9 @@ function environmentPlan(flag: Flag, env: string, evaluators: Evaluators): Unlea
   for (const [variant, keys] of [...byVariant.entries()].sort(([x], [y]) => x.localeCompare(y))) {
     branches.push({ constraints: [constraint('userId', 'IN', keys.sort())], variant });
   }
-  let fallthrough: string | undefined = flag.defaultVariant;
+  // No default variant (flagd's null): no catch-all strategy, so when nothing matches Unleash answers off / the
+  // disabled variant, which providers turn into the code default — what flagd does.
+  let fallthrough: string | undefined = flag.defaultVariant ?? undefined;
   if (settings.targeting) {
     const t = settings.targeting;
     const path = `${base}/targeting`;
@@ -222,7 +224,7 @@ function environmentPlan(flag: Flag, env: string, evaluators: Evaluators): Unlea
     }
     branches.push({ constraints: [], variant: settings.rollout.variant, rollout: settings.rollout.percentage });
   }
-  branches.push({ constraints: [], variant: fallthrough, rollout: 100 });
+  if (fallthrough !== undefined) branches.push({ constraints: [], variant: fallthrough, rollout: 100 });
 
   const strategies: UnleashStrategy[] = [];
   const exclusions: UnleashConstraint[] = [];

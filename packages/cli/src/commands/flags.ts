@@ -122,7 +122,7 @@ async function flagsList(args: string[], io: CliIo, out: Output): Promise<number
       f.key,
       f.type,
       f.environments?.[env]?.state ?? '-',
-      f.defaultVariant,
+      f.defaultVariant ?? '(code default)',
       ruleSummary(f, env),
     ]);
     out.line(formatTable(['KEY', 'TYPE', env.toUpperCase(), 'DEFAULT', 'RULES'], rows));
@@ -152,7 +152,7 @@ async function flagsGet(args: string[], io: CliIo, out: Output): Promise<number>
   if (flag.description) out.line(`  description: ${flag.description}`);
   if (flag.owner) out.line(`  owner:       ${flag.owner}`);
   if (etag) out.line(`  revision:    ${etag.replace(/^W\//, '').replace(/"/g, '')}`);
-  out.line(`  default:     ${flag.defaultVariant}`);
+  out.line(`  default:     ${flag.defaultVariant ?? '(none: the code default)'}`);
   out.line('  variants:');
   for (const [name, value] of Object.entries(flag.variants)) out.line(`    ${name}: ${compactJson(value)}`);
   if (flag.schema) out.line(`  schema:      ${compactJson(flag.schema)}`);

@@ -5266,7 +5266,8 @@ export type components = {
       variants: {
         [key: string]: unknown;
       };
-      defaultVariant: string;
+      /** @description served when nothing matches; null (or absent in a request or the flags file): the code default, reason DEFAULT, no variant */
+      defaultVariant: string | null;
       /** @description JSON Schema every variant must satisfy (number and object flags) */
       schema?: {
         [key: string]: unknown;

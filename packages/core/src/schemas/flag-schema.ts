@@ -34,7 +34,10 @@ export const FlagSchema = Type.Object(
     owner: Type.Optional(Type.String()),
     type: StringEnum(['boolean', 'string', 'number', 'object']),
     variants: MapOf(AnyJson(), { description: 'variant name → value of the flag type' }),
-    defaultVariant: Type.String(),
+    defaultVariant: Type.Union([Type.String(), Type.Null()], {
+      description:
+        'served when nothing matches; null (or absent in a request or the flags file): the code default, reason DEFAULT, no variant',
+    }),
     schema: Type.Optional(AnyJsonObject('JSON Schema every variant must satisfy (number and object flags)')),
     sensitive: Type.Optional(Type.Boolean()),
     metadata: Type.Optional(
@@ -54,7 +57,11 @@ export const FlagSchema = Type.Object(
  * without it is disabled everywhere; the server always answers with it).
  */
 export const FlagInputSchema = Type.Object(
-  { ...FlagSchema.properties, environments: Type.Optional(FlagSchema.properties.environments) },
+  {
+    ...FlagSchema.properties,
+    defaultVariant: Type.Optional(FlagSchema.properties.defaultVariant),
+    environments: Type.Optional(FlagSchema.properties.environments),
+  },
   { additionalProperties: false, description: FlagSchema.description },
 );
 

@@ -177,6 +177,33 @@ describe('RuntimeControlProvider against a real server', () => {
     assert.deepEqual(provider.evaluate('boolean', 'sdk-metadata-flag', false, {}).flagMetadata, metadata);
   });
 
+  it('a flag without a default variant gives the code default with reason DEFAULT and no variant, as flagd does', async () => {
+    const created = await cp.api('POST', '/api/admin/flags', {
+      key: 'sdk-no-default',
+      type: 'string',
+      variants: { eu: 'eu-west', us: 'us-east' },
+      defaultVariant: null,
+      environments: {
+        development: { state: 'ENABLED', targeting: { if: [{ '==': [{ var: 'country' }, 'US'] }, 'us', null] } },
+      },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const provider = make();
+    await OpenFeature.setProviderAndWait('no-default', provider);
+    const client = OpenFeature.getClient('no-default');
+    const fallback = await client.getStringDetails('sdk-no-default', 'code-default', {
+      targetingKey: 'u',
+      country: 'DE',
+    });
+    assert.deepEqual([fallback.value, fallback.reason, fallback.variant], ['code-default', 'DEFAULT', undefined]);
+    const matched = await client.getStringDetails('sdk-no-default', 'code-default', {
+      targetingKey: 'u',
+      country: 'US',
+    });
+    assert.deepEqual([matched.value, matched.reason, matched.variant], ['us-east', 'TARGETING_MATCH', 'us']);
+    assert.equal(provider.flags.string('sdk-no-default', 'fast-path-default', { country: 'DE' }), 'fast-path-default');
+  });
+
   it('emits CONFIGURATION_CHANGED with the changed keys when a flag changes, and evaluates the new value', async () => {
     const provider = make();
     await OpenFeature.setProviderAndWait('changes', provider);

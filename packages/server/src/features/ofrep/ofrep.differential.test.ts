@@ -120,6 +120,20 @@ function generateFlags(): Flag[] {
       }),
     },
     {
+      // flagd's null default: when targeting returns null the caller's code default applies (reason DEFAULT, no value).
+      key: 'string-no-default',
+      type: 'string',
+      variants: { eu: 'eu-west', us: 'us-east' },
+      defaultVariant: null,
+      metadata: { owner: 'team-infra' },
+      environments: env({
+        state: 'ENABLED',
+        targeting: {
+          if: [{ in: [{ var: 'country' }, ['DE', 'FR']] }, 'eu', { '==': [{ var: 'country' }, 'US'] }, 'us', null],
+        },
+      }),
+    },
+    {
       key: 'fractional-custom-bucket',
       type: 'string',
       variants: { red: 'red', green: 'green', blue: 'blue' },
@@ -163,7 +177,8 @@ function expected(core: FlagdCore, flag: Flag, ctx: EvaluationContext): Outcome 
   const placeholder = { boolean: false, string: '', number: 0, object: {} }[flag.type];
   const r = core.resolve(flag.type, flag.key, placeholder, ctx);
   if (r.errorCode) return { errorCode: r.errorCode };
-  if (r.reason === 'DISABLED') return { reason: 'DISABLED', metadata: r.flagMetadata };
+  // DISABLED, or no variant (a null default): "use the code default" has no value, as in OFREP.
+  if (r.reason === 'DISABLED' || r.variant === undefined) return { reason: r.reason, metadata: r.flagMetadata };
   return { value: r.value, variant: r.variant, reason: r.reason, metadata: r.flagMetadata };
 }
 
@@ -239,6 +254,8 @@ describe('OFREP matches @openfeature/flagd-core (differential)', () => {
       'object-targeted:TARGETING_MATCH',
       'object-targeted:DEFAULT',
       'fractional-custom-bucket:TARGETING_MATCH',
+      'string-no-default:TARGETING_MATCH',
+      'string-no-default:DEFAULT',
     ]) {
       assert.ok((reasons.get(label) ?? 0) > 0, `no generated context produced ${label}`);
     }
