@@ -58,10 +58,11 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
       done(err as Error);
     }
   });
-  // One value per query parameter, and only strings both stores can hold in queries and path parameters.
-  app.addHook('preValidation', async (req) => {
+  // One value per query parameter, and only strings both stores can hold in queries and path parameters. A callback
+  // hook: it runs on every request, and an async one costs a promise each time.
+  app.addHook('preValidation', (req, _reply, done) => {
     const problem = requestParametersProblem(req.query, req.params);
-    if (problem) throw problem;
+    done(problem ?? undefined);
   });
   app.setErrorHandler((err, req, reply) => mapError(err, req, reply));
   // Route schemas (features/*/*-schemas.ts) validate without changing the input; shape errors reach mapError.
