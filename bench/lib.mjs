@@ -267,7 +267,9 @@ export async function startRc({ name = 'rctl up', seed = true, env = {}, nodeArg
   if (seed) args.push('--seed', SEED_FILE);
   const child = spawnNode(RCTL, args, {
     name,
-    env: { RC_ADMIN_TOKEN: ADMIN_TOKEN, RC_LOG_LEVEL: 'warn', ...env },
+    // The propagation benchmarks connect 1000 clients with one token (a fleet would use one token per service);
+    // the per-token stream limit (RC_MAX_STREAMS_PER_TOKEN, default 100) is raised so that it is what they measure.
+    env: { RC_ADMIN_TOKEN: ADMIN_TOKEN, RC_LOG_LEVEL: 'warn', RC_MAX_STREAMS_PER_TOKEN: '5000', ...env },
     nodeArgs,
   });
   const url = `http://127.0.0.1:${port}`;

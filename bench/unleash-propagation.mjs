@@ -17,7 +17,8 @@ export async function run() {
     join(ROOT, 'packages/testkit/dist/index.js')
   );
   const { desiredBridgeAddon, UnleashAdminClient } = await import(join(ROOT, 'packages/unleash/dist/index.js'));
-  const { UnleashProvider } = await import(join(ROOT, 'packages/sdk/dist/index.js'));
+  // The Unleash provider is the SDK's `@runtime-control/sdk/unleash` subpath.
+  const { UnleashProvider } = await import(join(ROOT, 'packages/sdk/dist/unleash-entry.js'));
   const { startServer } = await import(join(ROOT, 'packages/server/dist/index.js'));
   if (!unleashServerInstalled()) throw new Error('unleash-server is not installed: run `npm run setup:unleash`');
 
