@@ -6,9 +6,11 @@ import {
   type ControlPlaneOptions,
   controlPlaneProblems,
   formatSchemaIssue,
+  MONITORING_KINDS,
   renderControlPlane,
   SUPPORTED_KINDS,
   validateManifests,
+  validateMonitoringManifest,
 } from '@runtime-control/traffic';
 import { manifestYaml } from '@runtime-control/unleash';
 import { parseCommandArgs, rejectExtraPositionals, requireValue } from '../args.js';
@@ -25,7 +27,8 @@ ServiceAccount, Service, PodDisruptionBudget (one replica always up), NetworkPol
 Istio AuthorizationPolicy (which of them may use the admin API, the client endpoints, /metrics), ServiceMonitor, and
 an ExternalSecret (external-secrets.io/v1) that brings RC_ADMIN_TOKEN, RC_DATABASE_URL and RC_REDIS_URL from Vault
 through ESO. Kubernetes kinds are validated against the API's schemas (kubernetes-models), the AuthorizationPolicy
-against Istio's and the ExternalSecret against ESO's; nothing is written if one does not validate.
+against Istio's, the ServiceMonitor against prometheus-operator's and the ExternalSecret against ESO's; nothing is
+written if one does not validate.
 
 Options:
   --out DIR                    directory to write to (created if missing)
@@ -109,13 +112,19 @@ export async function runRenderControlPlane(args: string[], io: CliIo, out: Outp
   const keyOf = (m: Record<string, unknown>) => `${String(m.apiVersion)}/${String(m.kind)}`;
   const schemaIssues = [
     ...validateManifests(manifests.filter((m) => SUPPORTED_KINDS.includes(keyOf(m)))).map(formatSchemaIssue),
+    ...manifests
+      .filter((m) => MONITORING_KINDS.includes(keyOf(m)))
+      .flatMap(validateMonitoringManifest)
+      .map(formatSchemaIssue),
     ...validateEsoManifests(manifests.filter((m) => m.kind === 'ExternalSecret')).map(formatEsoSchemaIssue),
   ];
   if (schemaIssues.length > 0) {
     for (const issue of schemaIssues) out.error(issue);
     throw new CliError(`${schemaIssues.length} manifest(s) do not validate; nothing was written.`);
   }
-  const unchecked = manifests.filter((m) => !SUPPORTED_KINDS.includes(keyOf(m)) && m.kind !== 'ExternalSecret');
+  const unchecked = manifests.filter(
+    (m) => !SUPPORTED_KINDS.includes(keyOf(m)) && !MONITORING_KINDS.includes(keyOf(m)) && m.kind !== 'ExternalSecret',
+  );
   const target = resolve(io.cwd, outDir);
   try {
     await mkdir(target, { recursive: true });

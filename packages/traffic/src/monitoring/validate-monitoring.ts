@@ -7,10 +7,13 @@
  * are core Kubernetes objects and get the checks Grafana's sidecar relies on (label, JSON data).
  */
 import { PodMonitor, PrometheusRule, ServiceMonitor } from '../../vendor/prometheus-operator-models.js';
-import type { SchemaIssue } from '../platform/validate-schemas.js';
+import {
+  describeManifest,
+  type SchemaIssue,
+  type SchemaModel,
+  validateWithModels,
+} from '../platform/validate-schemas.js';
 import type { DashboardConfigMap } from './dashboards.js';
-
-type SchemaModel = new (data: never) => { validate(): void };
 
 const MODELS: Record<string, SchemaModel> = {
   'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
@@ -20,53 +23,13 @@ const MODELS: Record<string, SchemaModel> = {
 
 export const MONITORING_KINDS: readonly string[] = Object.keys(MODELS);
 
-interface AjvLikeError {
-  instancePath?: string;
-  message?: string;
-  params?: Record<string, unknown>;
-}
-
-function describe(manifest: unknown): string {
-  const m = manifest as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
-  const kind = typeof m?.kind === 'string' ? m.kind : '(no kind)';
-  const name = typeof m?.metadata?.name === 'string' ? m.metadata.name : '(no name)';
-  const namespace = typeof m?.metadata?.namespace === 'string' ? `${m.metadata.namespace}/` : '';
-  return `${kind} ${namespace}${name}`;
-}
-
 export function validateMonitoringManifest(manifest: unknown): SchemaIssue[] {
-  const resource = describe(manifest);
-  if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) {
-    return [{ resource, path: '', message: 'a manifest must be an object' }];
-  }
-  const { apiVersion, kind } = manifest as { apiVersion?: unknown; kind?: unknown };
-  const Model = MODELS[`${String(apiVersion)}/${String(kind)}`];
-  if (!Model) {
-    return [
-      {
-        resource,
-        path: '',
-        message: `no schema for apiVersion "${String(apiVersion)}" kind "${String(kind)}" (known: ${MONITORING_KINDS.join(', ')})`,
-      },
-    ];
-  }
-  try {
-    new Model(manifest as never).validate();
-    return [];
-  } catch (error) {
-    const errors = (error as { errors?: AjvLikeError[] }).errors;
-    if (!Array.isArray(errors) || errors.length === 0)
-      return [{ resource, path: '', message: (error as Error).message }];
-    return errors.map((e) => {
-      const extra = e.params && 'additionalProperty' in e.params ? ` ("${String(e.params.additionalProperty)}")` : '';
-      return { resource, path: e.instancePath ?? '', message: `${e.message ?? 'is invalid'}${extra}` };
-    });
-  }
+  return validateWithModels(manifest, MODELS);
 }
 
 /** The sidecar loads a ConfigMap when it has the label and each data entry is a dashboard JSON with a uid. */
 export function validateDashboardConfigMap(configMap: DashboardConfigMap): SchemaIssue[] {
-  const resource = describe(configMap);
+  const resource = describeManifest(configMap);
   const issues: SchemaIssue[] = [];
   if (configMap.metadata.labels.grafana_dashboard !== '1') {
     issues.push({ resource, path: '/metadata/labels/grafana_dashboard', message: 'must be "1" (the sidecar label)' });

@@ -25,7 +25,7 @@ import {
 } from '../../vendor/kubernetes-models.js';
 
 /** A generated model class: constructing it with a manifest and calling `validate()` runs the CRD schema. */
-type SchemaModel = new (data: never) => { validate(): void };
+export type SchemaModel = new (data: never) => { validate(): void };
 
 const MODELS: Record<string, SchemaModel> = {
   'networking.istio.io/v1/DestinationRule': DestinationRule,
@@ -59,7 +59,8 @@ interface AjvLikeError {
   params?: Record<string, unknown>;
 }
 
-function describe(manifest: unknown): string {
+/** `Kind namespace/name` of a manifest, for messages. */
+export function describeManifest(manifest: unknown): string {
   const m = manifest as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
   const kind = typeof m?.kind === 'string' ? m.kind : '(no kind)';
   const name = typeof m?.metadata?.name === 'string' ? m.metadata.name : '(no name)';
@@ -67,20 +68,24 @@ function describe(manifest: unknown): string {
   return `${kind} ${namespace}${name}`;
 }
 
-/** Checks one manifest; an empty list means it conforms to its CRD schema. */
-export function validateManifest(manifest: unknown): SchemaIssue[] {
-  const resource = describe(manifest);
+/**
+ * Checks one manifest against the model its `apiVersion/kind` names in `models` (every vendored validator set —
+ * Istio, Kubernetes, prometheus-operator — goes through here); an empty list means it conforms.
+ */
+export function validateWithModels(manifest: unknown, models: Readonly<Record<string, SchemaModel>>): SchemaIssue[] {
+  const resource = describeManifest(manifest);
   if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) {
     return [{ resource, path: '', message: 'a manifest must be an object' }];
   }
   const { apiVersion, kind } = manifest as { apiVersion?: unknown; kind?: unknown };
-  const Model = MODELS[`${String(apiVersion)}/${String(kind)}`];
+  const key = `${String(apiVersion)}/${String(kind)}`;
+  const Model = Object.hasOwn(models, key) ? models[key] : undefined;
   if (!Model) {
     return [
       {
         resource,
         path: '',
-        message: `no schema for apiVersion "${String(apiVersion)}" kind "${String(kind)}" (known: ${SUPPORTED_KINDS.join(', ')})`,
+        message: `no schema for apiVersion "${String(apiVersion)}" kind "${String(kind)}" (known: ${Object.keys(models).join(', ')})`,
       },
     ];
   }
@@ -93,12 +98,17 @@ export function validateManifest(manifest: unknown): SchemaIssue[] {
       return [{ resource, path: '', message: (error as Error).message }];
     }
     return errors.map((e) => {
-      const extra = e.params && 'additionalProperty' in e.params ? ` ("${String(e.params.additionalProperty)}")` : '';
-      const allowed =
-        e.params && Array.isArray(e.params.allowedValues) ? ` (${e.params.allowedValues.join(', ')})` : '';
+      const params = e.params ?? {};
+      const extra = Object.hasOwn(params, 'additionalProperty') ? ` ("${String(params.additionalProperty)}")` : '';
+      const allowed = Array.isArray(params.allowedValues) ? ` (${params.allowedValues.join(', ')})` : '';
       return { resource, path: e.instancePath ?? '', message: `${e.message ?? 'is invalid'}${extra}${allowed}` };
     });
   }
+}
+
+/** Checks one manifest against Istio's or Kubernetes' schema; an empty list means it conforms. */
+export function validateManifest(manifest: unknown): SchemaIssue[] {
+  return validateWithModels(manifest, MODELS);
 }
 
 export function validateManifests(manifests: readonly unknown[]): SchemaIssue[] {
