@@ -120,6 +120,7 @@ describe('rctl doctor', () => {
     );
     assert.match(run.stdout, /ok {4}api-gateway on the latest revision/);
     assert.match(run.stdout, /ok {4}flag new-ui-enabled in development: state ENABLED/);
+    assert.match(run.stdout, /ok {4}canary in progress: canaries are off on this server/);
     assert.match(run.stdout, /^Traffic not splitting$/m);
     assert.match(run.stdout, /^Sidecars missing$/m);
     assert.match(run.stdout, /^ExternalSecret stuck pending$/m, 'the secrets section is checked too');

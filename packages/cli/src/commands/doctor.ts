@@ -7,6 +7,7 @@ import {
   type ConnectionValues,
   createAdminClient,
   resolveServerUrl,
+  resolveToken,
 } from '../connection.js';
 import { ApiError, CliError, type ClientsView, UsageError } from '../http-client.js';
 import { type Output, prettyJson } from '../output.js';
@@ -362,6 +363,56 @@ export async function platformChecks(file: string): Promise<DoctorCheck[]> {
 
 const CLUSTER_SECTIONS: Record<string, DoctorCheck['section']> = { traffic: 'traffic', sidecars: 'sidecars' };
 
+interface CanarySummary {
+  service: string;
+  phase: string;
+  canaryWeight: number;
+  stepIndex: number;
+  plan?: { steps?: number[] };
+}
+
+/** Traffic not splitting as planned may simply be a canary moving the split: say so, with how to follow or stop it. */
+export async function canaryCheck(values: ConnectionValues, io: CliIo): Promise<DoctorCheck | undefined> {
+  const url = resolveServerUrl(values, io);
+  const token = resolveToken(values, io);
+  let res: Response;
+  try {
+    res = await fetch(`${url}/api/admin/canaries`, {
+      headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      signal: AbortSignal.timeout(5000),
+    });
+  } catch {
+    return undefined; // the server checks above already said it does not answer
+  }
+  const body = (await res.json().catch(() => undefined)) as { canaries?: CanarySummary[]; error?: { code?: string } };
+  if (res.status === 503 && body?.error?.code === 'CANARIES_DISABLED') {
+    return {
+      section: 'traffic',
+      name: 'canary in progress',
+      status: 'pass',
+      evidence: 'canaries are off on this server',
+    };
+  }
+  if (res.status !== 200 || !Array.isArray(body?.canaries)) return undefined;
+  const active = body.canaries.filter((c) => c.phase === 'progressing' || c.phase === 'paused');
+  if (active.length === 0) {
+    return { section: 'traffic', name: 'canary in progress', status: 'pass', evidence: 'none' };
+  }
+  const first = active[0]!;
+  return {
+    section: 'traffic',
+    name: 'canary in progress',
+    status: 'warn',
+    evidence: active
+      .map(
+        (c) =>
+          `${c.service}: ${c.phase} at ${c.canaryWeight} % (step ${c.stepIndex + 1} of ${c.plan?.steps?.length ?? '?'})`,
+      )
+      .join('; '),
+    fix: `the split is the canary's while it runs: follow it with rctl canary status ${first.service} --watch, or stop it with rctl canary abort ${first.service}`,
+  };
+}
+
 /** The live checks, one line per symptom when all is well, else one per problem. */
 export async function clusterChecks(
   namespaces: readonly string[],
@@ -444,6 +495,10 @@ export async function runDoctor(args: string[], io: CliIo, out: Output): Promise
     ...(values.flag !== undefined ? { flag: values.flag } : {}),
     ...(values.env !== undefined ? { env: values.env } : {}),
   });
+  if (checks.some((c) => c.name === 'admin token' && c.status === 'pass')) {
+    const canary = await canaryCheck(values, io);
+    if (canary) checks.push(canary);
+  }
   const platformFile = values.platform === undefined ? undefined : resolve(io.cwd, values.platform);
   if (platformFile !== undefined) checks.push(...(await platformChecks(platformFile)));
   if (values.namespace !== undefined && !values.cluster) throw new UsageError('--namespace goes with --cluster');
