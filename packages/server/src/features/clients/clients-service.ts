@@ -1,10 +1,11 @@
 import type { JsonObject } from '@runtime-control/core';
-import type { Static } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import type { Logger } from 'pino';
+import { compileValidator } from '../../schemas/validation.js';
 import type { ReplicaState } from '../../state/replica-state.js';
 import type { Store } from '../../store/store.js';
 import type { StreamConnection, Streams } from '../../streams/streams.js';
-import type { ConnectedClient, ReplicaReport } from './clients-schemas.js';
+import { ConnectedClient, type ReplicaReport } from './clients-schemas.js';
 
 type Client = Static<typeof ConnectedClient>;
 type Replica = Static<typeof ReplicaReport>;
@@ -30,63 +31,22 @@ interface StoredReport {
   clients: Client[];
 }
 
-const KINDS = new Set(['sdk', 'ofrep', 'unleash']);
-
-function stringOrNull(v: unknown): v is string | null {
-  return v === null || typeof v === 'string';
-}
-
-function intOrNull(v: unknown): v is number | null {
-  return v === null || Number.isInteger(v);
-}
-
-/** One stored client entry, or undefined when a row holds something else (it is skipped, never shown broken). */
-function readClient(v: unknown): Client | undefined {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
-  const c = v as Record<string, unknown>;
-  const token = c.token as Record<string, unknown> | undefined;
-  if (
-    typeof c.replica !== 'string' ||
-    typeof c.kind !== 'string' ||
-    !KINDS.has(c.kind) ||
-    !stringOrNull(c.app) ||
-    !stringOrNull(c.instance) ||
-    !stringOrNull(c.agent) ||
-    typeof c.environment !== 'string' ||
-    typeof token !== 'object' ||
-    token === null ||
-    !stringOrNull(token.id) ||
-    !stringOrNull(token.name) ||
-    typeof c.connectedSince !== 'string' ||
-    !intOrNull(c.lastRevision) ||
-    !intOrNull(c.environmentRevision) ||
-    !(c.upToDate === null || typeof c.upToDate === 'boolean')
-  ) {
-    return undefined;
-  }
-  return {
-    replica: c.replica,
-    kind: c.kind as Client['kind'],
-    app: c.app,
-    instance: c.instance,
-    agent: c.agent,
-    environment: c.environment,
-    token: { id: token.id, name: token.name },
-    connectedSince: c.connectedSince,
-    lastRevision: c.lastRevision,
-    environmentRevision: c.environmentRevision,
-    upToDate: c.upToDate,
-  };
-}
+// Reports of other replicas are read from the store, so they are checked against the same schemas the API answers
+// with (compiled once); a malformed entry is skipped, never shown broken.
+const { $id: _clientId, ...clientShape } = ConnectedClient;
+const isClient = compileValidator({ schema: clientShape });
+const isReportEnvelope = compileValidator({
+  schema: Type.Object({
+    reportedAt: Type.Number(),
+    truncated: Type.Integer({ minimum: 0 }),
+    clients: Type.Array(Type.Unknown()),
+  }),
+});
 
 function readReport(report: JsonObject): StoredReport | undefined {
-  const r = report as Record<string, unknown>;
-  if (typeof r.reportedAt !== 'number' || !Number.isInteger(r.truncated) || !Array.isArray(r.clients)) return undefined;
-  return {
-    reportedAt: r.reportedAt,
-    truncated: r.truncated as number,
-    clients: r.clients.flatMap((c) => readClient(c) ?? []),
-  };
+  if (!isReportEnvelope(report)) return undefined;
+  const r = report as unknown as StoredReport;
+  return { reportedAt: r.reportedAt, truncated: r.truncated, clients: r.clients.filter((c) => isClient(c)) };
 }
 
 /**
