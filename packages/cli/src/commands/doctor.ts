@@ -103,8 +103,11 @@ interface Options {
 }
 
 /** GET a public JSON endpoint; undefined body when it is not JSON. Throws on a network error. */
-async function getJson(url: string): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(5000) });
+async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(url, {
+    headers: { accept: 'application/json', ...headers },
+    signal: AbortSignal.timeout(5000),
+  });
   const text = await res.text();
   try {
     return { status: res.status, body: text ? JSON.parse(text) : undefined };
@@ -375,16 +378,13 @@ interface CanarySummary {
 export async function canaryCheck(values: ConnectionValues, io: CliIo): Promise<DoctorCheck | undefined> {
   const url = resolveServerUrl(values, io);
   const token = resolveToken(values, io);
-  let res: Response;
+  let res: { status: number; body: unknown };
   try {
-    res = await fetch(`${url}/api/admin/canaries`, {
-      headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      signal: AbortSignal.timeout(5000),
-    });
+    res = await getJson(`${url}/api/admin/canaries`, token ? { authorization: `Bearer ${token}` } : {});
   } catch {
     return undefined; // the server checks above already said it does not answer
   }
-  const body = (await res.json().catch(() => undefined)) as { canaries?: CanarySummary[]; error?: { code?: string } };
+  const body = res.body as { canaries?: CanarySummary[]; error?: { code?: string } } | undefined;
   if (res.status === 503 && body?.error?.code === 'CANARIES_DISABLED') {
     return {
       section: 'traffic',
