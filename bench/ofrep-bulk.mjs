@@ -111,6 +111,7 @@ export async function run() {
       ['ETag: canonical context, SHA-1', st.etag],
       [`evaluate: flagd, all ${st.flags} flags`, st.evaluate],
       [`metrics: ${st.flags} evaluation counts and the request-duration histogram`, st.metrics],
+      ['clients view: the polling-caller record (rctl clients)', st.presence],
       [
         "serialize: response schema (fast-json-stringify) minus the anchor's JSON.stringify",
         st.serialize - st.serializeAnchor,

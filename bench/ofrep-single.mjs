@@ -96,6 +96,7 @@ export async function run() {
       ['validate: params schema (Ajv) and the parameter check', st.validate],
       ["evaluate: flagd on the environment's compiled view", st.evaluate],
       ['metrics: evaluation counter and request-duration histogram', st.metrics],
+      ['clients view: the polling-caller record (rctl clients)', st.presence],
       [
         "serialize: response schema (fast-json-stringify) minus the anchor's JSON.stringify",
         st.serialize - st.serializeAnchor,

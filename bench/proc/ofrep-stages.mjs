@@ -6,7 +6,7 @@
 // msg: { dataDir, seedFile, adminToken, flagKey, bodies: string[], minMs }
 import fastJson from 'fast-json-stringify';
 import { clientGuardHook } from '../../packages/server/dist/auth/auth-hooks.js';
-import { digestOf } from '../../packages/server/dist/auth/tokens.js';
+import { digestOf, hashToken } from '../../packages/server/dist/auth/tokens.js';
 import { canonicalContext } from '../../packages/server/dist/features/ofrep/ofrep-controller.js';
 import { OfrepEvaluation, ofrepSchemas } from '../../packages/server/dist/features/ofrep/ofrep-schemas.js';
 import { parseJsonBody, requestParametersProblem } from '../../packages/server/dist/http/json-input.js';
@@ -91,6 +91,11 @@ serve({
         rt.metrics.evaluationCounts.inc(env, msg.flagKey, sample.variant ?? '', sample.reason);
         rt.metrics.httpDuration.record('POST', '/ofrep/v1/evaluate/flags/:key', '200', 0.0001 + (i & 7) * 1e-4);
       }, msg.minMs);
+      // Clients view: the polling-caller record each evaluation makes (same caller every time, as a provider polls).
+      const tokenId = rt.state.tokenByHash(hashToken(token))?.id;
+      if (tokenId === undefined) throw new Error('bench token not found');
+      const callerHeaders = { ...headers, 'user-agent': 'loadgen/1' };
+      const presence = await time(() => rt.pollingCallers.seen(tokenId, env, callerHeaders, view.revision), msg.minMs);
       // Serialize: the 200 body with the route's response schema, and with JSON.stringify (what the anchor does).
       const body = { key: sample.key, reason: sample.reason, metadata: sample.metadata };
       if (sample.value !== undefined) Object.assign(body, { value: sample.value, variant: sample.variant });
@@ -131,13 +136,14 @@ serve({
       const bulkSerialize = await time(() => bulkStringify(bulkBody), msg.minMs);
       const bulkSerializeAnchor = await time(() => JSON.stringify(bulkBody), msg.minMs);
       return {
-        single: { auth, parse, validate, evaluate, metrics, serialize, serializeAnchor },
+        single: { auth, parse, validate, evaluate, metrics, presence, serialize, serializeAnchor },
         bulk: {
           auth,
           parse,
           flags: all.length,
           evaluate: bulkEvaluate,
           metrics: bulkMetrics,
+          presence,
           etag,
           serialize: bulkSerialize,
           serializeAnchor: bulkSerializeAnchor,

@@ -154,6 +154,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
       state: rt.state,
       metrics: rt.metrics,
       sse: rt.sse,
+      pollingCallers: rt.pollingCallers,
     },
     requireClient,
   );

@@ -8,6 +8,7 @@ import { RedisBus } from './bus/redis-bus.js';
 import type { ServerConfig } from './config/config.js';
 import { CanaryService } from './features/canaries/canary-service.js';
 import { ClientsService } from './features/clients/clients-service.js';
+import { PollingCallers } from './features/clients/polling-callers.js';
 import { EvaluatorService } from './features/evaluators/evaluator-service.js';
 import { FlagService } from './features/flags/flag-service.js';
 import { loadBundles, SecretsService } from './features/secrets/secrets-service.js';
@@ -142,7 +143,8 @@ export async function createRuntime(config: ServerConfig, options: RuntimeOption
     logger.child({ component: 'unleash-bridge' }),
   );
   unleashBridge.start();
-  const clients = new ClientsService(store, sse, state, logger.child({ component: 'clients' }), {
+  const pollingCallers = new PollingCallers();
+  const clients = new ClientsService(store, sse, pollingCallers, state, logger.child({ component: 'clients' }), {
     replicaId: config.replicaId,
     reportIntervalMs: config.presenceIntervalMs,
   });
@@ -164,6 +166,7 @@ export async function createRuntime(config: ServerConfig, options: RuntimeOption
     canaries: new CanaryService(config, store, metrics.registry, logger.child({ component: 'canary' })),
     unleashBridge,
     clients,
+    pollingCallers,
     secrets: new SecretsService(config, metrics, logger.child({ component: 'secrets' }), sse, secretBundles),
   };
 }

@@ -3,6 +3,7 @@ import type { ChangeBus } from './bus/change-bus.js';
 import type { ServerConfig } from './config/config.js';
 import type { CanaryService } from './features/canaries/canary-service.js';
 import type { ClientsService } from './features/clients/clients-service.js';
+import type { PollingCallers } from './features/clients/polling-callers.js';
 import type { EvaluatorService } from './features/evaluators/evaluator-service.js';
 import type { FlagService } from './features/flags/flag-service.js';
 import type { SecretsService } from './features/secrets/secrets-service.js';
@@ -36,6 +37,8 @@ export interface Runtime {
   canaries: CanaryService;
   /** Who is connected, on every replica. */
   clients: ClientsService;
+  /** OFREP callers that evaluate without a stream, for the clients view (recorded by the OFREP routes). */
+  pollingCallers: PollingCallers;
   unleashBridge: UnleashBridgeService;
   /** Secret bundles: status and rotation (local backend by default), never a value. */
   secrets: SecretsService;

@@ -5,9 +5,10 @@ import { formatTable, type Output, prettyJson } from '../output.js';
 
 export const CLIENTS_HELP = `Usage: rctl clients [--env E] [--app NAME] [--json]
 
-Who is connected, on every replica: each SDK client stream, OFREP stream and Unleash bridge stream, with the
-application (the SDK's appName), instance, SDK version, environment, token, when it connected and the last revision
-it was sent. The first check when "flags are not toggling": is the service connected, to the right environment, and
+Who is connected, on every replica: each SDK client stream, OFREP stream and Unleash bridge stream, and each OFREP
+caller that evaluates without a stream (listed while seen in the last 5 minutes), with the application (the SDK's
+appName, or X-RC-App), instance, SDK or user agent, environment, token, when it connected (first seen) and the last
+revision it was sent (its last evaluation was computed from). The first check when "flags are not toggling": is the service connected, to the right environment, and
 on the latest revision? Other replicas' clients are as of their last report (RC_PRESENCE_INTERVAL_MS).
 
 Options:
@@ -38,13 +39,13 @@ export function renderClients(view: ClientsView, now = Date.now()): string {
       c.app ?? '-',
       c.instance ?? '-',
       c.agent ?? '-',
-      c.kind,
+      c.transport === 'polling' ? `${c.kind} (polling, last ${age(c.lastSeen ?? c.connectedSince, now)} ago)` : c.kind,
       c.environment,
       c.token.name ?? c.token.id ?? '-',
       age(c.connectedSince, now),
       c.lastRevision === null
         ? '-'
-        : `${c.lastRevision}${c.upToDate === false ? ` (behind ${c.environmentRevision})` : ''}`,
+        : `${c.lastRevision}${c.upToDate === false && c.transport === 'stream' ? ` (behind ${c.environmentRevision})` : ''}`,
       c.replica,
     ]);
     lines.push(

@@ -151,8 +151,41 @@ describe('rctl doctor', () => {
     assert.equal(run.code, 1);
     const check = run.check('project-service connected');
     assert.equal(check?.status, 'fail');
-    assert.match(check?.evidence ?? '', /no stream from "project-service".*connected: .*api-gateway/);
+    assert.match(check?.evidence ?? '', /no stream or OFREP caller from "project-service".*connected: .*api-gateway/);
     assert.match(check?.fix ?? '', /appName 'project-service'/);
+  });
+
+  it('an OFREP caller that polls (no stream) and names itself counts as connected', async () => {
+    const { token } = await admin('POST', '/api/admin/tokens', {
+      kind: 'client',
+      environment: 'development',
+      name: 'project-service-token',
+    });
+    const res = await fetch(`${server.url}/ofrep/v1/evaluate/flags`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-rc-app': 'project-service' },
+      body: '{"context":{}}',
+    });
+    assert.equal(res.status, 200);
+    // A change after its poll: a polling caller catches up at its next poll, so it is not reported as behind.
+    await admin('POST', '/api/admin/flags', {
+      key: 'doctor-poll-change',
+      type: 'boolean',
+      variants: { on: true, off: false },
+      defaultVariant: 'off',
+      environments: { development: { state: 'ENABLED' } },
+    });
+    const listed = (await admin('GET', '/api/admin/clients?app=project-service')) as {
+      clients: { upToDate: boolean | null }[];
+    };
+    assert.equal(listed.clients[0]?.upToDate, false, 'behind since the change');
+    const run = await doctorJson(['--service', 'project-service', '--env', 'development']);
+    assert.equal(run.check('project-service connected')?.status, 'pass', JSON.stringify(run.report));
+    assert.match(
+      run.check('project-service connected')?.evidence ?? '',
+      /^1 polling OFREP caller\(s\), environment development/,
+    );
+    assert.equal(run.check('project-service on the latest revision')?.status, 'pass');
   });
 
   it('a service connected with a token for another environment: fails with the token to create', async () => {

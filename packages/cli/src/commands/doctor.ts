@@ -206,14 +206,15 @@ export async function flagChecks(values: ConnectionValues, io: CliIo, options: O
 
   let environment = options.env;
   if (options.service !== undefined) {
-    const mine = clients.clients.filter((c) => c.app === options.service && c.kind === 'sdk');
+    // SDK streams and OFREP callers (streaming or polling) that name themselves; the Unleash bridge carries no app.
+    const mine = clients.clients.filter((c) => c.app === options.service && c.kind !== 'unleash');
     const replicas = clients.replicas.map((r) => r.id).join(', ');
     if (mine.length === 0) {
       const others = [...new Set(clients.clients.map((c) => c.app).filter((a) => a !== null))];
       add({
         name: `${options.service} connected`,
         status: 'fail',
-        evidence: `no stream from "${options.service}" on ${clients.replicas.length} replica(s) (${replicas}); connected: ${others.length > 0 ? others.join(', ') : 'none'}`,
+        evidence: `no stream or OFREP caller from "${options.service}" on ${clients.replicas.length} replica(s) (${replicas}); connected: ${others.length > 0 ? others.join(', ') : 'none'}`,
         fix: `start ${options.service}'s provider with this server's URL and a client token, and appName '${options.service}'`,
       });
     } else {
@@ -223,14 +224,15 @@ export async function flagChecks(values: ConnectionValues, io: CliIo, options: O
       add({
         name: `${options.service} connected`,
         status: wrongEnv.length > 0 ? 'fail' : 'pass',
-        evidence: `${mine.length} stream(s), environment ${envs.join(', ')}, token ${[...new Set(mine.map((c) => c.token.name ?? c.token.id ?? '?'))].join(', ')}, via ${[...new Set(mine.map((c) => c.replica))].join(', ')}`,
+        evidence: `${describeConnections(mine)}, environment ${envs.join(', ')}, token ${[...new Set(mine.map((c) => c.token.name ?? c.token.id ?? '?'))].join(', ')}, via ${[...new Set(mine.map((c) => c.replica))].join(', ')}`,
         ...(wrongEnv.length > 0
           ? {
               fix: `its token is for ${[...new Set(wrongEnv.map((c) => c.environment))].join(', ')}, not ${options.env}: create one with rctl tokens create --kind client --env ${options.env}`,
             }
           : {}),
       });
-      const behind = mine.filter((c) => c.upToDate === false);
+      // A polling caller is behind between a change and its next poll, which is expected; a stream never should be.
+      const behind = mine.filter((c) => c.transport === 'stream' && c.upToDate === false);
       add({
         name: `${options.service} on the latest revision`,
         status: behind.length > 0 ? 'fail' : 'pass',
@@ -520,4 +522,14 @@ export async function runDoctor(args: string[], io: CliIo, out: Output): Promise
   const ok = checks.every((c) => c.status !== 'fail');
   out.line(values.json ? prettyJson({ ok, checks }) : renderChecks(checks));
   return ok ? 0 : 1;
+}
+
+/** "2 stream(s)", "1 polling OFREP caller", or both. */
+function describeConnections(clients: readonly ClientsView['clients'][number][]): string {
+  const streams = clients.filter((c) => c.transport === 'stream').length;
+  const polling = clients.length - streams;
+  const parts: string[] = [];
+  if (streams > 0) parts.push(`${streams} stream(s)`);
+  if (polling > 0) parts.push(`${polling} polling OFREP caller(s)`);
+  return parts.join(' and ');
 }

@@ -2909,7 +2909,7 @@ export type paths = {
       path?: never;
       cookie?: never;
     };
-    /** Who is connected: every stream on every replica (app, instance, SDK, environment, token, revision) */
+    /** Who is connected: every stream and polling OFREP caller on every replica (app, instance, SDK, environment, token, revision) */
     get: {
       parameters: {
         query?: {
@@ -2937,7 +2937,7 @@ export type paths = {
                 /** @description When the report was made (other replicas report every RC_PRESENCE_INTERVAL_MS) */
                 reportedAt: string;
                 connections: number;
-                /** @description Connections left out of the report (over the per-replica cap) */
+                /** @description Clients left out of the report (over the per-replica caps of streams and of polling callers) */
                 truncated: number;
               }[];
             };
@@ -5396,10 +5396,15 @@ export type components = {
       /** @description The replica the client is connected to */
       replica: string;
       /**
-       * @description sdk: client stream (RuntimeControlProvider); ofrep: OFREP SSE; unleash: Unleash bridge stream
+       * @description sdk: client stream (RuntimeControlProvider); ofrep: OFREP caller (SSE stream or polling evaluations); unleash: Unleash bridge stream
        * @enum {string}
        */
       kind: 'sdk' | 'ofrep' | 'unleash';
+      /**
+       * @description stream: an open SSE stream; polling: OFREP evaluations without a stream, listed while seen within the last 5 minutes
+       * @enum {string}
+       */
+      transport: 'stream' | 'polling';
       app: string | null;
       instance: string | null;
       agent: string | null;
@@ -5408,9 +5413,10 @@ export type components = {
         id: string | null;
         name: string | null;
       };
-      /** @description ISO time the stream opened */
+      /** @description ISO time the stream opened (polling: first seen) */
       connectedSince: string;
-      /** @description The last revision of its environment this stream was sent (null for the Unleash bridge) */
+      lastSeen: string | null;
+      /** @description The last revision of its environment this stream was sent, or its last evaluation was computed from (null for the Unleash bridge) */
       lastRevision: number | null;
       /** @description The environment revision the reporting replica serves */
       environmentRevision: number | null;

@@ -44,7 +44,7 @@ export interface StreamConnection extends StreamPeer {
 const PEER_FIELD_MAX = 120;
 
 /** A header value fit to show: printable ASCII, at most PEER_FIELD_MAX chars; anything else is dropped. */
-function peerField(value: string | string[] | undefined): string | undefined {
+export function peerField(value: string | string[] | undefined): string | undefined {
   if (typeof value !== 'string') return undefined;
   const trimmed = value.trim();
   if (trimmed.length === 0 || !/^[\x20-\x7e]+$/.test(trimmed)) return undefined;

@@ -7,7 +7,12 @@ export const ConnectedClient = Type.Object(
   {
     replica: Type.String({ description: 'The replica the client is connected to' }),
     kind: StringEnum(['sdk', 'ofrep', 'unleash'], {
-      description: 'sdk: client stream (RuntimeControlProvider); ofrep: OFREP SSE; unleash: Unleash bridge stream',
+      description:
+        'sdk: client stream (RuntimeControlProvider); ofrep: OFREP caller (SSE stream or polling evaluations); unleash: Unleash bridge stream',
+    }),
+    transport: StringEnum(['stream', 'polling'], {
+      description:
+        'stream: an open SSE stream; polling: OFREP evaluations without a stream, listed while seen within the last 5 minutes',
     }),
     app: Nullable(Type.String({ description: 'X-RC-App (the SDK sends its appName)' })),
     instance: Nullable(Type.String({ description: 'X-RC-Instance (the SDK sends host and pid)' })),
@@ -17,9 +22,11 @@ export const ConnectedClient = Type.Object(
       id: Nullable(Type.String()),
       name: Nullable(Type.String({ description: 'null when the token is no longer known' })),
     }),
-    connectedSince: Type.String({ description: 'ISO time the stream opened' }),
+    connectedSince: Type.String({ description: 'ISO time the stream opened (polling: first seen)' }),
+    lastSeen: Nullable(Type.String({ description: 'Polling: ISO time of its last evaluation (null for a stream)' })),
     lastRevision: Type.Union([Type.Integer(), Type.Null()], {
-      description: 'The last revision of its environment this stream was sent (null for the Unleash bridge)',
+      description:
+        'The last revision of its environment this stream was sent, or its last evaluation was computed from (null for the Unleash bridge)',
     }),
     environmentRevision: Type.Union([Type.Integer(), Type.Null()], {
       description: 'The environment revision the reporting replica serves',
@@ -38,12 +45,15 @@ export const ReplicaReport = Type.Object({
     description: 'When the report was made (other replicas report every RC_PRESENCE_INTERVAL_MS)',
   }),
   connections: Type.Integer(),
-  truncated: Type.Integer({ description: 'Connections left out of the report (over the per-replica cap)' }),
+  truncated: Type.Integer({
+    description: 'Clients left out of the report (over the per-replica caps of streams and of polling callers)',
+  }),
 });
 
 export const clientsSchemas = {
   list: {
-    summary: 'Who is connected: every stream on every replica (app, instance, SDK, environment, token, revision)',
+    summary:
+      'Who is connected: every stream and polling OFREP caller on every replica (app, instance, SDK, environment, token, revision)',
     security: ADMIN_SECURITY,
     querystring: Type.Object(
       {

@@ -6,6 +6,7 @@ import type { ReplicaState } from '../../state/replica-state.js';
 import type { Store } from '../../store/store.js';
 import type { StreamConnection, Streams } from '../../streams/streams.js';
 import { ConnectedClient, type ReplicaReport } from './clients-schemas.js';
+import type { PollingCaller, PollingCallers } from './polling-callers.js';
 
 type Client = Static<typeof ConnectedClient>;
 type Replica = Static<typeof ReplicaReport>;
@@ -46,7 +47,15 @@ const isReportEnvelope = compileValidator({
 function readReport(report: JsonObject): StoredReport | undefined {
   if (!isReportEnvelope(report)) return undefined;
   const r = report as unknown as StoredReport;
-  return { reportedAt: r.reportedAt, truncated: r.truncated, clients: r.clients.filter((c) => isClient(c)) };
+  // A replica of an earlier version reports streams only, without `transport` and `lastSeen` (a rolling upgrade).
+  const clients = r.clients.map((c) =>
+    isPlainRecord(c) && !Object.hasOwn(c, 'transport') ? Object.assign({ transport: 'stream', lastSeen: null }, c) : c,
+  );
+  return { reportedAt: r.reportedAt, truncated: r.truncated, clients: clients.filter((c) => isClient(c)) };
+}
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**
@@ -64,6 +73,7 @@ export class ClientsService {
   constructor(
     private readonly store: Pick<Store, 'putPresence' | 'listPresence' | 'deletePresence' | 'listTokens'>,
     private readonly streams: Pick<Streams, 'connections'>,
+    private readonly pollers: Pick<PollingCallers, 'list'>,
     private readonly state: Pick<ReplicaState, 'view'>,
     private readonly logger: Pick<Logger, 'warn'>,
     private readonly options: ClientsServiceOptions,
@@ -128,21 +138,53 @@ export class ClientsService {
     return { clients: selected, replicas };
   }
 
-  /** This replica's streams as clients, at most MAX_REPORTED_CONNECTIONS of them (newest first). */
+  /**
+   * This replica's streams and polling OFREP callers as clients, at most MAX_REPORTED_CONNECTIONS of each (newest
+   * first); the rest, and callers the polling tracker could not hold, are counted as truncated.
+   */
   private async report(now: number): Promise<StoredReport> {
     const connections = this.streams.connections().sort((a, b) => b.connectedAt - a.connectedAt);
     const kept = connections.slice(0, MAX_REPORTED_CONNECTIONS);
-    const names = await this.tokenNames(kept);
+    const polling = this.pollers.list();
+    const callers = polling.callers.sort((a, b) => b.firstSeen - a.firstSeen);
+    const keptCallers = callers.slice(0, MAX_REPORTED_CONNECTIONS);
+    const names = await this.tokenNames(keptCallers.length > 0 || kept.some((c) => c.tokenId !== undefined));
     return {
       reportedAt: now,
-      truncated: connections.length - kept.length,
-      clients: kept.map((c) => this.toClient(c, names)),
+      truncated: connections.length - kept.length + callers.length - keptCallers.length + polling.overflow,
+      clients: [...kept.map((c) => this.toClient(c, names)), ...keptCallers.map((c) => this.pollerToClient(c, names))],
     };
   }
 
-  private async tokenNames(connections: readonly StreamConnection[]): Promise<Map<string, string>> {
-    if (!connections.some((c) => c.tokenId !== undefined)) return new Map();
+  /** Token names by id, read only when some client has a token (the store is not asked for an empty view). */
+  private async tokenNames(needed: boolean): Promise<Map<string, string>> {
+    if (!needed) return new Map();
     return new Map((await this.store.listTokens()).map((t) => [t.id, t.name]));
+  }
+
+  private revisions(environment: string, lastRevision: number): Pick<Client, 'environmentRevision' | 'upToDate'> {
+    const environmentRevision = this.state.view(environment)?.revision ?? null;
+    return {
+      environmentRevision,
+      upToDate: environmentRevision === null ? null : lastRevision >= environmentRevision,
+    };
+  }
+
+  private pollerToClient(c: PollingCaller, names: ReadonlyMap<string, string>): Client {
+    return {
+      replica: this.options.replicaId,
+      kind: 'ofrep',
+      transport: 'polling',
+      app: c.app ?? null,
+      instance: c.instance ?? null,
+      agent: c.agent ?? null,
+      environment: c.environment,
+      token: { id: c.tokenId, name: names.get(c.tokenId) || null },
+      connectedSince: new Date(c.firstSeen).toISOString(),
+      lastSeen: new Date(c.lastSeen).toISOString(),
+      lastRevision: c.lastRevision,
+      ...this.revisions(c.environment, c.lastRevision),
+    };
   }
 
   private toClient(c: StreamConnection, names: ReadonlyMap<string, string>): Client {
@@ -152,12 +194,14 @@ export class ClientsService {
     return {
       replica: this.options.replicaId,
       kind: c.kind,
+      transport: 'stream',
       app: c.app ?? null,
       instance: c.instance ?? null,
       agent: c.agent ?? null,
       environment: c.environment,
       token: { id: c.tokenId ?? null, name: (c.tokenId !== undefined && names.get(c.tokenId)) || null },
       connectedSince: new Date(c.connectedAt).toISOString(),
+      lastSeen: null,
       lastRevision,
       environmentRevision,
       upToDate: lastRevision === null || environmentRevision === null ? null : lastRevision >= environmentRevision,

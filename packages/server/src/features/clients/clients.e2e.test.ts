@@ -18,12 +18,14 @@ import { booleanFlag, createTestApp, TEST_ADMIN_TOKEN } from '../../testing/test
 interface ListedClient {
   replica: string;
   kind: string;
+  transport: string;
   app: string | null;
   instance: string | null;
   agent: string | null;
   environment: string;
   token: { id: string | null; name: string | null };
   connectedSince: string;
+  lastSeen: string | null;
   lastRevision: number | null;
   environmentRevision: number | null;
   upToDate: boolean | null;
@@ -112,6 +114,88 @@ describe('clients view', () => {
 
     anonymous.close();
     await eventually(async () => (await list()).clients.length === 1, 5000, 'a closed stream leaves the view', 20);
+  });
+
+  it('lists OFREP callers that poll without a stream: who, token, last seen and the revision they were answered from', async () => {
+    const t = await createTestApp({ RC_REPLICA_ID: 'replica-poll' });
+    cleanup.add(() => t.close());
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/api/admin/tokens',
+      headers: t.admin,
+      payload: { kind: 'client', environment: 'production', name: 'billing-prod' },
+    });
+    const auth = { authorization: `Bearer ${created.json().token as string}` };
+    await t.app.inject({
+      method: 'POST',
+      url: '/api/admin/flags',
+      headers: t.admin,
+      payload: booleanFlag('poll-flag'),
+    });
+    const evaluate = (url: string, headers: Record<string, string>) =>
+      t.app.inject({ method: 'POST', url, headers: { ...auth, ...headers }, payload: { context: {} } });
+    const billing = { 'user-agent': 'OpenFeature-OFREP-js/0.3.1', 'x-rc-app': 'billing' };
+    assert.equal((await evaluate('/ofrep/v1/evaluate/flags', billing)).statusCode, 200);
+    assert.equal((await evaluate('/ofrep/v1/evaluate/flags/poll-flag', billing)).statusCode, 200, 'same caller');
+    const other = { 'user-agent': 'curl/8.5.0' };
+    assert.equal((await evaluate('/ofrep/v1/evaluate/flags/poll-flag', other)).statusCode, 200);
+    // A refused request (wrong token) is not a caller.
+    await t.app.inject({
+      method: 'POST',
+      url: '/ofrep/v1/evaluate/flags',
+      headers: { authorization: 'Bearer nope', 'user-agent': 'intruder' },
+      payload: {},
+    });
+
+    const res = await t.app.inject({ method: 'GET', url: '/api/admin/clients', headers: t.admin });
+    assert.equal(res.statusCode, 200, res.body);
+    const view = res.json() as ClientsView;
+    const polling = view.clients.filter((c) => c.transport === 'polling');
+    assert.deepEqual(polling.map((c) => c.agent).sort(), ['OpenFeature-OFREP-js/0.3.1', 'curl/8.5.0']);
+    const listed = polling.find((c) => c.app === 'billing');
+    assert.ok(listed, res.body);
+    assert.equal(listed.kind, 'ofrep');
+    assert.equal(listed.replica, 'replica-poll');
+    assert.equal(listed.environment, 'production');
+    assert.equal(listed.token.name, 'billing-prod');
+    assert.ok(listed.lastSeen !== null && listed.lastSeen >= listed.connectedSince);
+    assert.equal(listed.upToDate, true);
+    const answered = listed.lastRevision ?? -1;
+
+    // After a change the caller is behind until it polls again; then it is up to date.
+    await t.app.inject({ method: 'POST', url: '/api/admin/flags', headers: t.admin, payload: booleanFlag('poll-2') });
+    let now = (await t.app.inject({ method: 'GET', url: '/api/admin/clients?app=billing', headers: t.admin })).json();
+    assert.equal((now as ClientsView).clients[0]?.upToDate, false);
+    await evaluate('/ofrep/v1/evaluate/flags', billing);
+    now = (await t.app.inject({ method: 'GET', url: '/api/admin/clients?app=billing', headers: t.admin })).json();
+    assert.equal((now as ClientsView).clients[0]?.upToDate, true);
+    assert.ok(((now as ClientsView).clients[0]?.lastRevision ?? -1) > answered);
+  });
+
+  it("reads an earlier version's report (streams without transport) during a rolling upgrade", async () => {
+    const t = await createTestApp({ RC_REPLICA_ID: 'replica-new' });
+    cleanup.add(() => t.close());
+    const old = {
+      replica: 'replica-old',
+      kind: 'sdk',
+      app: 'api-gateway',
+      instance: null,
+      agent: null,
+      environment: 'production',
+      token: { id: null, name: null },
+      connectedSince: new Date().toISOString(),
+      lastRevision: 1,
+      environmentRevision: 1,
+      upToDate: true,
+    };
+    await t.store.putPresence(
+      'replica-old',
+      { reportedAt: Date.now(), truncated: 0, clients: [old] },
+      Date.now() + 60_000,
+    );
+    const res = await t.app.inject({ method: 'GET', url: '/api/admin/clients', headers: t.admin });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual((res.json() as ClientsView).clients, [{ ...old, transport: 'stream', lastSeen: null }]);
   });
 
   it('refuses bad queries and non-admin tokens', async () => {

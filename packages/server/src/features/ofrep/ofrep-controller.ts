@@ -10,6 +10,7 @@ import { digestOf } from '../../auth/tokens.js';
 import type { ServerConfig } from '../../config/config.js';
 import { AppError } from '../../errors/app-error.js';
 import { lazyRequestLogger } from '../../http/request-logger.js';
+import type { PollingCallers } from '../clients/polling-callers.js';
 import { type ServerMetrics, UNKNOWN_FLAG_LABEL } from '../../metrics/metrics.js';
 import { type Evaluation, evaluateFlag } from '../../state/evaluation.js';
 import type { EnvironmentView, ReplicaState } from '../../state/replica-state.js';
@@ -28,6 +29,8 @@ export interface OfrepRouteDeps extends StreamKeyDeps {
   state: Pick<ReplicaState, 'view' | 'tokenByHash'>;
   metrics: Pick<ServerMetrics, 'evaluationCounts'>;
   sse: Pick<Streams, 'openOfrepStream'>;
+  /** Callers that evaluate without a stream are listed in the clients view from here. */
+  pollingCallers: Pick<PollingCallers, 'seen'>;
 }
 
 type ContextResult = { ok: true; context: EvaluationContext } | { ok: false; details: string };
@@ -102,7 +105,7 @@ function keysInOrder(view: EnvironmentView): readonly string[] {
 }
 
 export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDeps, guard: Guard): Promise<void> {
-  const { config, state, metrics } = deps;
+  const { config, state, metrics, pollingCallers } = deps;
   // Typed from the route schemas (ofrep-schemas.ts). The body is typed as its schema describes it but, being
   // `validatedByCore`, is checked by `readContext`, which answers OFREP's own INVALID_CONTEXT.
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
@@ -156,6 +159,7 @@ export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDe
     }
     const env = req.clientEnvironment!;
     const view = requireView(env);
+    pollingCallers.seen(req.clientToken!.id, env, req.headers, view.revision);
     const e = evaluateFlag(view, key, parsed.context);
     countEvaluation(env, view, e);
     if (e.errorCode === 'FLAG_NOT_FOUND') reply.code(404).send(ofrepErrorBody(e, e.errorCode));
@@ -171,6 +175,7 @@ export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDe
     }
     const env = req.clientEnvironment!;
     const view = requireView(env);
+    pollingCallers.seen(req.clientToken!.id, env, req.headers, view.revision);
     // The result depends only on the environment's configuration and the context: hash both into the ETag.
     const etag = `"${view.etag}.${digestOf('sha1', canonicalContext(parsed.context), 'base64url').slice(0, 16)}"`;
     reply.header('etag', etag);

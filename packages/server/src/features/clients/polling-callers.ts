@@ -1,0 +1,125 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { peerField } from '../../streams/sse-hub.js';
+
+/** Distinct polling callers one replica remembers; a caller beyond this is counted, not listed (bounds memory). */
+export const MAX_POLLING_CALLERS = 5000;
+/**
+ * A caller not seen for this long is forgotten. OFREP providers poll every 30 s by default (flagd's web and server
+ * OFREP providers), so five minutes keeps a caller that skipped a few polls and drops one that is gone.
+ */
+export const POLLING_CALLER_EXPIRY_MS = 5 * 60_000;
+
+/** One OFREP caller that evaluates without a stream, as it said who it is (headers) and as last answered. */
+export interface PollingCaller {
+  environment: string;
+  tokenId: string;
+  app: string | undefined;
+  instance: string | undefined;
+  agent: string | undefined;
+  firstSeen: number;
+  lastSeen: number;
+  /** The environment revision its last answer was computed from. */
+  lastRevision: number;
+}
+
+export interface PollingCallersOptions {
+  max?: number;
+  expiryMs?: number;
+  now?: () => number;
+}
+
+/**
+ * OFREP callers that poll (evaluate single flags or the bulk endpoint) instead of holding a stream: the clients view
+ * lists them beside the streams, so "is the service calling us at all?" has an answer for every OFREP client, not
+ * only those on SSE. `seen` runs on the evaluation hot path: per request it reads four headers, builds one key and
+ * updates one map entry; the headers are checked and trimmed for display only when a caller is first seen.
+ */
+export class PollingCallers {
+  /**
+   * By token id, then by what the caller says. A token belongs to one environment, so it is not part of the key; the
+   * token id is the stored token's own string, whose hash V8 keeps, so the outer lookup costs no hashing.
+   */
+  private readonly byToken = new Map<string, Map<string, PollingCaller>>();
+  private size = 0;
+  private readonly max: number;
+  private readonly expiryMs: number;
+  private readonly now: () => number;
+  /** Callers not remembered because the map was full of live ones (since the last `list`). */
+  private overflow = 0;
+  /** When a full map was last swept: at most once a second, so a flood of new callers costs no scan per request. */
+  private lastSweep = Number.NEGATIVE_INFINITY;
+
+  constructor(options: PollingCallersOptions = {}) {
+    this.max = options.max ?? MAX_POLLING_CALLERS;
+    this.expiryMs = options.expiryMs ?? POLLING_CALLER_EXPIRY_MS;
+    this.now = options.now ?? Date.now;
+  }
+
+  seen(tokenId: string, environment: string, headers: IncomingHttpHeaders, revision: number): void {
+    const app = headers['x-rc-app'];
+    const instance = headers['x-rc-instance'];
+    const agent = headers['user-agent'];
+    // Usually only a User-Agent: then it is the key as it is (no string is built). Header values hold no newline, so
+    // a joined key cannot equal a bare one; a repeated header (an array) stringifies with commas, still one caller.
+    const key =
+      app === undefined && instance === undefined && typeof agent === 'string'
+        ? agent
+        : `${agent}\n${app}\n${instance}`;
+    const now = this.now();
+    let callers = this.byToken.get(tokenId);
+    const known = callers?.get(key);
+    if (known !== undefined) {
+      known.lastSeen = now;
+      known.lastRevision = revision;
+      return;
+    }
+    if (this.size >= this.max) {
+      if (now - this.lastSweep < 1000 || !this.forgetExpired(now)) {
+        this.overflow++;
+        return;
+      }
+      callers = this.byToken.get(tokenId);
+    }
+    if (callers === undefined) {
+      callers = new Map();
+      this.byToken.set(tokenId, callers);
+    }
+    callers.set(key, {
+      environment,
+      tokenId,
+      app: peerField(app),
+      instance: peerField(instance),
+      agent: peerField(agent),
+      firstSeen: now,
+      lastSeen: now,
+      lastRevision: revision,
+    });
+    this.size++;
+  }
+
+  /** Live callers (expired ones are forgotten here), and how many could not be remembered since the last call. */
+  list(): { callers: PollingCaller[]; overflow: number } {
+    this.forgetExpired(this.now());
+    const overflow = this.overflow;
+    this.overflow = 0;
+    const callers: PollingCaller[] = [];
+    for (const byKey of this.byToken.values()) callers.push(...byKey.values());
+    return { callers, overflow };
+  }
+
+  /** Drops callers not seen within the expiry; true when that made room. */
+  private forgetExpired(now: number): boolean {
+    this.lastSweep = now;
+    const before = this.size;
+    for (const [tokenId, callers] of this.byToken) {
+      for (const [key, caller] of callers) {
+        if (now - caller.lastSeen > this.expiryMs) {
+          callers.delete(key);
+          this.size--;
+        }
+      }
+      if (callers.size === 0) this.byToken.delete(tokenId);
+    }
+    return this.size < before;
+  }
+}
