@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { OpenFeature } from '@openfeature/server-sdk';
 import type { FlagHealth } from '@runtime-control/sdk/health';
 import { type RunningServer, startServer } from '@runtime-control/server';
@@ -13,6 +15,7 @@ import { buildApiGateway } from './api-gateway.js';
 import { createServiceProvider, type ServiceProvider } from './runtime-control.js';
 
 const ADMIN = 'rc-devmentor-e2e-admin-token-0123456789';
+const run = promisify(execFile);
 const SEED = new URL('../flags.yaml', import.meta.url).pathname;
 
 async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 3000): Promise<T> {
@@ -191,6 +194,17 @@ describe('DevMentor on Runtime Control (acceptance)', () => {
       assert.equal(c.environment, 'development');
       assert.match(c.agent ?? '', /^runtime-control-sdk\/\d+\.\d+\.\d+ node\/\d+/);
       assert.equal(c.upToDate, true);
+    }
+    // And as a person asks it: `rctl clients` (the CLI the README shows), one row per service.
+    const cli = new URL('../../../packages/cli/bin/rctl.js', import.meta.url).pathname;
+    const { stdout } = await run(process.execPath, [cli, 'clients', '--env', 'development'], {
+      env: { ...process.env, RC_URL: server.url, RC_TOKEN: ADMIN },
+    });
+    for (const app of ['api-gateway', 'ai-gateway']) {
+      assert.match(
+        stdout,
+        new RegExp(`^${app}\\s+\\S+\\s+runtime-control-sdk/\\S+ node/\\S+\\s+sdk\\s+development\\s`, 'm'),
+      );
     }
   });
 });
