@@ -280,6 +280,42 @@ describe('rctl against the real server', () => {
     assert.match(badVariant.stderr, /VALIDATION_FAILED|maybe/);
   });
 
+  it('flags revert puts back an earlier version, audited as a revert; bad --to is a usage error', async () => {
+    const disabled = await rctl(['flags', 'disable', 'new-ui-enabled', '--env', 'development']);
+    assert.equal(disabled.code, 0, disabled.stderr);
+    const audit = await rctl(['audit', '--flag', 'new-ui-enabled', '--json']);
+    const records = JSON.parse(audit.stdout).records as { revision: number; action: string }[];
+    const beforeDisable = records[1];
+    assert.ok(beforeDisable, audit.stdout);
+    const reverted = await rctl(['flags', 'revert', 'new-ui-enabled', '--to', String(beforeDisable.revision)]);
+    assert.equal(reverted.code, 0, reverted.stderr);
+    assert.match(
+      reverted.stdout,
+      new RegExp(
+        `^reverted new-ui-enabled to its version at revision ${beforeDisable.revision} \\(now revision \\d+\\)$`,
+        'm',
+      ),
+    );
+    const after = JSON.parse((await rctl(['audit', '--flag', 'new-ui-enabled', '--json'])).stdout).records[0];
+    assert.equal(after.action, 'revert');
+    assert.equal(after.after.environments.development?.state, 'ENABLED');
+    const table = await rctl(['audit', '--flag', 'new-ui-enabled', '--limit', '1']);
+    assert.match(
+      table.stdout,
+      new RegExp(`^${after.revision}\\s+\\S+\\s+admin.*\\s+revert\\s+flag new-ui-enabled$`, 'm'),
+    );
+    const badFilter = await rctl(['audit', '--limit', 'lots']);
+    assert.equal(badFilter.code, 1);
+    assert.match(badFilter.stderr, /limit/);
+
+    const bad = await rctl(['flags', 'revert', 'new-ui-enabled', '--to', 'yesterday']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--to must be a revision number/);
+    const unknown = await rctl(['flags', 'revert', 'new-ui-enabled', '--to', '999999']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /REVISION_NOT_FOUND|did not change at revision 999999/);
+  });
+
   it('flags rollout serves a variant to a percentage of targeting keys', async () => {
     const rollout = await rctl([
       'flags',

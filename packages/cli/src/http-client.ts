@@ -110,6 +110,7 @@ export type CreateTokenRequest = RequestBody<'/api/admin/tokens', 'post'>;
 /** `GET /api/admin/integrations/unleash`. */
 export type UnleashBridgeStatus = ResponseBody<'/api/admin/integrations/unleash', 'get', 200>;
 export type ClientsView = ResponseBody<'/api/admin/clients', 'get', 200>;
+export type AuditView = ResponseBody<'/api/admin/audit', 'get', 200>;
 /** `GET /api/admin/secrets`: every bundle's status (never a value). */
 export type SecretsView = ResponseBody<'/api/admin/secrets', 'get', 200>;
 export type SecretBundleView = ResponseBody<'/api/admin/secrets/{service}/{bundle}', 'get', 200>;
@@ -236,6 +237,16 @@ export class AdminClient {
     };
   }
 
+  /** Puts back the flag as it was after the change at `revision` (audited as a revert). */
+  async revertFlag(key: string, revision: number): Promise<FlagWithEtag> {
+    const body: RequestBody<'/api/admin/flags/{key}/revert', 'post'> = { revision };
+    const res = await this.call('/api/admin/flags/{key}/revert', 'post', { key }, { body });
+    return {
+      flag: asFlag(res.body as ResponseBody<'/api/admin/flags/{key}/revert', 'post', 200>),
+      etag: res.headers.get('etag') ?? undefined,
+    };
+  }
+
   async patchEnvironment(key: string, environment: string, patch: EnvironmentPatch): Promise<Flag> {
     const res = await this.call(
       '/api/admin/flags/{key}/environments/{env}',
@@ -296,6 +307,12 @@ export class AdminClient {
   }
 
   /** Who is connected, on every replica (`GET /api/admin/clients`). */
+  async listAudit(query: Record<string, string>): Promise<AuditView> {
+    const params = new URLSearchParams(query);
+    const suffix = params.size > 0 ? `?${params}` : '';
+    return (await this.request('GET', `/api/admin/audit${suffix}`)).body as AuditView;
+  }
+
   async listClients(filter: { environment?: string; app?: string } = {}): Promise<ClientsView> {
     const query = new URLSearchParams();
     if (filter.environment !== undefined) query.set('environment', filter.environment);

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { runAudit } from './commands/audit.js';
 import { runCanary } from './commands/canary.js';
 import { runClients } from './commands/clients.js';
 import { runDoctor } from './commands/doctor.js';
@@ -80,6 +81,8 @@ export async function main(argv: string[], io: CliIo, options: MainOptions = {})
         return await runEval(rest, io, out);
       case 'tokens':
         return await runTokens(rest, io, out);
+      case 'audit':
+        return await runAudit(rest, io, out);
       case 'clients':
         return await runClients(rest, io, out);
       case 'doctor':

@@ -42,6 +42,8 @@ Commands:
                                                    remove that override
   rollout KEY --env E --variant V --percentage P   serve V to P% of targeting keys in E
   rollout KEY --env E --clear                      remove the rollout
+  revert KEY --to REVISION                         put back the flag as it was after the change at REVISION
+                                                   (a new write, audited as a revert; revisions: rctl audit)
 
 Options:
   --url URL      server URL (default: RC_URL, else http://127.0.0.1:4400)
@@ -63,6 +65,8 @@ export async function runFlags(args: string[], io: CliIo, out: Output): Promise<
       return flagsOverride(rest, io, out);
     case 'rollout':
       return flagsRollout(rest, io, out);
+    case 'revert':
+      return flagsRevert(rest, io, out);
     case '-h':
     case '--help':
     case 'help':
@@ -131,6 +135,28 @@ async function flagsList(args: string[], io: CliIo, out: Output): Promise<number
   const envs = environmentNames(flags);
   const rows = flags.map((f) => [f.key, f.type, ...envs.map((env) => f.environments?.[env]?.state ?? '-')]);
   out.line(formatTable(['KEY', 'TYPE', ...envs.map((e) => e.toUpperCase())], rows));
+  return 0;
+}
+
+async function flagsRevert(args: string[], io: CliIo, out: Output): Promise<number> {
+  const command = 'flags revert';
+  const { values, positionals } = parseCommandArgs(args, { ...CONNECTION_OPTIONS, to: { type: 'string' } }, command);
+  if (values.help) {
+    out.line(FLAGS_HELP.trimEnd());
+    return 0;
+  }
+  const key = requirePositional(positionals, 0, 'KEY', command);
+  rejectExtraPositionals(positionals, 1, command);
+  const raw = requireValue(values.to, '--to', command);
+  if (!/^[1-9]\d{0,15}$/.test(raw)) {
+    throw new UsageError(
+      `--to must be a revision number (a positive integer), got "${raw}"\nRun "rctl audit --flag ${key}" for its revisions.`,
+    );
+  }
+  const { etag } = await createAdminClient(values, io).revertFlag(key, Number(raw));
+  out.line(
+    `reverted ${key} to its version at revision ${raw}${etag ? ` (now revision ${etag.replace(/"/g, '')})` : ''}`,
+  );
   return 0;
 }
 

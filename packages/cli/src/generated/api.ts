@@ -390,6 +390,130 @@ export type paths = {
     patch?: never;
     trace?: never;
   };
+  '/api/admin/flags/{key}/revert': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Revert a flag to one of its earlier versions (a new write, audited as "revert")
+     * @description The body of the flag as it was after the change at `revision` (from the audit log) is validated as any write and replaces the current flag; the audit record has action `revert`. 404 REVISION_NOT_FOUND when that revision is not a change of this flag; 409 REVERT_TARGET_DELETED when it deleted the flag.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: {
+          /** @description The ETag of the last read ("N"); the write fails with 412 if it changed */
+          'if-match'?: string;
+        };
+        path: {
+          /** @description Flag key */
+          key: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description A revision at which this flag changed (audit log) */
+            revision: number;
+          };
+        };
+      };
+      responses: {
+        /** @description Reverted */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Flag'];
+          };
+        };
+        /** @description Invalid input (VALIDATION_FAILED, INVALID_TARGETING, MALFORMED_JSON, …; `path` names the field) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing, unknown or revoked token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Wrong token kind */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not found */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Conflict */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description PRECONDITION_FAILED: If-Match does not match the current ETag */
+        412: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description BODY_TOO_LARGE */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description UNSUPPORTED_MEDIA_TYPE */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/admin/flags/{key}/environments/{env}': {
     parameters: {
       query?: never;
@@ -5330,8 +5454,11 @@ export type components = {
       /** @enum {string} */
       entityType: 'flag' | 'evaluator' | 'token';
       entityKey: string;
-      /** @enum {string} */
-      action: 'create' | 'update' | 'delete' | 'revoke';
+      /**
+       * @description revert: a flag replaced by one of its earlier versions (POST /api/admin/flags/{key}/revert)
+       * @enum {string}
+       */
+      action: 'create' | 'update' | 'delete' | 'revoke' | 'revert';
       /** @description The entity before the change (null when absent) */
       before: unknown;
       /** @description The entity after the change (null when absent) */

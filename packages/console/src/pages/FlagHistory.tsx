@@ -11,8 +11,8 @@ function isFlag(value: unknown, key: string): value is Flag {
 
 /**
  * The flag's history from the audit log, newest first, each change with its before and after. "Revert to this
- * version" writes that revision's flag back (a PUT with If-Match, so a change made meanwhile is not overwritten);
- * the audit log records it as a change by "… (console revert to rN)".
+ * version" asks the server to write that revision's flag back (POST …/revert with If-Match, so a change made meanwhile
+ * is not overwritten); the audit log records it with action `revert`.
  */
 export function FlagHistory({ flag, etag }: { flag: Flag; etag: string | undefined }) {
   const queryClient = useQueryClient();
@@ -28,10 +28,10 @@ export function FlagHistory({ flag, etag }: { flag: Flag; etag: string | undefin
     mutationFn: async (record: AuditRecord) => {
       if (!isFlag(record.after, flag.key)) throw new Error('That record holds no version of this flag.');
       return unwrap(
-        api.PUT('/api/admin/flags/{key}', {
+        api.POST('/api/admin/flags/{key}/revert', {
           params: { path: { key: flag.key } },
-          body: record.after,
-          headers: { ...(etag ? { 'if-match': etag } : {}), 'x-rc-actor': `console revert to r${record.revision}` },
+          body: { revision: record.revision },
+          headers: { ...(etag ? { 'if-match': etag } : {}), 'x-rc-actor': 'console' },
         }),
       );
     },

@@ -10,6 +10,7 @@ import type {
   CanaryDecisionInput,
   EntityType,
   FlagMutation,
+  ReplaceOptions,
   Store,
   StoredCanary,
   StoredEvaluator,
@@ -92,11 +93,11 @@ export class PostgresStore implements Store {
     });
   }
 
-  async replaceFlag(key: string, flag: Flag, actor: Actor, options: WriteOptions = {}): Promise<StoredFlag> {
+  async replaceFlag(key: string, flag: Flag, actor: Actor, options: ReplaceOptions = {}): Promise<StoredFlag> {
     assertSameKey(key, flag);
     const stored = copyJson(flag);
     return this.transaction(async (client) =>
-      overwriteFlag(client, await lockFlag(client, key, options), stored, actor),
+      overwriteFlag(client, await lockFlag(client, key, options), stored, actor, options.action),
     );
   }
 
@@ -430,14 +431,20 @@ async function lockEvaluator(client: Client, name: string): Promise<StoredEvalua
   return rows[0] && toStoredEvaluator(rows[0]);
 }
 
-async function overwriteFlag(client: Client, current: StoredFlag, next: Flag, actor: Actor): Promise<StoredFlag> {
+async function overwriteFlag(
+  client: Client,
+  current: StoredFlag,
+  next: Flag,
+  actor: Actor,
+  action: 'update' | 'revert' = 'update',
+): Promise<StoredFlag> {
   const now = new Date().toISOString();
   await client.query('UPDATE flags SET definition = $2, updated_at = $3 WHERE key = $1', [
     next.key,
     JSON.stringify(next),
     now,
   ]);
-  const revision = await appendAudit(client, now, actor, 'flag', next.key, 'update', current.flag, next);
+  const revision = await appendAudit(client, now, actor, 'flag', next.key, action, current.flag, next);
   await client.query('UPDATE flags SET revision = $2 WHERE key = $1', [next.key, revision]);
   return { flag: next, revision, createdAt: current.createdAt, updatedAt: now };
 }

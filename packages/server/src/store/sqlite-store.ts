@@ -10,6 +10,7 @@ import type {
   CanaryDecisionInput,
   EntityType,
   FlagMutation,
+  ReplaceOptions,
   Store,
   StoredCanary,
   StoredEvaluator,
@@ -85,10 +86,10 @@ export class SqliteStore implements Store {
     });
   }
 
-  async replaceFlag(key: string, flag: Flag, actor: Actor, options: WriteOptions = {}): Promise<StoredFlag> {
+  async replaceFlag(key: string, flag: Flag, actor: Actor, options: ReplaceOptions = {}): Promise<StoredFlag> {
     assertSameKey(key, flag);
     const stored = copyJson(flag);
-    return this.write(() => this.overwriteFlag(this.lockedFlag(key, options), stored, actor));
+    return this.write(() => this.overwriteFlag(this.lockedFlag(key, options), stored, actor, options.action));
   }
 
   async updateFlag(key: string, mutate: FlagMutation, actor: Actor, options: WriteOptions = {}): Promise<StoredFlag> {
@@ -387,9 +388,14 @@ export class SqliteStore implements Store {
     return current;
   }
 
-  private overwriteFlag(current: StoredFlag, next: Flag, actor: Actor): StoredFlag {
+  private overwriteFlag(
+    current: StoredFlag,
+    next: Flag,
+    actor: Actor,
+    action: 'update' | 'revert' = 'update',
+  ): StoredFlag {
     const now = new Date().toISOString();
-    const revision = this.appendAudit(now, actor, 'flag', next.key, 'update', current.flag, next);
+    const revision = this.appendAudit(now, actor, 'flag', next.key, action, current.flag, next);
     this.statement('UPDATE flags SET definition = ?, revision = ?, updated_at = ? WHERE key = ?').run(
       JSON.stringify(next),
       revision,

@@ -113,6 +113,27 @@ export function runStoreContract(name: string, open: () => Promise<Store>, clean
         });
       });
 
+      it('records a replace made as a revert with action revert (and still checks ifRevision)', async () => {
+        const created = await store.createFlag(sampleFlag('f'), ALICE);
+        await store.replaceFlag('f', { ...sampleFlag('f'), owner: 'x' }, ALICE);
+        await assert.rejects(
+          store.replaceFlag('f', sampleFlag('f'), BOB, { ifRevision: created.revision, action: 'revert' }),
+          (err: unknown) => err instanceof AppError && err.code === 'PRECONDITION_FAILED',
+        );
+        const reverted = await store.replaceFlag('f', sampleFlag('f'), BOB, { ifRevision: 2, action: 'revert' });
+        assert.equal(reverted.revision, 3);
+        const [audit] = await store.queryAudit({ entityKey: 'f', limit: 1 });
+        assert.deepEqual(pickAudit(audit), {
+          revision: 3,
+          actor: 'bob',
+          entityType: 'flag',
+          entityKey: 'f',
+          action: 'revert',
+          before: { ...sampleFlag('f'), owner: 'x' },
+          after: sampleFlag('f'),
+        });
+      });
+
       it('replaces a flag unconditionally without ifRevision', async () => {
         await store.createFlag(sampleFlag('f'), ALICE);
         await store.replaceFlag('f', { ...sampleFlag('f'), owner: 'x' }, ALICE);

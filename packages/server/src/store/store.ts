@@ -56,7 +56,8 @@ export interface StoredToken {
 }
 
 export type EntityType = 'flag' | 'evaluator' | 'token';
-export type AuditAction = 'create' | 'update' | 'delete' | 'revoke';
+/** `revert`: a flag replaced by its own earlier version (POST /flags/{key}/revert), recorded apart from edits. */
+export type AuditAction = 'create' | 'update' | 'delete' | 'revoke' | 'revert';
 
 export interface AuditRecord {
   revision: number;
@@ -85,6 +86,11 @@ export interface AuditQuery {
 
 export interface WriteOptions {
   ifRevision?: number;
+}
+
+/** A whole-flag replacement: an edit (`update`, the default) or a return to an earlier version (`revert`). */
+export interface ReplaceOptions extends WriteOptions {
+  action?: 'update' | 'revert';
 }
 
 export interface WriteResult {
@@ -123,7 +129,7 @@ export interface Store {
   /** Throws AppError FLAG_EXISTS (and writes nothing, bumps no revision) if the key exists. */
   createFlag(flag: Flag, actor: Actor): Promise<StoredFlag>;
   /** Throws FLAG_NOT_FOUND or PRECONDITION_FAILED. `flag.key` must equal `key`. */
-  replaceFlag(key: string, flag: Flag, actor: Actor, options?: WriteOptions): Promise<StoredFlag>;
+  replaceFlag(key: string, flag: Flag, actor: Actor, options?: ReplaceOptions): Promise<StoredFlag>;
   /** Read-modify-write in one transaction (row locked on PostgreSQL). Throws FLAG_NOT_FOUND / PRECONDITION_FAILED. */
   updateFlag(key: string, mutate: FlagMutation, actor: Actor, options?: WriteOptions): Promise<StoredFlag>;
   deleteFlag(key: string, actor: Actor, options?: WriteOptions): Promise<WriteResult>;

@@ -22,7 +22,9 @@ export const AuditRecord = Type.Object(
     actor: Type.String(),
     entityType: StringEnum(['flag', 'evaluator', 'token']),
     entityKey: Type.String(),
-    action: StringEnum(['create', 'update', 'delete', 'revoke']),
+    action: StringEnum(['create', 'update', 'delete', 'revoke', 'revert'], {
+      description: 'revert: a flag replaced by one of its earlier versions (POST /api/admin/flags/{key}/revert)',
+    }),
     before: AnyJson('The entity before the change (null when absent)'),
     after: AnyJson('The entity after the change (null when absent)'),
   },

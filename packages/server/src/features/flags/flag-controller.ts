@@ -37,6 +37,10 @@ export async function flagController(scope: FastifyInstance, deps: FlagRouteDeps
     sendFlag(reply, await flags.replace(req.params.key, req.body, req.actor!, writeOptions(req))),
   );
 
+  app.post('/flags/:key/revert', { schema: schemas.revert }, async (req, reply) =>
+    sendFlag(reply, await flags.revert(req.params.key, req.body.revision, req.actor!, writeOptions(req))),
+  );
+
   app.delete('/flags/:key', { schema: schemas.delete }, async (req, reply) => {
     await flags.delete(req.params.key, req.actor!, writeOptions(req));
     return reply.code(204).send();

@@ -82,6 +82,19 @@ export const flagSchemas = {
     body: FlagBody,
     response: { 200: flagResponse('Replaced'), ...errors(...COMMON_ERRORS, 404, 412, 413, 415) },
   },
+  revert: {
+    summary: 'Revert a flag to one of its earlier versions (a new write, audited as "revert")',
+    description:
+      'The body of the flag as it was after the change at `revision` (from the audit log) is validated as any write and replaces the current flag; the audit record has action `revert`. 404 REVISION_NOT_FOUND when that revision is not a change of this flag; 409 REVERT_TARGET_DELETED when it deleted the flag.',
+    security: ADMIN_SECURITY,
+    params: KeyParams,
+    headers: WriteHeaders,
+    body: Type.Object(
+      { revision: Type.Integer({ minimum: 1, description: 'A revision at which this flag changed (audit log)' }) },
+      { additionalProperties: false },
+    ),
+    response: { 200: flagResponse('Reverted'), ...errors(...COMMON_ERRORS, 404, 409, 412, 413, 415) },
+  },
   delete: {
     summary: 'Delete a flag',
     security: ADMIN_SECURITY,

@@ -65,6 +65,37 @@ export class FlagService {
     return stored;
   }
 
+  /**
+   * Replaces the flag with its version after the change at `revision` (the audit record's `after`), validated as any
+   * write is today (an evaluator it used may have changed since), and audited as a `revert`.
+   */
+  async revert(key: string, revision: number, actor: Actor, options: WriteOptions): Promise<StoredFlag> {
+    const [record] = await this.store.queryAudit({
+      entityType: 'flag',
+      entityKey: key,
+      beforeRevision: revision + 1,
+      limit: 1,
+    });
+    if (record === undefined || record.revision !== revision) {
+      throw new AppError(
+        'REVISION_NOT_FOUND',
+        `flag "${key}" did not change at revision ${revision}; its revisions are in GET /api/admin/audit?flag=${key}`,
+        { path: '/revision' },
+      );
+    }
+    if (record.after === null) {
+      throw new AppError(
+        'REVERT_TARGET_DELETED',
+        `revision ${revision} deleted flag "${key}"; revert to a revision before it`,
+        { path: '/revision' },
+      );
+    }
+    const flag = this.validate(record.after);
+    const stored = await this.store.replaceFlag(key, flag, actor, { ...options, action: 'revert' });
+    await this.sync.afterWrite(stored.revision);
+    return stored;
+  }
+
   async delete(key: string, actor: Actor, options: WriteOptions): Promise<void> {
     const { revision } = await this.store.deleteFlag(key, actor, options);
     await this.sync.afterWrite(revision);

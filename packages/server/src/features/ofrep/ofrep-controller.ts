@@ -10,11 +10,11 @@ import { digestOf } from '../../auth/tokens.js';
 import type { ServerConfig } from '../../config/config.js';
 import { AppError } from '../../errors/app-error.js';
 import { lazyRequestLogger } from '../../http/request-logger.js';
-import type { PollingCallers } from '../clients/polling-callers.js';
 import { type ServerMetrics, UNKNOWN_FLAG_LABEL } from '../../metrics/metrics.js';
 import { type Evaluation, evaluateFlag } from '../../state/evaluation.js';
 import type { EnvironmentView, ReplicaState } from '../../state/replica-state.js';
 import type { Streams } from '../../streams/streams.js';
+import type { PollingCallers } from '../clients/polling-callers.js';
 import { type OfrepEvaluation, ofrepSchemas as schemas } from './ofrep-schemas.js';
 
 const MAX_CONTEXT_KEYS = 200;
