@@ -79,6 +79,17 @@ export interface SecretRotatedFrameData {
   at: string;
 }
 
+/**
+ * `change` on the admin stream (`/api/admin/stream`, the console's live view): which entities a revision touched,
+ * by key or id — never a flag body, value or secret; the console re-reads what it shows.
+ */
+export interface AdminChangeFrameData {
+  revision: number;
+  flags: string[];
+  evaluators: string[];
+  tokens: string[];
+}
+
 /** Each stream's events: event name → what `data:` carries. */
 export interface ClientStreamFrames<Config = FlagdConfigurationData> {
   snapshot: Config;
@@ -90,6 +101,11 @@ export interface ClientStreamFrames<Config = FlagdConfigurationData> {
 export interface OfrepStreamFrames {
   message: OfrepRefetchFrameData;
 }
+export interface AdminStreamFrames {
+  ready: ReadyFrameData;
+  change: AdminChangeFrameData;
+  reconnect: ReconnectFrameData;
+}
 export interface UnleashBridgeFrames {
   ready: UnleashReadyFrameData;
   'unleash-refresh': UnleashRefreshFrameData;
@@ -99,6 +115,7 @@ export interface UnleashBridgeFrames {
 export type ClientStreamEvent = keyof ClientStreamFrames;
 export type OfrepStreamEvent = keyof OfrepStreamFrames;
 export type UnleashBridgeEvent = keyof UnleashBridgeFrames;
+export type AdminStreamEvent = keyof AdminStreamFrames;
 
 export const UNLEASH_REFRESH_EVENT = 'unleash-refresh' satisfies UnleashBridgeEvent;
 export const RECONNECT_EVENT = 'reconnect' satisfies ClientStreamEvent & UnleashBridgeEvent;
@@ -125,6 +142,17 @@ export function changeFrame(revision: number, changed: readonly string[], config
 
 export function readyFrame(data: ReadyFrameData): string {
   return sseFrame('ready' satisfies ClientStreamEvent, JSON.stringify({ revision: data.revision }));
+}
+
+/** The admin stream's `change` (id = revision, so a reconnect could resume; the console re-reads on `ready`). */
+export function adminChangeFrame(data: AdminChangeFrameData): string {
+  const body: AdminChangeFrameData = {
+    revision: data.revision,
+    flags: data.flags,
+    evaluators: data.evaluators,
+    tokens: data.tokens,
+  };
+  return sseFrame('change' satisfies AdminStreamEvent, JSON.stringify(body), data.revision);
 }
 
 export function ofrepRefetchFrame(etag: string): string {

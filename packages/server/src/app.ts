@@ -3,6 +3,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySche
 import { adminGuard, clientGuard } from './auth/auth-hooks.js';
 import { AppError } from './errors/app-error.js';
 import { mapError } from './errors/error-mapper.js';
+import { adminStreamController } from './features/admin-stream/admin-stream-controller.js';
 import { auditController } from './features/audit/audit-controller.js';
 import { canaryController } from './features/canaries/canary-controller.js';
 import { streamController } from './features/client-stream/stream-controller.js';
@@ -133,6 +134,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
       await canaryController(scope, { canaries: rt.canaries });
       await clientsController(scope, { clients: rt.clients });
       await secretsController(scope, { secrets: rt.secrets });
+      await adminStreamController(scope, { sse: rt.sse });
     },
     { prefix: '/api/admin' },
   );

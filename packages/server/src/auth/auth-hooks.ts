@@ -9,6 +9,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by `requireAdmin`. */
     actor?: Actor;
+    /** Set by `requireAdmin` for an admin API token (not the root token): its id, so its streams close on revoke. */
+    adminTokenId?: string;
     /** Set by `requireClient`: the environment the client token is scoped to. */
     clientEnvironment?: string;
     /** Set by `requireClient`: which token it is (id and hash, never the secret). */
@@ -63,6 +65,7 @@ export function adminGuard(rt: GuardDeps) {
       }
       if (cached === undefined) known.remember(token, presented);
       name = tokenActorName(stored);
+      req.adminTokenId = stored.id;
     }
     const human = req.headers['x-rc-actor'];
     req.actor = {

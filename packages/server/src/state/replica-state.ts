@@ -40,6 +40,14 @@ export interface BrokenRecord {
   problem: string;
 }
 
+/** What one catch-up applied: the revision reached and the keys of what changed (the admin stream relays it). */
+export interface AppliedChanges {
+  revision: number;
+  flags: string[];
+  evaluators: string[];
+  tokens: string[];
+}
+
 export interface EnvironmentChange {
   environment: string;
   revision: number;
@@ -90,6 +98,7 @@ export class ReplicaState {
   private readonly logStart = new Map<string, number>();
   private readonly listeners: ((change: EnvironmentChange) => void)[] = [];
   private readonly revokedListeners: ((token: StoredToken) => void)[] = [];
+  private readonly appliedListeners: ((applied: AppliedChanges) => void)[] = [];
   private readonly brokenListeners: ((broken: readonly BrokenRecord[]) => void)[] = [];
   private running: Promise<CatchUpResult> | undefined;
   private rerun = false;
@@ -108,6 +117,14 @@ export class ReplicaState {
 
   onEnvironmentChange(listener: (change: EnvironmentChange) => void): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * Called after every catch-up that applied changes (this replica's writes and other replicas'), whatever they
+   * touched: flags, evaluators or tokens, even when no environment's configuration changed.
+   */
+  onApplied(listener: (applied: AppliedChanges) => void): void {
+    this.appliedListeners.push(listener);
   }
 
   /** Called once for each token this replica learns is revoked (its own revocations and other replicas'). */
@@ -284,8 +301,24 @@ export class ReplicaState {
     this.applied = Math.max(this.applied, revision);
     if (views) this.installViews(views, this.applied);
     if (before) this.reportBroken(before);
+    this.notifyApplied({
+      revision: this.applied,
+      flags: [...flagKeys],
+      evaluators: [...evaluatorNames],
+      tokens: [...tokenIds],
+    });
     this.logger.debug({ trigger, revision: this.applied, changes: changes.length }, 'caught up');
     return changes.length;
+  }
+
+  private notifyApplied(applied: AppliedChanges): void {
+    for (const l of this.appliedListeners) {
+      try {
+        l(applied);
+      } catch (err) {
+        this.logger.error({ err }, 'applied-changes listener failed');
+      }
+    }
   }
 
   private applyTokens(tokens: (StoredToken | undefined)[]): void {

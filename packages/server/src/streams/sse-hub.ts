@@ -4,8 +4,15 @@ import type { ServerMetrics } from '../metrics/metrics.js';
 
 /** Streams that carry flag changes of one environment. */
 export type FlagStreamKind = 'sdk' | 'ofrep';
-/** `unleash`: refresh hints for UnleashProviders (features/unleash-bridge), not tied to our flag changes. */
-export type StreamKind = FlagStreamKind | 'unleash';
+/**
+ * `unleash`: refresh hints for UnleashProviders (features/unleash-bridge), not tied to our flag changes.
+ * `admin`: the console's live view (`/api/admin/stream`), every environment; not a client of flags, so not listed
+ * in the clients view.
+ */
+export type StreamKind = FlagStreamKind | 'unleash' | 'admin';
+
+/** The `environment` of an admin stream (and of its `rc_sse_clients` series): it follows every environment. */
+export const ALL_ENVIRONMENTS = '*';
 
 /** The token a stream was opened with: revoking it closes the stream, and it bounds the token's open streams. */
 export interface StreamOwner {
@@ -35,7 +42,7 @@ export interface StreamPeer {
 
 /** One open stream, as the clients view lists it. */
 export interface StreamConnection extends StreamPeer {
-  kind: StreamKind;
+  kind: Exclude<StreamKind, 'admin'>;
   environment: string;
   tokenId: string | undefined;
   lastRevision: number | undefined;
@@ -212,7 +219,7 @@ export class SseHub {
   /** Sends each flag stream of `environment` its kind's frame of `revision`. */
   publish(environment: string, frames: Record<FlagStreamKind, string>, revision: number): void {
     for (const c of this.clients) {
-      if (c.kind !== 'unleash' && c.environment === environment) {
+      if ((c.kind === 'sdk' || c.kind === 'ofrep') && c.environment === environment) {
         this.send(c, frames[c.kind]);
         c.lastRevision = revision;
       }
@@ -221,13 +228,15 @@ export class SseHub {
 
   /** Every open stream with who is at the other end (for the clients view). */
   connections(): StreamConnection[] {
-    return [...this.clients].map((c) => ({
-      ...c.peer,
-      kind: c.kind,
-      environment: c.environment,
-      tokenId: c.owner?.tokenId,
-      lastRevision: c.lastRevision,
-    }));
+    return [...this.clients]
+      .filter((c): c is Client & { kind: StreamConnection['kind'] } => c.kind !== 'admin')
+      .map((c) => ({
+        ...c.peer,
+        kind: c.kind,
+        environment: c.environment,
+        tokenId: c.owner?.tokenId,
+        lastRevision: c.lastRevision,
+      }));
   }
 
   /** Sends one frame to every client of a stream kind, whatever its environment; returns how many got it. */

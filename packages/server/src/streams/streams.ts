@@ -1,4 +1,5 @@
 import {
+  adminChangeFrame,
   changeFrame,
   ofrepRefetchFrame,
   readyFrame,
@@ -15,7 +16,14 @@ import type { Logger } from 'pino';
 import { AppError } from '../errors/app-error.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
 import type { EnvironmentChange, ReplicaState } from '../state/replica-state.js';
-import { SseHub, type SseHubOptions, type StreamConnection, type StreamKind, type StreamOwner } from './sse-hub.js';
+import {
+  ALL_ENVIRONMENTS,
+  SseHub,
+  type SseHubOptions,
+  type StreamConnection,
+  type StreamKind,
+  type StreamOwner,
+} from './sse-hub.js';
 
 export type { FlagStreamKind, SseHubOptions, StreamConnection, StreamKind, StreamOwner } from './sse-hub.js';
 export { bindStreamOwner } from './sse-hub.js';
@@ -54,6 +62,8 @@ export class Streams implements UnleashHintSink {
       if (closed > 0) logger.info({ tokenId: token.id, closed }, 'closed the streams of a revoked token');
     });
     state.onEnvironmentChange((change) => this.publish(change));
+    // The console's live view: what each applied revision touched, on every replica (each applies every change).
+    state.onApplied((applied) => this.hub.broadcast('admin', adminChangeFrame(applied)));
   }
 
   /** Open streams, all kinds. */
@@ -115,6 +125,18 @@ export class Streams implements UnleashHintSink {
     reply.hijack();
     const client = this.hub.open(reply.raw, environment, 'unleash');
     this.hub.send(client, unleashReadyFrame());
+  }
+
+  /**
+   * Admin change stream (the console): `ready` with the revision this replica is at, then a `change` per applied
+   * revision naming what it touched. Owned by the admin API token that opened it (revoking it closes the stream);
+   * the root token's streams have no owner.
+   */
+  openAdminStream(reply: FastifyReply, owner: StreamOwner | undefined): void {
+    this.hub.assertCapacity(owner);
+    reply.hijack();
+    const client = this.hub.open(reply.raw, ALL_ENVIRONMENTS, 'admin', owner);
+    this.hub.send(client, readyFrame({ revision: this.state.revision }));
   }
 
   sendUnleashHint(hint: UnleashRefreshFrameData): number {
