@@ -5273,7 +5273,7 @@ export type components = {
         [key: string]: unknown;
       };
       sensitive?: boolean;
-      /** @description flagd flag metadata (owner, team, ticket, expiry, …): string, number or boolean values, returned with every evaluation; keys "sensitive" and "revision" are reserved */
+      /** @description flagd flag metadata (owner, team, ticket, expiry, …): string, number or boolean values, returned with every evaluation; keys "sensitive" and "revision" are reserved; "flagSetId" puts the flag in that flag set */
       metadata?: {
         [key: string]: string | number | boolean;
       };
