@@ -1125,6 +1125,8 @@ export type paths = {
             /** @description Required for client tokens */
             environment?: string;
             name?: string;
+            /** @description Client tokens only: limit the token to one flag set (flags whose metadata.flagSetId is this); snapshot, stream and OFREP then carry only its flags */
+            flagSet?: string | null;
           };
         };
       };
@@ -5307,6 +5309,8 @@ export type components = {
       kind: 'admin' | 'client';
       /** @description The environment of a client token */
       environment: string | null;
+      /** @description The flag set (flagd flagSetId) a client token is limited to; null: every flag of its environment */
+      flagSet: string | null;
       createdAt: string;
       revokedAt: string | null;
     };
@@ -5318,6 +5322,8 @@ export type components = {
       kind: 'admin' | 'client';
       /** @description The environment of a client token */
       environment: string | null;
+      /** @description The flag set (flagd flagSetId) a client token is limited to; null: every flag of its environment */
+      flagSet: string | null;
       createdAt: string;
       revokedAt: string | null;
       /** @description The secret; shown only in this response */

@@ -15,6 +15,8 @@ export interface StreamOwner {
 export interface Client {
   res: ServerResponse;
   environment: string;
+  /** The flag set its token is limited to (its frames carry only that set); null: the whole environment. */
+  flagSet: string | null;
   kind: StreamKind;
   owner: StreamOwner | undefined;
   /** Refused (429) or ended: nothing more is written. */
@@ -37,6 +39,7 @@ export interface StreamPeer {
 export interface StreamConnection extends StreamPeer {
   kind: StreamKind;
   environment: string;
+  flagSet: string | null;
   tokenId: string | undefined;
   lastRevision: number | undefined;
 }
@@ -132,7 +135,13 @@ export class SseHub {
    * owner's token is revoked. The owner defaults to the token the client guard saw on this request. Beyond the
    * token's stream limit it answers 429 itself and returns a closed client (sending to it does nothing).
    */
-  open(res: ServerResponse, environment: string, kind: StreamKind, owner?: StreamOwner): Client {
+  open(
+    res: ServerResponse,
+    environment: string,
+    kind: StreamKind,
+    owner?: StreamOwner,
+    flagSet: string | null = null,
+  ): Client {
     const tokenOwner = owner ?? (res.req ? requestOwners.get(res.req) : undefined);
     const origin = res.req?.headers.origin;
     const cors: Record<string, string> =
@@ -142,6 +151,7 @@ export class SseHub {
     const client: Client = {
       res,
       environment,
+      flagSet,
       kind,
       owner: tokenOwner,
       closed: false,
@@ -209,10 +219,13 @@ export class SseHub {
     client.res.write(frame);
   }
 
-  /** Sends each flag stream of `environment` its kind's frame of `revision`. */
-  publish(environment: string, frames: Record<FlagStreamKind, string>, revision: number): void {
+  /**
+   * Sends each flag stream of `environment` limited to `flagSet` (null: the streams of the whole environment) its
+   * kind's frame of `revision`. A set-limited stream gets only its set's frames, never the environment's.
+   */
+  publish(environment: string, flagSet: string | null, frames: Record<FlagStreamKind, string>, revision: number): void {
     for (const c of this.clients) {
-      if (c.kind !== 'unleash' && c.environment === environment) {
+      if (c.kind !== 'unleash' && c.environment === environment && c.flagSet === flagSet) {
         this.send(c, frames[c.kind]);
         c.lastRevision = revision;
       }
@@ -225,6 +238,7 @@ export class SseHub {
       ...c.peer,
       kind: c.kind,
       environment: c.environment,
+      flagSet: c.flagSet,
       tokenId: c.owner?.tokenId,
       lastRevision: c.lastRevision,
     }));
