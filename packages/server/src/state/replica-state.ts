@@ -473,13 +473,13 @@ export class ReplicaState {
         sensitive,
       };
       this.views.set(env, view);
+      const changedKeys = previous ? changedFlagKeys(previous.engine, engine) : undefined;
       // A set's slice is a function of its environment's document, so it can only change when that did.
-      this.installSetViews(env, compiledEnv, previous, revision);
-      if (!previous) {
+      this.installSetViews(env, compiledEnv, changedKeys && new Set(changedKeys), revision);
+      if (!changedKeys) {
         this.logStart.set(env, revision);
         continue;
       }
-      const changedKeys = changedFlagKeys(previous.engine, engine);
       this.logChange(env, revision, changedKeys);
       this.emit({ environment: env, flagSet: null, revision, changedKeys, view });
     }
@@ -493,7 +493,7 @@ export class ReplicaState {
   private installSetViews(
     env: string,
     compiledEnv: CompiledEnvironment,
-    previousEnv: EnvironmentView | undefined,
+    envChanged: ReadonlySet<string> | undefined,
     revision: number,
   ): void {
     const { engine } = compiledEnv;
@@ -509,18 +509,18 @@ export class ReplicaState {
     });
     const previousEmpty = this.emptyViews.get(env);
     const empty = toView(null, compiledEnv.empty);
-    // The empty view keeps its revision while its document stays the same (evaluators can change it).
-    this.emptyViews.set(env, previousEmpty && previousEmpty.etag === empty.etag ? previousEmpty : empty);
+    // Views whose document did not change keep their revision and move onto the new engine (same document, same
+    // answers), so no view keeps an older engine alive.
+    this.emptyViews.set(env, previousEmpty && previousEmpty.etag === empty.etag ? { ...previousEmpty, engine } : empty);
     const previousSets = this.setViews.get(env) ?? new Map<string, EnvironmentView>();
     const next = new Map<string, EnvironmentView>();
-    const envChanged = previousEnv ? new Set(changedFlagKeys(previousEnv.engine, engine)) : undefined;
     const names = new Set([...previousSets.keys(), ...compiledEnv.sets.keys()]);
     for (const set of names) {
       const part = compiledEnv.sets.get(set);
       const before = previousSets.get(set) ?? previousEmpty;
       const after = part ? toView(set, part) : { ...this.emptyViews.get(env)!, flagSet: set };
       if (before && before.etag === after.etag) {
-        if (part) next.set(set, previousSets.get(set) ?? after);
+        if (part) next.set(set, { ...(previousSets.get(set) ?? after), engine });
         continue;
       }
       const current = { ...after, revision };

@@ -209,6 +209,34 @@ function suite(storeName: 'sqlite' | 'postgres', databaseUrl: () => Promise<{ ur
     assert.equal(ofrep.status, 200);
   });
 
+  it("a set stream resumed with Last-Event-ID gets only its set's keys changed since, or ready", async () => {
+    const first = await openSse(`${server.url}/api/client/stream`, {
+      headers: { authorization: `Bearer ${payments}` },
+    });
+    streams.push(first);
+    const snap = await first.waitFor((e) => e.event === 'snapshot' || e.event === 'change', 3000);
+    const seen = Number(snap.id);
+    first.close();
+    await api('PATCH', `/api/admin/flags/search/environments/${ENV}`, { state: 'ENABLED' });
+    const own = await api('PATCH', `/api/admin/flags/checkout/environments/${ENV}`, { overrides: { 'u-9': 'on' } });
+    assert.equal(own.status, 200);
+    const revision = Number(JSON.parse(own.headers.get('etag')!));
+    const resumed = await openSse(`${server.url}/api/client/stream`, {
+      headers: { authorization: `Bearer ${payments}` },
+      lastEventId: seen,
+    });
+    streams.push(resumed);
+    const change = await resumed.waitFor(() => true, 3000);
+    assert.equal(change.event, 'change');
+    assert.deepEqual(eventJson<ChangeFrameData<Flags>>(change).changed, ['checkout']);
+    const upToDate = await openSse(`${server.url}/api/client/stream`, {
+      headers: { authorization: `Bearer ${payments}` },
+      lastEventId: revision,
+    });
+    streams.push(upToDate);
+    assert.equal((await upToDate.waitFor(() => true, 3000)).event, 'ready');
+  });
+
   it("the OFREP stream of a set token is told of its set's changes only", async () => {
     const bulk = await api('POST', '/ofrep/v1/evaluate/flags', { context: {} }, payments);
     const s = await openSse(bulk.body.eventStreams[0].url);
