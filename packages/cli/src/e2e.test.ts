@@ -355,7 +355,7 @@ describe('rctl against the real server', () => {
 
     const list = await rctl(['tokens', 'list']);
     assert.equal(list.code, 0, list.stderr);
-    assert.match(list.stdout, new RegExp(`^${id}\\s+e2e-client\\s+client\\s+production\\s+\\S+\\s+active$`, 'm'));
+    assert.match(list.stdout, new RegExp(`^${id}\\s+e2e-client\\s+client\\s+production\\s+-\\s+\\S+\\s+active$`, 'm'));
     assert.ok(!list.stdout.includes(clientToken), 'list never shows secrets');
 
     const wrongKind = await rctl(['flags', 'list'], { RC_TOKEN: clientToken });
@@ -369,6 +369,111 @@ describe('rctl against the real server', () => {
       (t) => t.id === id,
     );
     assert.ok(token?.revokedAt);
+  });
+
+  it('seed loads a flags file with flag metadata, null default variants and flag sets; a --flag-set token reads its set', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rctl-e2e-sets-'));
+    try {
+      const file = join(dir, 'payments.json');
+      // flagd's shapes: set-level metadata (flagSetId for every flag that names none), a flag's own flagSetId and
+      // metadata, and both spellings of "no default variant" (null, absent).
+      await writeFile(
+        file,
+        JSON.stringify({
+          metadata: { flagSetId: 'payments', team: 'billing' },
+          flags: [
+            {
+              key: 'pay.checkout-v2',
+              type: 'boolean',
+              variants: { on: true, off: false },
+              defaultVariant: null,
+              metadata: { owner: 'team-pay', expiresOn: 20270301 },
+              environments: {
+                production: { state: 'ENABLED', targeting: { if: [{ '==': [{ var: 'plan' }, 'pro'] }, 'on', null] } },
+              },
+            },
+            {
+              key: 'pay.provider',
+              type: 'string',
+              variants: { stripe: 'stripe', adyen: 'adyen' },
+              environments: { production: { state: 'ENABLED', overrides: { 'u-1': 'adyen' } } },
+            },
+            {
+              key: 'search.ranking',
+              type: 'string',
+              variants: { bm25: 'bm25', neural: 'neural' },
+              defaultVariant: 'bm25',
+              metadata: { flagSetId: 'search' },
+              environments: { production: { state: 'ENABLED' } },
+            },
+          ],
+        }),
+      );
+      const seeded = await rctl(['seed', file]);
+      assert.equal(seeded.code, 0, seeded.stderr);
+      assert.match(seeded.stdout, /^3 created, 0 already present, 0 updated$/m);
+      const again = await rctl(['seed', file]);
+      assert.match(again.stdout, /^0 created, 3 already present, 0 updated$/m, 'idempotent with merged set metadata');
+      const stored = (await admin('GET', '/api/admin/flags/pay.checkout-v2')).body as Record<string, unknown>;
+      assert.deepEqual(stored.metadata, {
+        flagSetId: 'payments',
+        team: 'billing',
+        owner: 'team-pay',
+        expiresOn: 20270301,
+      });
+      assert.equal(stored.defaultVariant, null);
+
+      const created = await rctl([
+        'tokens',
+        'create',
+        '--kind',
+        'client',
+        '--env',
+        'production',
+        '--flag-set',
+        'payments',
+        '--json',
+      ]);
+      assert.equal(created.code, 0, created.stderr);
+      const token = JSON.parse(created.stdout) as { token: string; flagSet: string };
+      assert.equal(token.flagSet, 'payments');
+      const list = await rctl(['tokens', 'list']);
+      assert.match(list.stdout, /\sclient\s+production\s+payments\s/);
+      const bad = await rctl(['tokens', 'create', '--kind', 'client', '--env', 'production', '--flag-set', 'no way']);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /INVALID_FLAG_SET|flagSet/);
+      const adminWithSet = await rctl(['tokens', 'create', '--kind', 'admin', '--flag-set', 'payments']);
+      assert.equal(adminWithSet.code, 2);
+
+      const client = { authorization: `Bearer ${token.token}`, 'content-type': 'application/json' };
+      const snapshot = (await (await fetch(`${server.url}/api/client/snapshot`, { headers: client })).json()) as {
+        flags: Record<string, unknown>;
+      };
+      assert.deepEqual(Object.keys(snapshot.flags), ['pay.checkout-v2', 'pay.provider']);
+      const bulk = (await (
+        await fetch(`${server.url}/ofrep/v1/evaluate/flags`, {
+          method: 'POST',
+          headers: client,
+          body: JSON.stringify({ context: { targetingKey: 'u-2', plan: 'free' } }),
+        })
+      ).json()) as { flags: Record<string, unknown>[] };
+      assert.deepEqual(bulk.flags, [
+        {
+          key: 'pay.checkout-v2',
+          reason: 'DEFAULT',
+          metadata: { flagSetId: 'payments', team: 'billing', owner: 'team-pay', expiresOn: 20270301 },
+        },
+        { key: 'pay.provider', reason: 'DEFAULT', metadata: { flagSetId: 'payments', team: 'billing' } },
+      ]);
+      const outside = await fetch(`${server.url}/ofrep/v1/evaluate/flags/search.ranking`, {
+        method: 'POST',
+        headers: client,
+        body: JSON.stringify({ context: {} }),
+      });
+      assert.equal(outside.status, 404);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('a rejected admin token gives the clear message and is never printed', async () => {

@@ -63,6 +63,15 @@ export const FLAG_METADATA_LIMITS = { keys: 32, keyLength: 64, stringLength: 102
 export const RESERVED_METADATA_KEYS = ['sensitive', 'revision'] as const;
 export const METADATA_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
+/**
+ * flagd's flag sets: a flag belongs to the set named by its `metadata.flagSetId` (in a flags file, set-level
+ * `metadata` supplies it to every flag that does not name its own, as flagd merges set metadata into each flag's).
+ * A client token or an SDK `selector` (`flagSetId=payments`) limits what a client receives to one set.
+ */
+export const FLAG_SET_METADATA_KEY = 'flagSetId';
+/** Set names: what a token stores and a selector names, and what `metadata.flagSetId` must be. */
+export const FLAG_SET_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
 /** Shared JsonLogic rules, referenced from targeting as `{"$ref": "name"}` (flagd `$evaluators`). */
 export type Evaluators = Record<string, JsonObject>;
 

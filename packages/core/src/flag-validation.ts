@@ -4,6 +4,8 @@ import {
   type Evaluators,
   FLAG_KEY_PATTERN,
   FLAG_METADATA_LIMITS,
+  FLAG_SET_METADATA_KEY,
+  FLAG_SET_PATTERN,
   FLAG_STATES,
   FLAG_TYPES,
   type Flag,
@@ -412,8 +414,12 @@ export function validateFlag(input: unknown, options: FlagValidationOptions): Va
   return { ok: true, value: flag };
 }
 
-/** flagd flag metadata: a flat object of scalars, bounded, without the keys the control plane sets itself. */
-function metadataIssues(metadata: unknown): ValidationIssue[] {
+/**
+ * flagd flag metadata: a flat object of scalars, bounded, without the keys the control plane sets itself; a
+ * `flagSetId` names a flag set. Paths are `/metadata/<key>`, which is also where a flags file's set-level
+ * metadata sits, so the file reader checks that with the same function.
+ */
+export function metadataIssues(metadata: unknown): ValidationIssue[] {
   if (!isPlainObject(metadata)) {
     return [
       {
@@ -462,6 +468,13 @@ function metadataIssues(metadata: unknown): ValidationIssue[] {
         path,
         code: 'INVALID_TYPE',
         message: `metadata "${key}" must be a string (≤${FLAG_METADATA_LIMITS.stringLength} characters, no control characters), a finite number or a boolean`,
+      });
+    } else if (key === FLAG_SET_METADATA_KEY && (typeof value !== 'string' || !FLAG_SET_PATTERN.test(value))) {
+      // A set name is what tokens and selectors name: one that could never be selected would silently hide a flag.
+      issues.push({
+        path,
+        code: 'INVALID_FLAG_SET',
+        message: `metadata "${key}" names a flag set: letters, digits, ".", "_" or "-", starting with a letter or digit (≤64)`,
       });
     }
   }

@@ -1,6 +1,14 @@
 import { type FileShapeError, fileShapeErrors } from './file-schema.js';
+import type { FlagMetadata } from './flag-model.js';
 import { DEFAULT_ENVIRONMENTS, type Evaluators, type Flag } from './flag-model.js';
-import { isPlainObject, pointer, type ValidationIssue, validateEvaluators, validateFlag } from './flag-validation.js';
+import {
+  isPlainObject,
+  metadataIssues,
+  pointer,
+  type ValidationIssue,
+  validateEvaluators,
+  validateFlag,
+} from './flag-validation.js';
 import { flagsFileJsonSchema } from './schemas/flag-schema.js';
 import { decodePointer, readYamlSource } from './yaml-source.js';
 
@@ -62,13 +70,19 @@ export function parseFlagsFile(
     for (const i of evaluators.issues) if (!known(i.path)) issues.push(at(i.path, i.code, i.message));
   }
   const evaluatorNames = new Set(Object.keys(isPlainObject(data.evaluators) ? data.evaluators : {}));
+  // Set-level metadata obeys the flag metadata rules (its paths, /metadata/<key>, are the file's own).
+  const setMetadataIssues = data.metadata === undefined ? [] : metadataIssues(data.metadata);
+  for (const i of setMetadataIssues) if (!known(i.path)) issues.push(at(i.path, i.code, i.message));
+  const setMetadata =
+    setMetadataIssues.length === 0 && isPlainObject(data.metadata) ? (data.metadata as FlagMetadata) : undefined;
   if (!Array.isArray(data.flags)) {
     if (!known('/flags')) issues.push(at('/flags', 'REQUIRED', '"flags" must be a list of flags'));
     return { ok: false, issues };
   }
   const flags: Flag[] = [];
   const seen = new Map<string, number>();
-  data.flags.forEach((raw: unknown, index: number) => {
+  data.flags.forEach((entry: unknown, index: number) => {
+    const raw = mergeSetMetadata(entry, setMetadata);
     const result = validateFlag(raw, {
       environments,
       evaluatorNames,
@@ -98,6 +112,15 @@ export function parseFlagsFile(
   });
   if (issues.length > 0) return { ok: false, issues };
   return { ok: true, value: { flags, evaluators: evaluators.ok ? evaluators.value : {} } };
+}
+
+/** A flag entry with the file's set-level metadata under its own (what flagd does with a flag set's metadata). */
+function mergeSetMetadata(entry: unknown, setMetadata: FlagMetadata | undefined): unknown {
+  if (!setMetadata || !isPlainObject(entry)) return entry;
+  const own = entry.metadata;
+  // A non-object `metadata` is left for validateFlag to report at its path.
+  if (own !== undefined && !isPlainObject(own)) return entry;
+  return { ...entry, metadata: { ...setMetadata, ...(own as FlagMetadata | undefined) } };
 }
 
 /** The flags file's JSON Schema, compiled once by `fileShapeErrors` (shared with the platform file's reader). */

@@ -2,6 +2,7 @@ export * from './file-schema.js';
 export * from './flag-diff.js';
 export * from './flag-loadability.js';
 export * from './flag-model.js';
+export * from './flag-sets.js';
 export * from './flag-validation.js';
 export * from './flagd-compile.js';
 export * from './flags-file.js';

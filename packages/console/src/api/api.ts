@@ -1249,6 +1249,8 @@ export type paths = {
             /** @description Required for client tokens */
             environment?: string;
             name?: string;
+            /** @description Client tokens only: limit the token to one flag set (flags whose metadata.flagSetId is this); snapshot, stream and OFREP then carry only its flags */
+            flagSet?: string | null;
           };
         };
       };
@@ -5469,7 +5471,7 @@ export type components = {
         [key: string]: unknown;
       };
       sensitive?: boolean;
-      /** @description flagd flag metadata (owner, team, ticket, expiry, …): string, number or boolean values, returned with every evaluation; keys "sensitive" and "revision" are reserved */
+      /** @description flagd flag metadata (owner, team, ticket, expiry, …): string, number or boolean values, returned with every evaluation; keys "sensitive" and "revision" are reserved; "flagSetId" puts the flag in that flag set */
       metadata?: {
         [key: string]: string | number | boolean;
       };
@@ -5503,6 +5505,8 @@ export type components = {
       kind: 'admin' | 'client';
       /** @description The environment of a client token */
       environment: string | null;
+      /** @description The flag set (flagd flagSetId) a client token is limited to; null: every flag of its environment */
+      flagSet: string | null;
       createdAt: string;
       revokedAt: string | null;
     };
@@ -5514,6 +5518,8 @@ export type components = {
       kind: 'admin' | 'client';
       /** @description The environment of a client token */
       environment: string | null;
+      /** @description The flag set (flagd flagSetId) a client token is limited to; null: every flag of its environment */
+      flagSet: string | null;
       createdAt: string;
       revokedAt: string | null;
       /** @description The secret; shown only in this response */

@@ -44,7 +44,7 @@ export const FlagSchema = Type.Object(
       Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()]), {
         maxProperties: FLAG_METADATA_LIMITS.keys,
         description:
-          'flagd flag metadata (owner, team, ticket, expiry, …): string, number or boolean values, returned with every evaluation; keys "sensitive" and "revision" are reserved',
+          'flagd flag metadata (owner, team, ticket, expiry, …): string, number or boolean values, returned with every evaluation; keys "sensitive" and "revision" are reserved; "flagSetId" puts the flag in that flag set',
       }),
     ),
     environments: MapOf(EnvironmentSettingsSchema, { description: 'environment name → settings' }),
@@ -65,7 +65,7 @@ export const FlagInputSchema = Type.Object(
   { additionalProperties: false, description: FlagSchema.description },
 );
 
-/** The flags file: `{ environments?, evaluators?, flags }`. */
+/** The flags file: `{ environments?, evaluators?, metadata?, flags }`. */
 export const FlagsFileSchema = Type.Object(
   {
     environments: Type.Optional(
@@ -73,6 +73,13 @@ export const FlagsFileSchema = Type.Object(
     ),
     evaluators: Type.Optional(
       MapOf(AnyJsonObject('JsonLogic'), { description: 'name → JsonLogic shared by flags through {"$ref": name}' }),
+    ),
+    metadata: Type.Optional(
+      Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()]), {
+        maxProperties: FLAG_METADATA_LIMITS.keys,
+        description:
+          'Set-level metadata (flagd): merged into every flag\'s metadata, the flag\'s own keys winning; e.g. {"flagSetId": "payments"} puts every flag of the file that names no set of its own in that set',
+      }),
     ),
     flags: Type.Array(FlagInputSchema, { description: 'The flags' }),
   },

@@ -30,8 +30,14 @@ const RECONNECT = 'reconnect' satisfies ClientStreamEvent;
 export interface RuntimeControlProviderOptions {
   /** Base URL of the Runtime Control server, e.g. http://runtime-control:4400. */
   url: string;
-  /** A client token (scoped to one environment). */
+  /** A client token (scoped to one environment, and possibly to one flag set). */
   token: string;
+  /**
+   * flagd-style selector, `flagSetId=payments`: serve only the flags of that flag set (a flag's `metadata.flagSetId`,
+   * or its document's). It narrows what the token receives and can never widen it: with a token limited to another
+   * set, nothing matches. A malformed selector throws at construction, so a typo cannot silently select nothing.
+   */
+  selector?: string;
   /**
    * This service's name, shown in the server's clients view (`rctl clients`); default `OTEL_SERVICE_NAME`, else
    * `npm_package_name`. The instance is shown as `<hostname>/<pid>`.
@@ -86,6 +92,33 @@ function headerValue(value: string): string {
 }
 const PROVIDER_NAME = 'runtime-control';
 
+// flagd's selector syntax for flag sets and the set names Runtime Control accepts (core's FLAG_SET_PATTERN; the SDK
+// does not depend on core at run time, so the two lines are kept here).
+const SELECTOR = /^\s*flagSetId\s*=\s*([A-Za-z0-9][A-Za-z0-9._-]{0,63})\s*$/;
+
+function parseSelector(selector: string): string {
+  const match = SELECTOR.exec(selector);
+  if (!match) throw new TypeError(`selector "${selector}" must be flagSetId=<set> (flagd flag-set selector)`);
+  return match[1]!;
+}
+
+/**
+ * The document with only the flags of `flagSet`: a flag's set is its `metadata.flagSetId` over the document's
+ * `metadata.flagSetId`, as flagd-core merges them. Keys are copied with `Object.fromEntries` (own properties only).
+ */
+function selectFlagSet(configJson: string, flagSet: string): string {
+  const config = JSON.parse(configJson) as {
+    flags?: Record<string, { metadata?: Record<string, unknown> }>;
+    metadata?: Record<string, unknown>;
+  };
+  const documentSet =
+    config.metadata && Object.hasOwn(config.metadata, 'flagSetId') ? config.metadata.flagSetId : undefined;
+  const inSet = (flag: { metadata?: Record<string, unknown> }) =>
+    (flag.metadata && Object.hasOwn(flag.metadata, 'flagSetId') ? flag.metadata.flagSetId : documentSet) === flagSet;
+  config.flags = Object.fromEntries(Object.entries(config.flags ?? {}).filter(([, flag]) => inSet(flag)));
+  return JSON.stringify(config);
+}
+
 /**
  * OpenFeature provider for Runtime Control: loads the environment's flag definitions once, follows the server's
  * change stream, and evaluates in-process with flagd-core — so an evaluation is a function call, and a change
@@ -130,8 +163,11 @@ export class RuntimeControlProvider implements Provider {
   private closed = false;
   private liveWaiters: (() => void)[] = [];
   private cacheWrite: Promise<void> = Promise.resolve();
+  /** The flag set `selector` names, if any. */
+  private readonly flagSet: string | undefined;
 
   constructor(private readonly config: RuntimeControlProviderOptions) {
+    this.flagSet = config.selector === undefined ? undefined : parseSelector(config.selector);
     this.options = {
       errorGracePeriodMs: config.errorGracePeriodMs ?? 5000,
       handoverGraceMs: config.handoverGraceMs ?? 3000,
@@ -270,8 +306,9 @@ export class RuntimeControlProvider implements Provider {
   }
 
   private apply(configJson: string): string[] {
-    const changed = this.engine.setConfigurations(configJson);
-    this.configJson = configJson;
+    const selected = this.flagSet === undefined ? configJson : selectFlagSet(configJson, this.flagSet);
+    const changed = this.engine.setConfigurations(selected);
+    this.configJson = selected;
     return changed;
   }
 

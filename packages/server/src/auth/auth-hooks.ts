@@ -13,6 +13,8 @@ declare module 'fastify' {
     adminTokenId?: string;
     /** Set by `requireClient`: the environment the client token is scoped to. */
     clientEnvironment?: string;
+    /** Set by `requireClient`: the flag set the client token is limited to; null: its whole environment. */
+    clientFlagSet?: string | null;
     /** Set by `requireClient`: which token it is (id and hash, never the secret). */
     clientToken?: { id: string; hash: string };
   }
@@ -128,6 +130,7 @@ function clientCheck(rt: GuardDeps, { streams = true }: ClientGuardOptions) {
     }
     if (cached === undefined) known.remember(token, presented);
     req.clientEnvironment = stored.environment;
+    req.clientFlagSet = stored.flagSet;
     req.clientToken = { id: stored.id, hash: stored.hash };
     if (streams) bindStreamOwner(req.raw, { tokenId: stored.id });
   };

@@ -8,6 +8,8 @@ import {
   type Flag,
   type FlagdConfig,
   type FlagType,
+  flagSetOf,
+  collectRefs as refsOf,
   toFlagdConfig,
   unloadableFlagdFlag,
   validateEvaluators,
@@ -17,9 +19,15 @@ import type { Logger } from 'pino';
 import type { Store, StoredEvaluator, StoredFlag, StoredToken } from '../store/store.js';
 import { flagdLogger } from './flagd-logger.js';
 
-/** One environment's compiled view: the flagd document clients receive and the engine that evaluates it. */
+/**
+ * One environment's compiled view — or one flag set's slice of it — the flagd document clients receive and the engine
+ * that evaluates it. A flag set's view shares its environment's engine and answers only for its own flags: keys
+ * outside `flagTypes` are FLAG_NOT_FOUND, exactly as an unknown flag.
+ */
 export interface EnvironmentView {
   readonly name: string;
+  /** The flag set (flagd flagSetId) this view is limited to; null: the whole environment. */
+  readonly flagSet: string | null;
   readonly engine: FlagdCore;
   /** The flagd JSON (serialized once per change, shared by every snapshot and stream client). */
   readonly configJson: string;
@@ -50,6 +58,8 @@ export interface AppliedChanges {
 
 export interface EnvironmentChange {
   environment: string;
+  /** The flag set whose view changed; null: the whole environment's. */
+  flagSet: string | null;
   revision: number;
   changedKeys: string[];
   view: EnvironmentView;
@@ -93,7 +103,13 @@ export class ReplicaState {
   private brokenEvaluators = new Map<string, BrokenRecord>();
   private readonly tokensByHash = new Map<string, StoredToken>();
   private readonly views = new Map<string, EnvironmentView>();
-  /** Per environment: recent (revision, changed keys), for resuming a stream without a full snapshot. */
+  /**
+   * Per environment, the view of each flag set that has flags there, precomputed with every change so a set-limited
+   * client costs one more map lookup and nothing else; a set with no flags there reads `emptyViews`.
+   */
+  private readonly setViews = new Map<string, Map<string, EnvironmentView>>();
+  private readonly emptyViews = new Map<string, EnvironmentView>();
+  /** Per view (environment, or `environment/set`): recent (revision, changed keys), for resuming a stream. */
   private readonly changeLog = new Map<string, { revision: number; keys: string[] }[]>();
   private readonly logStart = new Map<string, number>();
   private readonly listeners: ((change: EnvironmentChange) => void)[] = [];
@@ -137,8 +153,13 @@ export class ReplicaState {
     this.brokenListeners.push(listener);
   }
 
-  view(environment: string): EnvironmentView | undefined {
-    return this.views.get(environment);
+  /**
+   * The view a client reads: its environment's, or with `flagSet` that set's slice of it (an empty document when the
+   * set has no flags in the environment). Undefined until the environment is loaded.
+   */
+  view(environment: string, flagSet?: string | null): EnvironmentView | undefined {
+    if (flagSet === undefined || flagSet === null) return this.views.get(environment);
+    return this.setViews.get(environment)?.get(flagSet) ?? this.emptyViews.get(environment);
   }
 
   /** A servable flag (isolated ones are absent). */
@@ -185,14 +206,18 @@ export class ReplicaState {
     return this.tokensByHash.get(hash);
   }
 
-  /** Keys changed in `environment` after `revision`, or undefined when the log no longer reaches that far back. */
-  changedSince(environment: string, revision: number): string[] | undefined {
-    const view = this.views.get(environment);
+  /**
+   * Keys changed in `environment` (or its flag set's view) after `revision`, or undefined when the log no longer
+   * reaches that far back.
+   */
+  changedSince(environment: string, revision: number, flagSet?: string | null): string[] | undefined {
+    const view = this.view(environment, flagSet);
     if (!view || revision >= view.revision) return [];
+    const log = viewKey(environment, flagSet ?? null);
     // The log is complete from `logStart` on; a client older than that needs a snapshot.
-    if (revision < (this.logStart.get(environment) ?? Number.POSITIVE_INFINITY)) return undefined;
+    if (revision < (this.logStart.get(log) ?? Number.POSITIVE_INFINITY)) return undefined;
     const keys = new Set<string>();
-    for (const entry of this.changeLog.get(environment) ?? []) {
+    for (const entry of this.changeLog.get(log) ?? []) {
       if (entry.revision > revision) for (const k of entry.keys) keys.add(k);
     }
     return [...keys].sort();
@@ -423,13 +448,24 @@ export class ReplicaState {
       }
       const flagTypes = new Map<string, FlagType>();
       const sensitive = new Set<string>();
+      const setOf = new Map<string, string>();
       for (const [key, a] of flags) {
         if (!Object.hasOwn(config.flags, key)) continue;
         const f = a.flag ?? a.stored.flag;
         flagTypes.set(key, FLAG_TYPES.includes(f.type) ? f.type : 'boolean');
         if (f.sensitive === true) sensitive.add(key);
+        // An isolated flag keeps the set its stored metadata names, so its set's clients see its PARSE_ERROR.
+        const set = flagSetOf(f);
+        if (set !== undefined) setOf.set(key, set);
       }
-      out.set(env, { configJson: JSON.stringify(config), engine, flagTypes, sensitive });
+      out.set(env, {
+        configJson: JSON.stringify(config),
+        engine,
+        flagTypes,
+        sensitive,
+        sets: sliceSets(config, flagTypes, sensitive, setOf),
+        empty: slice(config, flagTypes, sensitive, new Set()),
+      });
     }
     return out;
   }
@@ -454,26 +490,105 @@ export class ReplicaState {
   }
 
   private installViews(compiled: Map<string, CompiledEnvironment>, revision: number): void {
-    for (const [env, { configJson, engine, flagTypes, sensitive }] of compiled) {
-      const etag = createHash('sha1').update(configJson).digest('base64url').slice(0, 22);
+    for (const [env, compiledEnv] of compiled) {
+      const { configJson, engine, flagTypes, sensitive } = compiledEnv;
+      const etag = etagOf(configJson);
       const previous = this.views.get(env);
       if (previous && previous.etag === etag) continue;
-      const view: EnvironmentView = { name: env, engine, configJson, etag, revision, flagTypes, sensitive };
+      const view: EnvironmentView = {
+        name: env,
+        flagSet: null,
+        engine,
+        configJson,
+        etag,
+        revision,
+        flagTypes,
+        sensitive,
+      };
       this.views.set(env, view);
-      if (!previous) {
+      const changedKeys = previous ? changedFlagKeys(previous.engine, engine) : undefined;
+      // A set's slice is a function of its environment's document, so it can only change when that did.
+      this.installSetViews(env, compiledEnv, changedKeys && new Set(changedKeys), revision);
+      if (!changedKeys) {
         this.logStart.set(env, revision);
         continue;
       }
-      const changedKeys = changedFlagKeys(previous.engine, engine);
-      const log = this.changeLog.get(env)!;
-      log.push({ revision, keys: changedKeys });
-      if (log.length > CHANGE_LOG_LIMIT) this.logStart.set(env, log.shift()!.revision);
-      for (const l of this.listeners) {
-        try {
-          l({ environment: env, revision, changedKeys, view });
-        } catch (err) {
-          this.logger.error({ err }, 'environment change listener failed');
-        }
+      this.logChange(env, revision, changedKeys);
+      this.emit({ environment: env, flagSet: null, revision, changedKeys, view });
+    }
+  }
+
+  /**
+   * Replaces an environment's flag-set views. A set whose slice changed gets a new view and a change of its own,
+   * naming only keys that are (or were) in that set, so a set-limited stream never learns another set's flags; a
+   * set that lost its last flag here reads the empty view again, and its clients get that as their change.
+   */
+  private installSetViews(
+    env: string,
+    compiledEnv: CompiledEnvironment,
+    envChanged: ReadonlySet<string> | undefined,
+    revision: number,
+  ): void {
+    const { engine } = compiledEnv;
+    const toView = (set: string | null, part: SlicedView): EnvironmentView => ({
+      name: env,
+      flagSet: set,
+      engine,
+      configJson: part.configJson,
+      etag: etagOf(part.configJson),
+      revision,
+      flagTypes: part.flagTypes,
+      sensitive: part.sensitive,
+    });
+    const previousEmpty = this.emptyViews.get(env);
+    const empty = toView(null, compiledEnv.empty);
+    // Views whose document did not change keep their revision and move onto the new engine (same document, same
+    // answers), so no view keeps an older engine alive.
+    this.emptyViews.set(env, previousEmpty && previousEmpty.etag === empty.etag ? { ...previousEmpty, engine } : empty);
+    const previousSets = this.setViews.get(env) ?? new Map<string, EnvironmentView>();
+    const next = new Map<string, EnvironmentView>();
+    const names = new Set([...previousSets.keys(), ...compiledEnv.sets.keys()]);
+    for (const set of names) {
+      const part = compiledEnv.sets.get(set);
+      const before = previousSets.get(set) ?? previousEmpty;
+      const after = part ? toView(set, part) : { ...this.emptyViews.get(env)!, flagSet: set };
+      if (before && before.etag === after.etag) {
+        if (part) next.set(set, { ...(previousSets.get(set) ?? after), engine });
+        continue;
+      }
+      const current = { ...after, revision };
+      if (part) next.set(set, current);
+      const key = viewKey(env, set);
+      if (!before || !envChanged) {
+        this.logStart.set(key, revision);
+        continue;
+      }
+      const changedKeys = [...new Set([...before.flagTypes.keys(), ...current.flagTypes.keys()])]
+        .filter((k) => envChanged.has(k) || before.flagTypes.has(k) !== current.flagTypes.has(k))
+        .sort();
+      if (!this.logStart.has(key)) this.logStart.set(key, before.revision);
+      this.logChange(key, revision, changedKeys);
+      this.emit({ environment: env, flagSet: set, revision, changedKeys, view: current });
+    }
+    this.setViews.set(env, next);
+  }
+
+  private logChange(key: string, revision: number, keys: string[]): void {
+    let log = this.changeLog.get(key);
+    if (!log) {
+      log = [];
+      this.changeLog.set(key, log);
+    }
+    log.push({ revision, keys });
+    if (log.length > CHANGE_LOG_LIMIT) this.logStart.set(key, log.shift()!.revision);
+  }
+
+  private emit(change: EnvironmentChange): void {
+    for (const l of this.listeners) {
+      try {
+        l(change);
+      } catch (err) {
+        this.logger.error({ err }, 'environment change listener failed');
       }
     }
   }
@@ -507,11 +622,80 @@ export class ReplicaState {
   }
 }
 
-interface CompiledEnvironment {
-  configJson: string;
+interface CompiledEnvironment extends SlicedView {
   engine: FlagdCore;
+  /** Each flag set's slice of the environment, for the sets that have flags in it. */
+  sets: Map<string, SlicedView>;
+  /** The document of a set with no flags in this environment. */
+  empty: SlicedView;
+}
+
+/** A document clients receive and the flags it answers for. */
+interface SlicedView {
+  configJson: string;
   flagTypes: Map<string, FlagType>;
   sensitive: Set<string>;
+}
+
+function etagOf(configJson: string): string {
+  return createHash('sha1').update(configJson).digest('base64url').slice(0, 22);
+}
+
+/** Where a view's change log is kept: the environment's name, or `environment/set` (neither name can hold "/"). */
+function viewKey(environment: string, flagSet: string | null): string {
+  return flagSet === null ? environment : `${environment}/${flagSet}`;
+}
+
+/** Every flag set's slice of an environment's document. */
+function sliceSets(
+  config: FlagdConfig,
+  flagTypes: ReadonlyMap<string, FlagType>,
+  sensitive: ReadonlySet<string>,
+  setOf: ReadonlyMap<string, string>,
+): Map<string, SlicedView> {
+  const members = new Map<string, Set<string>>();
+  for (const [key, set] of setOf) {
+    let keys = members.get(set);
+    if (!keys) {
+      keys = new Set();
+      members.set(set, keys);
+    }
+    keys.add(key);
+  }
+  const out = new Map<string, SlicedView>();
+  for (const [set, keys] of members) out.set(set, slice(config, flagTypes, sensitive, keys));
+  return out;
+}
+
+/**
+ * The document holding only `keys` of an environment's, with only the shared evaluators those flags reference: a
+ * set-limited client receives nothing of another set's flags, not even the rules they share.
+ */
+function slice(
+  config: FlagdConfig,
+  flagTypes: ReadonlyMap<string, FlagType>,
+  sensitive: ReadonlySet<string>,
+  keys: ReadonlySet<string>,
+): SlicedView {
+  const flags: FlagdConfig['flags'] = {};
+  const refs = new Set<string>();
+  const types = new Map<string, FlagType>();
+  const hidden = new Set<string>();
+  for (const [key, flag] of Object.entries(config.flags)) {
+    if (!keys.has(key)) continue;
+    flags[key] = flag;
+    if (flag.targeting) for (const ref of refsOf(flag.targeting)) refs.add(ref);
+    const type = flagTypes.get(key);
+    if (type !== undefined) types.set(key, type);
+    if (sensitive.has(key)) hidden.add(key);
+  }
+  const sliced: FlagdConfig = { ...config, flags };
+  delete sliced.$evaluators;
+  if (config.$evaluators) {
+    const used = Object.fromEntries(Object.entries(config.$evaluators).filter(([name]) => refs.has(name)));
+    if (Object.keys(used).length > 0) sliced.$evaluators = used;
+  }
+  return { configJson: JSON.stringify(sliced), flagTypes: types, sensitive: hidden };
 }
 
 /** Keys added, removed or changed between two loaded engines (flagd-core hashes each flag after `$ref` expansion). */

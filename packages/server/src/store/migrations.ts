@@ -167,6 +167,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'client token flag set',
+    // A client token may be limited to one flag set (flagd flagSetId); NULL, as every existing token has: all flags.
+    sqlite: `
+      ALTER TABLE tokens ADD COLUMN flag_set TEXT;
+    `,
+    postgres: `
+      ALTER TABLE tokens ADD COLUMN flag_set text;
+    `,
+  },
 ];
 
 /** Arbitrary but fixed: every replica must contend for the same advisory lock (advisory locks are per database). */

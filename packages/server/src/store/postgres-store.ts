@@ -10,6 +10,7 @@ import type {
   CanaryDecisionInput,
   EntityType,
   FlagMutation,
+  NewToken,
   ReplaceOptions,
   Store,
   StoredCanary,
@@ -195,21 +196,22 @@ export class PostgresStore implements Store {
     });
   }
 
-  async createToken(token: Omit<StoredToken, 'createdAt' | 'revokedAt'>, actor: Actor): Promise<StoredToken> {
+  async createToken(token: NewToken, actor: Actor): Promise<StoredToken> {
     return this.transaction(async (client) => {
       const stored: StoredToken = {
         id: token.id,
         name: token.name,
         kind: token.kind,
         environment: token.environment,
+        flagSet: token.flagSet ?? null,
         hash: token.hash,
         createdAt: new Date().toISOString(),
         revokedAt: null,
       };
       await client.query(
-        `INSERT INTO tokens (id, name, kind, environment, hash, created_at, revoked_at)
-         VALUES ($1, $2, $3, $4, $5, $6, NULL)`,
-        [stored.id, stored.name, stored.kind, stored.environment, stored.hash, stored.createdAt],
+        `INSERT INTO tokens (id, name, kind, environment, flag_set, hash, created_at, revoked_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)`,
+        [stored.id, stored.name, stored.kind, stored.environment, stored.flagSet, stored.hash, stored.createdAt],
       );
       await appendAudit(client, stored.createdAt, actor, 'token', stored.id, 'create', null, tokenMetadata(stored));
       return stored;
@@ -469,6 +471,7 @@ interface TokenRow {
   name: string;
   kind: StoredToken['kind'];
   environment: string | null;
+  flag_set: string | null;
   hash: string;
   created_at: Date;
   revoked_at: Date | null;
@@ -523,6 +526,7 @@ function toStoredToken(row: TokenRow): StoredToken {
     name: row.name,
     kind: row.kind,
     environment: row.environment,
+    flagSet: row.flag_set,
     hash: row.hash,
     createdAt: row.created_at.toISOString(),
     revokedAt: row.revoked_at ? row.revoked_at.toISOString() : null,

@@ -3,7 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { createStore } from './create-store.js';
+import { MIGRATIONS, migrateSqlite } from './migrations.js';
 import { createSqliteStore } from './sqlite-store.js';
 import { runStoreContract } from './store-contract.js';
 
@@ -102,6 +104,34 @@ describe('SQLite store on disk', () => {
       assert.equal(await reopened.currentRevision(), 1);
     } finally {
       await reopened.close();
+    }
+  });
+
+  it('upgrades a database written before flag sets (migration 4): its tokens keep working with no flag set', async () => {
+    const path = join(dir, 'v3.db');
+    const old = new Database(path);
+    migrateSqlite(
+      old,
+      MIGRATIONS.filter((m) => m.version < 4),
+    );
+    old
+      .prepare(
+        "INSERT INTO tokens (id, name, kind, environment, hash, created_at) VALUES ('old', 'web', 'client', 'production', 'h', '2026-01-01T00:00:00.000Z')",
+      )
+      .run();
+    old.close();
+    const store = await createSqliteStore(path);
+    try {
+      const token = await store.getToken('old');
+      assert.equal(token?.flagSet, null);
+      assert.equal(token?.environment, 'production');
+      const limited = await store.createToken(
+        { id: 'new', name: 'pay', kind: 'client', environment: 'production', flagSet: 'payments', hash: 'h2' },
+        { name: 'alice' },
+      );
+      assert.equal((await store.getToken('new'))?.flagSet, limited.flagSet);
+    } finally {
+      await store.close();
     }
   });
 

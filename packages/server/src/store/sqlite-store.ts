@@ -10,6 +10,7 @@ import type {
   CanaryDecisionInput,
   EntityType,
   FlagMutation,
+  NewToken,
   ReplaceOptions,
   Store,
   StoredCanary,
@@ -167,20 +168,21 @@ export class SqliteStore implements Store {
     });
   }
 
-  async createToken(token: Omit<StoredToken, 'createdAt' | 'revokedAt'>, actor: Actor): Promise<StoredToken> {
+  async createToken(token: NewToken, actor: Actor): Promise<StoredToken> {
     return this.write(() => {
       const stored: StoredToken = {
         id: token.id,
         name: token.name,
         kind: token.kind,
         environment: token.environment,
+        flagSet: token.flagSet ?? null,
         hash: token.hash,
         createdAt: new Date().toISOString(),
         revokedAt: null,
       };
       this.statement(
-        'INSERT INTO tokens (id, name, kind, environment, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, NULL)',
-      ).run(stored.id, stored.name, stored.kind, stored.environment, stored.hash, stored.createdAt);
+        'INSERT INTO tokens (id, name, kind, environment, flag_set, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)',
+      ).run(stored.id, stored.name, stored.kind, stored.environment, stored.flagSet, stored.hash, stored.createdAt);
       this.appendAudit(stored.createdAt, actor, 'token', stored.id, 'create', null, tokenMetadata(stored));
       return stored;
     });
@@ -437,6 +439,7 @@ interface TokenRow {
   name: string;
   kind: StoredToken['kind'];
   environment: string | null;
+  flag_set: string | null;
   hash: string;
   created_at: string;
   revoked_at: string | null;
@@ -498,6 +501,7 @@ function toStoredToken(row: TokenRow): StoredToken {
     name: row.name,
     kind: row.kind,
     environment: row.environment,
+    flagSet: row.flag_set,
     hash: row.hash,
     createdAt: row.created_at,
     revokedAt: row.revoked_at,

@@ -340,6 +340,7 @@ export function runStoreContract(name: string, open: () => Promise<Store>, clean
           name: 'ci',
           kind: 'admin',
           environment: null,
+          flagSet: null,
           hash: `${SECRET_HASH}1`,
           createdAt: admin.createdAt,
           revokedAt: null,
@@ -353,6 +354,40 @@ export function runStoreContract(name: string, open: () => Promise<Store>, clean
         assert.equal(await store.getToken('tok-3'), undefined);
         assert.deepEqual((await store.listTokens()).map((t) => t.id).sort(), ['tok-1', 'tok-2']);
         assert.equal(await store.currentRevision(), 2);
+      });
+
+      it("keeps a client token's flag set (migration 4), null when none is given, and audits it", async () => {
+        const limited = await store.createToken(
+          {
+            id: 'set-1',
+            name: 'payments-web',
+            kind: 'client',
+            environment: 'production',
+            flagSet: 'payments',
+            hash: `${SECRET_HASH}s1`,
+          },
+          ALICE,
+        );
+        assert.equal(limited.flagSet, 'payments');
+        assert.deepEqual(await store.getToken('set-1'), limited);
+        const unlimited = await store.createToken(
+          { id: 'set-2', name: 'web', kind: 'client', environment: 'production', hash: `${SECRET_HASH}s2` },
+          ALICE,
+        );
+        assert.equal(unlimited.flagSet, null);
+        assert.deepEqual(
+          (await store.listTokens()).map((t) => [t.id, t.flagSet]),
+          [
+            ['set-1', 'payments'],
+            ['set-2', null],
+          ],
+        );
+        const revoked = await store.revokeToken('set-1', ALICE);
+        assert.equal(revoked.flagSet, 'payments');
+        const [create] = await store
+          .queryAudit({ entityType: 'token', entityKey: 'set-1', limit: 2 })
+          .then((a) => a.slice(-1));
+        assert.equal((create!.after as { flagSet?: string }).flagSet, 'payments');
       });
 
       it('revokes a token once; revoking again is a no-op', async () => {

@@ -33,6 +33,7 @@ export function tokenMetadata(token: StoredToken): Omit<StoredToken, 'hash'> {
     name: token.name,
     kind: token.kind,
     environment: token.environment,
+    flagSet: token.flagSet,
     createdAt: token.createdAt,
     revokedAt: token.revokedAt,
   };

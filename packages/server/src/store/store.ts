@@ -49,11 +49,19 @@ export interface StoredToken {
   kind: TokenKind;
   /** Client tokens are scoped to one environment; admin tokens have none. */
   environment: string | null;
+  /**
+   * A client token limited to one flag set (flagd `flagSetId`) receives only that set's flags; null: every flag of
+   * its environment.
+   */
+  flagSet: string | null;
   /** SHA-256 (hex) of the token; never returned over the API. */
   hash: string;
   createdAt: string;
   revokedAt: string | null;
 }
+
+/** What `createToken` stores; `flagSet` defaults to null (every flag of the environment). */
+export type NewToken = Omit<StoredToken, 'createdAt' | 'revokedAt' | 'flagSet'> & { flagSet?: string | null };
 
 export type EntityType = 'flag' | 'evaluator' | 'token';
 /** `revert`: a flag replaced by its own earlier version (POST /flags/{key}/revert), recorded apart from edits. */
@@ -141,7 +149,7 @@ export interface Store {
   /** Throws EVALUATOR_NOT_FOUND. */
   deleteEvaluator(name: string, actor: Actor, options?: WriteOptions): Promise<WriteResult>;
 
-  createToken(token: Omit<StoredToken, 'createdAt' | 'revokedAt'>, actor: Actor): Promise<StoredToken>;
+  createToken(token: NewToken, actor: Actor): Promise<StoredToken>;
   listTokens(): Promise<StoredToken[]>;
   getToken(id: string): Promise<StoredToken | undefined>;
   /** Throws TOKEN_NOT_FOUND; revoking a revoked token is a no-op that returns it unchanged (no revision). */

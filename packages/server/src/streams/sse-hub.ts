@@ -22,6 +22,8 @@ export interface StreamOwner {
 export interface Client {
   res: ServerResponse;
   environment: string;
+  /** The flag set its token is limited to (its frames carry only that set); null: the whole environment. */
+  flagSet: string | null;
   kind: StreamKind;
   owner: StreamOwner | undefined;
   /** Refused (429) or ended: nothing more is written. */
@@ -44,6 +46,7 @@ export interface StreamPeer {
 export interface StreamConnection extends StreamPeer {
   kind: Exclude<StreamKind, 'admin'>;
   environment: string;
+  flagSet: string | null;
   tokenId: string | undefined;
   lastRevision: number | undefined;
 }
@@ -139,7 +142,13 @@ export class SseHub {
    * owner's token is revoked. The owner defaults to the token the client guard saw on this request. Beyond the
    * token's stream limit it answers 429 itself and returns a closed client (sending to it does nothing).
    */
-  open(res: ServerResponse, environment: string, kind: StreamKind, owner?: StreamOwner): Client {
+  open(
+    res: ServerResponse,
+    environment: string,
+    kind: StreamKind,
+    owner?: StreamOwner,
+    flagSet: string | null = null,
+  ): Client {
     const tokenOwner = owner ?? (res.req ? requestOwners.get(res.req) : undefined);
     const origin = res.req?.headers.origin;
     const cors: Record<string, string> =
@@ -149,6 +158,7 @@ export class SseHub {
     const client: Client = {
       res,
       environment,
+      flagSet,
       kind,
       owner: tokenOwner,
       closed: false,
@@ -216,10 +226,13 @@ export class SseHub {
     client.res.write(frame);
   }
 
-  /** Sends each flag stream of `environment` its kind's frame of `revision`. */
-  publish(environment: string, frames: Record<FlagStreamKind, string>, revision: number): void {
+  /**
+   * Sends each flag stream of `environment` limited to `flagSet` (null: the streams of the whole environment) its
+   * kind's frame of `revision`. A set-limited stream gets only its set's frames, never the environment's.
+   */
+  publish(environment: string, flagSet: string | null, frames: Record<FlagStreamKind, string>, revision: number): void {
     for (const c of this.clients) {
-      if ((c.kind === 'sdk' || c.kind === 'ofrep') && c.environment === environment) {
+      if ((c.kind === 'sdk' || c.kind === 'ofrep') && c.environment === environment && c.flagSet === flagSet) {
         this.send(c, frames[c.kind]);
         c.lastRevision = revision;
       }
@@ -234,6 +247,7 @@ export class SseHub {
         ...c.peer,
         kind: c.kind,
         environment: c.environment,
+        flagSet: c.flagSet,
         tokenId: c.owner?.tokenId,
         lastRevision: c.lastRevision,
       }));

@@ -86,14 +86,22 @@ export class Streams implements UnleashHintSink {
    * what changed since; otherwise starts with a snapshot. Throws 429 RATE_LIMITED before taking the reply over when
    * the token holds its most streams.
    */
-  openClientStream(reply: FastifyReply, environment: string, owner: StreamOwner, lastEventId: number): void {
-    const view = this.state.view(environment);
+  openClientStream(
+    reply: FastifyReply,
+    environment: string,
+    owner: StreamOwner,
+    lastEventId: number,
+    flagSet: string | null = null,
+  ): void {
+    const view = this.state.view(environment, flagSet);
     if (!view) throw new AppError('UNAVAILABLE', 'environment not loaded yet; retry');
     this.hub.assertCapacity(owner);
     reply.hijack();
-    const client = this.hub.open(reply.raw, environment, 'sdk', owner);
+    const client = this.hub.open(reply.raw, environment, 'sdk', owner, flagSet);
     const resumeKeys =
-      Number.isInteger(lastEventId) && lastEventId >= 0 ? this.state.changedSince(environment, lastEventId) : undefined;
+      Number.isInteger(lastEventId) && lastEventId >= 0
+        ? this.state.changedSince(environment, lastEventId, flagSet)
+        : undefined;
     if (resumeKeys === undefined) {
       this.hub.send(client, snapshotFrame(view.configJson, this.state.revision));
       client.lastRevision = view.revision;
@@ -108,12 +116,12 @@ export class Streams implements UnleashHintSink {
   }
 
   /** OFREP stream (ADR-0008). Throws 429 RATE_LIMITED before taking the reply over, as `openClientStream`. */
-  openOfrepStream(reply: FastifyReply, environment: string, owner: StreamOwner): void {
+  openOfrepStream(reply: FastifyReply, environment: string, owner: StreamOwner, flagSet: string | null = null): void {
     this.hub.assertCapacity(owner);
     reply.hijack();
-    const client = this.hub.open(reply.raw, environment, 'ofrep', owner);
+    const client = this.hub.open(reply.raw, environment, 'ofrep', owner, flagSet);
     // An OFREP client fetched the bulk evaluation it follows just before; what it holds is the current revision.
-    client.lastRevision = this.state.view(environment)?.revision;
+    client.lastRevision = this.state.view(environment, flagSet)?.revision;
   }
 
   /**
@@ -163,6 +171,7 @@ export class Streams implements UnleashHintSink {
   private publish(change: EnvironmentChange): void {
     this.hub.publish(
       change.environment,
+      change.flagSet,
       {
         sdk: changeFrame(change.revision, change.changedKeys, change.view.configJson),
         ofrep: ofrepRefetchFrame(change.view.etag),

@@ -17,7 +17,7 @@ export async function streamController(scope: FastifyInstance, deps: ClientStrea
   // Registered untyped: the snapshot goes out as the JSON text computed once per revision, not as an object to
   // serialize per request.
   scope.get('/snapshot', { schema: schemas.snapshot }, async (req, reply) => {
-    const view = state.view(req.clientEnvironment!);
+    const view = state.view(req.clientEnvironment!, req.clientFlagSet);
     if (!view) throw new AppError('UNAVAILABLE', 'environment not loaded yet; retry');
     const etag = `"${view.etag}"`;
     reply.header('etag', etag).header('x-rc-revision', String(view.revision)).header('cache-control', 'no-cache');
@@ -32,6 +32,6 @@ export async function streamController(scope: FastifyInstance, deps: ClientStrea
     const token = req.clientToken!;
     // Checked again synchronously before taking the reply over, so a revocation applied meanwhile is not missed.
     if (!state.tokenByHash(token.hash)) throw new AppError('UNAUTHORIZED', 'unknown or revoked token');
-    sse.openClientStream(reply, env, { tokenId: token.id }, lastEventId);
+    sse.openClientStream(reply, env, { tokenId: token.id }, lastEventId, req.clientFlagSet);
   });
 }

@@ -189,7 +189,7 @@ export class ClientsService {
 
   private toClient(c: StreamConnection, names: ReadonlyMap<string, string>): Client {
     const flagStream = c.kind !== 'unleash';
-    const environmentRevision = flagStream ? (this.state.view(c.environment)?.revision ?? null) : null;
+    const environmentRevision = flagStream ? (this.state.view(c.environment, c.flagSet)?.revision ?? null) : null;
     const lastRevision = flagStream ? (c.lastRevision ?? null) : null;
     return {
       replica: this.options.replicaId,

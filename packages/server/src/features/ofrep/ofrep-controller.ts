@@ -111,8 +111,8 @@ export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDe
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   const streamKeys = new StreamKeys(deps);
 
-  function requireView(env: string): EnvironmentView {
-    const view = state.view(env);
+  function requireView(env: string, flagSet?: string | null): EnvironmentView {
+    const view = state.view(env, flagSet);
     if (!view) throw new AppError('UNAVAILABLE', 'environment not loaded yet; retry');
     return view;
   }
@@ -158,7 +158,7 @@ export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDe
       return;
     }
     const env = req.clientEnvironment!;
-    const view = requireView(env);
+    const view = requireView(env, req.clientFlagSet);
     pollingCallers.seen(req.clientToken!.id, env, req.headers, view.revision);
     const e = evaluateFlag(view, key, parsed.context);
     countEvaluation(env, view, e);
@@ -174,7 +174,7 @@ export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDe
       return;
     }
     const env = req.clientEnvironment!;
-    const view = requireView(env);
+    const view = requireView(env, req.clientFlagSet);
     pollingCallers.seen(req.clientToken!.id, env, req.headers, view.revision);
     // The result depends only on the environment's configuration and the context: hash both into the ETag.
     const etag = `"${view.etag}.${digestOf('sha1', canonicalContext(parsed.context), 'base64url').slice(0, 16)}"`;
@@ -208,6 +208,7 @@ export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDe
     const key = (req.query as Record<string, unknown>).key;
     let env: string;
     let token: { id: string; hash: string };
+    let flagSet: string | null | undefined;
     if (key !== undefined) {
       const live = typeof key === 'string' ? await streamKeys.tokenOf(key) : undefined;
       if (!live?.environment) {
@@ -219,14 +220,16 @@ export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDe
       }
       env = live.environment;
       token = live;
+      flagSet = live.flagSet;
     } else {
       await guard(req, reply);
       env = req.clientEnvironment!;
       token = req.clientToken!;
+      flagSet = req.clientFlagSet;
     }
     requireView(env);
     // Checked again synchronously before taking the reply over, so a revocation applied meanwhile is not missed.
     if (!state.tokenByHash(token.hash)) throw new AppError('UNAUTHORIZED', 'unknown or revoked token');
-    deps.sse.openOfrepStream(reply, env, { tokenId: token.id });
+    deps.sse.openOfrepStream(reply, env, { tokenId: token.id }, flagSet);
   });
 }

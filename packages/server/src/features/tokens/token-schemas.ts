@@ -1,3 +1,4 @@
+import { FLAG_SET_PATTERN } from '@runtime-control/core';
 import { Type } from '@sinclair/typebox';
 import { ADMIN_SECURITY, COMMON_ERRORS, Empty, errors, StringEnum, validatedByCore } from '../../schemas/common.js';
 
@@ -9,6 +10,9 @@ export const TokenInfo = Type.Object(
     name: Type.String(),
     kind: TokenKind,
     environment: Type.Union([Type.String(), Type.Null()], { description: 'The environment of a client token' }),
+    flagSet: Type.Union([Type.String(), Type.Null()], {
+      description: 'The flag set (flagd flagSetId) a client token is limited to; null: every flag of its environment',
+    }),
     createdAt: Type.String(),
     revokedAt: Type.Union([Type.String(), Type.Null()]),
   },
@@ -28,6 +32,12 @@ export const CreateTokenRequest = Type.Object(
     kind: TokenKind,
     environment: Type.Optional(Type.String({ description: 'Required for client tokens' })),
     name: Type.Optional(Type.String()),
+    flagSet: Type.Optional(
+      Type.Union([Type.String({ pattern: FLAG_SET_PATTERN.source }), Type.Null()], {
+        description:
+          'Client tokens only: limit the token to one flag set (flags whose metadata.flagSetId is this); snapshot, stream and OFREP then carry only its flags',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -36,7 +46,7 @@ export const tokenSchemas = {
   create: {
     summary: 'Create a token',
     security: ADMIN_SECURITY,
-    // Checked by the token service (UNKNOWN_PROPERTY, INVALID_VALUE, RESERVED_NAME at their paths).
+    // Checked by the token service (UNKNOWN_PROPERTY, INVALID_VALUE, INVALID_FLAG_SET, RESERVED_NAME at their paths).
     body: validatedByCore(CreateTokenRequest),
     response: { 201: Type.Ref(CreatedToken), ...errors(...COMMON_ERRORS, 413, 415) },
   },

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { isPlainObject } from '@runtime-control/core';
+import { isFlagSetName, isPlainObject } from '@runtime-control/core';
 import { isReservedTokenName } from '../../auth/auth-hooks.js';
 import { generateToken, hashToken } from '../../auth/tokens.js';
 import { AppError, type ErrorDetail } from '../../errors/app-error.js';
@@ -12,6 +12,8 @@ export interface TokenView {
   name: string;
   kind: 'admin' | 'client';
   environment: string | null;
+  /** The flag set a client token is limited to (flagd flagSetId); null: every flag of its environment. */
+  flagSet: string | null;
   createdAt: string;
   revokedAt: string | null;
 }
@@ -22,6 +24,7 @@ export function toTokenView(t: StoredToken): TokenView {
     name: t.name,
     kind: t.kind,
     environment: t.environment,
+    flagSet: t.flagSet,
     createdAt: t.createdAt,
     revokedAt: t.revokedAt,
   };
@@ -38,11 +41,11 @@ export class TokenService {
     const issues: ErrorDetail[] = [];
     if (!isPlainObject(input)) throw new AppError('VALIDATION_FAILED', 'body must be a JSON object', { path: '' });
     for (const k of Object.keys(input)) {
-      if (!['kind', 'environment', 'name'].includes(k)) {
+      if (!['kind', 'environment', 'name', 'flagSet'].includes(k)) {
         issues.push({ path: `/${k}`, code: 'UNKNOWN_PROPERTY', message: `unknown property "${k}"` });
       }
     }
-    const { kind, environment, name } = input;
+    const { kind, environment, name, flagSet } = input;
     if (kind !== 'client' && kind !== 'admin') {
       issues.push({ path: '/kind', code: 'INVALID_VALUE', message: 'kind must be "client" or "admin"' });
     }
@@ -60,6 +63,22 @@ export class TokenService {
         code: 'INVALID_VALUE',
         message: 'admin tokens are not scoped to an environment',
       });
+    }
+    if (flagSet !== undefined && flagSet !== null) {
+      if (kind === 'admin') {
+        issues.push({
+          path: '/flagSet',
+          code: 'INVALID_VALUE',
+          message: 'admin tokens are not limited to a flag set',
+        });
+      } else if (!isFlagSetName(flagSet)) {
+        issues.push({
+          path: '/flagSet',
+          code: 'INVALID_FLAG_SET',
+          message:
+            'flagSet names a flag set (a flag\'s metadata.flagSetId): letters, digits, ".", "_" or "-", starting with a letter or digit (≤64)',
+        });
+      }
     }
     if (name !== undefined && (typeof name !== 'string' || name.length === 0 || name.length > 100)) {
       issues.push({ path: '/name', code: 'INVALID_VALUE', message: 'name must be a string of 1–100 characters' });
@@ -81,6 +100,7 @@ export class TokenService {
         name: typeof name === 'string' ? name : `${tokenKind}-${id.slice(0, 8)}`,
         kind: tokenKind,
         environment: tokenKind === 'client' ? (environment as string) : null,
+        flagSet: tokenKind === 'client' && typeof flagSet === 'string' ? flagSet : null,
         hash: hashToken(token),
       },
       actor,
