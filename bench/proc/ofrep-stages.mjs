@@ -95,7 +95,7 @@ serve({
       const tokenId = rt.state.tokenByHash(hashToken(token))?.id;
       if (tokenId === undefined) throw new Error('bench token not found');
       const callerHeaders = { ...headers, 'user-agent': 'loadgen/1' };
-      const presence = await time(() => rt.pollingCallers.seen(tokenId, env, callerHeaders, view.revision), msg.minMs);
+      const presence = await time(() => rt.pollingCallers.seen(tokenId, view, callerHeaders), msg.minMs);
       // Serialize: the 200 body with the route's response schema, and with JSON.stringify (what the anchor does).
       const body = { key: sample.key, reason: sample.reason, metadata: sample.metadata };
       if (sample.value !== undefined) Object.assign(body, { value: sample.value, variant: sample.variant });

@@ -162,8 +162,12 @@ export class ClientsService {
     return new Map((await this.store.listTokens()).map((t) => [t.id, t.name]));
   }
 
-  private revisions(environment: string, lastRevision: number): Pick<Client, 'environmentRevision' | 'upToDate'> {
-    const environmentRevision = this.state.view(environment)?.revision ?? null;
+  private revisions(
+    environment: string,
+    flagSet: string | null,
+    lastRevision: number,
+  ): Pick<Client, 'environmentRevision' | 'upToDate'> {
+    const environmentRevision = this.state.view(environment, flagSet)?.revision ?? null;
     return {
       environmentRevision,
       upToDate: environmentRevision === null ? null : lastRevision >= environmentRevision,
@@ -183,7 +187,7 @@ export class ClientsService {
       connectedSince: new Date(c.firstSeen).toISOString(),
       lastSeen: new Date(c.lastSeen).toISOString(),
       lastRevision: c.lastRevision,
-      ...this.revisions(c.environment, c.lastRevision),
+      ...this.revisions(c.environment, c.flagSet, c.lastRevision),
     };
   }
 

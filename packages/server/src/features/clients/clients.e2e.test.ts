@@ -172,6 +172,35 @@ describe('clients view', () => {
     assert.ok(((now as ClientsView).clients[0]?.lastRevision ?? -1) > answered);
   });
 
+  it('a poller limited to a flag set is compared with its set: a change outside the set leaves it up to date', async () => {
+    const t = await createTestApp();
+    cleanup.add(() => t.close());
+    const inSet = booleanFlag('pay-flag', { metadata: { flagSetId: 'payments' } });
+    assert.equal(
+      (await t.app.inject({ method: 'POST', url: '/api/admin/flags', headers: t.admin, payload: inSet })).statusCode,
+      201,
+    );
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/api/admin/tokens',
+      headers: t.admin,
+      payload: { kind: 'client', environment: 'production', name: 'payments-poller', flagSet: 'payments' },
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    const auth = { authorization: `Bearer ${created.json().token as string}`, 'x-rc-app': 'payments' };
+    const poll = await t.app.inject({ method: 'POST', url: '/ofrep/v1/evaluate/flags', headers: auth, payload: {} });
+    assert.equal(poll.statusCode, 200, poll.body);
+    const outside = booleanFlag('other-flag');
+    assert.equal(
+      (await t.app.inject({ method: 'POST', url: '/api/admin/flags', headers: t.admin, payload: outside })).statusCode,
+      201,
+    );
+    const view = (
+      await t.app.inject({ method: 'GET', url: '/api/admin/clients?app=payments', headers: t.admin })
+    ).json() as ClientsView;
+    assert.equal(view.clients[0]?.upToDate, true, JSON.stringify(view.clients));
+  });
+
   it("reads an earlier version's report (streams without transport) during a rolling upgrade", async () => {
     const t = await createTestApp({ RC_REPLICA_ID: 'replica-new' });
     cleanup.add(() => t.close());

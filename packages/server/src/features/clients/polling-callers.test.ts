@@ -4,21 +4,23 @@ import { PollingCallers } from './polling-callers.js';
 
 describe('PollingCallers', () => {
   const headers = (agent: string, app?: string) => ({ 'user-agent': agent, ...(app ? { 'x-rc-app': app } : {}) });
+  const view = (name: string, revision: number) => ({ name, flagSet: null, revision });
 
   it('one entry per token (one environment each) and what the caller says; updated on every call', () => {
     let now = 1000;
     const callers = new PollingCallers({ now: () => now });
-    callers.seen('t1', 'production', headers('ofrep/1', 'billing'), 5);
+    callers.seen('t1', view('production', 5), headers('ofrep/1', 'billing'));
     now = 2000;
-    callers.seen('t1', 'production', headers('ofrep/1', 'billing'), 6);
-    callers.seen('t2', 'production', headers('ofrep/1', 'billing'), 6);
-    callers.seen('t1', 'production', headers('ofrep/1'), 6);
+    callers.seen('t1', view('production', 6), headers('ofrep/1', 'billing'));
+    callers.seen('t2', view('production', 6), headers('ofrep/1', 'billing'));
+    callers.seen('t1', view('production', 6), headers('ofrep/1'));
     const { callers: listed, overflow } = callers.list();
     assert.equal(overflow, 0);
     assert.equal(listed.length, 3);
     const first = listed.find((c) => c.tokenId === 't1' && c.environment === 'production');
     assert.deepEqual(first, {
       environment: 'production',
+      flagSet: null,
       tokenId: 't1',
       app: 'billing',
       instance: undefined,
@@ -31,7 +33,7 @@ describe('PollingCallers', () => {
 
   it('shows only printable, bounded header text', () => {
     const callers = new PollingCallers();
-    callers.seen('t', 'e', { 'user-agent': `x${'y'.repeat(300)}`, 'x-rc-app': 'caf\u00e9' }, 1);
+    callers.seen('t', view('e', 1), { 'user-agent': `x${'y'.repeat(300)}`, 'x-rc-app': 'caf\u00e9' });
     const [c] = callers.list().callers;
     assert.equal(c?.agent?.length, 120);
     assert.equal(c?.app, undefined);
@@ -40,9 +42,9 @@ describe('PollingCallers', () => {
   it('forgets callers not seen within the expiry', () => {
     let now = 0;
     const callers = new PollingCallers({ now: () => now, expiryMs: 1000 });
-    callers.seen('t', 'e', headers('a'), 1);
+    callers.seen('t', view('e', 1), headers('a'));
     now = 900;
-    callers.seen('t', 'e', headers('b'), 1);
+    callers.seen('t', view('e', 1), headers('b'));
     now = 1500;
     assert.deepEqual(
       callers.list().callers.map((c) => c.agent),
@@ -53,17 +55,17 @@ describe('PollingCallers', () => {
   it('holds at most `max` callers: a full map of live callers counts newcomers instead of growing', () => {
     let now = 0;
     const callers = new PollingCallers({ now: () => now, max: 3, expiryMs: 10_000 });
-    for (let i = 0; i < 10; i++) callers.seen('t', 'e', headers(`agent-${i}`), 1);
+    for (let i = 0; i < 10; i++) callers.seen('t', view('e', 1), headers(`agent-${i}`));
     let listed = callers.list();
     assert.equal(listed.callers.length, 3);
     assert.equal(listed.overflow, 7);
     assert.equal(callers.list().overflow, 0, 'the overflow count is per report');
     // Known callers still update while the map is full.
     now = 5000;
-    callers.seen('t', 'e', headers('agent-0'), 2);
+    callers.seen('t', view('e', 2), headers('agent-0'));
     // Once the others expire, a newcomer takes a freed place (the sweep runs at most once a second).
     now = 12_000;
-    callers.seen('t', 'e', headers('newcomer'), 3);
+    callers.seen('t', view('e', 3), headers('newcomer'));
     listed = callers.list();
     assert.deepEqual(listed.callers.map((c) => c.agent).sort(), ['agent-0', 'newcomer']);
   });

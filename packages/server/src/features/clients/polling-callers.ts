@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { EnvironmentView } from '../../state/replica-state.js';
 import { peerField } from '../../streams/sse-hub.js';
 
 /** Distinct polling callers one replica remembers; a caller beyond this is counted, not listed (bounds memory). */
@@ -12,13 +13,15 @@ export const POLLING_CALLER_EXPIRY_MS = 5 * 60_000;
 /** One OFREP caller that evaluates without a stream, as it said who it is (headers) and as last answered. */
 export interface PollingCaller {
   environment: string;
+  /** The flag set its token is limited to (null: the whole environment); its revisions are that view's. */
+  flagSet: string | null;
   tokenId: string;
   app: string | undefined;
   instance: string | undefined;
   agent: string | undefined;
   firstSeen: number;
   lastSeen: number;
-  /** The environment revision its last answer was computed from. */
+  /** The revision of the view (environment, or its set) its last answer was computed from. */
   lastRevision: number;
 }
 
@@ -55,7 +58,11 @@ export class PollingCallers {
     this.now = options.now ?? Date.now;
   }
 
-  seen(tokenId: string, environment: string, headers: IncomingHttpHeaders, revision: number): void {
+  seen(
+    tokenId: string,
+    view: Pick<EnvironmentView, 'name' | 'flagSet' | 'revision'>,
+    headers: IncomingHttpHeaders,
+  ): void {
     const app = headers['x-rc-app'];
     const instance = headers['x-rc-instance'];
     const agent = headers['user-agent'];
@@ -70,7 +77,7 @@ export class PollingCallers {
     const known = callers?.get(key);
     if (known !== undefined) {
       known.lastSeen = now;
-      known.lastRevision = revision;
+      known.lastRevision = view.revision;
       return;
     }
     if (this.size >= this.max) {
@@ -85,14 +92,15 @@ export class PollingCallers {
       this.byToken.set(tokenId, callers);
     }
     callers.set(key, {
-      environment,
+      environment: view.name,
+      flagSet: view.flagSet,
       tokenId,
       app: peerField(app),
       instance: peerField(instance),
       agent: peerField(agent),
       firstSeen: now,
       lastSeen: now,
-      lastRevision: revision,
+      lastRevision: view.revision,
     });
     this.size++;
   }

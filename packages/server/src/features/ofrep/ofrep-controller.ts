@@ -159,7 +159,7 @@ export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDe
     }
     const env = req.clientEnvironment!;
     const view = requireView(env, req.clientFlagSet);
-    pollingCallers.seen(req.clientToken!.id, env, req.headers, view.revision);
+    pollingCallers.seen(req.clientToken!.id, view, req.headers);
     const e = evaluateFlag(view, key, parsed.context);
     countEvaluation(env, view, e);
     if (e.errorCode === 'FLAG_NOT_FOUND') reply.code(404).send(ofrepErrorBody(e, e.errorCode));
@@ -175,7 +175,7 @@ export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDe
     }
     const env = req.clientEnvironment!;
     const view = requireView(env, req.clientFlagSet);
-    pollingCallers.seen(req.clientToken!.id, env, req.headers, view.revision);
+    pollingCallers.seen(req.clientToken!.id, view, req.headers);
     // The result depends only on the environment's configuration and the context: hash both into the ETag.
     const etag = `"${view.etag}.${digestOf('sha1', canonicalContext(parsed.context), 'base64url').slice(0, 16)}"`;
     reply.header('etag', etag);
