@@ -3,6 +3,7 @@
 // critical violation) and screenshotted into packages/console/screenshots/; the browser console must stay free of
 // errors, except the HTTP statuses a step provokes on purpose (401 for a wrong token, 412 for a stale edit).
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,12 +11,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { AxeBuilder } from '@axe-core/playwright';
+import { OpenFeature } from '@openfeature/server-sdk';
+import { buildApiGateway } from '@runtime-control/example-devmentor/dist/api-gateway.js';
+import { createServiceProvider } from '@runtime-control/example-devmentor/dist/runtime-control.js';
 import type { RunningServer } from '@runtime-control/server';
 import { LocalRouter } from '@runtime-control/traffic';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from './browser.js';
 
+const run = promisify(execFile);
+const RCTL = fileURLToPath(new URL('../../../cli/bin/rctl.js', import.meta.url));
 const ADMIN_TOKEN = 'rc-console-e2e-admin-token-0123456789';
 const SCREENSHOTS = fileURLToPath(new URL('../../screenshots/', import.meta.url));
 const FLAG = 'new-ui-enabled';
@@ -76,6 +83,9 @@ describe('console in a real browser', () => {
   const allowedStatuses = new Set<number>();
   let createdSecret = '';
   let prometheus: Awaited<ReturnType<typeof stubPrometheus>>;
+  /** The DevMentor demo's api-gateway on this server (production), to see a console change reach a service. */
+  let apiGateway: Awaited<ReturnType<typeof buildApiGateway>> | undefined;
+  let apiGatewayUrl = '';
   const router = new LocalRouter({
     routes: [{ service: 'ai-gateway', backends: { v1: 'http://127.0.0.1:1', v2: 'http://127.0.0.1:2' } }],
   });
@@ -96,6 +106,20 @@ describe('console in a real browser', () => {
       headers: res.headers,
       json: text ? (JSON.parse(text) as Record<string, unknown>) : {},
     };
+  }
+
+  /** new-ui-enabled's variant for `user` as the demo api-gateway's /health/flags shows it, once it is `expected`. */
+  async function gatewayVariant(user: string, expected: string, timeoutMs = 5000): Promise<string | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    let variant: string | undefined;
+    for (;;) {
+      const res = await fetch(`${apiGatewayUrl}/health/flags?user=${user}`);
+      assert.equal(res.status, 200);
+      const health = (await res.json()) as { flags: { key: string; variant?: string }[] };
+      variant = health.flags.find((f) => f.key === FLAG)?.variant;
+      if (variant === expected || Date.now() >= deadline) return variant;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   async function evaluateFor(user: string, environment = 'production') {
@@ -172,6 +196,15 @@ describe('console in a real browser', () => {
       environments: { development: { state: 'ENABLED' }, production: { state: 'ENABLED' } },
     };
     assert.equal((await http('POST', '/api/admin/flags', limits)).status, 201);
+    const gatewayToken = await http('POST', '/api/admin/tokens', {
+      kind: 'client',
+      environment: 'production',
+      name: 'api-gateway',
+    });
+    apiGateway = await buildApiGateway(
+      createServiceProvider({ url: server.url, token: gatewayToken.json.token as string, appName: 'api-gateway' }),
+    );
+    apiGatewayUrl = await apiGateway.listen({ port: 0, host: '127.0.0.1' });
     chromium = await launchChromium();
     context = await chromium.browser.newContext({ viewport: { width: 1280, height: 800 } });
     page = await context.newPage();
@@ -188,6 +221,8 @@ describe('console in a real browser', () => {
 
   after(async () => {
     await chromium?.close();
+    await apiGateway?.close();
+    await OpenFeature.close();
     await server?.close();
     await router.close();
     await prometheus?.close();
@@ -290,6 +325,38 @@ describe('console in a real browser', () => {
     assert.deepEqual(navigations, [], 'no reload');
   });
 
+  it('a change from the CLI appears live, pushed by the admin stream: the page does not poll', async () => {
+    await page.locator('[data-live="live"]').waitFor();
+    const flagReads: string[] = [];
+    const onRequest = (r: { url(): string }) => {
+      if (new URL(r.url()).pathname.startsWith('/api/admin/flags')) flagReads.push(r.url());
+    };
+    page.on('request', onRequest);
+    try {
+      await page.waitForTimeout(2500);
+      assert.deepEqual(flagReads, [], 'nothing changed, so nothing was read again');
+      const toggle = page.getByRole('switch', { name: 'dark-mode enabled in production' });
+      const was = await toggle.getAttribute('aria-checked');
+      const command = was === 'true' ? 'disable' : 'enable';
+      const cli = await run(process.execPath, [RCTL, 'flags', command, 'dark-mode', '--env', 'production'], {
+        env: { ...process.env, RC_URL: server.url, RC_TOKEN: ADMIN_TOKEN },
+      });
+      assert.match(cli.stdout, /dark-mode/);
+      await page.waitForFunction(
+        (expected) =>
+          document
+            .querySelector('[role="switch"][aria-label="dark-mode enabled in production"]')
+            ?.getAttribute('aria-checked') === expected,
+        was === 'true' ? 'false' : 'true',
+        { timeout: 5000, polling: 50 },
+      );
+      assert.ok(flagReads.length >= 1, 'the change made the page read the flags again');
+      assert.equal(await page.locator('tr.changed[data-flag="dark-mode"]').count(), 1, 'the row is highlighted');
+    } finally {
+      page.off('request', onRequest);
+    }
+  });
+
   it('flips new-ui-enabled for one test user (per-user override): that user only, checked through the API', async () => {
     await page.getByRole('link', { name: FLAG }).click();
     await page.getByRole('heading', { name: FLAG }).waitFor();
@@ -302,6 +369,9 @@ describe('console in a real browser', () => {
     assert.equal((await evaluateFor('u-test'))?.variant, 'on', 'the test user gets the new UI');
     assert.equal((await evaluateFor('u-other'))?.variant, 'off', 'every other user keeps the old one');
     assert.equal((await evaluateFor('u-test', 'development'))?.variant, 'off', 'and only in production');
+    // The demo api-gateway (SDK, production token) shows it in its /health/flags, without a restart: for u-test only.
+    assert.equal(await gatewayVariant('u-test', 'on'), 'on', "api-gateway's /health/flags for u-test");
+    assert.equal(await gatewayVariant('u-other', 'off', 0), 'off', 'and not for anyone else');
     // The "evaluate as" panel shows the same for that user.
     await page.getByRole('combobox', { name: 'Environment' }).selectOption('production');
     await page.getByLabel('Evaluation context (JSON)').fill('{"targetingKey": "u-test"}');
@@ -311,6 +381,7 @@ describe('console in a real browser', () => {
     await panel.getByRole('button', { name: 'Remove override for u-test' }).click();
     await panel.locator('[data-override="u-test"]').waitFor({ state: 'detached' });
     assert.equal((await evaluateFor('u-test'))?.variant, 'off', 'removing the override flips the user back');
+    assert.equal(await gatewayVariant('u-test', 'off'), 'off', 'and api-gateway follows');
   });
 
   it("the targeting editor shows the API's error at its JSON path, then saves a fixed rule", async () => {

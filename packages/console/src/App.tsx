@@ -3,6 +3,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { Navigate, NavLink, Route, Routes, useLocation } from 'react-router';
 import { session, setUnauthorizedHandler } from './api/client.js';
 import { ErrorBoundary } from './components/ErrorBoundary.js';
+import { type LiveState, useLiveChanges } from './live.js';
 import { AuditPage } from './pages/AuditPage.js';
 import { CanariesPage, CanaryPage } from './pages/CanariesPage.js';
 import { FlagPage } from './pages/FlagPage.js';
@@ -44,6 +45,18 @@ export function App() {
     );
   }
 
+  return <SignedIn signOut={signOut} pathname={location.pathname} />;
+}
+
+const LIVE_LABEL: Record<LiveState, string> = {
+  connecting: 'Connecting…',
+  live: 'Live',
+  reconnecting: 'Reconnecting…',
+};
+
+/** The signed-in shell: navigation, the live-updates indicator, and the pages. */
+function SignedIn({ signOut, pathname }: { signOut: () => void; pathname: string }) {
+  const live = useLiveChanges();
   return (
     <div className="shell">
       <a className="skip" href="#main">
@@ -59,12 +72,15 @@ export function App() {
           <NavLink to="/tokens">Tokens</NavLink>
           <NavLink to="/integrations">Integrations</NavLink>
         </nav>
+        <span className={`live live-${live}`} role="status" data-live={live}>
+          {LIVE_LABEL[live]}
+        </span>
         <button type="button" className="secondary" onClick={signOut}>
           Sign out
         </button>
       </header>
       <main id="main">
-        <ErrorBoundary resetKey={location.pathname}>
+        <ErrorBoundary resetKey={pathname}>
           <Routes>
             <Route path="/" element={<Navigate to="/flags" replace />} />
             <Route path="/flags" element={<FlagsPage />} />

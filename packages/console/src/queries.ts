@@ -3,9 +3,9 @@ import { useEffect, useRef, useState } from 'react';
 import { api, etagOf, unwrap } from './api/client.js';
 
 /**
- * Live view. The server has no admin change stream yet (its SSE stream is for client tokens, one environment), so
- * the console polls every second while the tab is visible: a change made elsewhere (CLI, another tab, another
- * replica) shows within about a second. Switch to an admin SSE stream when the server offers one.
+ * Flags, evaluators, tokens and the audit log follow the admin change stream (live.ts): their queries are re-read when
+ * a change names them, not polled. Canary runs and secret rotations are not revisions of that stream (they move on
+ * their own clock), so those pages poll every second while the tab is visible.
  */
 export const LIVE_INTERVAL_MS = 1000;
 
@@ -21,7 +21,6 @@ export function useFlags() {
   return useQuery({
     queryKey: ['flags'],
     queryFn: async () => (await unwrap(api.GET('/api/admin/flags'))).data,
-    refetchInterval: LIVE_INTERVAL_MS,
   });
 }
 
@@ -32,7 +31,6 @@ export function useFlag(key: string) {
       const { data, response } = await unwrap(api.GET('/api/admin/flags/{key}', { params: { path: { key } } }));
       return { flag: data, etag: etagOf(response) };
     },
-    refetchInterval: LIVE_INTERVAL_MS,
   });
 }
 

@@ -46,6 +46,10 @@ let onUnauthorized: () => void = () => {};
 export function setUnauthorizedHandler(fn: () => void): void {
   onUnauthorized = fn;
 }
+/** For requests made outside the API client (the live stream): the server refused the token. */
+export function notifyUnauthorized(): void {
+  onUnauthorized();
+}
 
 const auth: Middleware = {
   onRequest({ request }) {

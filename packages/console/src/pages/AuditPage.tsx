@@ -2,7 +2,6 @@ import { useQuery } from '@tanstack/react-query';
 import { Link, useSearchParams } from 'react-router';
 import { api, unwrap } from '../api/client.js';
 import { ErrorMessage } from '../components/ErrorMessage.js';
-import { LIVE_INTERVAL_MS } from '../queries.js';
 
 export function AuditPage() {
   const [params, setParams] = useSearchParams();
@@ -33,7 +32,6 @@ export function AuditPage() {
           }),
         )
       ).data.records,
-    refetchInterval: LIVE_INTERVAL_MS,
   });
   const set = (name: string, value: string) =>
     setParams(

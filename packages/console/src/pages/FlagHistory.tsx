@@ -3,7 +3,6 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useId, useState } from 'react';
 import { type AuditRecord, api, type Flag, unwrap } from '../api/client.js';
 import { ErrorMessage } from '../components/ErrorMessage.js';
-import { LIVE_INTERVAL_MS } from '../queries.js';
 
 function isFlag(value: unknown, key: string): value is Flag {
   return typeof value === 'object' && value !== null && (value as { key?: unknown }).key === key;
@@ -22,7 +21,6 @@ export function FlagHistory({ flag, etag }: { flag: Flag; etag: string | undefin
     queryKey: ['audit', 'flag', flag.key],
     queryFn: async () =>
       (await unwrap(api.GET('/api/admin/audit', { params: { query: { flag: flag.key, limit: '20' } } }))).data.records,
-    refetchInterval: LIVE_INTERVAL_MS,
   });
   const revert = useMutation({
     mutationFn: async (record: AuditRecord) => {
