@@ -6,7 +6,9 @@
  *   - `snapshot` (`id:` the revision): the environment's whole flagd configuration, on connect without a usable
  *     `Last-Event-ID`;
  *   - `change` (`id:` the revision): {@link ChangeFrameData}, after every change and on resume when changes were
- *     missed;
+ *     missed — the whole new configuration;
+ *   - `delta` (`id:` the revision) instead of `change` for clients that ask for `?format=delta` (the SDK does):
+ *     {@link DeltaFrameData}, only what changed, so its size follows the change and not the flag count;
  *   - `ready`: {@link ReadyFrameData}, on resume when nothing was missed.
  * - OFREP `GET /ofrep/v1/sse` (OFREP ADR-0008): unnamed events (`message`) carrying {@link OfrepRefetchFrameData}.
  * - Unleash bridge `GET /api/integrations/unleash/stream` (UnleashProvider): `ready` (`{}`) after each connect and
@@ -23,6 +25,26 @@ export interface FlagdConfigurationData {
   flags: Record<string, unknown>;
   $evaluators?: Record<string, unknown>;
   [key: string]: unknown;
+}
+
+/**
+ * `delta` on the client stream (`?format=delta`): what changed in the document since `base`. A client holding a
+ * revision from `base` (inclusive) to `revision` (exclusive) holds the document the delta applies to — the view did
+ * not change in between — and applies it: sets each of `flags`, deletes each of `removed`, replaces each top-level
+ * entry of `top` (null: delete it). A client holding an older revision missed a change and must take a snapshot
+ * (reconnect without `Last-Event-ID`); one holding `revision` or newer ignores it.
+ */
+export interface DeltaFrameData {
+  revision: number;
+  base: number;
+  /** The whole document's content hash after the delta (the snapshot's ETag, without quotes). */
+  etag: string;
+  /** Changed or added flags, in flagd form. */
+  flags: Record<string, unknown>;
+  /** Keys no longer in the document. */
+  removed: string[];
+  /** Changed top-level entries other than `flags` (`$evaluators`, `metadata`); null: gone. */
+  top: Record<string, unknown>;
 }
 
 /** `change` on the client stream: the revision, the flag keys it touched and the whole new configuration. */
@@ -94,6 +116,7 @@ export interface AdminChangeFrameData {
 export interface ClientStreamFrames<Config = FlagdConfigurationData> {
   snapshot: Config;
   change: ChangeFrameData<Config>;
+  delta: DeltaFrameData;
   ready: ReadyFrameData;
   reconnect: ReconnectFrameData;
   'secret-rotated': SecretRotatedFrameData;
@@ -138,6 +161,19 @@ export function changeFrame(revision: number, changed: readonly string[], config
     `{"revision":${revision},"changed":${JSON.stringify(changed)},"config":${configJson}}`,
     revision,
   );
+}
+
+/** `delta` (see {@link DeltaFrameData}). */
+export function deltaFrame(data: DeltaFrameData): string {
+  const body: DeltaFrameData = {
+    revision: data.revision,
+    base: data.base,
+    etag: data.etag,
+    flags: data.flags,
+    removed: data.removed,
+    top: data.top,
+  };
+  return sseFrame('delta' satisfies ClientStreamEvent, JSON.stringify(body), data.revision);
 }
 
 export function readyFrame(data: ReadyFrameData): string {

@@ -4439,10 +4439,13 @@ export type paths = {
       path?: never;
       cookie?: never;
     };
-    /** SSE: `snapshot` first (id = revision), then `change` per revision; Last-Event-ID resumes; `: heartbeat` comments */
+    /** SSE: `snapshot` first (id = revision), then `change` per revision (or `delta` with ?format=delta); Last-Event-ID resumes; `: heartbeat` comments */
     get: {
       parameters: {
-        query?: never;
+        query?: {
+          /** @description full (default): each `change` carries the whole configuration; delta: each `delta` carries only what changed since its `base` revision (the SDK asks for this) */
+          format?: 'full' | 'delta';
+        };
         header?: {
           /** @description The last revision received */
           'last-event-id'?: string;

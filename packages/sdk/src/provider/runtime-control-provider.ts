@@ -15,9 +15,17 @@ import {
   type ResolutionDetails,
 } from '@openfeature/server-sdk';
 // Type-only: the SDK has no runtime dependency on core; the frames are declared there once, for server and SDK.
-import type { ChangeFrameData, ClientStreamEvent, ReadyFrameData, ReconnectFrameData } from '@runtime-control/core';
+import type {
+  ChangeFrameData,
+  ClientStreamEvent,
+  DeltaFrameData,
+  FlagdConfigurationData,
+  ReadyFrameData,
+  ReconnectFrameData,
+} from '@runtime-control/core';
 import type { EvaluationRecorder } from '../metrics/evaluation-recorder.js';
 import { backoffDelay } from './backoff.js';
+import { applyDelta, deltaFit } from './delta.js';
 import { readSnapshotCache, writeSnapshotCache } from './snapshot-cache.js';
 import { openSseConnection, type SseConnection, type SseMessage } from './sse-connection.js';
 
@@ -25,6 +33,7 @@ import { openSseConnection, type SseConnection, type SseMessage } from './sse-co
 const SNAPSHOT = 'snapshot' satisfies ClientStreamEvent;
 const CHANGE = 'change' satisfies ClientStreamEvent;
 const READY = 'ready' satisfies ClientStreamEvent;
+const DELTA = 'delta' satisfies ClientStreamEvent;
 const RECONNECT = 'reconnect' satisfies ClientStreamEvent;
 
 export interface RuntimeControlProviderOptions {
@@ -151,6 +160,10 @@ export class RuntimeControlProvider implements Provider {
   private connected = false;
   private lifecycle: Lifecycle = 'NOT_READY';
   private revision: number | undefined;
+  /** The server's document as last received (snapshot, or cache) with every delta since applied. */
+  private document: FlagdConfigurationData | undefined;
+  /** A delta showed a missed change: the next connection asks for a snapshot (no Last-Event-ID). */
+  private snapshotNeeded = false;
   private configJson: string | undefined;
   private connection: SseConnection | undefined;
   private attempt = 0;
@@ -194,6 +207,11 @@ export class RuntimeControlProvider implements Provider {
   }
 
   /** Keys of every flag the provider currently holds, sorted (for health views and typed config). */
+  /** The flagd document this provider evaluates (JSON; with a selector, that set's flags only), for diagnostics. */
+  configurationJson(): string | undefined {
+    return this.configJson;
+  }
+
   flagKeys(): string[] {
     return [...this.engine.getFlags().keys()].sort();
   }
@@ -214,7 +232,7 @@ export class RuntimeControlProvider implements Provider {
     if (this.config.cachePath) {
       const cached = await readSnapshotCache(this.config.cachePath);
       if (cached) {
-        this.apply(cached.config);
+        this.adopt(cached.config);
         this.source = 'cache';
         this.revision = cached.revision;
         this.logger.info(
@@ -305,6 +323,12 @@ export class RuntimeControlProvider implements Provider {
     }
   }
 
+  /** Takes `configJson` as the whole server document (snapshot, full change, cache) and applies it. */
+  private adopt(configJson: string): string[] {
+    this.document = JSON.parse(configJson) as FlagdConfigurationData;
+    return this.apply(configJson);
+  }
+
   private apply(configJson: string): string[] {
     const selected = this.flagSet === undefined ? configJson : selectFlagSet(configJson, this.flagSet);
     const changed = this.engine.setConfigurations(selected);
@@ -321,8 +345,10 @@ export class RuntimeControlProvider implements Provider {
     };
     const app = this.config.appName ?? process.env.OTEL_SERVICE_NAME ?? process.env.npm_package_name;
     if (app) headers['x-rc-app'] = headerValue(app);
-    if (this.revision !== undefined) headers['last-event-id'] = String(this.revision);
-    const url = `${this.config.url.replace(/\/$/, '')}/api/client/stream`;
+    if (this.revision !== undefined && !this.snapshotNeeded) headers['last-event-id'] = String(this.revision);
+    this.snapshotNeeded = false;
+    // Deltas: each change carries only what changed, so its size follows the change and not the flag count.
+    const url = `${this.config.url.replace(/\/$/, '')}/api/client/stream?format=delta`;
     let opened = false;
     this.connection = openSseConnection(
       url,
@@ -393,10 +419,26 @@ export class RuntimeControlProvider implements Provider {
     try {
       let changed: string[] = [];
       if (m.event === SNAPSHOT) {
-        changed = this.apply(m.data);
+        changed = this.adopt(m.data);
       } else if (m.event === CHANGE) {
         const payload = JSON.parse(m.data) as ChangeFrameData<unknown>;
-        changed = this.apply(JSON.stringify(payload.config));
+        changed = this.adopt(JSON.stringify(payload.config));
+      } else if (m.event === DELTA) {
+        const delta = JSON.parse(m.data) as DeltaFrameData;
+        const fit = this.document === undefined ? 'gap' : deltaFit(this.revision, delta);
+        if (fit === 'skip') return;
+        if (fit === 'gap') {
+          // Holding an older document than the delta starts from: a change was missed. Take a snapshot now.
+          this.logger.warn(
+            `runtime-control: missed a change (holding revision ${this.revision ?? 'none'}, delta from ${delta.base}); taking a snapshot`,
+          );
+          this.snapshotNeeded = true;
+          this.handoverRequested = true;
+          this.connection?.close();
+          return;
+        }
+        applyDelta(this.document!, delta);
+        changed = this.apply(JSON.stringify(this.document));
       } else if (m.event === RECONNECT) {
         const reason = (JSON.parse(m.data) as Partial<ReconnectFrameData>).reason ?? 'no reason given';
         this.logger.info(`runtime-control: the server asked to reconnect (${reason}); reconnecting now`);

@@ -31,6 +31,8 @@ export interface EnvironmentView {
   readonly engine: FlagdCore;
   /** The flagd JSON (serialized once per change, shared by every snapshot and stream client). */
   readonly configJson: string;
+  /** The same document as an object, for deltas (shared by every view of it: never mutated). */
+  readonly config: Readonly<FlagdConfig>;
   /** Content hash of `configJson`: unchanged when a change touched other environments only. */
   readonly etag: string;
   /** Global revision at which this environment's configuration last changed. */
@@ -63,6 +65,8 @@ export interface EnvironmentChange {
   revision: number;
   changedKeys: string[];
   view: EnvironmentView;
+  /** The view before this change (what a delta is computed against). */
+  previous: EnvironmentView;
 }
 
 export type CatchUpTrigger = 'startup' | 'write' | 'message' | 'reconnect' | 'reconcile';
@@ -459,6 +463,7 @@ export class ReplicaState {
         if (set !== undefined) setOf.set(key, set);
       }
       out.set(env, {
+        config,
         configJson: JSON.stringify(config),
         engine,
         flagTypes,
@@ -504,6 +509,7 @@ export class ReplicaState {
         revision,
         flagTypes,
         sensitive,
+        config: compiledEnv.config,
       };
       this.views.set(env, view);
       const changedKeys = previous ? changedFlagKeys(previous.engine, engine) : undefined;
@@ -514,7 +520,7 @@ export class ReplicaState {
         continue;
       }
       this.logChange(env, revision, changedKeys);
-      this.emit({ environment: env, flagSet: null, revision, changedKeys, view });
+      this.emit({ environment: env, flagSet: null, revision, changedKeys, view, previous: previous! });
     }
   }
 
@@ -535,6 +541,7 @@ export class ReplicaState {
       flagSet: set,
       engine,
       configJson: part.configJson,
+      config: part.config,
       etag: etagOf(part.configJson),
       revision,
       flagTypes: part.flagTypes,
@@ -568,7 +575,7 @@ export class ReplicaState {
         .sort();
       if (!this.logStart.has(key)) this.logStart.set(key, before.revision);
       this.logChange(key, revision, changedKeys);
-      this.emit({ environment: env, flagSet: set, revision, changedKeys, view: current });
+      this.emit({ environment: env, flagSet: set, revision, changedKeys, view: current, previous: before });
     }
     this.setViews.set(env, next);
   }
@@ -632,6 +639,7 @@ interface CompiledEnvironment extends SlicedView {
 
 /** A document clients receive and the flags it answers for. */
 interface SlicedView {
+  config: FlagdConfig;
   configJson: string;
   flagTypes: Map<string, FlagType>;
   sensitive: Set<string>;
@@ -695,7 +703,7 @@ function slice(
     const used = Object.fromEntries(Object.entries(config.$evaluators).filter(([name]) => refs.has(name)));
     if (Object.keys(used).length > 0) sliced.$evaluators = used;
   }
-  return { configJson: JSON.stringify(sliced), flagTypes: types, sensitive: hidden };
+  return { config: sliced, configJson: JSON.stringify(sliced), flagTypes: types, sensitive: hidden };
 }
 
 /** Keys added, removed or changed between two loaded engines (flagd-core hashes each flag after `$ref` expansion). */

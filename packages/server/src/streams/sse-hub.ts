@@ -32,6 +32,15 @@ export interface Client {
   peer: StreamPeer;
   /** The last revision of its environment this stream was sent (flag streams). */
   lastRevision: number | undefined;
+  /** A client stream that asked for `delta` frames (`?format=delta`) instead of whole-document `change` frames. */
+  deltas: boolean;
+}
+
+/** One change's frames: each flag stream kind's, and the client stream's delta form. */
+export interface ChangeFrames {
+  sdk: string;
+  sdkDelta: string;
+  ofrep: string;
 }
 
 /** What a client says about itself: `X-RC-App`, `X-RC-Instance` and `User-Agent` (the SDK sends all three). */
@@ -164,6 +173,7 @@ export class SseHub {
       closed: false,
       peer: peerOf(res.req),
       lastRevision: undefined,
+      deltas: false,
     };
     try {
       this.assertCapacity(tokenOwner);
@@ -230,10 +240,10 @@ export class SseHub {
    * Sends each flag stream of `environment` limited to `flagSet` (null: the streams of the whole environment) its
    * kind's frame of `revision`. A set-limited stream gets only its set's frames, never the environment's.
    */
-  publish(environment: string, flagSet: string | null, frames: Record<FlagStreamKind, string>, revision: number): void {
+  publish(environment: string, flagSet: string | null, frames: ChangeFrames, revision: number): void {
     for (const c of this.clients) {
       if ((c.kind === 'sdk' || c.kind === 'ofrep') && c.environment === environment && c.flagSet === flagSet) {
-        this.send(c, frames[c.kind]);
+        this.send(c, c.kind === 'ofrep' ? frames.ofrep : c.deltas ? frames.sdkDelta : frames.sdk);
         c.lastRevision = revision;
       }
     }

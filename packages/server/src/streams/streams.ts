@@ -1,6 +1,7 @@
 import {
   adminChangeFrame,
   changeFrame,
+  deltaFrame,
   ofrepRefetchFrame,
   readyFrame,
   reconnectFrame,
@@ -16,6 +17,7 @@ import type { Logger } from 'pino';
 import { AppError } from '../errors/app-error.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
 import type { EnvironmentChange, ReplicaState } from '../state/replica-state.js';
+import { deltaOf, resumeDeltaOf } from './deltas.js';
 import {
   ALL_ENVIRONMENTS,
   SseHub,
@@ -92,12 +94,14 @@ export class Streams implements UnleashHintSink {
     owner: StreamOwner,
     lastEventId: number,
     flagSet: string | null = null,
+    deltas = false,
   ): void {
     const view = this.state.view(environment, flagSet);
     if (!view) throw new AppError('UNAVAILABLE', 'environment not loaded yet; retry');
     this.hub.assertCapacity(owner);
     reply.hijack();
     const client = this.hub.open(reply.raw, environment, 'sdk', owner, flagSet);
+    client.deltas = deltas;
     const resumeKeys =
       Number.isInteger(lastEventId) && lastEventId >= 0
         ? this.state.changedSince(environment, lastEventId, flagSet)
@@ -106,7 +110,12 @@ export class Streams implements UnleashHintSink {
       this.hub.send(client, snapshotFrame(view.configJson, this.state.revision));
       client.lastRevision = view.revision;
     } else if (resumeKeys.length > 0) {
-      this.hub.send(client, changeFrame(view.revision, resumeKeys, view.configJson));
+      this.hub.send(
+        client,
+        deltas
+          ? deltaFrame(resumeDeltaOf(lastEventId, view, resumeKeys))
+          : changeFrame(view.revision, resumeKeys, view.configJson),
+      );
       client.lastRevision = view.revision;
     } else {
       // Up to date: confirm where the client stands so it knows the stream is live.
@@ -174,6 +183,7 @@ export class Streams implements UnleashHintSink {
       change.flagSet,
       {
         sdk: changeFrame(change.revision, change.changedKeys, change.view.configJson),
+        sdkDelta: deltaFrame(deltaOf(change.previous, change.view, change.changedKeys)),
         ofrep: ofrepRefetchFrame(change.view.etag),
       },
       change.revision,

@@ -32,6 +32,7 @@ export async function streamController(scope: FastifyInstance, deps: ClientStrea
     const token = req.clientToken!;
     // Checked again synchronously before taking the reply over, so a revocation applied meanwhile is not missed.
     if (!state.tokenByHash(token.hash)) throw new AppError('UNAUTHORIZED', 'unknown or revoked token');
-    sse.openClientStream(reply, env, { tokenId: token.id }, lastEventId, req.clientFlagSet);
+    const deltas = req.query.format === 'delta';
+    sse.openClientStream(reply, env, { tokenId: token.id }, lastEventId, req.clientFlagSet, deltas);
   });
 }

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { CLIENT_SECURITY, Empty, errors, JsonObject, textResponse } from '../../schemas/common.js';
+import { CLIENT_SECURITY, Empty, errors, JsonObject, StringEnum, textResponse } from '../../schemas/common.js';
 
 export const streamSchemas = {
   snapshot: {
@@ -13,8 +13,19 @@ export const streamSchemas = {
   },
   stream: {
     summary:
-      'SSE: `snapshot` first (id = revision), then `change` per revision; Last-Event-ID resumes; `: heartbeat` comments',
+      'SSE: `snapshot` first (id = revision), then `change` per revision (or `delta` with ?format=delta); Last-Event-ID resumes; `: heartbeat` comments',
     security: CLIENT_SECURITY,
+    querystring: Type.Object(
+      {
+        format: Type.Optional(
+          StringEnum(['full', 'delta'], {
+            description:
+              'full (default): each `change` carries the whole configuration; delta: each `delta` carries only what changed since its `base` revision (the SDK asks for this)',
+          }),
+        ),
+      },
+      { additionalProperties: false },
+    ),
     headers: Type.Object({
       'last-event-id': Type.Optional(Type.String({ description: 'The last revision received' })),
     }),
