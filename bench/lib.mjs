@@ -601,8 +601,8 @@ export const SSE_PARAMS = QUICK
  * Latency of a (client, write) sample = time the client had the complete `change` frame − time just before the write
  * was sent.
  */
-export async function runPropagation({ streamUrl, headers = {}, write, name }) {
-  const { clients, groups, writes, spacingMs } = SSE_PARAMS;
+export async function runPropagation({ streamUrl, headers = {}, write, name, params = SSE_PARAMS, onConnected }) {
+  const { clients, groups, writes, spacingMs } = params;
   const procs = Array.from({ length: groups }, (_, g) =>
     spawnNode(join(PROC_DIR, 'sse-clients.mjs'), [], { name: `sse clients ${g + 1} (${name})` }),
   );
@@ -630,6 +630,7 @@ export async function runPropagation({ streamUrl, headers = {}, write, name }) {
     const connectSec = (now() - t0) / 1000;
     log(`${name}: ${connected} SSE clients connected in ${connectSec.toFixed(1)} s`);
     await sleep(500);
+    const atConnected = onConnected?.();
     const sentAt = new Map();
     const writeMs = [];
     for (let i = 0; i < writes; i++) {
@@ -664,6 +665,7 @@ export async function runPropagation({ streamUrl, headers = {}, write, name }) {
     const first = summarize([...firstPerWrite.values()].filter(Number.isFinite));
     const spread = summarize(ids.map((id) => lastPerWrite.get(id) - firstPerWrite.get(id)).filter(Number.isFinite));
     return {
+      atConnected,
       clients: connected,
       clientProcesses: groups,
       writes,

@@ -21,6 +21,7 @@ const BENCHMARKS = [
   ['ofrepSingle', './ofrep-single.mjs', '1. OFREP single evaluation — throughput of one process'],
   ['ofrepBulk', './ofrep-bulk.mjs', '2. OFREP bulk evaluation — the 304 path'],
   ['propagationOneNode', './propagation-one-node.mjs', '3. Change propagation — one node, SSE'],
+  ['propagation10k', './propagation-10k.mjs', '3b. Change propagation — one node, 10,000 SSE clients'],
   ['propagationRedis', './propagation-redis.mjs', '4. Change propagation — two replicas via Redis'],
   ['startup', './startup.mjs', '5. `rctl up` start time and RSS'],
   ['sdkEvaluation', './sdk-evaluation.mjs', '6. Evaluation inside a service (SDK)'],
