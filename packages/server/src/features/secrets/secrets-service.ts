@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { durationSeconds, type SecretRotatedFrameData } from '@runtime-control/core';
 import {
@@ -6,6 +7,7 @@ import {
   bundleId,
   bundleStatus,
   generateSecretValue,
+  KubernetesAuth,
   KubernetesSecrets,
   LocalSecretBackend,
   loadSecretsKey,
@@ -101,6 +103,8 @@ interface Opened {
   rotator: Rotator;
   /** Bundles defined through the API (local backend), in `<data dir>/secret-rotations.db`. */
   definitions: Database.Database;
+  /** The Vault token source with RC_VAULT_AUTH=kubernetes (logins and renewals; stopped at close). */
+  vaultAuth: KubernetesAuth | undefined;
 }
 
 /** A bundle defined through the API (`PUT /api/admin/secrets/{service}/{bundle}`; local backend only). */
@@ -196,6 +200,12 @@ export class SecretsService {
     return this.config.secretsBackend;
   }
 
+  /** Kubernetes logins and renewals of the server's Vault token so far (RC_VAULT_AUTH=kubernetes; tests, status). */
+  get vaultAuthCounts(): { logins: number; renewals: number } | undefined {
+    const counts = this.opened?.vaultAuth?.counts;
+    return counts && { ...counts };
+  }
+
   private refreshTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -225,6 +235,7 @@ export class SecretsService {
     await Promise.allSettled([...this.pending]);
     await this.auditChain;
     this.opened?.definitions.close();
+    this.opened?.vaultAuth?.stop();
     if (this.opened?.backend instanceof LocalSecretBackend) this.opened.backend.close();
     this.opened = undefined;
   }
@@ -546,12 +557,27 @@ export class SecretsService {
     const logger = this.logger;
     let backend: SecretBackend;
     let cluster: SecretsCluster | undefined;
+    let vaultAuth: KubernetesAuth | undefined;
     try {
       mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
       if (config.secretsBackend === 'vault') {
+        if (config.vaultAuth === 'kubernetes') {
+          const tokenFile = config.vaultK8sTokenFile;
+          vaultAuth = new KubernetesAuth({
+            client: new VaultClient({ address: config.vaultAddr!, logger }),
+            role: config.vaultK8sRole!,
+            mount: config.vaultK8sMount,
+            // Read at every login: the kubelet rotates projected tokens in place.
+            jwt: async () => (await readFile(tokenFile, 'utf8')).trim(),
+            logger,
+          });
+          // Renews in the background too, so a quiet server still holds a live token when a rotation comes.
+          vaultAuth.start();
+        }
+        const token = vaultAuth ?? config.vaultToken;
         const client = new VaultClient({
           address: config.vaultAddr!,
-          ...(config.vaultToken === undefined ? {} : { token: config.vaultToken }),
+          ...(token === undefined ? {} : { token }),
           logger,
         });
         backend = new VaultKvBackend(client, { mount: config.vaultMount ?? this.mount ?? 'secret' });
@@ -587,7 +613,7 @@ export class SecretsService {
     definitions.exec(
       'CREATE TABLE IF NOT EXISTS rc_secret_bundle_definitions (id TEXT PRIMARY KEY, definition TEXT NOT NULL)',
     );
-    this.opened = { backend, cluster, store, rotator, definitions };
+    this.opened = { backend, cluster, store, rotator, definitions, vaultAuth };
     return this.opened;
   }
 
