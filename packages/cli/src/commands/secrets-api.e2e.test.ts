@@ -252,4 +252,28 @@ describe('rctl secrets list/show/rotate and rctl exec (local backend)', () => {
       assert.equal(usage.code, 2, `${args.join(' ')}: ${usage.stderr}`);
     }
   });
+  it('rctl audit shows every rotation step with versions and actor, never a value', async () => {
+    const r = await rctl(['audit', '--type', 'secret', '--key', 'auto-demo/jwt']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /REVISION\s+AT\s+ACTOR\s+ACTION\s+ENTITY/);
+    // The --auto run above rotated version 1 → 2: its start, write and completion, with the actor.
+    assert.match(
+      r.stdout,
+      /admin \(e2e\)\s+rotate\s+secret auto-demo\/jwt: vault-written write 1→2 \(rotation [0-9a-f]{8}\)$/m,
+    );
+    assert.match(r.stdout, /rotate\s+secret auto-demo\/jwt: completed write 1→2 \(rotation/);
+    assert.match(r.stdout, /rotate\s+secret auto-demo\/jwt: started write \(rotation/);
+    const failed = await rctl(['audit', '--type', 'secret', '--key', 'auth-service/jwt', '--json']);
+    assert.equal(failed.code, 0, failed.stderr);
+    const records = JSON.parse(failed.stdout).records as { after: { event: string; reason?: string } }[];
+    assert.ok(
+      records.some((a) => a.after.event === 'failed' && /check-and-set|CAS|version/i.test(a.after.reason ?? '')),
+      'the failed rotation with its reason',
+    );
+    const bad = await rctl(['audit', '--type', 'secrets']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /type must be flag, evaluator, token or secret/);
+    const all = await rctl(['audit', '--limit', '1000']);
+    assert.ok(!all.stdout.includes('auto-demo-sentinel-value'), 'a supplied value in the audit log');
+  });
 });
