@@ -163,8 +163,11 @@ export class SecretsService {
   private readonly pending = new Set<Promise<unknown>>();
   /** Audit records are appended one after the other, in the order the steps happened. */
   private auditChain: Promise<void> = Promise.resolve();
-  /** Who resumed a rotation, by rotation id, while it runs: the steps after a resume are theirs in the audit log. */
-  private readonly resumedBy = new Map<string, string>();
+  /**
+   * Who resumed a rotation, by rotation id, while it runs: the steps after a resume are theirs in the audit log, and
+   * the `resumed` record is written with the first of them (after the claim succeeded: a refused resume is no event).
+   */
+  private readonly resumedBy = new Map<string, { actor: string; announced: boolean }>();
 
   constructor(
     private readonly config: ServerConfig,
@@ -337,17 +340,7 @@ export class SecretsService {
     }
     const { rotator } = this.open();
     if (rotator.isRunning(known.bundle)) throw inProgress(known.bundle);
-    this.resumedBy.set(state.id, actor);
-    this.appendAudit(state.kind, state.bundle, actor, {
-      at: new Date().toISOString(),
-      rotation: state.id,
-      kind: state.kind,
-      event: 'resumed',
-      step: state.step,
-      ...(state.previousVersion === undefined ? {} : { previousVersion: state.previousVersion }),
-      ...(state.version === undefined ? {} : { version: state.version }),
-      rotationActor: state.actor,
-    });
+    this.resumedBy.set(state.id, { actor, announced: false });
     return this.start(
       known,
       (onProgress) =>
@@ -494,7 +487,7 @@ export class SecretsService {
       const task = run(onProgress).then(
         (done) => {
           this.metrics.secretRotations.inc({ outcome: 'completed' });
-          this.appendAudit(done.kind, done.bundle, this.resumedBy.get(done.id) ?? done.actor, {
+          this.appendAudit(done.kind, done.bundle, this.resumedBy.get(done.id)?.actor ?? done.actor, {
             at: done.finishedAt ?? new Date().toISOString(),
             rotation: done.id,
             kind: done.kind,
@@ -622,7 +615,21 @@ export class SecretsService {
    * (`/api/admin/audit`, entity `secret`): versions, actor, times, reasons — never the value.
    */
   private audit(event: RotationEvent): void {
-    const actor = this.resumedBy.get(event.rotation) ?? event.actor;
+    const resumed = this.resumedBy.get(event.rotation);
+    const actor = resumed?.actor ?? event.actor;
+    if (resumed && !resumed.announced) {
+      resumed.announced = true;
+      this.appendAudit(event.kind, event.bundle, actor, {
+        at: event.at,
+        rotation: event.rotation,
+        kind: event.kind,
+        event: 'resumed',
+        step: event.step,
+        ...(event.previousVersion === undefined ? {} : { previousVersion: event.previousVersion }),
+        ...(event.version === undefined ? {} : { version: event.version }),
+        rotationActor: event.actor,
+      });
+    }
     const named =
       event.outcome === 'failed'
         ? 'failed'

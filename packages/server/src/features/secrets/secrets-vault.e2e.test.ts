@@ -129,4 +129,83 @@ describe('secrets API on the Vault backend (fakes: Vault, Kubernetes, ESO)', () 
     }
     for (const text of [...t.logs, ...seen]) assert.ok(!text.includes(fakes.vault.rootToken), 'no Vault token');
   });
+  it('a rotation failing at force-sync is audited with its reason; resumed by someone else, the rest is theirs', async () => {
+    const es = (refreshInterval: string) =>
+      fakes.kube.edit('ExternalSecret', 'devmentor-app', 'api-gateway-redis', (o) => {
+        o.spec = { ...o.spec, refreshInterval };
+      });
+    es('0s');
+    const sentinel = `redis://:${randomBytes(16).toString('base64url')}@cache:6379/3`;
+    const started = await api('POST', '/api/admin/secrets/api-gateway/redis/rotate', { value: sentinel });
+    assert.equal(started.status, 202, JSON.stringify(started.body));
+    const path = `/api/admin/secrets/api-gateway/redis/rotations/${started.body.id}`;
+    // biome-ignore lint/suspicious/noExplicitAny: the rotation view
+    let state: any;
+    await eventually(
+      async () => {
+        state = (await api('GET', path)).body;
+        return state.status !== 'running';
+      },
+      30_000,
+      'rotation stopped',
+    );
+    assert.equal(state.status, 'failed');
+    assert.equal(state.error.step, 'force-sync');
+    es('1h');
+    const resumed = await t.app.inject({
+      method: 'POST',
+      url: `${path}/resume`,
+      headers: { ...t.admin, 'x-rc-actor': 'oncall' },
+      payload: '{}',
+    });
+    seen.push(resumed.body);
+    assert.equal(resumed.statusCode, 202, resumed.body);
+    await eventually(
+      async () => {
+        state = (await api('GET', path)).body;
+        return state.status !== 'running';
+      },
+      30_000,
+      'resumed rotation finished',
+    );
+    assert.equal(state.status, 'completed', JSON.stringify(state));
+    assert.equal(state.version, 3);
+
+    await t.rt.secrets.auditWritten();
+    const audit = await api('GET', '/api/admin/audit?type=secret&key=api-gateway/redis');
+    // biome-ignore lint/suspicious/noExplicitAny: audit records
+    const ofThis = audit.body.records.filter((r: any) => r.after.rotation === started.body.id).reverse();
+    assert.deepEqual(
+      // biome-ignore lint/suspicious/noExplicitAny: audit records
+      ofThis.map((r: any) => `${r.actor}: ${r.after.event} ${r.after.step}`),
+      [
+        'admin: started write',
+        'admin: vault-written write',
+        'admin: step-started force-sync',
+        'admin: failed force-sync',
+        'admin (oncall): resumed force-sync',
+        'admin (oncall): step-started force-sync',
+        'admin (oncall): sync-forced force-sync',
+        'admin (oncall): step-started wait-synced',
+        'admin (oncall): synced wait-synced',
+        'admin (oncall): step-started restart',
+        'admin (oncall): consumers-restarted restart',
+        'admin (oncall): step-started wait-rollout',
+        'admin (oncall): rolled-out wait-rollout',
+        'admin (oncall): completed wait-rollout',
+      ],
+    );
+    // biome-ignore lint/suspicious/noExplicitAny: audit records
+    const failed = ofThis.find((r: any) => r.after.event === 'failed');
+    assert.match(failed.after.reason, /refreshInterval 0s/);
+    assert.equal(failed.after.previousVersion, 2);
+    assert.equal(failed.after.version, 3);
+    // biome-ignore lint/suspicious/noExplicitAny: audit records
+    assert.equal(ofThis.find((r: any) => r.after.event === 'resumed').after.rotationActor, 'admin');
+    for (const text of [...seen, ...t.logs]) {
+      for (const form of [sentinel, Buffer.from(sentinel).toString('base64'), encodeURIComponent(sentinel)]) {
+        assert.ok(!text.includes(form), 'the value in a response, audit record or log line');
+      }
+    }
+  });
 });
