@@ -233,6 +233,18 @@ describe('secrets API (local backend)', () => {
     assert.equal(done.version, 3);
     const after = await storedValues();
     assert.equal(after.at(-1), before.at(-2), 'version 3 holds version 1 value');
+    // The rollback's steps in the audit log, as action "rollback" with the versions it moved between.
+    await t.rt.secrets.auditWritten();
+    const audit = await api('GET', '/api/admin/audit?type=secret&key=auth-service/jwt&limit=10');
+    assert.deepEqual(
+      audit.body.records
+        .filter((a: AnyBody) => a.after.rotation === r.body.id)
+        .reverse()
+        .map(
+          (a: AnyBody) => `${a.action} ${a.after.event} ${a.after.previousVersion ?? '-'}→${a.after.version ?? '-'}`,
+        ),
+      ['rollback started -→-', 'rollback vault-written 2→3', 'rollback completed 2→3'],
+    );
     // The first rotation created the secret: nothing to roll back to.
     const first = list.body.rotations[1];
     const none = await api('POST', `/api/admin/secrets/auth-service/jwt/rotations/${first.id}/rollback`);
