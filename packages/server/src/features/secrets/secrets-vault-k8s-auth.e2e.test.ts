@@ -86,8 +86,9 @@ describe('secrets on Vault with Kubernetes auth (fakes)', () => {
       15_000,
       'all in-sync',
     );
-    // The fake ESO logs in at the same endpoint with its own role; the server's logins are counted by its auth.
-    assert.equal(t.rt.secrets.vaultAuthCounts?.logins, 1);
+    // The fake ESO logs in at the same endpoint with its own role; the server's logins are counted by its auth (more
+    // than one when the wait above outlasted the 6 s max TTL on a loaded machine). The server has no other token.
+    assert.ok((t.rt.secrets.vaultAuthCounts?.logins ?? 0) >= 1);
     const sentinel = `redis://:${randomBytes(16).toString('base64url')}@cache:6379/2`;
     const started = await api('POST', '/api/admin/secrets/api-gateway/redis/rotate', { value: sentinel });
     assert.equal(started.status, 202, JSON.stringify(started.body));
