@@ -3,6 +3,7 @@ import { LoggingHook, type RuntimeControlProvider } from '@runtime-control/sdk';
 import { runtimeControlHealthPlugin } from '@runtime-control/sdk/health';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
+import { verifyJwt } from './service-secrets.js';
 
 export interface ApiGatewayOptions {
   provider: RuntimeControlProvider;
@@ -10,6 +11,11 @@ export interface ApiGatewayOptions {
   registry: Registry;
   /** Fastify's logger option (default off). */
   logger?: FastifyServerOptions['logger'];
+  /**
+   * JWT_SECRET and REDIS_URL from the environment (`rctl exec --service api-gateway`): with them, `GET /api/me`
+   * verifies auth-service's tokens and `/health/secrets` says they are set (never what they are).
+   */
+  secrets?: { jwtSecret: string; redisUrl: URL };
 }
 
 /** The OpenFeature domain of this service: its clients use this service's provider even beside other services. */
@@ -41,6 +47,24 @@ export async function buildApiGateway(options: ApiGatewayOptions): Promise<Fasti
     const newUi = await flags.getBooleanValue('new-ui-enabled', false, user ? { targetingKey: user } : {});
     return { ui: newUi ? 'new' : 'classic', user: user ?? null };
   });
+
+  const secrets = options.secrets;
+  if (secrets) {
+    app.get('/api/me', async (request, reply) => {
+      const header = request.headers.authorization;
+      const user = header?.startsWith('Bearer ') ? verifyJwt(header.slice(7), secrets.jwtSecret) : undefined;
+      if (!user) {
+        return reply
+          .code(401)
+          .send({ error: { code: 'UNAUTHORIZED', message: 'a valid token from auth-service POST /api/login' } });
+      }
+      return { user };
+    });
+    // Names and the Redis endpoint's scheme only: the URL carries a password.
+    app.get('/health/secrets', async () => ({
+      secrets: { JWT_SECRET: 'set', REDIS_URL: secrets.redisUrl.protocol.replace(':', '') },
+    }));
+  }
 
   await app.register(runtimeControlHealthPlugin, { provider: options.provider });
   app.get('/metrics', async (_request, reply) => {

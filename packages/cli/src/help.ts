@@ -6,7 +6,8 @@ Commands:
   up                 start the server in this process
   seed FILE          create the flags of a flags file (idempotent; --reconcile updates differing ones)
   flags ...          list, show, enable, disable, override, roll out and revert flags
-  audit              the audit log: every write with revision, time, actor and action (--flag KEY, --json)
+  audit              the audit log: every write with revision, time, actor and action, and each secret rotation
+                     step (--flag KEY, --type secret, --json)
   eval KEY --env E   evaluate one flag for a context
   tokens ...         create, list and revoke API tokens
   clients            who is connected: each service's streams, environment, token and revision

@@ -167,6 +167,13 @@ export async function createRuntime(config: ServerConfig, options: RuntimeOption
     unleashBridge,
     clients,
     pollingCallers,
-    secrets: new SecretsService(config, metrics, logger.child({ component: 'secrets' }), sse, secretBundles),
+    secrets: new SecretsService(
+      config,
+      metrics,
+      logger.child({ component: 'secrets' }),
+      sse,
+      { store, bus, replicaId: config.replicaId },
+      secretBundles,
+    ),
   };
 }

@@ -203,4 +203,77 @@ describe('rctl secrets list/show/rotate and rctl exec (local backend)', () => {
     assert.match(result.stderr, /auth-service\/jwt rotated to version 2; restarting/);
     assert.notEqual(result.code, 0, 'stopped by SIGTERM');
   });
+  it('rotate --auto rotates generated bundles past their maximum age and names the command for supplied ones', async () => {
+    const define = async (args: string[]) => {
+      const r = await rctl(['secrets', 'define', ...args]);
+      assert.equal(r.code, 0, r.stderr);
+    };
+    await define(['auto-demo/jwt', '--property', 'JWT_SECRET', '--generated', '--length', '48', '--max-age', '1s']);
+    await define(['auto-demo/redis', '--property', 'REDIS_URL', '--supplied', '--max-age', '1s']);
+    assert.equal((await rctl(['secrets', 'rotate', 'auto-demo/jwt'])).code, 0);
+    const supplied = 'redis://:auto-demo-sentinel-value@cache:6379/0';
+    assert.equal((await rctl(['secrets', 'rotate', 'auto-demo/redis', '--value-stdin'], { stdin: supplied })).code, 0);
+
+    const fresh = await rctl(['secrets', 'rotate', '--auto']);
+    assert.equal(fresh.code, 0, fresh.stderr);
+    assert.match(fresh.stdout, /no bundle is past its maximum age/);
+
+    await new Promise((r) => setTimeout(r, 2100));
+    const dry = await rctl(['secrets', 'rotate', '--auto', '--dry-run']);
+    assert.equal(dry.code, 1, 'something is overdue');
+    assert.match(dry.stdout, /would rotate auto-demo\/jwt JWT_SECRET/);
+    assert.match(dry.stdout, /skip auto-demo\/redis .*rctl secrets rotate auto-demo\/redis --value-stdin/);
+    const unchanged = await rctl(['secrets', 'show', 'auto-demo/jwt', '--json']);
+    assert.equal(JSON.parse(unchanged.stdout).currentVersion, 1, 'a dry run rotates nothing');
+
+    const auto = await rctl(['secrets', 'rotate', '--auto']);
+    assert.equal(auto.code, 1, 'the supplied bundle is still overdue');
+    assert.match(auto.stdout, /rotating auto-demo\/jwt JWT_SECRET/);
+    assert.match(auto.stdout, /write\s+succeeded: version 1 → 2/);
+    assert.match(auto.stdout, /done: auto-demo\/jwt JWT_SECRET is at version 2/);
+    assert.match(auto.stdout, /1 rotated, 1 need a value, 0 failed/);
+
+    const json = await rctl(['secrets', 'rotate', '--auto', '--json']);
+    assert.equal(json.code, 1);
+    const result = JSON.parse(json.stdout);
+    assert.deepEqual(result.rotated, [], 'auto-demo/jwt is no longer overdue');
+    assert.deepEqual(
+      result.skipped.map((s: { bundle: string }) => s.bundle),
+      ['auto-demo/redis'],
+    );
+    for (const r of [dry, auto, json]) assert.ok(!`${r.stdout}${r.stderr}`.includes(supplied), 'a value printed');
+
+    for (const args of [
+      ['secrets', 'rotate', '--auto', 'auto-demo/jwt'],
+      ['secrets', 'rotate', '--auto', '--property', 'JWT_SECRET'],
+      ['secrets', 'rotate', 'auto-demo/jwt', '--dry-run'],
+    ]) {
+      const usage = await rctl(args);
+      assert.equal(usage.code, 2, `${args.join(' ')}: ${usage.stderr}`);
+    }
+  });
+  it('rctl audit shows every rotation step with versions and actor, never a value', async () => {
+    const r = await rctl(['audit', '--type', 'secret', '--key', 'auto-demo/jwt']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /REVISION\s+AT\s+ACTOR\s+ACTION\s+ENTITY/);
+    // The --auto run above rotated version 1 → 2: its start, write and completion, with the actor.
+    assert.match(
+      r.stdout,
+      /admin \(e2e\)\s+rotate\s+secret auto-demo\/jwt: vault-written write 1→2 \(rotation [0-9a-f]{8}\)$/m,
+    );
+    assert.match(r.stdout, /rotate\s+secret auto-demo\/jwt: completed write 1→2 \(rotation/);
+    assert.match(r.stdout, /rotate\s+secret auto-demo\/jwt: started write \(rotation/);
+    const failed = await rctl(['audit', '--type', 'secret', '--key', 'auth-service/jwt', '--json']);
+    assert.equal(failed.code, 0, failed.stderr);
+    const records = JSON.parse(failed.stdout).records as { after: { event: string; reason?: string } }[];
+    assert.ok(
+      records.some((a) => a.after.event === 'failed' && /check-and-set|CAS|version/i.test(a.after.reason ?? '')),
+      'the failed rotation with its reason',
+    );
+    const bad = await rctl(['audit', '--type', 'secrets']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /type must be flag, evaluator, token or secret/);
+    const all = await rctl(['audit', '--limit', '1000']);
+    assert.ok(!all.stdout.includes('auto-demo-sentinel-value'), 'a supplied value in the audit log');
+  });
 });

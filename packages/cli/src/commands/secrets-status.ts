@@ -37,6 +37,7 @@ Options:
 `;
 
 export const SECRETS_ROTATE_HELP = `Usage: rctl secrets rotate SERVICE/BUNDLE [--property P] [--value-stdin] [--expected-version N] [--json]
+       rctl secrets rotate --auto [--dry-run] [--json]
 
 Rotates one property of the bundle: write the new value with check-and-set → force an ESO sync → wait until synced →
 restart the consumers → wait for their rollouts (on the local backend only the write runs). Progress is printed step
@@ -48,7 +49,12 @@ Options:
                  per the bundle's rotation policy (a "supplied" policy needs --value-stdin)
   --expected-version N
                  fail at write (CAS_MISMATCH) unless the current version is N, the one you looked at
-  --json         print the finished rotation as JSON
+  --json         print the finished rotation as JSON (with --auto: {rotated, skipped, failed})
+  --auto         rotate every bundle past its maximum age ("overdue"), one after the other, each property of a
+                 generated bundle in turn; an overdue bundle with a supplied policy is listed with the command to
+                 run (its value must come from you). Exit 0 when nothing is left overdue, 1 otherwise. Run it from a
+                 scheduler (cron, a Kubernetes CronJob) for scheduled rotation
+  --dry-run      with --auto: only list what would be rotated
   --url URL, --token TOKEN, -h/--help as for every command
 `;
 
@@ -264,6 +270,8 @@ export async function runSecretsRotate(
       'value-stdin': { type: 'boolean' },
       'expected-version': { type: 'string' },
       json: { type: 'boolean' },
+      auto: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
     },
     command,
   );
@@ -271,6 +279,21 @@ export async function runSecretsRotate(
     out.line(SECRETS_ROTATE_HELP.trimEnd());
     return 0;
   }
+  if (values.auto) {
+    rejectExtraPositionals(positionals, 0, `${command} --auto`);
+    for (const option of ['property', 'value-stdin', 'expected-version'] as const) {
+      if (values[option] !== undefined) {
+        throw new UsageError(`--${option} applies to one bundle, not to --auto (rotate that bundle by name instead)`);
+      }
+    }
+    return rotateOverdue(
+      createAdminClient(values, io),
+      out,
+      { dryRun: values['dry-run'] === true, json: values.json === true },
+      options,
+    );
+  }
+  if (values['dry-run']) throw new UsageError('--dry-run applies to --auto only');
   rejectExtraPositionals(positionals, 1, command);
   const { service, bundle } = bundleRef(requirePositional(positionals, 0, 'SERVICE/BUNDLE', command), command);
   let value: string | undefined;
@@ -312,6 +335,76 @@ export async function runSecretsRotate(
 }
 
 /** Polls the rotation and prints each history entry once, until it is no longer running. */
+/**
+ * `rotate --auto`: every overdue bundle, as the server's status says (its maximum age is the policy's), rotated with
+ * a generated value property by property; supplied ones are left to a human with the command to run.
+ */
+async function rotateOverdue(
+  client: AdminClient,
+  out: Output,
+  flags: { dryRun: boolean; json: boolean },
+  options: { pollMs?: number; timeoutMs?: number },
+): Promise<number> {
+  const view = await client.listSecrets();
+  const overdue = view.bundles.filter((b) => b.overdue);
+  const rotated: { bundle: string; property: string; version: number | null }[] = [];
+  const skipped: { bundle: string; reason: string; fix: string }[] = [];
+  const failed: { bundle: string; property: string; step: string; code: string; message: string }[] = [];
+  const print = (line: string) => {
+    if (!flags.json) out.line(line);
+  };
+  if (overdue.length === 0) print('no bundle is past its maximum age');
+  for (const b of overdue) {
+    const id = `${b.service}/${b.bundle}`;
+    const age = `age ${duration(b.ageSeconds)} of at most ${duration(b.maxAgeSeconds)}`;
+    if (b.rotation?.strategy === 'supplied') {
+      const fix = `rctl secrets rotate ${id}${b.properties.length > 1 ? ' --property P' : ''} --value-stdin`;
+      skipped.push({ bundle: id, reason: 'supplied policy: the new value must come from you', fix });
+      print(`skip ${id} (${age}): its policy is "supplied", give the value: ${fix}`);
+      continue;
+    }
+    for (const { property } of b.properties) {
+      if (flags.dryRun) {
+        print(`would rotate ${id} ${property} (${age})`);
+        continue;
+      }
+      print(`rotating ${id} ${property} (${age})`);
+      try {
+        const started = await client.rotateSecret(b.service, b.bundle, { property });
+        const final = await follow(client, started, (line) => print(line), options);
+        if (final.status === 'completed') {
+          rotated.push({ bundle: id, property, version: final.version });
+          print(`done: ${id} ${property} is at version ${final.version ?? '?'}`);
+        } else {
+          const e = final.error;
+          failed.push({
+            bundle: id,
+            property,
+            step: e?.step ?? final.step,
+            code: e?.code ?? final.status,
+            message: e?.message ?? '',
+          });
+          print(
+            `failed: ${id} ${property} at ${e?.step ?? final.step}: ${e ? `${e.code}: ${e.message}` : final.status} (resume or roll back: rctl secrets show ${id})`,
+          );
+        }
+      } catch (error) {
+        // A refusal (409 ROTATION_IN_PROGRESS, …) stops this bundle, not the others.
+        const message = (error as Error).message;
+        failed.push({ bundle: id, property, step: 'start', code: 'REFUSED', message });
+        print(`failed: ${id} ${property}: ${message}`);
+        break;
+      }
+    }
+  }
+  if (flags.json) out.line(prettyJson({ dryRun: flags.dryRun, rotated, skipped, failed }));
+  else if (overdue.length > 0 && !flags.dryRun) {
+    out.line(`${rotated.length} rotated, ${skipped.length} need a value, ${failed.length} failed`);
+  }
+  if (flags.dryRun) return overdue.length === 0 ? 0 : 1;
+  return skipped.length === 0 && failed.length === 0 ? 0 : 1;
+}
+
 async function follow(
   client: AdminClient,
   started: SecretRotationView,

@@ -11,6 +11,7 @@ import { runSecretsDefine, runSecretsList, runSecretsRotate, runSecretsShow } fr
 
 export const SECRETS_HELP = `Usage: rctl secrets check [SERVICE] --file PLATFORM_FILE [--manifests DIR] [--offline] [--json]
        rctl secrets list | show SERVICE/BUNDLE | rotate SERVICE/BUNDLE [--property P] [--value-stdin]
+       rctl secrets rotate --auto [--dry-run]
 
 Secrets: Vault KV v2 → External Secrets → Kubernetes Secret → Deployment env (docs/secrets.md).
 
@@ -21,6 +22,7 @@ Commands:
   list              every bundle the server knows: state, version, age / max age, consumers (never a value)
   show S/B          one bundle in detail
   rotate S/B        rotate a bundle (generated per its policy, or --value-stdin), progress step by step
+  rotate --auto     rotate every bundle past its maximum age (generated ones; supplied ones are listed)
   define S/B        define a bundle on the local backend without a platform file (--property NAME[=ENV] ...)
 `;
 

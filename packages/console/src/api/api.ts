@@ -1402,7 +1402,7 @@ export type paths = {
         query?: {
           /** @description Records of this flag */
           flag?: string;
-          /** @description flag, evaluator or token */
+          /** @description flag, evaluator, token or secret (secret rotation steps; key: service/bundle) */
           type?: string;
           /** @description Entity key */
           key?: string;
@@ -5533,16 +5533,16 @@ export type components = {
       at: string;
       actor: string;
       /** @enum {string} */
-      entityType: 'flag' | 'evaluator' | 'token';
+      entityType: 'flag' | 'evaluator' | 'token' | 'secret';
       entityKey: string;
       /**
-       * @description revert: a flag replaced by one of its earlier versions (POST /api/admin/flags/{key}/revert)
+       * @description revert: a flag replaced by one of its earlier versions (POST /api/admin/flags/{key}/revert); rotate / rollback: one step of a secret rotation or rollback (entityType secret)
        * @enum {string}
        */
-      action: 'create' | 'update' | 'delete' | 'revoke' | 'revert';
+      action: 'create' | 'update' | 'delete' | 'revoke' | 'revert' | 'rotate' | 'rollback';
       /** @description The entity before the change (null when absent) */
       before: unknown;
-      /** @description The entity after the change (null when absent) */
+      /** @description The entity after the change (null when absent); for a secret: the rotation step (rotation, event, step, outcome, versions, reason), never a value */
       after: unknown;
     };
     EvaluationResult: {

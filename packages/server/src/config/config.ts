@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_ENVIRONMENTS, ENVIRONMENT_NAME_PATTERN, webhookSecretProblem } from '@runtime-control/core';
@@ -88,7 +88,25 @@ export interface ServerConfig {
   readonly vaultToken: string | undefined;
   /** The KV v2 mount (RC_VAULT_MOUNT); unset: the platform file's store path, else `secret`. */
   readonly vaultMount: string | undefined;
+  /**
+   * How the server gets its Vault token (RC_VAULT_AUTH): `token` (RC_VAULT_TOKEN as given) or `kubernetes` (log in
+   * at `auth/<vaultK8sMount>/login` with `vaultK8sRole` and the pod's service-account JWT, renew the token, log in
+   * again when it cannot be renewed).
+   */
+  readonly vaultAuth: 'token' | 'kubernetes';
+  /** RC_VAULT_K8S_ROLE: the Vault role (required with `vaultAuth=kubernetes`). */
+  readonly vaultK8sRole: string | undefined;
+  /** RC_VAULT_K8S_MOUNT: the Kubernetes auth mount; `kubernetes` by default. */
+  readonly vaultK8sMount: string;
+  /**
+   * RC_VAULT_K8S_TOKEN_FILE: the service-account JWT's file, checked readable at start and read again at every login
+   * (projected tokens are rotated by the kubelet); the pod's mounted token by default.
+   */
+  readonly vaultK8sTokenFile: string;
 }
+
+/** Where Kubernetes mounts a pod's service-account token (as `SERVICE_ACCOUNT_TOKEN_PATH` in the secrets package). */
+const SERVICE_ACCOUNT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 export class ConfigError extends Error {
   constructor(
@@ -239,6 +257,50 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (vaultMount !== undefined && !/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(vaultMount)) {
     throw new ConfigError('RC_VAULT_MOUNT', `"${vaultMount}" is not a mount path (e.g. secret)`);
   }
+  const vaultAuth = env.RC_VAULT_AUTH || 'token';
+  if (vaultAuth !== 'token' && vaultAuth !== 'kubernetes') {
+    throw new ConfigError('RC_VAULT_AUTH', `must be "token" or "kubernetes", got "${vaultAuth}"`);
+  }
+  const vaultK8sRole = env.RC_VAULT_K8S_ROLE || undefined;
+  const vaultK8sMount = env.RC_VAULT_K8S_MOUNT || 'kubernetes';
+  const vaultK8sTokenFile = resolve(env.RC_VAULT_K8S_TOKEN_FILE || SERVICE_ACCOUNT_TOKEN_FILE);
+  if (vaultAuth === 'kubernetes') {
+    if (secretsBackend !== 'vault') {
+      throw new ConfigError(
+        'RC_VAULT_AUTH',
+        'kubernetes needs RC_SECRETS_BACKEND=vault (the local backend uses no Vault)',
+      );
+    }
+    if (vaultToken !== undefined) {
+      throw new ConfigError('RC_VAULT_TOKEN', 'set either RC_VAULT_TOKEN or RC_VAULT_AUTH=kubernetes, not both');
+    }
+    if (!vaultK8sRole) {
+      throw new ConfigError(
+        'RC_VAULT_K8S_ROLE',
+        'is required with RC_VAULT_AUTH=kubernetes (the Vault role to log in as)',
+      );
+    }
+    // Vault role names: letters, digits, - _ . (as `vault write auth/kubernetes/role/NAME` accepts them).
+    if (!/^[A-Za-z0-9._-]{1,128}$/.test(vaultK8sRole)) {
+      throw new ConfigError('RC_VAULT_K8S_ROLE', `"${vaultK8sRole}" is not a role name (letters, digits, - _ .)`);
+    }
+    if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(vaultK8sMount)) {
+      throw new ConfigError('RC_VAULT_K8S_MOUNT', `"${vaultK8sMount}" is not a mount path (e.g. kubernetes)`);
+    }
+    try {
+      // Only that it can be read: the JWT itself is read at every login, never kept in the configuration.
+      accessSync(vaultK8sTokenFile, fsConstants.R_OK);
+    } catch (err) {
+      throw new ConfigError(
+        'RC_VAULT_K8S_TOKEN_FILE',
+        `cannot read ${vaultK8sTokenFile} (${(err as NodeJS.ErrnoException).code}): mount the pod's service-account token (automountServiceAccountToken or a projected volume) or point RC_VAULT_K8S_TOKEN_FILE at it`,
+      );
+    }
+  } else {
+    for (const name of ['RC_VAULT_K8S_ROLE', 'RC_VAULT_K8S_MOUNT', 'RC_VAULT_K8S_TOKEN_FILE']) {
+      if (env[name]) throw new ConfigError(name, 'applies only with RC_VAULT_AUTH=kubernetes');
+    }
+  }
   return Object.freeze({
     mode,
     // Development listens on loopback only; production (or an explicit RC_HOST) on every interface.
@@ -279,5 +341,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     vaultAddr,
     vaultToken,
     vaultMount,
+    vaultAuth,
+    vaultK8sRole,
+    vaultK8sMount,
+    vaultK8sTokenFile,
   });
 }

@@ -284,7 +284,8 @@ export class ReplicaState {
     for (const c of changes) {
       if (c.entityType === 'flag') flagKeys.add(c.entityKey);
       else if (c.entityType === 'evaluator') evaluatorNames.add(c.entityKey);
-      else tokenIds.add(c.entityKey);
+      else if (c.entityType === 'token') tokenIds.add(c.entityKey);
+      // 'secret': a rotation step's audit record; no state of this replica depends on it.
     }
     const [flags, evaluators, tokens] = await Promise.all([
       Promise.all([...flagKeys].map(async (k) => [k, await this.store.getFlag(k)] as const)),

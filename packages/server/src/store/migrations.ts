@@ -178,6 +178,37 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE tokens ADD COLUMN flag_set text;
     `,
   },
+  {
+    // Version 5: added alongside version 4 (client token flag set); pending steps are applied sorted.
+    version: 5,
+    name: 'secret rotations',
+    // Rotation states (steps, versions, actor, times, reasons — never a value) shared by every replica, so one
+    // rotation per bundle holds across replicas and a failed one can be resumed or rolled back from any of them.
+    // Not part of the revision stream; the rotation steps' audit records go to `audit` (entity_type 'secret').
+    // `started_at` is the state's ISO text (ordering by it is chronological); `updated_at` is the heartbeat in ms.
+    sqlite: `
+      CREATE TABLE secret_rotations (
+        id TEXT PRIMARY KEY,
+        bundle TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        state TEXT NOT NULL
+      );
+      CREATE INDEX secret_rotations_bundle_idx ON secret_rotations (bundle, status);
+    `,
+    postgres: `
+      CREATE TABLE secret_rotations (
+        id text PRIMARY KEY,
+        bundle text NOT NULL,
+        status text NOT NULL,
+        started_at text NOT NULL,
+        updated_at bigint NOT NULL,
+        state jsonb NOT NULL
+      );
+      CREATE INDEX secret_rotations_bundle_idx ON secret_rotations (bundle, status);
+    `,
+  },
 ];
 
 /** Arbitrary but fixed: every replica must contend for the same advisory lock (advisory locks are per database). */

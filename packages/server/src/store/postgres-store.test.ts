@@ -73,7 +73,7 @@ if (!adminUrl) {
       // Empty the tables rather than recreate the schema: migrations already ran on the first open.
       await withClient(url, (client) =>
         client.query(
-          'TRUNCATE flags, evaluators, tokens, audit, canaries, canary_decisions; UPDATE rc_meta SET revision = 0 WHERE id = 1',
+          'TRUNCATE flags, evaluators, tokens, audit, canaries, canary_decisions, secret_rotations; UPDATE rc_meta SET revision = 0 WHERE id = 1',
         ),
       );
       return store;

@@ -12,10 +12,12 @@ import type {
   FlagMutation,
   NewToken,
   ReplaceOptions,
+  SecretAuditInput,
   Store,
   StoredCanary,
   StoredEvaluator,
   StoredFlag,
+  StoredSecretRotation,
   StoredToken,
   WriteOptions,
   WriteResult,
@@ -281,6 +283,59 @@ export class PostgresStore implements Store {
     return rows.map((r) => ({ revision: Number(r.revision), entityType: r.entity_type, entityKey: r.entity_key }));
   }
 
+  async appendSecretAudit(input: SecretAuditInput): Promise<AuditRecord> {
+    const at = isoTime(input.at, 'at');
+    const details = copyJson(input.details);
+    const revision = await this.transaction((client) =>
+      appendAudit(client, at, input.actor, 'secret', input.bundle, input.action, null, details),
+    );
+    return {
+      revision,
+      at,
+      actor: input.actor.name,
+      entityType: 'secret',
+      entityKey: input.bundle,
+      action: input.action,
+      before: null,
+      after: details,
+    };
+  }
+
+  async claimSecretRotation(rotation: StoredSecretRotation, staleBefore: number, now: number): Promise<boolean> {
+    return this.transaction(async (client) => {
+      // A transaction-scoped advisory lock per bundle: replicas claiming the same bundle at once take turns through
+      // the check below, so exactly one sees no running holder (a row lock cannot cover a row that does not exist).
+      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [SECRET_ROTATION_LOCK_KEY, rotation.bundle]);
+      const holder = await client.query(
+        "SELECT id FROM secret_rotations WHERE bundle = $1 AND status = 'running' AND id <> $2 AND updated_at > $3",
+        [rotation.bundle, rotation.id, staleBefore],
+      );
+      if (holder.rows.length > 0) return false;
+      await upsertSecretRotation(client, { ...rotation, status: 'running' }, now);
+      return true;
+    });
+  }
+
+  async saveSecretRotation(rotation: StoredSecretRotation, now: number): Promise<void> {
+    await upsertSecretRotation(this.pool, rotation, now);
+  }
+
+  async getSecretRotation(id: string): Promise<StoredSecretRotation | undefined> {
+    const { rows } = await this.pool.query<SecretRotationRow>('SELECT * FROM secret_rotations WHERE id = $1', [id]);
+    return rows[0] && toStoredSecretRotation(rows[0]);
+  }
+
+  async listSecretRotations(bundle?: string): Promise<StoredSecretRotation[]> {
+    const { rows } =
+      bundle === undefined
+        ? await this.pool.query<SecretRotationRow>('SELECT * FROM secret_rotations ORDER BY started_at DESC, id DESC')
+        : await this.pool.query<SecretRotationRow>(
+            'SELECT * FROM secret_rotations WHERE bundle = $1 ORDER BY started_at DESC, id DESC',
+            [bundle],
+          );
+    return rows.map(toStoredSecretRotation);
+  }
+
   async putPresence(replicaId: string, report: JsonObject, expiresAt: number): Promise<void> {
     await this.pool.query(
       `INSERT INTO replica_presence (replica_id, report, expires_at) VALUES ($1, $2, $3)
@@ -393,6 +448,33 @@ export async function createPostgresStore(url: string, options: { poolSize?: num
     throw error;
   }
   return store;
+}
+
+/** First key of the two-key advisory lock that serializes claims of one bundle's rotation (the second: the bundle). */
+const SECRET_ROTATION_LOCK_KEY = 7_215_531;
+
+async function upsertSecretRotation(
+  client: Client | pg.Pool,
+  rotation: StoredSecretRotation,
+  now: number,
+): Promise<void> {
+  await client.query(
+    `INSERT INTO secret_rotations (id, bundle, status, started_at, updated_at, state) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, state = excluded.state`,
+    [rotation.id, rotation.bundle, rotation.status, rotation.startedAt, now, JSON.stringify(rotation.state)],
+  );
+}
+
+interface SecretRotationRow {
+  id: string;
+  bundle: string;
+  status: string;
+  started_at: string;
+  state: JsonObject;
+}
+
+function toStoredSecretRotation(row: SecretRotationRow): StoredSecretRotation {
+  return { id: row.id, bundle: row.bundle, status: row.status, startedAt: row.started_at, state: row.state };
 }
 
 /**

@@ -12,10 +12,12 @@ import type {
   FlagMutation,
   NewToken,
   ReplaceOptions,
+  SecretAuditInput,
   Store,
   StoredCanary,
   StoredEvaluator,
   StoredFlag,
+  StoredSecretRotation,
   StoredToken,
   WriteOptions,
   WriteResult,
@@ -261,6 +263,56 @@ export class SqliteStore implements Store {
     return rows.map((r) => ({ revision: r.revision, entityType: r.entity_type, entityKey: r.entity_key }));
   }
 
+  async appendSecretAudit(input: SecretAuditInput): Promise<AuditRecord> {
+    const at = isoTime(input.at, 'at');
+    const details = copyJson(input.details);
+    const revision = this.write(() =>
+      this.appendAudit(at, input.actor, 'secret', input.bundle, input.action, null, details),
+    );
+    return {
+      revision,
+      at,
+      actor: input.actor.name,
+      entityType: 'secret',
+      entityKey: input.bundle,
+      action: input.action,
+      before: null,
+      after: details,
+    };
+  }
+
+  async claimSecretRotation(rotation: StoredSecretRotation, staleBefore: number, now: number): Promise<boolean> {
+    // BEGIN IMMEDIATE takes the write lock before the check, so two processes sharing the file cannot both pass it.
+    return this.write(() => {
+      const holder = this.statement(
+        "SELECT id FROM secret_rotations WHERE bundle = ? AND status = 'running' AND id <> ? AND updated_at > ?",
+      ).get(rotation.bundle, rotation.id, staleBefore);
+      if (holder) return false;
+      this.upsertSecretRotation({ ...rotation, status: 'running' }, now);
+      return true;
+    });
+  }
+
+  async saveSecretRotation(rotation: StoredSecretRotation, now: number): Promise<void> {
+    this.upsertSecretRotation(rotation, now);
+  }
+
+  async getSecretRotation(id: string): Promise<StoredSecretRotation | undefined> {
+    const row = this.statement('SELECT * FROM secret_rotations WHERE id = ?').get(id) as SecretRotationRow | undefined;
+    return row && toStoredSecretRotation(row);
+  }
+
+  async listSecretRotations(bundle?: string): Promise<StoredSecretRotation[]> {
+    const rows = (
+      bundle === undefined
+        ? this.statement('SELECT * FROM secret_rotations ORDER BY started_at DESC, id DESC').all()
+        : this.statement('SELECT * FROM secret_rotations WHERE bundle = ? ORDER BY started_at DESC, id DESC').all(
+            bundle,
+          )
+    ) as SecretRotationRow[];
+    return rows.map(toStoredSecretRotation);
+  }
+
   async putPresence(replicaId: string, report: JsonObject, expiresAt: number): Promise<void> {
     this.statement(
       `INSERT INTO replica_presence (replica_id, report, expires_at) VALUES (?, ?, ?)
@@ -369,6 +421,13 @@ export class SqliteStore implements Store {
     return revision;
   }
 
+  private upsertSecretRotation(rotation: StoredSecretRotation, now: number): void {
+    this.statement(
+      `INSERT INTO secret_rotations (id, bundle, status, started_at, updated_at, state) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, state = excluded.state`,
+    ).run(rotation.id, rotation.bundle, rotation.status, rotation.startedAt, now, JSON.stringify(rotation.state));
+  }
+
   private selectFlag(key: string): FlagRow | undefined {
     return this.statement('SELECT * FROM flags WHERE key = ?').get(key) as FlagRow | undefined;
   }
@@ -454,6 +513,24 @@ interface AuditRow {
   action: AuditAction;
   before: string | null;
   after: string | null;
+}
+
+interface SecretRotationRow {
+  id: string;
+  bundle: string;
+  status: string;
+  started_at: string;
+  state: string;
+}
+
+function toStoredSecretRotation(row: SecretRotationRow): StoredSecretRotation {
+  return {
+    id: row.id,
+    bundle: row.bundle,
+    status: row.status,
+    startedAt: row.started_at,
+    state: JSON.parse(row.state) as JsonObject,
+  };
 }
 
 interface CanaryRow {

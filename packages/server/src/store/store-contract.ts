@@ -541,6 +541,143 @@ export function runStoreContract(name: string, open: () => Promise<Store>, clean
       });
     });
 
+    describe('secret rotations and their audit', () => {
+      const rotation = (id: string, bundle: string, status: string, startedAt: string) => ({
+        id,
+        bundle,
+        status,
+        startedAt,
+        state: { id, bundle, status, startedAt, step: 'write', history: [{ step: 'write', outcome: 'started' }] },
+      });
+
+      it('appends rotation steps as secret audit records that bump the revision and are filtered like any other', async () => {
+        await store.createFlag(sampleFlag('f'), ALICE);
+        const at = '2026-01-02T03:04:05.678Z';
+        const record = await store.appendSecretAudit({
+          at,
+          actor: BOB,
+          bundle: 'auth-service/jwt',
+          action: 'rotate',
+          details: { rotation: 'r-1', event: 'vault-written', previousVersion: 3, version: 4 },
+        });
+        assert.deepEqual(record, {
+          revision: 2,
+          at,
+          actor: 'bob',
+          entityType: 'secret',
+          entityKey: 'auth-service/jwt',
+          action: 'rotate',
+          before: null,
+          after: { rotation: 'r-1', event: 'vault-written', previousVersion: 3, version: 4 },
+        });
+        await store.appendSecretAudit({
+          at,
+          actor: ALICE,
+          bundle: 'auth-service/jwt',
+          action: 'rollback',
+          details: { rotation: 'r-2', event: 'failed', step: 'write', reason: 'sealed' },
+        });
+        assert.equal(await store.currentRevision(), 3);
+        assert.deepEqual(await store.queryAudit({ entityType: 'secret' }), [
+          {
+            revision: 3,
+            at,
+            actor: 'alice',
+            entityType: 'secret',
+            entityKey: 'auth-service/jwt',
+            action: 'rollback',
+            before: null,
+            after: { rotation: 'r-2', event: 'failed', step: 'write', reason: 'sealed' },
+          },
+          record,
+        ]);
+        assert.deepEqual(
+          (await store.queryAudit({ entityType: 'secret', actor: 'bob' })).map((a) => a.revision),
+          [2],
+        );
+        assert.deepEqual(
+          (await store.changesSince(1)).map((c) => `${c.revision}:${c.entityType}:${c.entityKey}`),
+          ['2:secret:auth-service/jwt', '3:secret:auth-service/jwt'],
+        );
+        await rejectsWith(
+          store.appendSecretAudit({ at: 'yesterday', actor: BOB, bundle: 'a/b', action: 'rotate', details: {} }),
+          'VALIDATION_FAILED',
+        );
+        assert.equal(await store.currentRevision(), 3, 'a refused record bumps nothing');
+      });
+
+      it('keeps rotation states, newest first, by bundle, without moving the revision', async () => {
+        const now = Date.now();
+        await store.saveSecretRotation(rotation('r-1', 'a/jwt', 'completed', '2026-01-01T00:00:00.000Z'), now);
+        await store.saveSecretRotation(rotation('r-2', 'a/jwt', 'failed', '2026-01-02T00:00:00.000Z'), now);
+        await store.saveSecretRotation(rotation('r-3', 'b/redis', 'completed', '2026-01-03T00:00:00.000Z'), now);
+        assert.deepEqual(
+          (await store.listSecretRotations('a/jwt')).map((r) => r.id),
+          ['r-2', 'r-1'],
+        );
+        assert.deepEqual(
+          (await store.listSecretRotations()).map((r) => r.id),
+          ['r-3', 'r-2', 'r-1'],
+        );
+        const updated = rotation('r-2', 'a/jwt', 'completed', '2026-01-02T00:00:00.000Z');
+        updated.state.step = 'wait-rollout';
+        await store.saveSecretRotation(updated, now + 1);
+        assert.deepEqual(await store.getSecretRotation('r-2'), updated);
+        assert.equal(await store.getSecretRotation('r-none'), undefined);
+        assert.equal(await store.currentRevision(), 0);
+        assert.deepEqual(await store.queryAudit({}), []);
+      });
+
+      it('lets one running rotation per bundle claim it; a stale holder is taken over', async () => {
+        const now = Date.now();
+        const started = new Date(now).toISOString();
+        assert.equal(
+          await store.claimSecretRotation(rotation('r-1', 'a/jwt', 'running', started), now - 60_000, now),
+          true,
+        );
+        assert.equal(
+          await store.claimSecretRotation(rotation('r-2', 'a/jwt', 'running', started), now - 60_000, now),
+          false,
+          'r-1 runs',
+        );
+        assert.equal(await store.getSecretRotation('r-2'), undefined, 'a refused claim writes nothing');
+        assert.equal(
+          await store.claimSecretRotation(rotation('r-3', 'b/redis', 'running', started), now - 60_000, now),
+          true,
+          'another bundle is independent',
+        );
+        assert.equal(
+          await store.claimSecretRotation(rotation('r-1', 'a/jwt', 'running', started), now - 60_000, now),
+          true,
+          'the holder may claim again (resume)',
+        );
+        assert.equal(
+          await store.claimSecretRotation(rotation('r-4', 'a/jwt', 'running', started), now + 1, now + 120_000),
+          true,
+          'r-1 was not saved since staleBefore: taken over',
+        );
+        await store.saveSecretRotation(rotation('r-4', 'a/jwt', 'failed', started), now + 120_000);
+        assert.equal(
+          await store.claimSecretRotation(rotation('r-5', 'a/jwt', 'running', started), now - 60_000, now + 120_000),
+          false,
+          'r-1 still shows running and recent against this older staleBefore',
+        );
+        assert.equal((await store.getSecretRotation('r-4'))?.status, 'failed');
+      });
+
+      it('lets exactly one of several concurrent claims of one bundle win', async () => {
+        const now = Date.now();
+        const started = new Date(now).toISOString();
+        const results = await Promise.all(
+          Array.from({ length: 6 }, (_, i) =>
+            store.claimSecretRotation(rotation(`r-${i}`, 'a/jwt', 'running', started), now - 60_000, now),
+          ),
+        );
+        assert.equal(results.filter(Boolean).length, 1);
+        assert.equal((await store.listSecretRotations('a/jwt')).length, 1);
+      });
+    });
+
     describe('replica presence', () => {
       it('keeps one report per replica, replaces it, expires it by time and deletes it', async () => {
         const now = Date.now();

@@ -63,9 +63,38 @@ export interface StoredToken {
 /** What `createToken` stores; `flagSet` defaults to null (every flag of the environment). */
 export type NewToken = Omit<StoredToken, 'createdAt' | 'revokedAt' | 'flagSet'> & { flagSet?: string | null };
 
-export type EntityType = 'flag' | 'evaluator' | 'token';
-/** `revert`: a flag replaced by its own earlier version (POST /flags/{key}/revert), recorded apart from edits. */
-export type AuditAction = 'create' | 'update' | 'delete' | 'revoke' | 'revert';
+/** `secret`: a secret bundle (`service/bundle`) — its rotations' steps; the records carry versions, never a value. */
+export type EntityType = 'flag' | 'evaluator' | 'token' | 'secret';
+/**
+ * `revert`: a flag replaced by its own earlier version (POST /flags/{key}/revert), recorded apart from edits.
+ * `rotate` / `rollback`: one step of a secret bundle's rotation or rollback (`after` says which and how it went).
+ */
+export type AuditAction = 'create' | 'update' | 'delete' | 'revoke' | 'revert' | 'rotate' | 'rollback';
+
+/**
+ * One step of a secret rotation for the audit log. `details` holds the rotation id, the event, step, outcome,
+ * versions and a reason — names, numbers and times only; the caller never puts a value in it.
+ */
+export interface SecretAuditInput {
+  at: string;
+  actor: Actor;
+  /** `service/bundle`. */
+  bundle: string;
+  action: 'rotate' | 'rollback';
+  details: JsonObject;
+}
+
+/**
+ * A secret rotation's state as the secrets feature keeps it (a JSON object with id, bundle, status, startedAt, steps,
+ * versions, times and reasons — never a value). The store indexes the first four; the rest is opaque to it.
+ */
+export interface StoredSecretRotation {
+  id: string;
+  bundle: string;
+  status: string;
+  startedAt: string;
+  state: JsonObject;
+}
 
 export interface AuditRecord {
   revision: number;
@@ -179,6 +208,24 @@ export interface Store {
   /** Every report not expired at `now`, by replica id; expired rows are deleted on the way. */
   listPresence(now: number): Promise<{ replicaId: string; report: JsonObject }[]>;
   deletePresence(replicaId: string): Promise<void>;
+  /**
+   * Appends a secret rotation step to the audit log: bumps the revision like any write (the audit log is keyed by
+   * it) and returns the record. Replicas catching up skip `secret` entries (there is no state to reload).
+   */
+  appendSecretAudit(input: SecretAuditInput): Promise<AuditRecord>;
+
+  /**
+   * Saves `rotation` as running for its bundle unless another rotation of the same bundle is running and was saved
+   * after `staleBefore` (epoch ms; older ones are abandoned, their process gone). Returns false, writing nothing,
+   * when another holds the bundle. Atomic across processes and replicas sharing the database.
+   */
+  claimSecretRotation(rotation: StoredSecretRotation, staleBefore: number, now: number): Promise<boolean>;
+  /** Creates or replaces the rotation's row (`now`, epoch ms, is its heartbeat). */
+  saveSecretRotation(rotation: StoredSecretRotation, now: number): Promise<void>;
+  getSecretRotation(id: string): Promise<StoredSecretRotation | undefined>;
+  /** Newest first (by start time); every bundle's when `bundle` is omitted. */
+  listSecretRotations(bundle?: string): Promise<StoredSecretRotation[]>;
+
   /** Entities changed after `revision`, oldest first; used by replicas to catch up. */
   changesSince(revision: number): Promise<{ revision: number; entityType: EntityType; entityKey: string }[]>;
 }

@@ -4,7 +4,7 @@ import { AppError, type ErrorDetail } from '../../errors/app-error.js';
 import type { AuditQuery, EntityType, Store } from '../../store/store.js';
 import { auditSchemas as schemas } from './audit-schemas.js';
 
-const ENTITY_TYPES = new Set(['flag', 'evaluator', 'token']);
+const ENTITY_TYPES = new Set(['flag', 'evaluator', 'token', 'secret']);
 const EARLIEST = Date.parse('0001-01-01T00:00:00.000Z');
 const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
 const QUERY_FIELDS = new Set(['flag', 'type', 'key', 'actor', 'since', 'until', 'before', 'limit']);
@@ -21,7 +21,7 @@ function parseAuditQuery(q: Record<string, string | undefined>): AuditQuery {
   }
   if (q.type) {
     if (!ENTITY_TYPES.has(q.type)) {
-      issues.push({ path: 'type', code: 'INVALID_VALUE', message: 'type must be flag, evaluator or token' });
+      issues.push({ path: 'type', code: 'INVALID_VALUE', message: 'type must be flag, evaluator, token or secret' });
     } else query.entityType = q.type as EntityType;
   }
   if (q.key) query.entityKey = q.key;

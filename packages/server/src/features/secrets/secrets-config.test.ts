@@ -49,6 +49,48 @@ describe('secrets configuration (RC_SECRETS_*, RC_PLATFORM_FILE, RC_VAULT_*)', (
     assert.ok(ok.secretsBundlesFile?.endsWith('/examples/devmentor/platform.yaml'));
   });
 
+  it('RC_VAULT_AUTH=kubernetes: role required and checked, token file must be readable, not with RC_VAULT_TOKEN', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rc-secrets-k8s-config-'));
+    try {
+      const tokenFile = join(dir, 'token');
+      await writeFile(tokenFile, 'header.payload.signature\n', { mode: 0o600 });
+      const vault = { RC_SECRETS_BACKEND: 'vault', RC_VAULT_ADDR: 'https://vault.example.com' };
+      const k8s = { ...vault, RC_VAULT_AUTH: 'kubernetes', RC_VAULT_K8S_TOKEN_FILE: tokenFile };
+      const fails = (env: Record<string, string>, variable: string, message?: RegExp) => {
+        assert.throws(
+          () => loadConfig(env),
+          (e: unknown) => e instanceof ConfigError && e.variable === variable && (!message || message.test(e.message)),
+          `${JSON.stringify(env)} → ${variable}`,
+        );
+      };
+      fails({ ...vault, RC_VAULT_AUTH: 'approle' }, 'RC_VAULT_AUTH');
+      fails({ RC_VAULT_AUTH: 'kubernetes', RC_VAULT_K8S_ROLE: 'rc' }, 'RC_VAULT_AUTH', /RC_SECRETS_BACKEND=vault/);
+      fails(k8s, 'RC_VAULT_K8S_ROLE', /required/);
+      fails({ ...k8s, RC_VAULT_K8S_ROLE: 'rc/../x' }, 'RC_VAULT_K8S_ROLE');
+      fails({ ...k8s, RC_VAULT_K8S_ROLE: 'rc', RC_VAULT_K8S_MOUNT: '/kubernetes/' }, 'RC_VAULT_K8S_MOUNT');
+      fails({ ...k8s, RC_VAULT_K8S_ROLE: 'rc', RC_VAULT_TOKEN: 'hvs.x' }, 'RC_VAULT_TOKEN', /not both/);
+      fails(
+        { ...k8s, RC_VAULT_K8S_ROLE: 'rc', RC_VAULT_K8S_TOKEN_FILE: join(dir, 'absent') },
+        'RC_VAULT_K8S_TOKEN_FILE',
+        /ENOENT.*service-account token/,
+      );
+      fails({ ...vault, RC_VAULT_K8S_ROLE: 'rc' }, 'RC_VAULT_K8S_ROLE', /only with RC_VAULT_AUTH=kubernetes/);
+      const ok = loadConfig({ ...k8s, RC_VAULT_K8S_ROLE: 'runtime-control', RC_VAULT_K8S_MOUNT: 'k8s/prod' });
+      assert.equal(ok.vaultAuth, 'kubernetes');
+      assert.equal(ok.vaultK8sRole, 'runtime-control');
+      assert.equal(ok.vaultK8sMount, 'k8s/prod');
+      assert.equal(ok.vaultK8sTokenFile, tokenFile);
+      assert.ok(Object.isFrozen(ok));
+      assert.ok(!JSON.stringify(ok).includes('header.payload'), 'the JWT is read at login, not kept in the config');
+      const defaults = loadConfig(vault);
+      assert.equal(defaults.vaultAuth, 'token');
+      assert.equal(defaults.vaultK8sMount, 'kubernetes');
+      assert.equal(defaults.vaultK8sTokenFile, '/var/run/secrets/kubernetes.io/serviceaccount/token');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a broken or missing platform file stops the server at start, with file:line problems', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'rc-secrets-config-'));
     try {

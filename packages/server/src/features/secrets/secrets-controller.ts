@@ -34,7 +34,11 @@ export async function secretsController(scope: FastifyInstance, { secrets }: { s
     secrets.rotation(req.params.service, req.params.bundle, req.params.id),
   );
   app.post('/secrets/:service/:bundle/rotations/:id/resume', { schema: schemas.resume }, async (req, reply) =>
-    reply.code(202).send(await secrets.resume(req.params.service, req.params.bundle, req.params.id, req.body ?? {})),
+    reply
+      .code(202)
+      .send(
+        await secrets.resume(req.params.service, req.params.bundle, req.params.id, req.body ?? {}, req.actor!.name),
+      ),
   );
   app.post('/secrets/:service/:bundle/rotations/:id/rollback', { schema: schemas.rollback }, async (req, reply) =>
     reply.code(202).send(await secrets.rollback(req.params.service, req.params.bundle, req.params.id, req.actor!.name)),

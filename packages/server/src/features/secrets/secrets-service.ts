@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { durationSeconds, type SecretRotatedFrameData } from '@runtime-control/core';
 import {
@@ -6,6 +7,7 @@ import {
   bundleId,
   bundleStatus,
   generateSecretValue,
+  KubernetesAuth,
   KubernetesSecrets,
   LocalSecretBackend,
   loadSecretsKey,
@@ -21,7 +23,6 @@ import {
   type SecretsBundlePlan,
   type SecretsCluster,
   SecretsError,
-  SqliteRotationStore,
   secretBundles,
   VaultClient,
   VaultKvBackend,
@@ -29,9 +30,35 @@ import {
 import { formatPlatformFileIssue, parsePlatformFile } from '@runtime-control/traffic';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
+import type { BusSignal, ChangeBus } from '../../bus/change-bus.js';
 import { ConfigError, type ServerConfig } from '../../config/config.js';
 import { AppError, type ErrorCode, type ErrorDetail } from '../../errors/app-error.js';
 import type { ServerMetrics } from '../../metrics/metrics.js';
+import type { Store } from '../../store/store.js';
+import { StoreRotationStore } from './store-rotation-store.js';
+
+/** The bus topic that relays `secret-rotated` to the other replicas' client streams. */
+export const SECRET_ROTATED_TOPIC = 'secret-rotated';
+
+/** What a rotation step is called in the audit log (`after.event`), by step, for a step that succeeded. */
+const SUCCEEDED_EVENT = new Map<RotationStep, string>([
+  ['write', 'vault-written'],
+  ['force-sync', 'sync-forced'],
+  ['wait-synced', 'synced'],
+  ['restart', 'consumers-restarted'],
+  ['wait-rollout', 'rolled-out'],
+]);
+
+/** What the feature shares with the rest of the server: the store (rotation states, audit) and the replica bus. */
+export interface SecretsSharedDeps {
+  store: Pick<
+    Store,
+    'appendSecretAudit' | 'claimSecretRotation' | 'saveSecretRotation' | 'getSecretRotation' | 'listSecretRotations'
+  >;
+  /** Relays `secret-rotated` to the other replicas; without it, only this replica's streams get the frame. */
+  bus?: Pick<ChangeBus, 'publishSignal' | 'onSignal'>;
+  replicaId: string;
+}
 
 /**
  * The secrets feature: status of every bundle the platform file's `secrets` section lists, and rotation end to end,
@@ -72,10 +99,12 @@ interface KnownBundle {
 interface Opened {
   backend: SecretBackend;
   cluster: SecretsCluster | undefined;
-  store: SqliteRotationStore;
+  store: StoreRotationStore;
   rotator: Rotator;
   /** Bundles defined through the API (local backend), in `<data dir>/secret-rotations.db`. */
   definitions: Database.Database;
+  /** The Vault token source with RC_VAULT_AUTH=kubernetes (logins and renewals; stopped at close). */
+  vaultAuth: KubernetesAuth | undefined;
 }
 
 /** A bundle defined through the API (`PUT /api/admin/secrets/{service}/{bundle}`; local backend only). */
@@ -132,22 +161,52 @@ export class SecretsService {
   private readonly mount: string | undefined;
   private opened: Opened | undefined;
   private readonly pending = new Set<Promise<unknown>>();
+  /** Audit records are appended one after the other, in the order the steps happened. */
+  private auditChain: Promise<void> = Promise.resolve();
+  /**
+   * Who resumed a rotation, by rotation id, while it runs: the steps after a resume are theirs in the audit log, and
+   * the `resumed` record is written with the first of them (after the claim succeeded: a refused resume is no event).
+   */
+  private readonly resumedBy = new Map<string, { actor: string; announced: boolean }>();
 
   constructor(
     private readonly config: ServerConfig,
     private readonly metrics: ServerMetrics,
     private readonly logger: Logger,
     private readonly notify: { sendSecretRotated(event: SecretRotatedFrameData): number },
+    private readonly shared: SecretsSharedDeps,
     /** The platform file's bundles, when the caller read them already (`loadBundles`, before opening anything). */
     preloaded?: ReturnType<typeof loadBundles>,
   ) {
     const loaded = preloaded ?? loadBundles(config.secretsBundlesFile);
     this.mount = loaded.mount;
     for (const b of loaded.bundles) this.bundles.set(bundleId(b.bundle), b);
+    shared.bus?.onSignal((signal) => this.onSignal(signal));
+  }
+
+  /** A rotation completed on another replica: this replica's client streams (e.g. an `rctl exec`) get the frame. */
+  private onSignal(signal: BusSignal): void {
+    if (signal.topic !== SECRET_ROTATED_TOPIC || signal.origin === this.shared.replicaId) return;
+    const frame = parseSecretRotated(signal.payload);
+    if (!frame) {
+      this.logger.warn({ origin: signal.origin }, 'ignoring a malformed relayed secret-rotated signal');
+      return;
+    }
+    const clients = this.notify.sendSecretRotated(frame);
+    this.logger.debug(
+      { origin: signal.origin, bundle: `${frame.service}/${frame.bundle}`, version: frame.version, clients },
+      'secret-rotated relayed from another replica',
+    );
   }
 
   get backendKind(): 'local' | 'vault' {
     return this.config.secretsBackend;
+  }
+
+  /** Kubernetes logins and renewals of the server's Vault token so far (RC_VAULT_AUTH=kubernetes; tests, status). */
+  get vaultAuthCounts(): { logins: number; renewals: number } | undefined {
+    const counts = this.opened?.vaultAuth?.counts;
+    return counts && { ...counts };
   }
 
   private refreshTimer: NodeJS.Timeout | undefined;
@@ -177,8 +236,9 @@ export class SecretsService {
     this.refreshTimer = undefined;
     this.closed = true;
     await Promise.allSettled([...this.pending]);
-    this.opened?.store.close();
+    await this.auditChain;
     this.opened?.definitions.close();
+    this.opened?.vaultAuth?.stop();
     if (this.opened?.backend instanceof LocalSecretBackend) this.opened.backend.close();
     this.opened = undefined;
   }
@@ -263,7 +323,13 @@ export class SecretsService {
     );
   }
 
-  async resume(service: string, bundle: string, id: string, input: { value?: string }): Promise<SecretsRotationView> {
+  async resume(
+    service: string,
+    bundle: string,
+    id: string,
+    input: { value?: string },
+    actor: string,
+  ): Promise<SecretsRotationView> {
     const known = this.known(service, bundle);
     const state = await this.stateOf(known, id);
     if (state.status !== 'failed') {
@@ -274,8 +340,15 @@ export class SecretsService {
     }
     const { rotator } = this.open();
     if (rotator.isRunning(known.bundle)) throw inProgress(known.bundle);
-    return this.start(known, (onProgress) =>
-      rotator.resume(known.bundle, state, { ...(input.value === undefined ? {} : { value: input.value }), onProgress }),
+    this.resumedBy.set(state.id, { actor, announced: false });
+    return this.start(
+      known,
+      (onProgress) =>
+        rotator.resume(known.bundle, state, {
+          ...(input.value === undefined ? {} : { value: input.value }),
+          onProgress,
+        }),
+      () => this.resumedBy.delete(state.id),
     );
   }
 
@@ -402,6 +475,7 @@ export class SecretsService {
   private start(
     known: KnownBundle,
     run: (onProgress: (state: RotationState) => void) => Promise<RotationState>,
+    onSettled?: () => void,
   ): Promise<SecretsRotationView> {
     return new Promise((resolve, reject) => {
       let answered = false;
@@ -413,13 +487,30 @@ export class SecretsService {
       const task = run(onProgress).then(
         (done) => {
           this.metrics.secretRotations.inc({ outcome: 'completed' });
+          this.appendAudit(done.kind, done.bundle, this.resumedBy.get(done.id)?.actor ?? done.actor, {
+            at: done.finishedAt ?? new Date().toISOString(),
+            rotation: done.id,
+            kind: done.kind,
+            event: 'completed',
+            step: done.step,
+            ...(done.previousVersion === undefined ? {} : { previousVersion: done.previousVersion }),
+            ...(done.version === undefined ? {} : { version: done.version }),
+            ...(done.startedAt === undefined ? {} : { startedAt: done.startedAt }),
+          });
           if (done.version !== undefined) {
-            this.notify.sendSecretRotated({
+            const frame: SecretRotatedFrameData = {
               service: known.bundle.service,
               bundle: known.bundle.name,
               version: done.version,
               rotation: done.id,
               at: done.finishedAt ?? new Date().toISOString(),
+            };
+            // Here first (the bus may be down), then to the other replicas, which skip their own signals.
+            this.notify.sendSecretRotated(frame);
+            void this.shared.bus?.publishSignal({
+              topic: SECRET_ROTATED_TOPIC,
+              payload: { ...frame },
+              origin: this.shared.replicaId,
             });
           }
           void this.statusOf(known).catch(() => undefined); // metrics follow the new version
@@ -445,7 +536,10 @@ export class SecretsService {
         },
       );
       this.pending.add(task);
-      void task.finally(() => this.pending.delete(task));
+      void task.finally(() => {
+        this.pending.delete(task);
+        onSettled?.();
+      });
     });
   }
 
@@ -456,12 +550,27 @@ export class SecretsService {
     const logger = this.logger;
     let backend: SecretBackend;
     let cluster: SecretsCluster | undefined;
+    let vaultAuth: KubernetesAuth | undefined;
     try {
       mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
       if (config.secretsBackend === 'vault') {
+        if (config.vaultAuth === 'kubernetes') {
+          const tokenFile = config.vaultK8sTokenFile;
+          vaultAuth = new KubernetesAuth({
+            client: new VaultClient({ address: config.vaultAddr!, logger }),
+            role: config.vaultK8sRole!,
+            mount: config.vaultK8sMount,
+            // Read at every login: the kubelet rotates projected tokens in place.
+            jwt: async () => (await readFile(tokenFile, 'utf8')).trim(),
+            logger,
+          });
+          // Renews in the background too, so a quiet server still holds a live token when a rotation comes.
+          vaultAuth.start();
+        }
+        const token = vaultAuth ?? config.vaultToken;
         const client = new VaultClient({
           address: config.vaultAddr!,
-          ...(config.vaultToken === undefined ? {} : { token: config.vaultToken }),
+          ...(token === undefined ? {} : { token }),
           logger,
         });
         backend = new VaultKvBackend(client, { mount: config.vaultMount ?? this.mount ?? 'secret' });
@@ -484,7 +593,7 @@ export class SecretsService {
       const reason = error instanceof SecretsError ? error.message : 'cannot open the secrets backend';
       throw new SecretsApiError(503, 'SECRETS_UNAVAILABLE', `secrets backend ${config.secretsBackend}: ${reason}`);
     }
-    const store = new SqliteRotationStore(join(config.dataDir, 'secret-rotations.db'));
+    const store = new StoreRotationStore(this.shared.store);
     const rotator = new Rotator({
       backend,
       store,
@@ -497,12 +606,50 @@ export class SecretsService {
     definitions.exec(
       'CREATE TABLE IF NOT EXISTS rc_secret_bundle_definitions (id TEXT PRIMARY KEY, definition TEXT NOT NULL)',
     );
-    this.opened = { backend, cluster, store, rotator, definitions };
+    this.opened = { backend, cluster, store, rotator, definitions, vaultAuth };
     return this.opened;
   }
 
-  /** Every step's start, success and failure as an audit log record: versions, actor, times — never the value. */
+  /**
+   * Every step's start, success and failure as an audit record — in the server log and in the audit log
+   * (`/api/admin/audit`, entity `secret`): versions, actor, times, reasons — never the value.
+   */
   private audit(event: RotationEvent): void {
+    const resumed = this.resumedBy.get(event.rotation);
+    const actor = resumed?.actor ?? event.actor;
+    if (resumed && !resumed.announced) {
+      resumed.announced = true;
+      this.appendAudit(event.kind, event.bundle, actor, {
+        at: event.at,
+        rotation: event.rotation,
+        kind: event.kind,
+        event: 'resumed',
+        step: event.step,
+        ...(event.previousVersion === undefined ? {} : { previousVersion: event.previousVersion }),
+        ...(event.version === undefined ? {} : { version: event.version }),
+        rotationActor: event.actor,
+      });
+    }
+    const named =
+      event.outcome === 'failed'
+        ? 'failed'
+        : event.outcome === 'started'
+          ? event.step === 'write'
+            ? 'started'
+            : 'step-started'
+          : (SUCCEEDED_EVENT.get(event.step) ?? 'step-succeeded');
+    this.appendAudit(event.kind, event.bundle, actor, {
+      at: event.at,
+      rotation: event.rotation,
+      kind: event.kind,
+      event: named,
+      step: event.step,
+      outcome: event.outcome,
+      ...(event.previousVersion === undefined ? {} : { previousVersion: event.previousVersion }),
+      ...(event.version === undefined ? {} : { version: event.version }),
+      ...(event.detail === undefined ? {} : { [event.outcome === 'failed' ? 'reason' : 'detail']: event.detail }),
+      ...(actor === event.actor ? {} : { rotationActor: event.actor }),
+    });
     this.logger.info(
       {
         audit: 'secret-rotation',
@@ -519,6 +666,43 @@ export class SecretsService {
       },
       `audit: secret ${event.kind} ${event.bundle} ${event.step} ${event.outcome}`,
     );
+  }
+
+  /**
+   * Queues one record for `/api/admin/audit`. Records keep the order of the steps; a record the store refuses (the
+   * database is down) is logged with what it was about and does not stop the rotation — the server log's audit line
+   * and the rotation's own history still have it.
+   */
+  private appendAudit(
+    kind: RotationState['kind'],
+    bundle: string,
+    actor: string,
+    details: { at: string; rotation: string; event: string; [key: string]: string | number },
+  ): void {
+    const { at, ...rest } = details;
+    this.auditChain = this.auditChain.then(() =>
+      this.shared.store
+        .appendSecretAudit({
+          at,
+          actor: { name: actor },
+          bundle,
+          action: kind === 'rollback' ? 'rollback' : 'rotate',
+          details: rest,
+        })
+        .then(
+          () => undefined,
+          (error: unknown) =>
+            this.logger.error(
+              { rotation: details.rotation, bundle, event: details.event, err: { message: (error as Error).message } },
+              'secrets: could not write a rotation audit record to the audit log (it stays in the server log)',
+            ),
+        ),
+    );
+  }
+
+  /** Resolves once every audit record queued so far is written (tests, shutdown). */
+  auditWritten(): Promise<void> {
+    return this.auditChain;
   }
 
   private async statusOf(known: KnownBundle): Promise<ReturnType<SecretsService['view']>> {
@@ -624,6 +808,15 @@ export class SecretsService {
       })),
     };
   }
+}
+
+/** A relayed `secret-rotated` payload, field by field (another replica's signal is outside input too). */
+function parseSecretRotated(payload: Record<string, unknown>): SecretRotatedFrameData | undefined {
+  const { service, bundle, version, rotation, at } = payload;
+  if (typeof service !== 'string' || typeof bundle !== 'string' || typeof rotation !== 'string') return undefined;
+  if (typeof at !== 'string' || Number.isNaN(Date.parse(at))) return undefined;
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) return undefined;
+  return { service, bundle, version, rotation, at };
 }
 
 function inProgress(bundle: SecretBundle): SecretsApiError {

@@ -1,54 +1,22 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { type PlatformFileData, readYamlSource } from '@runtime-control/core';
-import {
-  planSecrets,
-  renderSecrets,
-  type SecretsPlatformInput,
-  secretBundles,
-  VaultClient,
-  VaultKvBackend,
-} from '@runtime-control/secrets';
-import { eventually, FakeEsoController, FakeKubernetes, FakeVault } from '@runtime-control/testkit';
+import { eventually } from '@runtime-control/testkit';
+import { type DevmentorFakes, startDevmentorFakes } from '../../testing/secrets-fakes.js';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
 
 /**
  * The secrets API with RC_SECRETS_BACKEND=vault against the fakes (FakeVault, FakeKubernetes, the FakeEsoController
  * simulation — fakes, not the real servers; see docs/secrets.md "Test fakes"): the DevMentor platform file's
  * ExternalSecrets and consumers applied, status in-sync with consumers running the current value, and a rotation
- * through all five steps with a supplied sentinel value that appears in no response or log line.
+ * through all five steps with a supplied sentinel value that appears in no response, log line or audit record.
  */
 
-const PLATFORM = fileURLToPath(new URL('../../../../../examples/devmentor/platform.yaml', import.meta.url));
-const KUBE_TOKEN = 'vault-e2e-kube-token';
-
-function devmentor(): SecretsPlatformInput {
-  const source = readYamlSource(readFileSync(PLATFORM, 'utf8'));
-  assert.ok(source.ok);
-  const data = source.data as PlatformFileData;
-  const defaultNamespace = data.namespaces[0]!.name;
-  return {
-    name: data.platform,
-    services: data.services.map((s) => ({
-      name: s.name,
-      namespace: s.namespace ?? defaultNamespace,
-      deployments: (s.deployments ?? []).map((d) => ({ name: d.name, container: d.container ?? d.name })),
-    })),
-    ...(data.secrets ? { secrets: data.secrets } : {}),
-  };
-}
-
 describe('secrets API on the Vault backend (fakes: Vault, Kubernetes, ESO)', () => {
-  const vault = new FakeVault();
-  const kube = new FakeKubernetes({ token: KUBE_TOKEN, rolloutDelayMs: 20 });
-  const eso = new FakeEsoController({ kubernetes: kube, vault });
-  const plan = planSecrets(devmentor())!;
+  let fakes: DevmentorFakes;
   let dir: string;
   let t: TestApp;
   const seen: string[] = [];
@@ -66,62 +34,14 @@ describe('secrets API on the Vault backend (fakes: Vault, Kubernetes, ESO)', () 
   };
 
   before(async () => {
-    await vault.listen();
-    await kube.listen();
-    const backend = new VaultKvBackend(new VaultClient({ address: vault.url, token: vault.rootToken }));
-    const sa = plan.store.auth.serviceAccount!;
-    vault.writePolicy('devmentor-read', [{ path: `${plan.store.path}/data/devmentor/*`, capabilities: ['read'] }]);
-    vault.writeKubernetesRole(plan.store.auth.role!, {
-      boundServiceAccountNames: [sa.name],
-      boundServiceAccountNamespaces: [sa.namespace!],
-      audience: sa.audiences[0]!,
-      policies: ['devmentor-read'],
-    });
-    for (const bundle of secretBundles(plan)) {
-      const data = Object.fromEntries(Object.values(bundle.properties).map((env) => [env, `initial-${env}`]));
-      await backend.write(bundle.path, data, { cas: 0 });
-    }
-    const { manifests, patches } = renderSecrets(plan);
-    for (const manifest of manifests) {
-      if (manifest.kind === 'ClusterSecretStore') {
-        const spec = structuredClone(manifest.spec) as { provider: { vault: { server: string } } };
-        spec.provider.vault.server = vault.url;
-        kube.apply({ ...manifest, spec });
-      } else {
-        kube.apply(manifest as unknown as Record<string, unknown>);
-      }
-    }
-    for (const { consumer, patch } of patches) {
-      kube.apply({
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: consumer.deployment, namespace: consumer.namespace },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: { app: consumer.deployment } },
-          template: { metadata: { labels: { app: consumer.deployment } }, spec: patch.spec.template.spec },
-        },
-      });
-    }
-    eso.start(25);
+    fakes = await startDevmentorFakes();
     dir = await mkdtemp(join(tmpdir(), 'rc-secrets-vault-'));
-    t = await createTestApp({
-      RC_DATA_DIR: dir,
-      RC_PLATFORM_FILE: PLATFORM,
-      RC_SECRETS_BACKEND: 'vault',
-      RC_VAULT_ADDR: vault.url,
-      RC_VAULT_TOKEN: vault.rootToken,
-      RC_KUBERNETES_API_URL: kube.url,
-      RC_KUBERNETES_TOKEN: KUBE_TOKEN,
-      RC_LOG_LEVEL: 'debug',
-    });
+    t = await createTestApp({ RC_DATA_DIR: dir, ...fakes.env(), RC_LOG_LEVEL: 'debug' });
   });
 
   after(async () => {
     await t?.close();
-    await eso.stop();
-    await kube.close();
-    await vault.close();
+    await fakes?.close();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -167,12 +87,33 @@ describe('secrets API on the Vault backend (fakes: Vault, Kubernetes, ESO)', () 
       done!.history.filter((h) => h.outcome === 'succeeded').map((h) => h.step),
       ['write', 'force-sync', 'wait-synced', 'restart', 'wait-rollout'],
     );
-    const secret = kube.get('Secret', 'devmentor-app', 'api-gateway-redis');
+    const secret = fakes.kube.get('Secret', 'devmentor-app', 'api-gateway-redis');
     assert.equal(Buffer.from(secret!.data!.REDIS_URL!, 'base64').toString('utf8'), sentinel);
     const show = await api('GET', '/api/admin/secrets/api-gateway/redis');
     assert.equal(show.body.state, 'in-sync');
     assert.equal(show.body.currentVersion, 2);
     assert.equal(show.body.consumers[0].runsCurrentValue, true);
+
+    // Every step in the audit log, with versions; the value nowhere in it (checked below with the responses).
+    await t.rt.secrets.auditWritten();
+    const audit = await api('GET', '/api/admin/audit?type=secret&key=api-gateway/redis');
+    assert.deepEqual(
+      audit.body.records
+        .filter((r: { after: { rotation: string } }) => r.after.rotation === started.body.id)
+        .reverse()
+        .filter((r: { after: { outcome?: string } }) => r.after.outcome !== 'started')
+        .map((r: { after: { event: string; previousVersion?: number; version?: number } }) =>
+          [r.after.event, r.after.previousVersion, r.after.version].join(' '),
+        ),
+      [
+        'vault-written 1 2',
+        'sync-forced 1 2',
+        'synced 1 2',
+        'consumers-restarted 1 2',
+        'rolled-out 1 2',
+        'completed 1 2',
+      ],
+    );
 
     const forms = [
       sentinel,
@@ -186,6 +127,85 @@ describe('secrets API on the Vault backend (fakes: Vault, Kubernetes, ESO)', () 
     ] as const) {
       for (const text of texts) for (const form of forms) assert.ok(!text.includes(form), `value in ${where}`);
     }
-    assert.ok(!t.logs.some((l) => l.includes(vault.rootToken)), 'no Vault token in the logs');
+    for (const text of [...t.logs, ...seen]) assert.ok(!text.includes(fakes.vault.rootToken), 'no Vault token');
+  });
+  it('a rotation failing at force-sync is audited with its reason; resumed by someone else, the rest is theirs', async () => {
+    const es = (refreshInterval: string) =>
+      fakes.kube.edit('ExternalSecret', 'devmentor-app', 'api-gateway-redis', (o) => {
+        o.spec = { ...o.spec, refreshInterval };
+      });
+    es('0s');
+    const sentinel = `redis://:${randomBytes(16).toString('base64url')}@cache:6379/3`;
+    const started = await api('POST', '/api/admin/secrets/api-gateway/redis/rotate', { value: sentinel });
+    assert.equal(started.status, 202, JSON.stringify(started.body));
+    const path = `/api/admin/secrets/api-gateway/redis/rotations/${started.body.id}`;
+    // biome-ignore lint/suspicious/noExplicitAny: the rotation view
+    let state: any;
+    await eventually(
+      async () => {
+        state = (await api('GET', path)).body;
+        return state.status !== 'running';
+      },
+      30_000,
+      'rotation stopped',
+    );
+    assert.equal(state.status, 'failed');
+    assert.equal(state.error.step, 'force-sync');
+    es('1h');
+    const resumed = await t.app.inject({
+      method: 'POST',
+      url: `${path}/resume`,
+      headers: { ...t.admin, 'x-rc-actor': 'oncall' },
+      payload: '{}',
+    });
+    seen.push(resumed.body);
+    assert.equal(resumed.statusCode, 202, resumed.body);
+    await eventually(
+      async () => {
+        state = (await api('GET', path)).body;
+        return state.status !== 'running';
+      },
+      30_000,
+      'resumed rotation finished',
+    );
+    assert.equal(state.status, 'completed', JSON.stringify(state));
+    assert.equal(state.version, 3);
+
+    await t.rt.secrets.auditWritten();
+    const audit = await api('GET', '/api/admin/audit?type=secret&key=api-gateway/redis');
+    // biome-ignore lint/suspicious/noExplicitAny: audit records
+    const ofThis = audit.body.records.filter((r: any) => r.after.rotation === started.body.id).reverse();
+    assert.deepEqual(
+      // biome-ignore lint/suspicious/noExplicitAny: audit records
+      ofThis.map((r: any) => `${r.actor}: ${r.after.event} ${r.after.step}`),
+      [
+        'admin: started write',
+        'admin: vault-written write',
+        'admin: step-started force-sync',
+        'admin: failed force-sync',
+        'admin (oncall): resumed force-sync',
+        'admin (oncall): step-started force-sync',
+        'admin (oncall): sync-forced force-sync',
+        'admin (oncall): step-started wait-synced',
+        'admin (oncall): synced wait-synced',
+        'admin (oncall): step-started restart',
+        'admin (oncall): consumers-restarted restart',
+        'admin (oncall): step-started wait-rollout',
+        'admin (oncall): rolled-out wait-rollout',
+        'admin (oncall): completed wait-rollout',
+      ],
+    );
+    // biome-ignore lint/suspicious/noExplicitAny: audit records
+    const failed = ofThis.find((r: any) => r.after.event === 'failed');
+    assert.match(failed.after.reason, /refreshInterval 0s/);
+    assert.equal(failed.after.previousVersion, 2);
+    assert.equal(failed.after.version, 3);
+    // biome-ignore lint/suspicious/noExplicitAny: audit records
+    assert.equal(ofThis.find((r: any) => r.after.event === 'resumed').after.rotationActor, 'admin');
+    for (const text of [...seen, ...t.logs]) {
+      for (const form of [sentinel, Buffer.from(sentinel).toString('base64'), encodeURIComponent(sentinel)]) {
+        assert.ok(!text.includes(form), 'the value in a response, audit record or log line');
+      }
+    }
   });
 });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { SecretRotatedFrameData } from '@runtime-control/core';
-import { generateSecretsKey, LocalSecretBackend, SqliteRotationStore } from '@runtime-control/secrets';
+import { generateSecretsKey, LocalSecretBackend } from '@runtime-control/secrets';
 import { eventJson, openSse, type SseClient } from '@runtime-control/testkit';
 import { createTestApp, type TestApp } from '../../testing/test-app.js';
 
@@ -186,6 +186,33 @@ describe('secrets API (local backend)', () => {
     assert.equal(audit[1].previousVersion, 1);
     assert.equal(audit[1].version, 2);
 
+    // The same steps in the audit log (`/api/admin/audit`, entity `secret`), oldest first: actor, time, versions.
+    await t.rt.secrets.auditWritten();
+    const records = await api('GET', '/api/admin/audit?type=secret&key=auth-service/jwt');
+    assert.equal(records.status, 200);
+    const ofSecond = records.body.records
+      .filter((r: AnyBody) => r.after.rotation === second.id)
+      .reverse()
+      .map((r: AnyBody) => ({
+        entity: `${r.entityType}:${r.entityKey}`,
+        action: r.action,
+        actor: r.actor,
+        event: r.after.event,
+        versions: `${r.after.previousVersion ?? '-'}→${r.after.version ?? '-'}`,
+      }));
+    const row = (event: string, versions: string) => ({
+      entity: 'secret:auth-service/jwt',
+      action: 'rotate',
+      actor: 'admin',
+      event,
+      versions,
+    });
+    assert.deepEqual(ofSecond, [row('started', '-→-'), row('vault-written', '1→2'), row('completed', '1→2')]);
+    for (const r of records.body.records) {
+      assert.equal(new Date(r.at).toISOString(), r.at);
+      assert.equal(r.before, null);
+    }
+
     // The client stream got `secret-rotated`, with names and version only.
     const frame = await stream.waitFor(
       (e) => e.event === 'secret-rotated' && eventJson<SecretRotatedFrameData>(e).version === 2,
@@ -206,6 +233,18 @@ describe('secrets API (local backend)', () => {
     assert.equal(done.version, 3);
     const after = await storedValues();
     assert.equal(after.at(-1), before.at(-2), 'version 3 holds version 1 value');
+    // The rollback's steps in the audit log, as action "rollback" with the versions it moved between.
+    await t.rt.secrets.auditWritten();
+    const audit = await api('GET', '/api/admin/audit?type=secret&key=auth-service/jwt&limit=10');
+    assert.deepEqual(
+      audit.body.records
+        .filter((a: AnyBody) => a.after.rotation === r.body.id)
+        .reverse()
+        .map(
+          (a: AnyBody) => `${a.action} ${a.after.event} ${a.after.previousVersion ?? '-'}→${a.after.version ?? '-'}`,
+        ),
+      ['rollback started -→-', 'rollback vault-written 2→3', 'rollback completed 2→3'],
+    );
     // The first rotation created the secret: nothing to roll back to.
     const first = list.body.rotations[1];
     const none = await api('POST', `/api/admin/secrets/auth-service/jwt/rotations/${first.id}/rollback`);
@@ -244,7 +283,6 @@ describe('secrets API (local backend)', () => {
   });
 
   it('409 while a rotation of the bundle runs (here: claimed by another process sharing the store)', async () => {
-    const store = new SqliteRotationStore(join(dir, 'secret-rotations.db'));
     const state = {
       id: randomUUID(),
       bundle: 'project-service/database',
@@ -256,17 +294,21 @@ describe('secrets API (local backend)', () => {
       step: 'write' as const,
       history: [],
     };
-    try {
-      await store.claim(state, 60_000);
-      const r = await api('POST', '/api/admin/secrets/project-service/database/rotate', { value: 'postgres://x' });
-      assert.equal(r.status, 409);
-      assert.equal(r.body.error.code, 'ROTATION_IN_PROGRESS');
-      await store.save({ ...state, status: 'failed', finishedAt: new Date().toISOString() });
-      const again = await rotate('project-service', 'database', { value: 'postgres://db.internal/app' });
-      assert.equal(again.status, 'completed');
-    } finally {
-      store.close();
-    }
+    // Another replica's claim, in the database they share (the server's store, `secret_rotations`).
+    const row = (status: string) => ({
+      id: state.id,
+      bundle: state.bundle,
+      status,
+      startedAt: state.startedAt,
+      state: { ...state, status },
+    });
+    assert.equal(await t.store.claimSecretRotation(row('running'), Date.now() - 60_000, Date.now()), true);
+    const r = await api('POST', '/api/admin/secrets/project-service/database/rotate', { value: 'postgres://x' });
+    assert.equal(r.status, 409);
+    assert.equal(r.body.error.code, 'ROTATION_IN_PROGRESS');
+    await t.store.saveSecretRotation(row('failed'), Date.now());
+    const again = await rotate('project-service', 'database', { value: 'postgres://db.internal/app' });
+    assert.equal(again.status, 'completed');
   });
 
   it('400 with the field for bad input, 404 for unknown bundles and rotations', async () => {
@@ -336,6 +378,13 @@ describe('secrets API (local backend)', () => {
     await api('POST', '/api/admin/secrets/api-gateway/redis/rotate', { value: sentinel, extra: sentinel });
     const metrics = await t.app.inject({ method: 'GET', url: '/metrics' });
     seen.push(metrics.body);
+    // The audit log's secret records (every rotation of this run, the failed one with its reason).
+    await t.rt.secrets.auditWritten();
+    const audit = await api('GET', '/api/admin/audit?type=secret&limit=1000');
+    assert.ok(
+      audit.body.records.some((a: AnyBody) => a.after.rotation === failing.body.id && a.after.event === 'failed'),
+      'the failed rotation is in the audit log',
+    );
     await stream.waitFor(
       (e) => e.event === 'secret-rotated' && eventJson<SecretRotatedFrameData>(e).rotation === r.id,
       2000,
