@@ -159,7 +159,9 @@ describe('rctl secrets list/show/rotate and rctl exec (local backend)', () => {
   it('exec runs the command with the bundles as env and restarts it on a rotation', async () => {
     const out = join(dataDir, 'exec-out.txt');
     // The child records a hash of what it got (never the value itself), then waits to be stopped.
+    // It also lists which control-plane credentials reached it (none may: they are rctl's, not the service's).
     const script =
+      "require('node:fs').writeFileSync(process.env.OUT+'.env',JSON.stringify(['RC_TOKEN','RC_ADMIN_TOKEN','RC_SECRETS_KEY','RC_VAULT_TOKEN','RC_METRICS_TOKEN','RC_UNLEASH_TOKEN'].filter(n=>process.env[n]!==undefined)));" +
       "const c=require('node:crypto');require('node:fs').appendFileSync(process.env.OUT," +
       "c.createHash('sha256').update(String(process.env.JWT_SECRET)+'|'+String(process.env.REDIS_URL)).digest('hex')+'\\n');" +
       'setInterval(()=>{},1000)';
@@ -191,6 +193,7 @@ describe('rctl secrets list/show/rotate and rctl exec (local backend)', () => {
     };
     const [first] = await lines(1);
     assert.match(first!, /^[0-9a-f]{64}$/);
+    assert.deepEqual(JSON.parse(await readFile(`${out}.env`, 'utf8')), [], "rctl's credentials are not the child's");
     // Give the stream a moment to connect, then rotate a bundle api-gateway consumes.
     await new Promise((r) => setTimeout(r, 300));
     const rotated = await rctl(['secrets', 'rotate', 'auth-service/jwt']);

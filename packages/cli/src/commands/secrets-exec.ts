@@ -201,7 +201,7 @@ export async function runExec(args: string[], io: CliIo, out: Output, signal?: A
   const start = () => {
     const proc = spawn(command[0]!, command.slice(1), {
       cwd: io.cwd,
-      env: { ...io.env, ...secretEnv },
+      env: { ...childEnvironment(io.env), ...secretEnv },
       stdio: 'inherit',
     });
     child = proc;
@@ -282,4 +282,24 @@ export async function runExec(args: string[], io: CliIo, out: Output, signal?: A
     if (createdTokenId) await client.revokeToken(createdTokenId).catch(() => undefined);
   }
   return exitCode;
+}
+
+/**
+ * rctl's own credentials (the admin token it talks to the server with, the local secrets key, Vault's token…) are not
+ * the service's: the child gets the caller's environment without them, plus its bundles. A client token
+ * (RC_CLIENT_TOKEN) is a service's own credential and stays.
+ */
+const CONTROL_PLANE_CREDENTIALS = [
+  'RC_TOKEN',
+  'RC_ADMIN_TOKEN',
+  'RC_SECRETS_KEY',
+  'RC_VAULT_TOKEN',
+  'RC_METRICS_TOKEN',
+  'RC_UNLEASH_TOKEN',
+];
+
+function childEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy: NodeJS.ProcessEnv = { ...env };
+  for (const name of CONTROL_PLANE_CREDENTIALS) delete copy[name];
+  return copy;
 }
