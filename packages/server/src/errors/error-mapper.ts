@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isStoreUnavailable } from '../store/unavailable.js';
 import { AppError } from './app-error.js';
 
 /** One error of the route schemas' validator (Ajv's shape). */
@@ -101,6 +102,11 @@ export function loggableError(err: unknown): Record<string, unknown> {
 /** The one place where errors become HTTP responses. Anything unknown is a 500 and is logged as a bug. */
 export function mapError(err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {
   let appError = err instanceof AppError ? err : fromFastify(err as FastifyError);
+  if (!appError && isStoreUnavailable(err)) {
+    // The database is down or restarting: not a bug, and the client should retry (another replica may answer).
+    req.log.warn({ error: loggableError(err), route: req.routeOptions.url ?? 'unmatched' }, 'database unavailable');
+    appError = new AppError('UNAVAILABLE', 'the database is unavailable; retry shortly', { cause: err });
+  }
   if (!appError) {
     req.log.error({ error: loggableError(err), route: req.routeOptions.url ?? 'unmatched' }, 'unhandled error');
     appError = new AppError('INTERNAL', 'internal error; the server log has details', { cause: err });

@@ -243,6 +243,11 @@ export function migrateSqlite(db: Database, migrations: readonly Migration[] = M
 export async function migratePostgres(pool: Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<void> {
   const client = await pool.connect();
   let broken = false;
+  // A dropped connection emits 'error' on the checked-out client; heard here, it cannot crash the process.
+  const onError = () => {
+    broken = true;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
@@ -267,6 +272,7 @@ export async function migratePostgres(pool: Pool, migrations: readonly Migration
     });
     throw error;
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
 }

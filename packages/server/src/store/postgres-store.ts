@@ -421,6 +421,13 @@ export class PostgresStore implements Store {
   private async transaction<T>(work: (client: Client) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
+    // pg emits 'error' on a checked-out client whose connection drops (PostgreSQL restarted, network cut); the pool
+    // listens only while a client is idle, and an unheard 'error' event would crash the process. The query in flight
+    // fails on its own, so the listener only marks the connection unusable.
+    const onError = () => {
+      broken = true;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await work(client);
@@ -433,6 +440,7 @@ export class PostgresStore implements Store {
       });
       throw error;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }
