@@ -31,6 +31,7 @@ const BENCHMARKS = [
     './unleash-propagation.mjs',
     '8. Unleash: flip → UnleashProvider sees it (bridge vs default polling)',
   ],
+  ['writeThroughput', './write-throughput.mjs', '9. Admin write throughput — SQLite, PostgreSQL two replicas'],
 ];
 
 installCleanupHandlers();
