@@ -32,6 +32,7 @@ const BENCHMARKS = [
     '8. Unleash: flip → UnleashProvider sees it (bridge vs default polling)',
   ],
   ['writeThroughput', './write-throughput.mjs', '9. Admin write throughput — SQLite, PostgreSQL two replicas'],
+  ['unleashPeer', './unleash-peer.mjs', '10. Remote evaluation beside Unleash'],
 ];
 
 installCleanupHandlers();
