@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -72,6 +73,15 @@ function substitute(expr: string): string {
 }
 
 /** Starts `examples/devmentor/dist/demo.js` on three consecutive ports; resolves when it prints its URLs. */
+/** Whether a port on 127.0.0.1 can be bound right now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createNetServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+
 async function startDemo(port: number, dataDir: string): Promise<{ child: ChildProcess; output: () => string }> {
   const child = spawn(process.execPath, [DEMO], {
     env: {
@@ -139,13 +149,20 @@ if (!prometheusBinary && process.env.CI === 'true') {
 
     before(async () => {
       dataDir = await mkdtemp(join(tmpdir(), 'rc-monitoring-demo-'));
+      // The demo listens on port, port+1 and port+2: all three must be free, and another test process may take one
+      // between the check and the demo's listen, so a start that meets EADDRINUSE is tried again on other ports.
       let port = 0;
-      for (let attempt = 0; attempt < 5 && port === 0; attempt++) {
-        const candidate = await freePort();
-        // The demo listens on port, port+1, port+2.
-        if (candidate < 65_000) port = candidate;
+      let started: Awaited<ReturnType<typeof startDemo>> | undefined;
+      for (let attempt = 0; attempt < 5 && started === undefined; attempt++) {
+        port = await freePort();
+        if (port >= 65_000 || !(await canListen(port + 1)) || !(await canListen(port + 2))) continue;
+        try {
+          started = await startDemo(port, dataDir);
+        } catch (err) {
+          if (!/EADDRINUSE/.test(String(err))) throw err;
+        }
       }
-      const started = await startDemo(port, dataDir);
+      if (!started) throw new Error('found no three consecutive free ports for the demo in 5 attempts');
       demo = started.child;
       const [cp, api, ai] = [port, port + 1, port + 2].map((p) => `http://127.0.0.1:${p}`);
       router = new LocalRouter({
