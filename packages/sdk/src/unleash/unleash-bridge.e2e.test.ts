@@ -102,7 +102,9 @@ describe('UnleashProvider with the Runtime Control bridge, against unleash-serve
 
   before(async () => {
     scratch = await mkdtemp(join(tmpdir(), 'rc-unleash-bridge-'));
-    unleash = await startUnleashServer();
+    // Our server listens on 127.0.0.1, a private address Unleash 8 refuses to call unless its host is allow-listed
+    // (what `rctl render unleash --bridge-url` sets in the cluster); 7.x ignores the variable.
+    unleash = await startUnleashServer({ allowListIntegration: ['127.0.0.1'] });
     admin = UnleashAdmin.of(unleash);
   });
 
