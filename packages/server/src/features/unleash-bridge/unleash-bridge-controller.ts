@@ -4,6 +4,7 @@ import { hashEquals, hashToken } from '../../auth/tokens.js';
 import type { ServerConfig } from '../../config/config.js';
 import { AppError } from '../../errors/app-error.js';
 import type { Streams } from '../../streams/streams.js';
+import { checkBridgeAddon } from './unleash-addon-check.js';
 import { unleashBridgeSchemas as schemas } from './unleash-bridge-schemas.js';
 import type { UnleashBridgeService } from './unleash-bridge-service.js';
 import { changesEvaluation, parseUnleashWebhookEvent, refreshHintOf } from './unleash-webhook-event.js';
@@ -28,7 +29,7 @@ export { UNLEASH_REFRESH_EVENT } from './unleash-bridge-service.js';
  */
 export interface UnleashBridgeRouteDeps {
   unleashBridge: UnleashBridgeService;
-  config: Pick<ServerConfig, 'unleashWebhookSecret' | 'unleashUrl' | 'unleashWatchIntervalMs'>;
+  config: Pick<ServerConfig, 'unleashWebhookSecret' | 'unleashUrl' | 'unleashToken' | 'unleashWatchIntervalMs'>;
   sse: Pick<Streams, 'openUnleashStream' | 'count'>;
 }
 
@@ -79,9 +80,18 @@ export async function unleashBridgeController(
     const watch = bridge.watch;
     // The watch exists only when RC_UNLEASH_URL (and its token) are set.
     const watchUrl = config.unleashUrl;
+    const addon =
+      config.unleashUrl && config.unleashToken
+        ? await checkBridgeAddon({ url: config.unleashUrl, token: config.unleashToken })
+        : {
+            state: 'unchecked' as const,
+            id: null,
+            detail: 'the server asks Unleash only with RC_UNLEASH_URL and RC_UNLEASH_TOKEN set',
+            host: null,
+          };
     return {
       enabled: bridge.enabled,
-      webhook: { enabled: bridge.webhookEnabled },
+      webhook: { enabled: bridge.webhookEnabled, addon },
       watch:
         watch && watchUrl
           ? {
