@@ -266,22 +266,29 @@ describe('UnleashProvider with the Runtime Control bridge, against unleash-serve
     await unleash.stopProcess();
     await unleash.startProcess({ allowListIntegration: [] });
     try {
+      // A server started now: the first one's watch may still be backing off (up to 10 s) from Unleash's restart.
+      const fresh = await startRc({
+        RC_UNLEASH_WEBHOOK_SECRET: SECRET,
+        RC_UNLEASH_URL: unleash.url,
+        RC_UNLEASH_TOKEN: unleash.adminToken,
+      });
+      for (let i = 0; i < 100 && (await bridgeStatus(fresh)).watch.state !== 'watching'; i++) await sleep(100);
       await admin.createFeature('refused-flag', { strategies: [flexibleRollout(100)], enabled: false });
-      const provider = await bridgedProvider(rc, 'bridge-refused-e2e');
+      const provider = await bridgedProvider(fresh, 'bridge-refused-e2e');
       const latencies = await flipAndMeasure(provider, 'refused-flag');
       process.stderr.write(`# watch alone (webhook refused) flip → provider latencies (ms): ${latencies.join(', ')}\n`);
       for (const ms of latencies) assert.ok(ms < FLIP_BOUND_MS, `latency ${ms} ms (all: ${latencies.join(', ')})`);
       // Unleash records each refused call from its 1 s job; the server re-reads the addon at most every 2 s.
-      let addon = (await bridgeStatus(rc)).webhook.addon;
+      let addon = (await bridgeStatus(fresh)).webhook.addon;
       for (let i = 0; i < 40 && addon.state !== 'failing'; i++) {
         await sleep(250);
-        addon = (await bridgeStatus(rc)).webhook.addon;
+        addon = (await bridgeStatus(fresh)).webhook.addon;
       }
       assert.equal(addon.state, 'failing', JSON.stringify(addon));
       assert.equal(addon.id, present.id);
       assert.equal(addon.host, '127.0.0.1');
       assert.match(addon.detail ?? '', /^Unleash's last call \(.+\) failed: Webhook request failed/);
-      const status = await bridgeStatus(rc);
+      const status = await bridgeStatus(fresh);
       assert.equal(status.watch.state, 'watching');
       assert.ok(status.hintsSent.watch >= FLIPS, 'the watch carried the flips');
       assert.ok(!JSON.stringify(status).includes(SECRET) && !JSON.stringify(status).includes(unleash.adminToken));
