@@ -1,12 +1,20 @@
 #!/usr/bin/env node
-// Starts a throw-away unleash-server (pinned in ./package.json; `npm run setup:unleash` installs it) for the
-// UnleashProvider integration tests. Everything comes from the environment:
+// Starts a throw-away unleash-server for the Unleash integration tests. Everything comes from the environment:
+//   UNLEASH_SERVER_DIR    the install to run (default: this directory, unleash-server 7.5.1; tools/unleash-server-8
+//                         holds 8.x). Each pins its version in its package.json; `npm run setup:unleash` installs both.
 //   DATABASE_URL          postgres://postgres@127.0.0.1:5432/<db>   (trust auth, no SSL; migrated on first start)
 //   PORT                  HTTP port (default 4242)
 //   UNLEASH_ADMIN_TOKEN   an admin API token, e.g. `*:*.<hex>`
 //   UNLEASH_CLIENT_TOKEN  a backend (client SDK) token, e.g. `default:development.<hex>`
 //   UNLEASH_LOG_LEVEL     debug | info | warn (default) | error
-// It prints `unleash-server listening on <port>` once the HTTP server accepts requests.
+//   UNLEASH_ALLOW_LIST_INTEGRATION  (8.x) hosts whose private addresses addons may call, comma-separated; read by
+//                         unleash-server itself, passed through as set
+// It prints `unleash-server <version> listening on <port>` once the HTTP server accepts requests.
+
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 // unleash-server reads some defaults (version check, telemetry) from the environment when its modules load, and
 // `telemetry: false` in the options is ignored (`options.telemetry || env`), so both are set here, before the
@@ -16,7 +24,11 @@ process.env.SEND_TELEMETRY = 'false';
 // Scarf (a dependency's install-time analytics) stays quiet too, should its scripts ever be allowed to run.
 process.env.SCARF_ANALYTICS = 'false';
 
-const { start, ApiTokenType, LogLevel } = await import('unleash-server');
+// Resolved from the chosen install rather than from this file, so one script starts either pinned version.
+const serverDir = process.env.UNLEASH_SERVER_DIR || dirname(fileURLToPath(import.meta.url));
+const entry = createRequire(join(serverDir, 'package.json')).resolve('unleash-server');
+const { start, ApiTokenType, LogLevel } = await import(pathToFileURL(entry).href);
+const { version } = JSON.parse(readFileSync(join(serverDir, 'node_modules', 'unleash-server', 'package.json'), 'utf8'));
 
 function required(name) {
   const value = process.env[name];
@@ -61,4 +73,4 @@ const unleash = await start({
 });
 
 const address = unleash.server?.address?.();
-console.log(`unleash-server listening on ${typeof address === 'object' && address ? address.port : port}`);
+console.log(`unleash-server ${version} listening on ${typeof address === 'object' && address ? address.port : port}`);

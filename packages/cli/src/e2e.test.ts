@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -597,6 +598,90 @@ describe('rctl unleash status', () => {
       assert.ok(!output.includes('rctl-unleash-webhook-secret'), 'nor the webhook secret');
     }
   });
+
+  /**
+   * An HTTP server answering the three admin API reads the server makes, with Unleash's shapes (the real Unleash 8
+   * behaviour behind them is covered by packages/sdk/src/unleash/unleash-bridge.e2e.test.ts); it checks the token.
+   */
+  const fakeUnleash = async (token: string, answers: Record<string, unknown>) => {
+    const server = createHttpServer((req, res) => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      const body = req.headers.authorization === token && Object.hasOwn(answers, path) ? answers[path] : undefined;
+      res.writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body ?? { name: 'NotFoundError', message: 'not here' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push({
+      url: '',
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    });
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+  const ADDON = {
+    id: 4,
+    provider: 'webhook',
+    enabled: true,
+    description: 'Runtime Control bridge (managed by rctl seed)',
+    parameters: { url: '*****', authorization: '*****' },
+  };
+
+  for (const [name, addons, events, expected] of [
+    [
+      'missing',
+      [],
+      undefined,
+      [
+        /^addon: {3}missing in Unleash — create it with "rctl seed .* --bridge-url RC_URL"; if Unleash refused it \(HTTP 400\), Unleash 8 refuses .* unless UNLEASH_ALLOW_LIST_INTEGRATION lists the host$/m,
+      ],
+    ],
+    [
+      'failing',
+      [ADDON],
+      [
+        {
+          id: 9,
+          integrationId: 4,
+          createdAt: '2026-01-02T03:04:05.000Z',
+          state: 'failed',
+          stateDetails: 'Webhook request failed with status code: 0.',
+          details: { url: 'http://runtime-control:4400/api/integrations/unleash/webhook' },
+        },
+      ],
+      [
+        /^addon: {3}failing \(id 4\): Unleash's last call \(2026-01-02T03:04:05\.000Z\) failed: Webhook request failed with status code: 0\.$/m,
+        /^ {9}check that Unleash reaches the bridge URL; .*\(UNLEASH_ALLOW_LIST_INTEGRATION=runtime-control; restart Unleash\)$/m,
+      ],
+    ],
+    ['disabled', [{ ...ADDON, enabled: false }], undefined, [/^addon: {3}disabled in Unleash \(id 4\) — enable it/m]],
+  ] as const) {
+    it(`a ${name} webhook addon is reported with the fix, and that the event watch alone still carries changes (exit 0)`, async () => {
+      const token = '*:*.rctl-sentinel-addon-token-0123456789';
+      const unleashUrl = await fakeUnleash(token, {
+        '/api/admin/search/events': { events: [{ id: 1, type: 'feature-created', featureName: 'a' }], total: 1 },
+        '/api/admin/addons': { addons },
+        ...(events ? { '/api/admin/addons/4/events': { integrationEvents: events } } : {}),
+      });
+      const server = await startWith({
+        RC_UNLEASH_WEBHOOK_SECRET: 'rctl-unleash-webhook-secret-0123',
+        RC_UNLEASH_URL: unleashUrl,
+        RC_UNLEASH_TOKEN: token,
+      });
+      let result = await run(server.url, []);
+      for (let i = 0; i < 100 && !result.stdout.includes('watch:   watching'); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        result = await run(server.url, []);
+      }
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      for (const pattern of expected) assert.match(result.stdout, pattern);
+      assert.match(
+        result.stdout,
+        /^ {9}the event watch alone still carries changes: providers hear of each within ~250 ms \(one read of the event log every 250 ms\)$/m,
+      );
+      const json = JSON.parse((await run(server.url, ['--json'])).stdout) as { webhook: { addon: { state: string } } };
+      assert.equal(json.webhook.addon.state, name);
+      assert.ok(!result.stdout.includes('rctl-sentinel') && !result.stdout.includes('rctl-unleash-webhook-secret'));
+    });
+  }
 });
 
 describe('rctl up', () => {

@@ -665,6 +665,11 @@ describe('console in a real browser', () => {
     const status = page.getByTestId('unleash-bridge');
     await status.waitFor();
     assert.match((await status.textContent()) ?? '', /Webhookoff/);
+    // This server has no RC_UNLEASH_URL, so it cannot ask Unleash for the addon and says so.
+    assert.match(
+      (await page.getByTestId('unleash-addon').textContent()) ?? '',
+      /^unchecked: the server asks Unleash only with RC_UNLEASH_URL and RC_UNLEASH_TOKEN set$/,
+    );
     await checkPage('integrations');
   });
 

@@ -12,3 +12,9 @@ export function webhookSecretProblem(secret: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * How the bridge's webhook addon is recognised in Unleash (Unleash masks its url and authorization when it lists
+ * addons): written by `rctl seed --bridge-url`, looked for by the server's status route.
+ */
+export const UNLEASH_BRIDGE_ADDON_DESCRIPTION = 'Runtime Control bridge (managed by rctl seed)';

@@ -13,12 +13,33 @@ import {
 } from './test-services.js';
 
 /**
- * A real unleash-server for integration tests: `tools/unleash-server` (installed by `npm run setup:unleash`, kept
- * out of the workspace install) started as a child process on a fresh PostgreSQL database, plus small helpers for
- * its admin API. Verified against unleash-server 7.5.1.
+ * A real unleash-server for integration tests, started as a child process on a fresh PostgreSQL database, plus small
+ * helpers for its admin API. Two pinned installs, kept out of the workspace install (`npm run setup:unleash` installs
+ * both): `tools/unleash-server-8` (8.2.0, what new installs get; the default) and `tools/unleash-server` (7.5.1).
+ * `RC_TEST_UNLEASH_VERSION=7` or `8` picks one; CI runs the Unleash suites against each.
  */
 
-const SETUP_HINT = 'run `npm run setup:unleash` (installs the pinned unleash-server into tools/unleash-server)';
+const SETUP_HINT = 'run `npm run setup:unleash` (installs the pinned unleash-servers into tools/unleash-server*)';
+
+/** The unleash-server majors the tests know, and where each is installed (under tools/). */
+const INSTALLS = new Map<string, string>([
+  ['7', 'unleash-server'],
+  ['8', 'unleash-server-8'],
+]);
+const DEFAULT_MAJOR = '8';
+
+/**
+ * The unleash-server major the tests run against: `RC_TEST_UNLEASH_VERSION` (7 or 8), else 8. Anything else throws,
+ * so a typo in CI cannot quietly test the default twice.
+ */
+export function unleashTestMajor(): string {
+  const wanted = process.env.RC_TEST_UNLEASH_VERSION?.trim() || DEFAULT_MAJOR;
+  if (!INSTALLS.has(wanted))
+    throw new Error(
+      `RC_TEST_UNLEASH_VERSION must be one of ${[...INSTALLS.keys()].join(', ')} (an unleash-server major), got "${wanted}"`,
+    );
+  return wanted;
+}
 
 /** The monorepo root: the nearest ancestor of this file whose package.json declares workspaces. */
 export function repoRoot(): string {
@@ -33,12 +54,28 @@ export function repoRoot(): string {
 }
 
 function serverDir(): string {
-  return join(repoRoot(), 'tools', 'unleash-server');
+  return join(repoRoot(), 'tools', INSTALLS.get(unleashTestMajor()) as string);
 }
 
-/** Whether `npm run setup:unleash` has run. */
+/** The shared start script; it runs whichever install UNLEASH_SERVER_DIR names. */
+function startScript(): string {
+  return join(repoRoot(), 'tools', 'unleash-server', 'start.mjs');
+}
+
+function installedPackageJson(): string {
+  return join(serverDir(), 'node_modules', 'unleash-server', 'package.json');
+}
+
+/** Whether `npm run setup:unleash` has installed the selected unleash-server. */
 export function unleashServerInstalled(): boolean {
-  return existsSync(join(serverDir(), 'node_modules', 'unleash-server', 'package.json'));
+  return existsSync(installedPackageJson());
+}
+
+/** The exact version of the selected, installed unleash-server (e.g. `8.2.0`). */
+export function unleashServerVersion(): string {
+  const { version } = JSON.parse(readFileSync(installedPackageJson(), 'utf8')) as { version?: unknown };
+  if (typeof version !== 'string') throw new Error(`${installedPackageJson()} has no version`);
+  return version;
 }
 
 /**
@@ -51,11 +88,15 @@ export function unleashServerOrSkip(): { skip?: string } {
     requireTestDatabaseUrl()
       ? undefined
       : 'RC_TEST_DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/postgres)',
-    unleashServerInstalled() ? undefined : `tools/unleash-server is not installed: ${SETUP_HINT}`,
+    unleashServerInstalled() ? undefined : `${serverDir()} is not installed: ${SETUP_HINT}`,
   ]);
 }
 
 export interface UnleashServer {
+  /** The unleash-server version running, e.g. `8.2.0`. */
+  version: string;
+  /** Its major version, e.g. 8. */
+  major: number;
   /** Base URL, e.g. http://127.0.0.1:43123 */
   url: string;
   /** The SDK API URL (`<url>/api`), what `unleash-client` and the admin helpers take. */
@@ -70,8 +111,11 @@ export interface UnleashServer {
   readonly running: boolean;
   /** Stops the server process (SIGTERM, SIGKILL after 10 s) and keeps the database: for outage tests. */
   stopProcess(): Promise<void>;
-  /** Starts the process again on the same port and database, and waits for /health. */
-  startProcess(): Promise<void>;
+  /**
+   * Starts the process again on the same port and database, and waits for /health. `allowListIntegration` replaces
+   * the start option for this and later starts (Unleash reads it only when it starts).
+   */
+  startProcess(options?: { allowListIntegration?: string[] }): Promise<void>;
   /** Stops the process and drops the database. */
   stop(): Promise<void>;
 }
@@ -83,6 +127,11 @@ export interface StartUnleashServerOptions {
   startTimeoutMs?: number;
   /** unleash-server's log level (default warn). */
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * `UNLEASH_ALLOW_LIST_INTEGRATION` (8.x): hosts whose private addresses Unleash's addons may call. Unset by default
+   * (Unleash 8's default: addons may only call public addresses), whatever the test process's environment says.
+   */
+  allowListIntegration?: string[];
 }
 
 /**
@@ -94,7 +143,9 @@ export async function startUnleashServer(options: StartUnleashServerOptions = {}
   if (!adminDatabaseUrl) throw new Error('RC_TEST_DATABASE_URL is not set; the unleash-server needs PostgreSQL');
   if (!unleashServerInstalled()) throw new Error(`unleash-server is not installed: ${SETUP_HINT}`);
   const startTimeoutMs = options.startTimeoutMs ?? 90_000;
-  const script = join(serverDir(), 'start.mjs');
+  const script = startScript();
+  const installDir = serverDir();
+  const version = unleashServerVersion();
 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -104,14 +155,26 @@ export async function startUnleashServer(options: StartUnleashServerOptions = {}
   const clientToken = `default:development.${randomBytes(24).toString('hex')}`;
   let child: SupervisedChild | undefined;
 
-  const startProcess = async (): Promise<void> => {
+  // Unleash's own SSRF settings come only from the options, never from the environment the tests run in.
+  const {
+    UNLEASH_ALLOW_LIST_INTEGRATION: _list,
+    UNLEASH_ALLOW_PRIVATE_URL_IN_INTEGRATION: _private,
+    ...baseEnv
+  } = process.env;
+
+  let allowListIntegration = options.allowListIntegration;
+
+  const startProcess = async (restart: { allowListIntegration?: string[] } = {}): Promise<void> => {
     if (child) return;
+    if (restart.allowListIntegration) allowListIntegration = restart.allowListIntegration;
     const supervised = superviseChild(
       spawn(process.execPath, [script], {
-        cwd: serverDir(),
+        cwd: installDir,
         stdio: ['ignore', 'pipe', 'pipe'],
         env: {
-          ...process.env,
+          ...baseEnv,
+          UNLEASH_SERVER_DIR: installDir,
+          ...(allowListIntegration ? { UNLEASH_ALLOW_LIST_INTEGRATION: allowListIntegration.join(',') } : {}),
           DATABASE_URL: databaseUrl,
           PORT: String(port),
           UNLEASH_ADMIN_TOKEN: adminToken,
@@ -128,7 +191,7 @@ export async function startUnleashServer(options: StartUnleashServerOptions = {}
       if (child === supervised) child = undefined;
     });
     await waitUntilReady(supervised, () => healthy(url), {
-      what: `unleash-server on port ${port}`,
+      what: `unleash-server ${version} on port ${port}`,
       readyWhen: 'GET /health answers 200',
       timeoutMs: startTimeoutMs,
       intervalMs: 100,
@@ -148,6 +211,8 @@ export async function startUnleashServer(options: StartUnleashServerOptions = {}
   }
 
   return {
+    version,
+    major: Number(version.split('.')[0]),
     url,
     apiUrl: `${url}/api`,
     port,

@@ -83,6 +83,33 @@ describe('renderUnleashManifests', () => {
     assert.equal(configMap.data['flags.yaml'], flagsYaml);
   });
 
+  it('defaults to the unleash-server 8 image the suites test', () => {
+    const container = parse(manifestYaml(rendered[0]!.manifest)).spec.template.spec.containers[0];
+    assert.equal(container.image, 'unleashorg/unleash-server:8.2.0');
+    // Without a bridge, Unleash keeps its default: addons may call public addresses only.
+    assert.ok(!container.env.some((e: { name: string }) => e.name.startsWith('UNLEASH_ALLOW')));
+  });
+
+  it("with bridgeUrl, Unleash allow-lists exactly the bridge's host (Unleash 8 refuses private addresses otherwise)", () => {
+    for (const [bridgeUrl, host] of [
+      ['http://runtime-control:4400', 'runtime-control'],
+      ['https://RC.Example:8443/base/', 'rc.example'],
+      [
+        'http://runtime-control.devmentor-app.svc.cluster.local:4400',
+        'runtime-control.devmentor-app.svc.cluster.local',
+      ],
+      ['http://10.0.0.7:4400', '10.0.0.7'],
+    ]) {
+      const deployment = parse(manifestYaml(renderUnleashManifests({ flagsYaml, bridgeUrl })[0]!.manifest));
+      const env = deployment.spec.template.spec.containers[0].env as { name: string; value?: string }[];
+      assert.deepEqual(
+        env.filter((e) => e.name.startsWith('UNLEASH_ALLOW')),
+        [{ name: 'UNLEASH_ALLOW_LIST_INTEGRATION', value: host }],
+        bridgeUrl,
+      );
+    }
+  });
+
   it('takes namespace and images', () => {
     const custom = renderUnleashManifests({
       flagsYaml,

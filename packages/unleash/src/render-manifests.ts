@@ -19,7 +19,8 @@ export interface UnleashManifestOptions {
   secretName?: string;
   /**
    * The Runtime Control server URL: the seed Job then also manages the bridge's webhook addon
-   * (`--bridge-url URL --webhook-secret-file …`), with the webhook secret mounted from `webhookSecretName`.
+   * (`--bridge-url URL --webhook-secret-file …`), with the webhook secret mounted from `webhookSecretName`, and
+   * Unleash gets `UNLEASH_ALLOW_LIST_INTEGRATION=<its host>` (see `allowListIntegrationEnv`).
    */
   bridgeUrl?: string;
   /** Secret holding the webhook secret (key `secret`), the server's RC_UNLEASH_WEBHOOK_SECRET. */
@@ -34,7 +35,8 @@ export interface RenderedManifest {
 
 export const UNLEASH_MANIFEST_DEFAULTS = {
   namespace: 'devmentor-app',
-  unleashImage: 'unleashorg/unleash-server:7.5.1',
+  // The unleash-server release the Unleash suites run against (tools/unleash-server-8), what new installs get.
+  unleashImage: 'unleashorg/unleash-server:8.2.0',
   rctlImage: 'ghcr.io/devmentor/rctl:0.1.0',
   secretName: 'unleash-secrets',
   webhookSecretName: 'runtime-control-unleash-webhook',
@@ -52,6 +54,18 @@ const labels = (component: string) => ({
   'app.kubernetes.io/component': component,
   'app.kubernetes.io/managed-by': 'rctl',
 });
+
+/**
+ * Unleash 8 resolves an addon's URL before storing it and before each call, and refuses a host that resolves to a
+ * private, loopback or link-local address (SSRF protection) unless the host is in `UNLEASH_ALLOW_LIST_INTEGRATION`
+ * (comma-separated host names, compared exactly, case-insensitively). An in-cluster Service name resolves to a private
+ * ClusterIP, so without this the bridge's webhook cannot be created. Only the bridge's host is listed, rather than
+ * `UNLEASH_ALLOW_PRIVATE_URL_IN_INTEGRATION=true`, which would open every private address to every addon. Unleash 7
+ * ignores the variable.
+ */
+export function allowListIntegrationEnv(bridgeUrl: string): { name: string; value: string } {
+  return { name: 'UNLEASH_ALLOW_LIST_INTEGRATION', value: new URL(bridgeUrl).hostname };
+}
 
 export function renderUnleashManifests(options: UnleashManifestOptions): RenderedManifest[] {
   const namespace = options.namespace ?? UNLEASH_MANIFEST_DEFAULTS.namespace;
@@ -105,6 +119,7 @@ export function renderUnleashManifests(options: UnleashManifestOptions): Rendere
                 { name: 'BASE_URI_PATH', value: '' },
                 { name: 'CHECK_VERSION', value: 'false' },
                 { name: 'SEND_TELEMETRY', value: 'false' },
+                ...(options.bridgeUrl ? [allowListIntegrationEnv(options.bridgeUrl)] : []),
               ],
               readinessProbe: probe(10),
               livenessProbe: { ...probe(60), failureThreshold: 5 },

@@ -6,10 +6,67 @@ export class UnleashApiError extends Error {
     readonly status: number,
     message: string,
     readonly body?: string,
+    /** Unleash's own error (`name`: `message`, secrets masked) and a one-line fix for known cases. */
+    readonly unleash?: { error: string | undefined; fix: string | undefined },
   ) {
     super(message);
     this.name = 'UnleashApiError';
   }
+}
+
+/** Longest excerpt of Unleash's error message put into ours (its messages are a sentence or two). */
+const MAX_UNLEASH_MESSAGE = 500;
+
+/**
+ * Unleash's error envelope (`{"name":"BadDataError","message":"…","details":[{"message":"…"}]}`) as one line:
+ * `BadDataError: <message>` plus the first detail when it says more. `secrets` (the token, an addon's authorization)
+ * are masked wherever they appear: Unleash's validation messages quote the values they reject.
+ */
+export function unleashErrorText(json: unknown, secrets: readonly string[]): string | undefined {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return undefined;
+  const envelope = json as Record<string, unknown>;
+  const name = typeof envelope.name === 'string' ? envelope.name : undefined;
+  const message = typeof envelope.message === 'string' ? envelope.message : undefined;
+  const details = Array.isArray(envelope.details) ? envelope.details : [];
+  const first = details[0] as Record<string, unknown> | undefined;
+  const detail =
+    typeof first === 'object' && first !== null && typeof first.message === 'string' ? first.message : undefined;
+  if (!name && !message && !detail) return undefined;
+  let text = [name, message].filter(Boolean).join(': ');
+  if (detail && !(message ?? '').includes(detail)) text += ` (${detail})`;
+  for (const secret of secrets) if (secret.length >= 4) text = text.split(secret).join('*****');
+  text = text.replace(/\s+/g, ' ').trim();
+  return text.length > MAX_UNLEASH_MESSAGE ? `${text.slice(0, MAX_UNLEASH_MESSAGE)}…` : text;
+}
+
+/**
+ * A one-line fix for an addon write Unleash refused, in the cases we know. Unleash 8 checks an addon's URL before
+ * storing it (and again before each call): a host that resolves to a private, loopback or link-local address — an
+ * in-cluster Service does — is refused with a 400 `BadDataError` whose message does not say why, unless the host is
+ * in `UNLEASH_ALLOW_LIST_INTEGRATION` (or `UNLEASH_ALLOW_PRIVATE_URL_IN_INTEGRATION=true`). A host Unleash cannot
+ * resolve at all fails with a 500 naming `ENOTFOUND`.
+ */
+export function addonWriteFix(
+  status: number,
+  unleashText: string | undefined,
+  url: string | undefined,
+): string | undefined {
+  let host: string | undefined;
+  try {
+    host = url === undefined ? undefined : new URL(url).hostname;
+  } catch {
+    host = undefined;
+  }
+  if (host === undefined) return undefined;
+  if (status === 400 && (unleashText === undefined || unleashText.startsWith('BadDataError')))
+    return (
+      `Unleash 8 refuses webhook URLs whose host resolves to a private, loopback or link-local address (an ` +
+      `in-cluster Service does): set UNLEASH_ALLOW_LIST_INTEGRATION=${host} on the Unleash server (comma-separated ` +
+      `host names; \`rctl render unleash --bridge-url\` sets it), restart Unleash, and run the seed again`
+    );
+  if (status >= 500 && unleashText !== undefined && /ENOTFOUND|EAI_AGAIN/.test(unleashText))
+    return `Unleash cannot resolve ${host}: give --bridge-url a host name Unleash's own network resolves (e.g. the Runtime Control Service's name)`;
+  return undefined;
 }
 
 export interface UnleashFeatureState {
@@ -39,7 +96,7 @@ export interface UnleashAddonState extends Partial<Omit<UnleashAddonDefinition, 
 }
 
 /**
- * The few admin API calls flags-as-code needs (Unleash 7.x OSS). Unleash takes the token as the raw
+ * The few admin API calls flags-as-code needs (Unleash 7.x and 8.x OSS). Unleash takes the token as the raw
  * `Authorization` value, without "Bearer".
  */
 export class UnleashAdminClient {
@@ -84,10 +141,13 @@ export class UnleashAdminClient {
       json = undefined;
     }
     if (res.status === 401 || res.status === 403) {
+      // A rejected token is the whole story; on an addon call the answer is not read at all (it may echo the body).
+      const said = sensitive ? undefined : unleashErrorText(json, [this.token]);
       throw new UnleashApiError(
         res.status,
-        `Unleash rejected the token (${res.status}) on ${method} ${path}. Use an admin token or personal access token (RC_UNLEASH_TOKEN or --token-file).`,
+        `Unleash rejected the token (${res.status}${said ? ` ${said}` : ''}) on ${method} ${path}. Use an admin token or personal access token (RC_UNLEASH_TOKEN or --token-file).`,
         sensitive ? undefined : text,
+        { error: said, fix: undefined },
       );
     }
     return { status: res.status, json };
@@ -95,20 +155,42 @@ export class UnleashAdminClient {
 
   private async expect(method: string, path: string, ok: number[], body?: unknown): Promise<unknown> {
     const r = await this.call(method, path, body);
-    if (!ok.includes(r.status)) {
-      const message =
-        (r.json as { message?: string; details?: { message?: string }[] } | undefined)?.details?.[0]?.message ??
-        (r.json as { message?: string } | undefined)?.message ??
-        `HTTP ${r.status}`;
-      throw new UnleashApiError(r.status, `${method} ${path} failed: ${message}`, JSON.stringify(r.json));
-    }
+    if (!ok.includes(r.status)) throw this.failure(`${method} ${path} failed`, r);
     return r.json;
+  }
+
+  /**
+   * The error for an unexpected answer: `<what> (HTTP <status>): <Unleash's name: message>`, then `fix: …` on a line
+   * of its own when one is known. `secrets` are masked in what Unleash said (the token always is); `body` is kept
+   * only when nothing sensitive was sent.
+   */
+  private failure(
+    what: string,
+    r: { status: number; json: unknown },
+    options: { secrets?: readonly string[]; fix?: (said: string | undefined) => string | undefined } = {},
+  ): UnleashApiError {
+    const sensitive = options.secrets !== undefined;
+    const said = unleashErrorText(r.json, [this.token, ...(options.secrets ?? [])]);
+    const fix = options.fix?.(said);
+    return new UnleashApiError(
+      r.status,
+      `${what} (HTTP ${r.status})${said ? `: Unleash says ${said}` : ''}${fix ? `\n  fix: ${fix}` : ''}`,
+      sensitive ? undefined : JSON.stringify(r.json),
+      { error: said, fix },
+    );
+  }
+
+  /** What an addon write must never show: its parameters other than the URL (authorization, headers), bare too. */
+  private static addonSecrets(definition: UnleashAddonDefinition): string[] {
+    return Object.entries(definition.parameters)
+      .filter(([key]) => key !== 'url')
+      .flatMap(([, value]) => [value, value.replace(/^Bearer\s+/i, '')]);
   }
 
   async getFeature(name: string): Promise<UnleashFeatureState | undefined> {
     const r = await this.call('GET', `/api/admin/projects/${PROJECT}/features/${encodeURIComponent(name)}`);
     if (r.status === 404) return undefined;
-    if (r.status !== 200) throw new UnleashApiError(r.status, `reading feature ${name} failed (HTTP ${r.status})`);
+    if (r.status !== 200) throw this.failure(`reading feature ${name} failed`, r);
     return r.json as UnleashFeatureState;
   }
 
@@ -117,11 +199,7 @@ export class UnleashAdminClient {
     const r = await this.call('POST', `/api/admin/projects/${PROJECT}/features`, feature);
     if (r.status === 201 || r.status === 200) return true;
     if (r.status === 409) return false;
-    throw new UnleashApiError(
-      r.status,
-      `creating feature ${feature.name} failed (HTTP ${r.status})`,
-      JSON.stringify(r.json),
-    );
+    throw this.failure(`creating feature ${feature.name} failed`, r);
   }
 
   async updateDescription(name: string, description: string): Promise<void> {
@@ -161,29 +239,39 @@ export class UnleashAdminClient {
   /** Every addon (any provider); sensitive parameters are masked by Unleash. */
   async listAddons(): Promise<UnleashAddonState[]> {
     const r = await this.call('GET', '/api/admin/addons', undefined, true);
-    if (r.status !== 200) throw new UnleashApiError(r.status, `listing Unleash addons failed (HTTP ${r.status})`);
+    // Listed addons carry masked parameters only, but an error answer is not trusted to: nothing of it is kept.
+    if (r.status !== 200) throw this.failure('listing Unleash addons failed', r, { secrets: [] });
     const addons = (r.json as { addons?: unknown } | undefined)?.addons;
     if (!Array.isArray(addons))
       throw new UnleashApiError(r.status, 'listing Unleash addons failed: the answer has no addons list');
     return addons as UnleashAddonState[];
   }
 
-  /** Creates an addon and returns its id. Neither the definition nor Unleash's answer goes into an error. */
+  /**
+   * Creates an addon and returns its id. An error carries Unleash's error name and message with the definition's
+   * secrets masked, never the definition or the raw answer.
+   */
   async createAddon(definition: UnleashAddonDefinition): Promise<number> {
     const r = await this.call('POST', '/api/admin/addons', definition, true);
     if (r.status !== 200 && r.status !== 201)
-      throw new UnleashApiError(r.status, `creating the ${definition.provider} addon failed (HTTP ${r.status})`);
+      throw this.failure(`creating the ${definition.provider} addon failed`, r, {
+        secrets: UnleashAdminClient.addonSecrets(definition),
+        fix: (said) => addonWriteFix(r.status, said, definition.parameters.url),
+      });
     const id = (r.json as { id?: unknown } | undefined)?.id;
     if (typeof id !== 'number')
       throw new UnleashApiError(r.status, `creating the ${definition.provider} addon: the answer carries no id`);
     return id;
   }
 
-  /** Replaces addon `id` with `definition`. Neither the definition nor Unleash's answer goes into an error. */
+  /** Replaces addon `id` with `definition`; errors as for createAddon. */
   async updateAddon(id: number, definition: UnleashAddonDefinition): Promise<void> {
     const r = await this.call('PUT', `/api/admin/addons/${id}`, definition, true);
     if (r.status !== 200 && r.status !== 202)
-      throw new UnleashApiError(r.status, `updating addon ${id} failed (HTTP ${r.status})`);
+      throw this.failure(`updating addon ${id} failed`, r, {
+        secrets: UnleashAdminClient.addonSecrets(definition),
+        fix: (said) => addonWriteFix(r.status, said, definition.parameters.url),
+      });
   }
 
   async contextFields(): Promise<string[]> {

@@ -160,8 +160,8 @@ describe('ensureBridgeAddon', () => {
     assert.deepEqual(requests[1]!.body, desiredBridgeAddon('http://rc:4400', SECRET));
   });
 
-  it('never puts Unleash answers (which echo the secret) into errors', async () => {
-    const echo = { message: `bad addon Bearer ${SECRET}`, details: [{ message: SECRET }] };
+  it("puts Unleash's error name and message into errors, the secret masked even where Unleash echoes it", async () => {
+    const echo = { name: 'BadDataError', message: `bad addon Bearer ${SECRET}`, details: [{ message: SECRET }] };
     for (const [reconcile, failing] of [
       [false, 'POST'],
       [true, 'PUT'],
@@ -181,7 +181,8 @@ describe('ensureBridgeAddon', () => {
       assert.equal(error.status, 400);
       assert.equal(error.body, undefined);
       assert.doesNotMatch(error.message, new RegExp(SECRET));
-      assert.match(error.message, /HTTP 400/);
+      assert.match(error.message, /HTTP 400\): Unleash says BadDataError: bad addon \*\*\*\*\*\n/);
+      assert.match(error.message, /\n {2}fix: .*UNLEASH_ALLOW_LIST_INTEGRATION=rc /);
     }
     const rejected = fakeClient(() => ({ status: 401, body: echo }));
     const error = await rejected.client.listAddons().catch((e: unknown) => e);

@@ -1,3 +1,4 @@
+import { UNLEASH_BRIDGE_ADDON_DESCRIPTION } from '@runtime-control/core';
 import type { UnleashAddonDefinition, UnleashAddonState, UnleashAdminClient } from './unleash-admin-client.js';
 
 /**
@@ -9,7 +10,7 @@ import type { UnleashAddonDefinition, UnleashAddonState, UnleashAdminClient } fr
  * never leaves this module except in the definition sent to Unleash.
  */
 
-export const BRIDGE_ADDON_DESCRIPTION = 'Runtime Control bridge (managed by rctl seed)';
+export const BRIDGE_ADDON_DESCRIPTION = UNLEASH_BRIDGE_ADDON_DESCRIPTION;
 
 /** The feature events the bridge turns into refresh hints. */
 export const BRIDGE_ADDON_EVENTS: readonly string[] = [

@@ -3,11 +3,16 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startUnleashServer, type UnleashServer, unleashServerOrSkip } from '@runtime-control/testkit';
+import {
+  startUnleashServer,
+  type UnleashServer,
+  unleashServerOrSkip,
+  unleashTestMajor,
+} from '@runtime-control/testkit';
 
 /**
- * `rctl seed --target unleash` against a real unleash-server (7.5.1, fresh PostgreSQL database), driven through the
- * CLI's `main` exactly as a user or the seed Job runs it.
+ * `rctl seed --target unleash` against a real unleash-server (8.2.0 or 7.5.1 per RC_TEST_UNLEASH_VERSION; fresh
+ * PostgreSQL database), driven through the CLI's `main` exactly as a user or the seed Job runs it.
  */
 
 interface CliIo {
@@ -316,15 +321,20 @@ describe('rctl seed --target unleash against a real unleash-server', unleashServ
       cwd: repoRoot,
     });
     assert.equal(code, 1);
-    assert.match(stderr, /Unleash rejected the token \(401\)/);
+    // With Unleash's own words (e.g. "UnauthorizedError: You must log in to use Unleash."), never the token.
+    assert.match(stderr, /Unleash rejected the token \(401 \w+: [^)]+\) on POST /);
+    assert.ok(!stderr.includes('not-a-real-token'));
   });
 
   describe("--bridge-url: the bridge's webhook addon", () => {
     const SECRET = 'e2e-sentinel-webhook-secret-7c1d9a';
     const OTHER_SECRET = 'e2e-sentinel-rotated-secret-52be0f';
     const DESCRIPTION = 'Runtime Control bridge (managed by rctl seed)';
-    const BRIDGE_URL = 'http://runtime-control.invalid:4400/';
-    const WEBHOOK_URL = 'http://runtime-control.invalid:4400/api/integrations/unleash/webhook';
+    // A host name that resolves to a private address, as an in-cluster Service name does (Unleash 8 resolves it before
+    // storing the addon). Port 9 (discard) is closed here: Unleash's calls to it fail at once and reach nobody.
+    const BRIDGE_HOST = 'localhost';
+    const BRIDGE_URL = `http://${BRIDGE_HOST}:9/`;
+    const WEBHOOK_URL = `http://${BRIDGE_HOST}:9/api/integrations/unleash/webhook`;
     const EVENTS = [
       'feature-created',
       'feature-updated',
@@ -451,6 +461,35 @@ describe('rctl seed --target unleash against a real unleash-server', unleashServ
       assert.equal(await eventCount(), eventsBefore);
       assert.deepEqual(await addons(), []);
     });
+
+    // Unleash 7 has no such check (its addons call any URL), so there is nothing to refuse there.
+    if (unleashTestMajor() === '8')
+      it('Unleash 8 without UNLEASH_ALLOW_LIST_INTEGRATION refuses the addon: exit 1 with its error and the fix, flags kept; the tests below run with it set', async () => {
+        assert.ok(unleash.major >= 8, unleash.version);
+        const eventsBefore = await eventCount();
+        const run = await seedBridge();
+        assert.equal(run.code, 1, run.stdout);
+        // The flags went in first and stay; only the addon is missing.
+        assert.match(run.stdout, /0 created, 6 already present/);
+        assert.match(
+          run.stderr,
+          /creating the webhook addon failed \(HTTP 400\): Unleash says BadDataError: Request validation failed/,
+        );
+        assert.match(
+          run.stderr,
+          new RegExp(
+            `\\n {2}fix: Unleash 8 refuses webhook URLs whose host resolves to a private, loopback or link-local address .*set UNLEASH_ALLOW_LIST_INTEGRATION=${BRIDGE_HOST} on the Unleash server`,
+          ),
+        );
+        for (const sentinel of [unleash.adminToken, unleash.adminToken.split('.')[1] as string, SECRET])
+          assert.ok(!(run.stdout + run.stderr).includes(sentinel), 'no token or secret in the output');
+        assert.deepEqual(await addons(), []);
+        assert.equal(await eventCount(), eventsBefore);
+
+        // What the message says to do: allow-list the host and restart Unleash. The next test then creates the addon.
+        await unleash.stopProcess();
+        await unleash.startProcess({ allowListIntegration: [BRIDGE_HOST] });
+      });
 
     it('creates exactly one enabled webhook addon with the 12 events, after the flags', async () => {
       const run = await seedBridge();
@@ -590,6 +629,8 @@ describe('rctl seed --target unleash against a real unleash-server', unleashServ
       assert.ok(all.length > 0);
       for (const secret of [SECRET, OTHER_SECRET, 'duplicate-by-hand-0000', 'e2e-sentinel'])
         assert.ok(!all.includes(secret), `output contains ${secret}`);
+      // Nor the admin token, whole or its secret part.
+      assert.ok(!all.includes(unleash.adminToken) && !all.includes(unleash.adminToken.split('.')[1] as string));
     });
   });
 });

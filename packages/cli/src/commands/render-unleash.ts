@@ -33,7 +33,9 @@ Options:
   --rctl-image IMAGE  image with rctl for the seed Job (default ${UNLEASH_MANIFEST_DEFAULTS.rctlImage})
   --bridge-url URL    the Runtime Control server as Unleash reaches it (e.g. http://runtime-control:4400): the seed
                       Job also creates the bridge's webhook addon ("rctl seed … --bridge-url URL
-                      --webhook-secret-file ${WEBHOOK_SECRET_FILE}")
+                      --webhook-secret-file ${WEBHOOK_SECRET_FILE}"), and Unleash gets
+                      UNLEASH_ALLOW_LIST_INTEGRATION=<the URL's host>: Unleash 8 refuses addon URLs whose host
+                      resolves to a private address (a Service's ClusterIP) unless the host is listed
   --webhook-secret-name NAME  Secret (key secret) holding the server's RC_UNLEASH_WEBHOOK_SECRET, mounted read-only
                       for the Job (default ${UNLEASH_MANIFEST_DEFAULTS.webhookSecretName})
   -h, --help          show this help

@@ -176,6 +176,10 @@ describe('rctl render', () => {
       );
       assert.match(job, /- name: webhook-secret\n\s+mountPath: \/secrets-webhook\n\s+readOnly: true\n/);
       assert.match(job, /secretName: runtime-control-unleash-webhook\n\s+items:\n\s+- key: secret\n\s+path: secret\n/);
+      // Unleash 8 may call the bridge's in-cluster host (a private ClusterIP) because the Deployment allow-lists it.
+      const deployment = await readFile(join(dir, 'out/unleash-deployment.yaml'), 'utf8');
+      assert.match(deployment, /- name: UNLEASH_ALLOW_LIST_INTEGRATION\n\s+value: runtime-control\n/);
+      assert.match(deployment, /image: unleashorg\/unleash-server:8\.2\.0\n/);
 
       const named = await runCli(
         [
@@ -199,6 +203,7 @@ describe('rctl render', () => {
       const plain = await runCli(['render', 'unleash', '--flags', flags, '--out', 'plain'], { cwd: dir });
       assert.equal(plain.code, 0, plain.stderr);
       assert.doesNotMatch(await readFile(join(dir, 'plain/unleash-seed-job.yaml'), 'utf8'), /webhook|bridge/);
+      assert.doesNotMatch(await readFile(join(dir, 'plain/unleash-deployment.yaml'), 'utf8'), /UNLEASH_ALLOW/);
 
       for (const [args, pattern] of [
         [['--bridge-url', 'runtime-control:4400'], /--bridge-url must be .*http\(s\) URL/],

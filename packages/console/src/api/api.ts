@@ -5576,6 +5576,16 @@ export type components = {
       enabled: boolean;
       webhook: {
         enabled: boolean;
+        addon: {
+          /**
+           * @description The bridge's webhook addon in Unleash (read with the event watch's URL and token): `unchecked` without them, `failing` when Unleash's last call failed (e.g. Unleash 8 refusing a private address not in UNLEASH_ALLOW_LIST_INTEGRATION), `unknown` when Unleash could not be asked
+           * @enum {string}
+           */
+          state: 'unchecked' | 'missing' | 'disabled' | 'failing' | 'present' | 'unknown';
+          id: number | null;
+          detail: string | null;
+          host: string | null;
+        };
       };
       watch:
         | {

@@ -22,6 +22,19 @@ export function IntegrationsPage() {
           <dd>{s.enabled ? 'on' : 'off'}</dd>
           <dt>Webhook</dt>
           <dd>{s.webhook.enabled ? 'on (RC_UNLEASH_WEBHOOK_SECRET set)' : 'off'}</dd>
+          <dt>Webhook addon in Unleash</dt>
+          <dd data-testid="unleash-addon">
+            <code>{s.webhook.addon.state}</code>
+            {s.webhook.addon.id !== null && ` (id ${s.webhook.addon.id})`}
+            {s.webhook.addon.detail && `: ${s.webhook.addon.detail}`}
+            {(s.webhook.addon.state === 'missing' || s.webhook.addon.state === 'failing') && (
+              <div className="error">
+                Unleash 8 refuses addon URLs whose host resolves to a private address unless
+                UNLEASH_ALLOW_LIST_INTEGRATION lists it{s.webhook.addon.host && ` (${s.webhook.addon.host})`}; the event
+                watch alone still carries changes while it reads Unleash's event log.
+              </div>
+            )}
+          </dd>
           <dt>Event watch</dt>
           <dd>
             {s.watch.enabled ? (

@@ -76,6 +76,10 @@ describe('UnleashProvider with the Runtime Control bridge, against unleash-serve
     });
     assert.equal(res.status, 200);
     return (await res.json()) as {
+      webhook: {
+        enabled: boolean;
+        addon: { state: string; id: number | null; detail: string | null; host: string | null };
+      };
       watch: { state: string; lastEventId: number | null; lastError: string | null; polls: number };
       hintsSent: { webhook: number; watch: number; relay: number };
     };
@@ -102,7 +106,9 @@ describe('UnleashProvider with the Runtime Control bridge, against unleash-serve
 
   before(async () => {
     scratch = await mkdtemp(join(tmpdir(), 'rc-unleash-bridge-'));
-    unleash = await startUnleashServer();
+    // Our server listens on 127.0.0.1, a private address Unleash 8 refuses to call unless its host is allow-listed
+    // (what `rctl render unleash --bridge-url` sets in the cluster); 7.x ignores the variable.
+    unleash = await startUnleashServer({ allowListIntegration: ['127.0.0.1'] });
     admin = UnleashAdmin.of(unleash);
   });
 
@@ -115,6 +121,15 @@ describe('UnleashProvider with the Runtime Control bridge, against unleash-serve
 
   it("webhook only: sees each flip within Unleash's 1 s webhook job, fetching the flag alone (polling every 30 s)", async () => {
     const rc = await startRc({ RC_UNLEASH_WEBHOOK_SECRET: SECRET });
+    // The status names the addon only when the server can ask Unleash (the watch's URL and token).
+    assert.equal((await bridgeStatus(rc)).webhook.addon.state, 'unchecked');
+    const asking = await startRc({ RC_UNLEASH_URL: unleash.url, RC_UNLEASH_TOKEN: unleash.adminToken });
+    assert.deepEqual((await bridgeStatus(asking)).webhook.addon, {
+      state: 'missing',
+      id: null,
+      detail: null,
+      host: null,
+    });
     await addWebhookAddon(rc);
     // Unleash caches the enabled addons for a minute (AddonService, memoized); a restart makes the new one active now.
     await unleash.stopProcess();
@@ -233,6 +248,54 @@ describe('UnleashProvider with the Runtime Control bridge, against unleash-serve
       await sleep(5);
     }
     process.stderr.write(`# watch bridge segment edit → provider: ${Math.round(performance.now() - start)} ms\n`);
+  });
+
+  it("status: the webhook addon as Unleash has it, with its last call; on Unleash 8 without the allow-list its calls are refused ('failing', naming the host) while the event watch alone carries each flip", async () => {
+    const rc = await startRc({
+      RC_UNLEASH_WEBHOOK_SECRET: SECRET,
+      RC_UNLEASH_URL: unleash.url,
+      RC_UNLEASH_TOKEN: unleash.adminToken,
+    });
+    // The earlier tests' addons (the lowest id is the first test's) have been calling their servers successfully.
+    const present = (await bridgeStatus(rc)).webhook.addon;
+    assert.equal(present.state, 'present', JSON.stringify(present));
+    assert.match(present.detail ?? '', /^Unleash's last call \(.+\) success/);
+    if (unleash.major < 8) return; // Unleash 7 calls any address: there is no refusal to show.
+
+    // As after an upgrade to 8 without UNLEASH_ALLOW_LIST_INTEGRATION: the stored addon's calls are refused.
+    await unleash.stopProcess();
+    await unleash.startProcess({ allowListIntegration: [] });
+    try {
+      // A server started now: the first one's watch may still be backing off (up to 10 s) from Unleash's restart.
+      const fresh = await startRc({
+        RC_UNLEASH_WEBHOOK_SECRET: SECRET,
+        RC_UNLEASH_URL: unleash.url,
+        RC_UNLEASH_TOKEN: unleash.adminToken,
+      });
+      for (let i = 0; i < 100 && (await bridgeStatus(fresh)).watch.state !== 'watching'; i++) await sleep(100);
+      await admin.createFeature('refused-flag', { strategies: [flexibleRollout(100)], enabled: false });
+      const provider = await bridgedProvider(fresh, 'bridge-refused-e2e');
+      const latencies = await flipAndMeasure(provider, 'refused-flag');
+      process.stderr.write(`# watch alone (webhook refused) flip → provider latencies (ms): ${latencies.join(', ')}\n`);
+      for (const ms of latencies) assert.ok(ms < FLIP_BOUND_MS, `latency ${ms} ms (all: ${latencies.join(', ')})`);
+      // Unleash records each refused call from its 1 s job; the server re-reads the addon at most every 2 s.
+      let addon = (await bridgeStatus(fresh)).webhook.addon;
+      for (let i = 0; i < 40 && addon.state !== 'failing'; i++) {
+        await sleep(250);
+        addon = (await bridgeStatus(fresh)).webhook.addon;
+      }
+      assert.equal(addon.state, 'failing', JSON.stringify(addon));
+      assert.equal(addon.id, present.id);
+      assert.equal(addon.host, '127.0.0.1');
+      assert.match(addon.detail ?? '', /^Unleash's last call \(.+\) failed: Webhook request failed/);
+      const status = await bridgeStatus(fresh);
+      assert.equal(status.watch.state, 'watching');
+      assert.ok(status.hintsSent.watch >= FLIPS, 'the watch carried the flips');
+      assert.ok(!JSON.stringify(status).includes(SECRET) && !JSON.stringify(status).includes(unleash.adminToken));
+    } finally {
+      await unleash.stopProcess();
+      await unleash.startProcess({ allowListIntegration: ['127.0.0.1'] });
+    }
   });
 
   it('without a working bridge (disabled on the server, or unreachable) the provider is READY and keeps polling', async () => {

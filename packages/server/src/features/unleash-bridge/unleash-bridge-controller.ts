@@ -4,6 +4,10 @@ import { hashEquals, hashToken } from '../../auth/tokens.js';
 import type { ServerConfig } from '../../config/config.js';
 import { AppError } from '../../errors/app-error.js';
 import type { Streams } from '../../streams/streams.js';
+import { checkBridgeAddon, type UnleashAddonCheck } from './unleash-addon-check.js';
+
+const ADDON_CHECK_TTL_MS = 2000;
+
 import { unleashBridgeSchemas as schemas } from './unleash-bridge-schemas.js';
 import type { UnleashBridgeService } from './unleash-bridge-service.js';
 import { changesEvaluation, parseUnleashWebhookEvent, refreshHintOf } from './unleash-webhook-event.js';
@@ -28,7 +32,7 @@ export { UNLEASH_REFRESH_EVENT } from './unleash-bridge-service.js';
  */
 export interface UnleashBridgeRouteDeps {
   unleashBridge: UnleashBridgeService;
-  config: Pick<ServerConfig, 'unleashWebhookSecret' | 'unleashUrl' | 'unleashWatchIntervalMs'>;
+  config: Pick<ServerConfig, 'unleashWebhookSecret' | 'unleashUrl' | 'unleashToken' | 'unleashWatchIntervalMs'>;
   sse: Pick<Streams, 'openUnleashStream' | 'count'>;
 }
 
@@ -75,13 +79,30 @@ export async function unleashBridgeController(
     sse.openUnleashStream(reply, req.clientEnvironment!);
   });
 
+  // The console polls this route: one check of Unleash's addons serves every status request for ADDON_CHECK_TTL_MS.
+  let lastCheck: { at: number; result: Promise<UnleashAddonCheck> } | undefined;
+  const addonCheck = (url: string, token: string): Promise<UnleashAddonCheck> => {
+    if (!lastCheck || Date.now() - lastCheck.at > ADDON_CHECK_TTL_MS)
+      lastCheck = { at: Date.now(), result: checkBridgeAddon({ url, token }) };
+    return lastCheck.result;
+  };
+
   app.get('/api/admin/integrations/unleash', { schema: schemas.status, preHandler: requireAdmin }, async () => {
     const watch = bridge.watch;
     // The watch exists only when RC_UNLEASH_URL (and its token) are set.
     const watchUrl = config.unleashUrl;
+    const addon =
+      config.unleashUrl && config.unleashToken
+        ? await addonCheck(config.unleashUrl, config.unleashToken)
+        : {
+            state: 'unchecked' as const,
+            id: null,
+            detail: 'the server asks Unleash only with RC_UNLEASH_URL and RC_UNLEASH_TOKEN set',
+            host: null,
+          };
     return {
       enabled: bridge.enabled,
-      webhook: { enabled: bridge.webhookEnabled },
+      webhook: { enabled: bridge.webhookEnabled, addon },
       watch:
         watch && watchUrl
           ? {

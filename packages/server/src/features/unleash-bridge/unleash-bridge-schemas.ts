@@ -35,10 +35,23 @@ const WatchEnabled = Type.Object({
   polls: Type.Integer(),
 });
 
+const WebhookAddon = Type.Object(
+  {
+    state: StringEnum(['unchecked', 'missing', 'disabled', 'failing', 'present', 'unknown'], {
+      description:
+        "The bridge's webhook addon in Unleash (read with the event watch's URL and token): `unchecked` without them, `failing` when Unleash's last call failed (e.g. Unleash 8 refusing a private address not in UNLEASH_ALLOW_LIST_INTEGRATION), `unknown` when Unleash could not be asked",
+    }),
+    id: nullable(Type.Integer()),
+    detail: nullable(Type.String({ description: "Unleash's record of its last call, or why the check failed" })),
+    host: nullable(Type.String({ description: 'The host the addon calls, when Unleash recorded it' })),
+  },
+  { additionalProperties: false },
+);
+
 export const UnleashBridgeStatus = Type.Object(
   {
     enabled: Type.Boolean(),
-    webhook: Type.Object({ enabled: Type.Boolean() }),
+    webhook: Type.Object({ enabled: Type.Boolean(), addon: WebhookAddon }),
     watch: Type.Union([WatchDisabled, WatchEnabled]),
     hintsSent: Type.Object({ webhook: Type.Integer(), watch: Type.Integer(), relay: Type.Integer() }),
     clients: Type.Integer(),
