@@ -454,74 +454,99 @@ export class ReplicaState {
       }
       fresh.set(key, perEnv ?? this.compileIsolated(key, flags.get(key)!, logger));
     }
+    // Flags gone since the last compilation (deleted), found once for every environment.
+    const removed: string[] = [];
+    if (previous) for (const key of previousFlags.keys()) if (!flags.has(key)) removed.push(key);
     const out = new Map<string, CompiledEnvironment>();
     for (const env of this.environments) {
       const before = previous?.get(env);
       const sameEvaluators = before !== undefined && before.evaluators === evaluators;
-      const entries = new Map(before?.entries);
+      // What changes in this environment's document: key → its new entry, or undefined when it leaves.
+      const updates = new Map<string, CompiledFlag | undefined>();
       const changedSets = new Set<string>();
       let keysChanged = before === undefined;
-      let contentChanged = !sameEvaluators;
-      if (before) {
-        for (const key of before.entries.keys()) {
-          if (flags.has(key)) continue;
-          entries.delete(key);
-          keysChanged = true;
-          const set = before.entries.get(key)!.set;
-          if (set !== undefined) changedSets.add(set);
-        }
+      for (const key of removed) {
+        const old = before?.entries.get(key);
+        if (!old) continue;
+        updates.set(key, undefined);
+        keysChanged = true;
+        if (old.set !== undefined) changedSets.add(old.set);
       }
       for (const key of dirty) {
         const next = fresh.get(key)!.get(env);
         const old = before?.entries.get(key);
-        if (old && next && sameCompiledFlag(old, next)) {
-          // Same document entry: keep the parsed flag the views already serve.
-          entries.set(key, old);
-          continue;
-        }
-        if (!old && !next) continue;
-        contentChanged = true;
+        // Same document entry: keep the parsed flag the views already serve.
+        if ((old && next && sameCompiledFlag(old, next)) || (!old && !next)) continue;
+        updates.set(key, next);
         if ((old === undefined) !== (next === undefined)) keysChanged = true;
         if (old?.set !== undefined) changedSets.add(old.set);
         if (next?.set !== undefined) changedSets.add(next.set);
-        if (next) entries.set(key, next);
-        else entries.delete(key);
       }
-      if (before && !contentChanged && !keysChanged) {
+      if (before && sameEvaluators && updates.size === 0) {
         out.set(env, before);
         continue;
       }
-      const order = !keysChanged && before ? before.order : objectKeyOrder([...entries.keys()].sort(compareKeys));
+      const entries = new Map(before?.entries);
+      for (const [key, next] of updates) {
+        if (next) entries.set(key, next);
+        else entries.delete(key);
+      }
+      let order: string[];
+      let features: Map<string, FeatureFlag>;
+      let flagTypes: Map<string, FlagType>;
+      let sensitive: Set<string>;
+      if (before && !keysChanged) {
+        // Same keys: copy the previous maps (natively) and patch the changed entries in place.
+        order = before.order;
+        features = new Map(before.engine.getFlags());
+        flagTypes = new Map(before.flagTypes);
+        sensitive = new Set(before.sensitive);
+        for (const [key, next] of updates) {
+          features.set(key, next!.feature);
+          flagTypes.set(key, next!.type);
+          if (next!.sensitive) sensitive.add(key);
+          else sensitive.delete(key);
+        }
+      } else {
+        order = objectKeyOrder([...entries.keys()].sort(compareKeys));
+        features = new Map();
+        flagTypes = new Map();
+        sensitive = new Set();
+        for (const key of order) {
+          const e = entries.get(key)!;
+          features.set(key, e.feature);
+          flagTypes.set(key, e.type);
+          if (e.sensitive) sensitive.add(key);
+        }
+      }
       const evaluatorsJson = Object.keys(evaluators).length > 0 ? JSON.stringify(evaluators) : undefined;
       const configJson = documentJson(order, entries, evaluatorsJson);
-      const features = new Map<string, FeatureFlag>();
-      const flagTypes = new Map<string, FlagType>();
-      const sensitive = new Set<string>();
-      for (const key of order) {
-        const e = entries.get(key)!;
-        features.set(key, e.feature);
-        flagTypes.set(key, e.type);
-        if (e.sensitive) sensitive.add(key);
-      }
       const engine = new FlagdCore(new PrecompiledStorage(features, logger), logger);
       // A set's slice is rebuilt when one of its flags changed or the shared evaluators did; others are reused.
-      const sets = new Map<string, SlicedView>();
-      const rebuild = new Map<string, string[]>();
-      for (const key of order) {
-        const set = entries.get(key)!.set;
-        if (set === undefined) continue;
-        if (sameEvaluators && before?.sets.has(set) && !changedSets.has(set)) {
-          sets.set(set, before.sets.get(set)!);
-          continue;
+      const sets = new Map<string, SlicedView>(sameEvaluators ? before.sets : []);
+      if (!sameEvaluators || changedSets.size > 0) {
+        const members = new Map<string, string[]>();
+        for (const set of changedSets) members.set(set, []);
+        for (const key of order) {
+          const set = entries.get(key)!.set;
+          if (set === undefined || (sameEvaluators && !changedSets.has(set))) continue;
+          let keys = members.get(set);
+          if (!keys) {
+            keys = [];
+            members.set(set, keys);
+          }
+          keys.push(key);
         }
-        let keys = rebuild.get(set);
-        if (!keys) {
-          keys = [];
-          rebuild.set(set, keys);
+        for (const [set, keys] of members) {
+          if (keys.length > 0) sets.set(set, sliceOf(keys, entries, evaluators));
+          else sets.delete(set);
         }
-        keys.push(key);
       }
-      for (const [set, keys] of rebuild) sets.set(set, sliceOf(keys, entries, evaluators));
+      // The keys whose flagd-core flag changed (as flagd-core's own hash comparison would find them).
+      const changedKeys: string[] = [];
+      for (const [key, next] of updates) {
+        if (before?.entries.get(key)?.feature.hash !== next?.feature.hash) changedKeys.push(key);
+      }
       out.set(env, {
         config: documentObject(order, entries, evaluators),
         configJson,
@@ -534,6 +559,7 @@ export class ReplicaState {
         entries,
         order,
         evaluators,
+        changedKeys: before && sameEvaluators ? changedKeys.sort() : undefined,
       });
     }
     return out;
@@ -573,6 +599,7 @@ export class ReplicaState {
       out.set(env, {
         json,
         definition,
+        fragment: `${JSON.stringify(key)}:${json}`,
         feature,
         type,
         sensitive: flag.sensitive === true,
@@ -605,6 +632,7 @@ export class ReplicaState {
       out.set(env, {
         json,
         definition,
+        fragment: `${JSON.stringify(key)}:${json}`,
         feature,
         type,
         sensitive: raw.sensitive === true,
@@ -633,7 +661,7 @@ export class ReplicaState {
         config: compiledEnv.config,
       };
       this.views.set(env, view);
-      const changedKeys = previous ? changedFlagKeys(previous.engine, engine) : undefined;
+      const changedKeys = previous ? (compiledEnv.changedKeys ?? changedFlagKeys(previous.engine, engine)) : undefined;
       // A set's slice is a function of its environment's document, so it can only change when that did.
       this.installSetViews(env, compiledEnv, changedKeys && new Set(changedKeys), revision);
       if (!changedKeys) {
@@ -762,6 +790,11 @@ interface CompiledEnvironment extends SlicedView {
   order: string[];
   /** The evaluators it was compiled with (identity: unchanged when a change touched no evaluator). */
   evaluators: Evaluators;
+  /**
+   * Keys whose flagd-core flag differs from the previous compilation's, when the compilation knows them (same
+   * evaluators); otherwise the installed engines are compared.
+   */
+  changedKeys?: string[];
 }
 
 /** A document clients receive and the flags it answers for. */
@@ -780,6 +813,8 @@ interface CompiledFlag {
   json: string;
   /** The same definition as an object (never mutated: documents share it). */
   definition: FlagdFlag;
+  /** `"key":json`, its member of the document (kept, so assembling a document is one join). */
+  fragment: string;
   /** flagd-core's parsed flag (`$ref`s expanded), what the environment's engine evaluates. */
   feature: FeatureFlag;
   type: FlagType;
@@ -811,7 +846,7 @@ function documentJson(
   evaluatorsJson: string | undefined,
 ): string {
   const parts: string[] = [];
-  for (const key of order) parts.push(`${JSON.stringify(key)}:${entries.get(key)!.json}`);
+  for (const key of order) parts.push(entries.get(key)!.fragment);
   const tail = evaluatorsJson === undefined ? '' : `,"$evaluators":${evaluatorsJson}`;
   return `{"$schema":${JSON.stringify(FLAGD_SCHEMA_URL)},"flags":{${parts.join(',')}}${tail}}`;
 }
