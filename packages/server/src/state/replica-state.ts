@@ -436,13 +436,21 @@ export class ReplicaState {
     check: ReadonlySet<string> | 'all',
   ): Map<string, CompiledEnvironment> {
     const logger = flagdLogger(this.logger);
-    const previous = check === 'all' ? undefined : this.compiled;
+    // Nothing compiled yet (or asked to): compile everything.
+    const previous = check === 'all' || this.compiled.size === 0 ? undefined : this.compiled;
     const previousFlags = this.flags;
-    // What to compile: every flag whose assessment is not the one compiled last time (written, re-checked against a
-    // changed evaluator, or isolated) and the keys the caller names; flags gone since are removed below.
+    // What to compile: the flags the caller names that exist; the ones that no longer do leave every document.
     const dirty: string[] = [];
-    for (const [key, a] of flags) {
-      if (!previous || check === 'all' || check.has(key) || previousFlags.get(key) !== a) dirty.push(key);
+    const removed: string[] = [];
+    if (!previous || check === 'all') {
+      dirty.push(...flags.keys());
+    } else {
+      // `check` names every flag whose assessment this change replaced (written, deleted, or re-checked against a
+      // changed evaluator), so nothing here walks the whole flag set.
+      for (const key of check) {
+        if (flags.has(key)) dirty.push(key);
+        else if (previousFlags.has(key)) removed.push(key);
+      }
     }
     const fresh = new Map<string, Map<string, CompiledFlag>>();
     for (const key of dirty) {
@@ -454,9 +462,6 @@ export class ReplicaState {
       }
       fresh.set(key, perEnv ?? this.compileIsolated(key, flags.get(key)!, logger));
     }
-    // Flags gone since the last compilation (deleted), found once for every environment.
-    const removed: string[] = [];
-    if (previous) for (const key of previousFlags.keys()) if (!flags.has(key)) removed.push(key);
     const out = new Map<string, CompiledEnvironment>();
     for (const env of this.environments) {
       const before = previous?.get(env);
@@ -519,8 +524,36 @@ export class ReplicaState {
           if (e.sensitive) sensitive.add(key);
         }
       }
+      // The document in chunks of CHUNK_FLAGS flags, each kept with its hash: a change that keeps the keys rebuilds
+      // and re-hashes only the chunks it touched (the whole document is then one join).
+      let position: Map<string, number>;
+      let chunks: string[];
+      let chunkHashes: string[];
+      if (before && !keysChanged) {
+        position = before.position;
+        chunks = before.chunks.slice();
+        chunkHashes = before.chunkHashes.slice();
+        const touched = new Set<number>();
+        for (const key of updates.keys()) touched.add(Math.floor(position.get(key)! / CHUNK_FLAGS));
+        for (const c of touched) {
+          chunks[c] = chunkJson(order, c, entries);
+          chunkHashes[c] = hashOf(chunks[c]!);
+        }
+      } else {
+        position = new Map(order.map((key, i) => [key, i]));
+        chunks = [];
+        chunkHashes = [];
+        for (let c = 0; c * CHUNK_FLAGS < order.length; c++) {
+          chunks.push(chunkJson(order, c, entries));
+          chunkHashes.push(hashOf(chunks[c]!));
+        }
+      }
       const evaluatorsJson = Object.keys(evaluators).length > 0 ? JSON.stringify(evaluators) : undefined;
-      const configJson = documentJson(order, entries, evaluatorsJson);
+      const head = documentHead();
+      const tail = documentTail(evaluatorsJson);
+      const configJson = `${head}${chunks.join(',')}${tail}`;
+      // A content hash all the same (equal documents, equal etags, on every replica): of the chunks' hashes.
+      const etag = etagOf(`${head}${chunkHashes.join(',')}${tail}`);
       const engine = new FlagdCore(new PrecompiledStorage(features, logger), logger);
       // A set's slice is rebuilt when one of its flags changed or the shared evaluators did; others are reused.
       const sets = new Map<string, SlicedView>(sameEvaluators ? before.sets : []);
@@ -550,7 +583,7 @@ export class ReplicaState {
       out.set(env, {
         config: documentObject(order, entries, evaluators),
         configJson,
-        etag: etagOf(configJson),
+        etag,
         engine,
         flagTypes,
         sensitive,
@@ -558,6 +591,9 @@ export class ReplicaState {
         empty: before?.empty ?? sliceOf([], entries, evaluators),
         entries,
         order,
+        position,
+        chunks,
+        chunkHashes,
         evaluators,
         changedKeys: before && sameEvaluators ? changedKeys.sort() : undefined,
       });
@@ -786,8 +822,12 @@ interface CompiledEnvironment extends SlicedView {
   empty: SlicedView;
   /** Each flag in the document, compiled: what the next change reuses for the flags it does not touch. */
   entries: Map<string, CompiledFlag>;
-  /** The document's keys, in document order. */
+  /** The document's keys, in document order, and each key's index in it. */
   order: string[];
+  position: Map<string, number>;
+  /** The document's flags in chunks of CHUNK_FLAGS (in order, joined by commas), and each chunk's hash. */
+  chunks: string[];
+  chunkHashes: string[];
   /** The evaluators it was compiled with (identity: unchanged when a change touched no evaluator). */
   evaluators: Evaluators;
   /**
@@ -839,6 +879,17 @@ function compareKeys(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Flags per chunk of an environment's document: a write re-joins and re-hashes about this many flags' JSON. */
+const CHUNK_FLAGS = 64;
+
+function documentHead(): string {
+  return `{"$schema":${JSON.stringify(FLAGD_SCHEMA_URL)},"flags":{`;
+}
+
+function documentTail(evaluatorsJson: string | undefined): string {
+  return evaluatorsJson === undefined ? '}}' : `},"$evaluators":${evaluatorsJson}}`;
+}
+
 /** The flagd document (what JSON.stringify of `{ $schema, flags, $evaluators }` writes), from each flag's JSON. */
 function documentJson(
   order: readonly string[],
@@ -847,8 +898,19 @@ function documentJson(
 ): string {
   const parts: string[] = [];
   for (const key of order) parts.push(entries.get(key)!.fragment);
-  const tail = evaluatorsJson === undefined ? '' : `,"$evaluators":${evaluatorsJson}`;
-  return `{"$schema":${JSON.stringify(FLAGD_SCHEMA_URL)},"flags":{${parts.join(',')}}${tail}}`;
+  return `${documentHead()}${parts.join(',')}${documentTail(evaluatorsJson)}`;
+}
+
+/** Chunk `index` of a document's flags: the members of flags `index * CHUNK_FLAGS` on, joined by commas. */
+function chunkJson(order: readonly string[], index: number, entries: ReadonlyMap<string, CompiledFlag>): string {
+  const parts: string[] = [];
+  const end = Math.min(order.length, (index + 1) * CHUNK_FLAGS);
+  for (let i = index * CHUNK_FLAGS; i < end; i++) parts.push(entries.get(order[i]!)!.fragment);
+  return parts.join(',');
+}
+
+function hashOf(text: string): string {
+  return createHash('sha1').update(text).digest('base64url');
 }
 
 /**
