@@ -438,7 +438,6 @@ export class ReplicaState {
     const logger = flagdLogger(this.logger);
     // Nothing compiled yet (or asked to): compile everything.
     const previous = check === 'all' || this.compiled.size === 0 ? undefined : this.compiled;
-    const previousFlags = this.flags;
     // What to compile: the flags the caller names that exist; the ones that no longer do leave every document.
     const dirty: string[] = [];
     const removed: string[] = [];
@@ -449,7 +448,7 @@ export class ReplicaState {
       // changed evaluator), so nothing here walks the whole flag set.
       for (const key of check) {
         if (flags.has(key)) dirty.push(key);
-        else if (previousFlags.has(key)) removed.push(key);
+        else removed.push(key);
       }
     }
     const fresh = new Map<string, Map<string, CompiledFlag>>();
