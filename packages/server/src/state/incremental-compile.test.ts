@@ -139,6 +139,12 @@ describe('ReplicaState compiles only what a change touches', () => {
       const config = toFlagdConfig(flags, evaluators, env);
       // The document is what JSON.stringify of the whole configuration writes, key order included.
       assert.equal(state.view(env)!.configJson, JSON.stringify(config));
+      // The object deltas read is that same document, in every view.
+      for (const [name, json] of documents(state, sets)) {
+        if (!name.startsWith(`${env}`)) continue;
+        const [, set] = name.split('/');
+        assert.equal(JSON.stringify(state.view(env, set ?? null)!.config), json, name);
+      }
       assert.deepEqual([...state.view(env)!.engine.getFlags().keys()], Object.keys(config.flags));
       for (const key of Object.keys(config.flags)) {
         assert.equal(state.view(env)!.engine.getFlag(key)!.hash, fresh.view(env)!.engine.getFlag(key)!.hash, key);
