@@ -228,13 +228,13 @@ export class AdminClient {
   }
 
   /**
-   * Creates, in one transaction, each flag whose key does not exist yet (`POST /api/admin/flags:bulk`): all or
+   * Creates, in one transaction, each flag whose key does not exist yet (`POST /api/admin/flag-batches`): all or
    * none. Keys that exist are left as they are and returned in `existing`.
    */
   async createFlags(flags: readonly Flag[]): Promise<{ revision: number; created: string[]; existing: string[] }> {
-    const body: RequestBody<'/api/admin/flags:bulk', 'post'> = { flags: [...flags] };
-    const res = await this.call('/api/admin/flags:bulk', 'post', {}, { body });
-    return res.body as ResponseBody<'/api/admin/flags:bulk', 'post', 200>;
+    const body: RequestBody<'/api/admin/flag-batches', 'post'> = { flags: [...flags] };
+    const res = await this.call('/api/admin/flag-batches', 'post', {}, { body });
+    return res.body as ResponseBody<'/api/admin/flag-batches', 'post', 200>;
   }
 
   async replaceFlag(flag: Flag, ifMatch?: string): Promise<FlagWithEtag> {

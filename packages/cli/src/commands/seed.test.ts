@@ -139,7 +139,7 @@ function flagsFile(count: number): string {
 describe('rctl seed: the bulk route', () => {
   it('creates 1,200 flags in three bulk requests, reporting each flag as a single create would', async () => {
     const server = await fakeServer((method, path, body) => {
-      assert.equal(`${method} ${path}`, 'POST /api/admin/flags:bulk');
+      assert.equal(`${method} ${path}`, 'POST /api/admin/flag-batches');
       const keys = (body as { flags: Flag[] }).flags.map((f) => f.key);
       // The server already has every flag whose number ends in 7.
       const existing = keys.filter((k) => k.endsWith('7'));
@@ -151,9 +151,9 @@ describe('rctl seed: the bulk route', () => {
         const run = await runCli(['seed', 'flags.json', '--url', server.url, '--token', 'x'.repeat(32)], { cwd: dir });
         assert.equal(run.code, 0, run.stderr);
         assert.deepEqual(server.requests, [
-          ['POST', '/api/admin/flags:bulk', 500],
-          ['POST', '/api/admin/flags:bulk', 500],
-          ['POST', '/api/admin/flags:bulk', 200],
+          ['POST', '/api/admin/flag-batches', 500],
+          ['POST', '/api/admin/flag-batches', 500],
+          ['POST', '/api/admin/flag-batches', 200],
         ]);
         const lines = run.stdout.trim().split('\n');
         assert.equal(lines[0], 'created flag-0');
@@ -193,7 +193,7 @@ describe('rctl seed: the bulk route', () => {
 
   it('creates one flag at a time on a server without the bulk route', async () => {
     const server = await fakeServer((method, path, body) => {
-      if (path === '/api/admin/flags:bulk') {
+      if (path === '/api/admin/flag-batches') {
         return { status: 404, body: { error: { code: 'NOT_FOUND', message: `no route for ${method} ${path}` } } };
       }
       const key = (body as Flag).key;
@@ -207,7 +207,7 @@ describe('rctl seed: the bulk route', () => {
         assert.equal(run.code, 0, run.stderr);
         assert.deepEqual(
           server.requests.map(([m, p]) => `${m} ${p}`),
-          ['POST /api/admin/flags:bulk', 'POST /api/admin/flags', 'POST /api/admin/flags', 'POST /api/admin/flags'],
+          ['POST /api/admin/flag-batches', 'POST /api/admin/flags', 'POST /api/admin/flags', 'POST /api/admin/flags'],
         );
         assert.match(run.stdout, /^2 created, 1 already present, 0 updated$/m);
       });

@@ -22,7 +22,8 @@ export const SEED_HELP = `Usage: rctl seed FILE [--reconcile] [--dry-run]
                  [--bridge-url URL [--webhook-secret-file FILE]]
 
 Creates the evaluators and flags of a flags file (YAML or JSON) on the server. Safe to repeat: flags that already
-exist are left as they are, so hand changes made since are kept.
+exist are left as they are, so hand changes made since are kept. New flags are sent in batches of up to 500, each
+created in one transaction (all of the batch or, if the server refuses one flag, none).
 
 Options:
   --reconcile    also update existing flags and evaluators that differ from the file (prints each difference)

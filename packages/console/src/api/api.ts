@@ -390,7 +390,7 @@ export type paths = {
     patch?: never;
     trace?: never;
   };
-  '/api/admin/flags:bulk': {
+  '/api/admin/flag-batches': {
     parameters: {
       query?: never;
       header?: never;

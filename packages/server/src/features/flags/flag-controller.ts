@@ -33,9 +33,8 @@ export async function flagController(scope: FastifyInstance, deps: FlagRouteDeps
     sendFlag(reply, await flags.create(req.body, req.actor!), 201),
   );
 
-  // `::` is Fastify's escaped colon: the path is the literal `/flags:bulk` (a custom method on the collection, so it
-  // can never be taken for a flag key).
-  app.post('/flags::bulk', { schema: schemas.createMany }, async (req) =>
+  // Its own path, not under /flags/{key}: no flag key can ever be taken for it.
+  app.post('/flag-batches', { schema: schemas.createMany }, async (req) =>
     flags.createMany(req.body.flags as unknown[], req.actor!),
   );
 

@@ -6,7 +6,7 @@ import type { Store } from '../../store/store.js';
 import { booleanFlag, createTestApp, type TestApp } from '../../testing/test-app.js';
 
 /**
- * `POST /api/admin/flags:bulk` (seeding many flags): validated in full as single creates are, all or nothing, a
+ * `POST /api/admin/flag-batches` (seeding many flags): validated in full as single creates are, all or nothing, a
  * revision and an audit record per created flag, existing keys left as they are. Run on both stores.
  */
 function suite(open: () => Promise<{ store?: Store; drop(): Promise<void> }>) {
@@ -40,7 +40,7 @@ function suite(open: () => Promise<{ store?: Store; drop(): Promise<void> }>) {
     const before = await revision();
     const existing = await call('POST', '/api/admin/flags', booleanFlag('bulk-existing', { description: 'mine' }));
     assert.equal(existing.statusCode, 201, existing.body);
-    const res = await call('POST', '/api/admin/flags:bulk', {
+    const res = await call('POST', '/api/admin/flag-batches', {
       flags: [
         booleanFlag('bulk-a'),
         booleanFlag('bulk-existing', { description: 'from the file' }),
@@ -76,7 +76,7 @@ function suite(open: () => Promise<{ store?: Store; drop(): Promise<void> }>) {
 
   it('writes nothing when one flag is refused, and names every refused field by its index', async () => {
     const before = await revision();
-    const res = await call('POST', '/api/admin/flags:bulk', {
+    const res = await call('POST', '/api/admin/flag-batches', {
       flags: [
         booleanFlag('refused-ok'),
         booleanFlag('refused-bad', { defaultVariant: 'missing' }),
@@ -101,7 +101,7 @@ function suite(open: () => Promise<{ store?: Store; drop(): Promise<void> }>) {
 
   it('refuses a key named twice, an empty batch and a malformed body with 400, never 500', async () => {
     const before = await revision();
-    const twice = await call('POST', '/api/admin/flags:bulk', { flags: [booleanFlag('twice'), booleanFlag('twice')] });
+    const twice = await call('POST', '/api/admin/flag-batches', { flags: [booleanFlag('twice'), booleanFlag('twice')] });
     assert.equal(twice.statusCode, 400, twice.body);
     assert.equal(twice.json().error.code, 'VALIDATION_FAILED');
     assert.equal(twice.json().error.details[0].path, '/flags/1/key');
@@ -112,7 +112,7 @@ function suite(open: () => Promise<{ store?: Store; drop(): Promise<void> }>) {
       { flags: [booleanFlag('x')], extra: 1 },
       { flags: [42] },
     ]) {
-      const res = await call('POST', '/api/admin/flags:bulk', payload);
+      const res = await call('POST', '/api/admin/flag-batches', payload);
       assert.equal(res.statusCode, 400, `${JSON.stringify(payload)}: ${res.body}`);
       assert.equal(typeof res.json().error.code, 'string');
     }
