@@ -84,6 +84,16 @@ describe('ReplicaState compiles only what a change touches', () => {
     await state.catchUp('write');
     assert.deepEqual(compiled.sort(), ['flag-0010@development', 'flag-0010@production', 'flag-0010@staging']);
     assert.equal(state.view('staging')!.engine.resolveStringEvaluation('flag-0010', 'x', {}).value, 'a');
+    // The document object deltas read: the changed flag as now, by key; a flag not configured there is absent.
+    const config = state.view('staging')!.config;
+    assert.ok(Object.hasOwn(config.flags, 'flag-0010'));
+    assert.deepEqual(config.flags['flag-0010'], JSON.parse(state.view('staging')!.configJson).flags['flag-0010']);
+    assert.ok(!Object.hasOwn(config.flags, 'flag-0004'), 'flag-0004 has no staging settings');
+    assert.ok(!Object.hasOwn(config.flags, 'toString'));
+    // Never mutated (views share it): a write is refused (modules are strict, so it throws).
+    assert.throws(() => {
+      (config.flags as Record<string, unknown>)['flag-0010'] = null;
+    }, TypeError);
 
     compiled.length = 0;
     await store.deleteFlag('flag-0020', actor);

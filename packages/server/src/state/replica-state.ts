@@ -938,33 +938,33 @@ function sliceOf(
 }
 
 /**
- * The document as an object, equal to JSON.parse of its JSON (deltas read flags by key). Its `flags` are gathered
- * on first read and kept: a change that no delta reads (no stream client) does not pay for a 5,000-key object.
+ * The document as an object, equal to JSON.parse of its JSON (deltas read the changed flags by key). Its `flags` is a
+ * read-only view over the kept per-flag definitions: reading one flag costs a lookup, so a change's delta does not
+ * build a 5,000-key object; enumerating it (JSON.stringify, Object.keys) gives every flag in document order.
  */
 function documentObject(
   order: readonly string[],
   entries: ReadonlyMap<string, CompiledFlag>,
   evaluators: Evaluators,
 ): FlagdConfig {
-  let flags: FlagdConfig['flags'] | undefined;
-  const config = { $schema: FLAGD_SCHEMA_URL } as FlagdConfig;
-  Object.defineProperty(config, 'flags', {
-    enumerable: true,
-    get() {
-      if (!flags) {
-        flags = {};
-        for (const key of order) {
-          Object.defineProperty(flags, key, {
-            value: entries.get(key)!.definition,
-            enumerable: true,
-            writable: false,
-            configurable: false,
-          });
-        }
-      }
-      return flags;
+  const own = (key: string | symbol): CompiledFlag | undefined =>
+    typeof key === 'string' && entries.has(key) ? entries.get(key) : undefined;
+  const refuse = (): boolean => false;
+  const flags = new Proxy({} as FlagdConfig['flags'], {
+    get: (target, key) => own(key)?.definition ?? Reflect.get(target, key),
+    has: (_target, key) => own(key) !== undefined,
+    ownKeys: () => [...order],
+    getOwnPropertyDescriptor: (_target, key) => {
+      const entry = own(key);
+      // Configurable, as the (empty, extensible) target has no such property: the proxy invariants allow only that.
+      return entry ? { value: entry.definition, enumerable: true, writable: false, configurable: true } : undefined;
     },
+    set: refuse,
+    defineProperty: refuse,
+    deleteProperty: refuse,
+    setPrototypeOf: refuse,
   });
+  const config: FlagdConfig = { $schema: FLAGD_SCHEMA_URL, flags };
   if (Object.keys(evaluators).length > 0) config.$evaluators = evaluators;
   return config;
 }

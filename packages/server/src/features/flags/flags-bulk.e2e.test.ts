@@ -101,7 +101,9 @@ function suite(open: () => Promise<{ store?: Store; drop(): Promise<void> }>) {
 
   it('refuses a key named twice, an empty batch and a malformed body with 400, never 500', async () => {
     const before = await revision();
-    const twice = await call('POST', '/api/admin/flag-batches', { flags: [booleanFlag('twice'), booleanFlag('twice')] });
+    const twice = await call('POST', '/api/admin/flag-batches', {
+      flags: [booleanFlag('twice'), booleanFlag('twice')],
+    });
     assert.equal(twice.statusCode, 400, twice.body);
     assert.equal(twice.json().error.code, 'VALIDATION_FAILED');
     assert.equal(twice.json().error.details[0].path, '/flags/1/key');
