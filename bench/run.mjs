@@ -33,6 +33,7 @@ const BENCHMARKS = [
   ],
   ['writeThroughput', './write-throughput.mjs', '9. Admin write throughput — SQLite, PostgreSQL two replicas'],
   ['unleashPeer', './unleash-peer.mjs', '10. Remote evaluation beside Unleash'],
+  ['writeCost', './write-cost.mjs', '11. Write cost against the number of flags'],
 ];
 
 installCleanupHandlers();

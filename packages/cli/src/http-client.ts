@@ -227,6 +227,16 @@ export class AdminClient {
     return { status: 'created', flag: asFlag(res.body as ResponseBody<'/api/admin/flags', 'post', 201>) };
   }
 
+  /**
+   * Creates, in one transaction, each flag whose key does not exist yet (`POST /api/admin/flag-batches`): all or
+   * none. Keys that exist are left as they are and returned in `existing`.
+   */
+  async createFlags(flags: readonly Flag[]): Promise<{ revision: number; created: string[]; existing: string[] }> {
+    const body: RequestBody<'/api/admin/flag-batches', 'post'> = { flags: [...flags] };
+    const res = await this.call('/api/admin/flag-batches', 'post', {}, { body });
+    return res.body as ResponseBody<'/api/admin/flag-batches', 'post', 200>;
+  }
+
   async replaceFlag(flag: Flag, ifMatch?: string): Promise<FlagWithEtag> {
     const headers: Record<string, string> = ifMatch ? { 'if-match': ifMatch } : {};
     const body: RequestBody<'/api/admin/flags/{key}', 'put'> = flag;

@@ -390,6 +390,104 @@ export type paths = {
     patch?: never;
     trace?: never;
   };
+  '/api/admin/flag-batches': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Create many flags in one transaction (seeding); existing keys are left as they are
+     * @description Every flag is validated as `POST /api/admin/flags` validates one; if any is refused, nothing is written and the error lists every problem with its path under `/flags/{index}` (400 VALIDATION_FAILED or INVALID_TARGETING; a key named twice is 400 VALIDATION_FAILED at its second `/flags/{index}/key`). Otherwise all are created at once: each created flag is a change of its own (its own revision and audit record, action `create`), and keys that already exist are left unchanged and listed in `existing`.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description The flags to create (at most 1000; the request body is also bounded by RC_BODY_LIMIT_BYTES) */
+            flags: components['schemas']['Flag'][];
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description The revision that includes every created flag */
+              revision: number;
+              /** @description Keys created, in request order */
+              created: string[];
+              /** @description Keys that existed and were left as they are */
+              existing: string[];
+            };
+          };
+        };
+        /** @description Invalid input (VALIDATION_FAILED, INVALID_TARGETING, MALFORMED_JSON, …; `path` names the field) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Missing, unknown or revoked token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Wrong token kind */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description BODY_TOO_LARGE */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description UNSUPPORTED_MEDIA_TYPE */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/admin/flags/{key}/revert': {
     parameters: {
       query?: never;

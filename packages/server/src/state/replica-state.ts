@@ -1,22 +1,25 @@
 import { createHash } from 'node:crypto';
-import { FlagdCore } from '@openfeature/flagd-core';
+import { type FeatureFlag, FlagdCore } from '@openfeature/flagd-core';
 import {
   checkFlagLoads,
   collectRefs,
   type Evaluators,
   FLAG_TYPES,
+  FLAGD_SCHEMA_URL,
   type Flag,
   type FlagdConfig,
+  type FlagdFlag,
   type FlagType,
   flagSetOf,
   collectRefs as refsOf,
-  toFlagdConfig,
+  toFlagdFlag,
   unloadableFlagdFlag,
   validateEvaluators,
   validateFlag,
 } from '@runtime-control/core';
 import type { Logger } from 'pino';
 import type { Store, StoredEvaluator, StoredFlag, StoredToken } from '../store/store.js';
+import { objectKeyOrder, PrecompiledStorage, parseOneFlag } from './flag-engine.js';
 import { flagdLogger } from './flagd-logger.js';
 
 /**
@@ -39,6 +42,11 @@ export interface EnvironmentView {
   readonly revision: number;
   readonly flagTypes: ReadonlyMap<string, FlagType>;
   readonly sensitive: ReadonlySet<string>;
+}
+
+export interface ReplicaStateOptions {
+  /** Called each time a flag is compiled for an environment (tests count what a change recompiles). */
+  onFlagCompiled?: (key: string, environment: string) => void;
 }
 
 /** A stored record this replica cannot serve (written by an older version, or by hand): isolated, not fatal. */
@@ -113,6 +121,8 @@ export class ReplicaState {
    */
   private readonly setViews = new Map<string, Map<string, EnvironmentView>>();
   private readonly emptyViews = new Map<string, EnvironmentView>();
+  /** Per environment, what its installed views were compiled from (what the next change compiles against). */
+  private compiled = new Map<string, CompiledEnvironment>();
   /** Per view (environment, or `environment/set`): recent (revision, changed keys), for resuming a stream. */
   private readonly changeLog = new Map<string, { revision: number; keys: string[] }[]>();
   private readonly logStart = new Map<string, number>();
@@ -127,6 +137,7 @@ export class ReplicaState {
     private readonly store: Store,
     readonly environments: readonly string[],
     private readonly logger: Logger,
+    private readonly options: ReplicaStateOptions = {},
   ) {
     for (const env of environments) this.changeLog.set(env, []);
   }
@@ -247,6 +258,7 @@ export class ReplicaState {
     this.tokensByHash.clear();
     for (const t of tokens) if (!t.revokedAt) this.tokensByHash.set(t.hash, t);
     this.applied = revision;
+    this.compiled = views;
     this.installViews(views, revision);
     this.reportBroken(undefined);
   }
@@ -329,7 +341,10 @@ export class ReplicaState {
     this.flags = nextFlags;
     this.applyTokens(tokens);
     this.applied = Math.max(this.applied, revision);
-    if (views) this.installViews(views, this.applied);
+    if (views) {
+      this.compiled = views;
+      this.installViews(views, this.applied);
+    }
     if (before) this.reportBroken(before);
     this.notifyApplied({
       revision: this.applied,
@@ -406,99 +421,267 @@ export class ReplicaState {
   }
 
   /**
-   * Builds every environment's configuration and loads it into a new engine. Flags that validate but that
-   * flagd-core still cannot load (a loader quirk no validation knew about) are found by loading, isolated, and the
-   * configuration is built again. Throws only if even that fails (the caller then keeps its current state).
+   * Builds every environment's configuration and its engine, compiling (flagd definition, flagd-core parse, load
+   * check) only the flags that differ from the last compiled state — what this change wrote, plus the flags that
+   * reference a changed evaluator — and reusing every other flag's compiled JSON and parsed flagd-core flag. So a
+   * write costs the same at 50 flags as at 5,000, while every view is the document a full build would produce.
+   *
+   * A flag that validates but that flagd-core still cannot load (a loader quirk no validation knew about), or whose
+   * rule flagd-core cannot build (it loads, but answers PARSE_ERROR for everyone), is isolated. Flags are parsed one
+   * at a time, so one such flag never makes the rest of its environment unloadable.
    */
   private compileViews(
     flags: Map<string, FlagAssessment>,
     evaluators: Evaluators,
     check: ReadonlySet<string> | 'all',
   ): Map<string, CompiledEnvironment> {
+    const logger = flagdLogger(this.logger);
+    // Nothing compiled yet (or asked to): compile everything.
+    const previous = check === 'all' || this.compiled.size === 0 ? undefined : this.compiled;
+    // What to compile: the flags the caller names that exist; the ones that no longer do leave every document.
+    const dirty: string[] = [];
+    const removed: string[] = [];
+    if (!previous || check === 'all') {
+      dirty.push(...flags.keys());
+    } else {
+      // `check` names every flag whose assessment this change replaced (written, deleted, or re-checked against a
+      // changed evaluator), so nothing here walks the whole flag set.
+      for (const key of check) {
+        if (flags.has(key)) dirty.push(key);
+        else removed.push(key);
+      }
+    }
+    const fresh = new Map<string, Map<string, CompiledFlag>>();
+    for (const key of dirty) {
+      const a = flags.get(key)!;
+      let perEnv = a.flag ? this.compileServable(key, a, evaluators, logger) : undefined;
+      if (perEnv instanceof Error) {
+        flags.set(key, { stored: a.stored, problem: perEnv.message });
+        perEnv = undefined;
+      }
+      fresh.set(key, perEnv ?? this.compileIsolated(key, flags.get(key)!, logger));
+    }
     const out = new Map<string, CompiledEnvironment>();
     for (const env of this.environments) {
-      let config = this.buildConfig(flags, evaluators, env);
-      const engine = new FlagdCore(undefined, flagdLogger(this.logger));
-      try {
-        engine.setConfigurations(JSON.stringify(config));
-      } catch {
-        // One flag made flagd reject the whole document: find it by loading each flag alone.
-        for (const [key, a] of flags) {
-          if (!a.flag) continue;
-          const issues = checkFlagLoads(a.flag, evaluators, [env]);
-          if (issues.length > 0) {
-            flags.set(key, { stored: a.stored, problem: `${issues[0]!.path}: ${issues[0]!.message}` });
+      const before = previous?.get(env);
+      const sameEvaluators = before !== undefined && before.evaluators === evaluators;
+      // What changes in this environment's document: key → its new entry, or undefined when it leaves.
+      const updates = new Map<string, CompiledFlag | undefined>();
+      const changedSets = new Set<string>();
+      let keysChanged = before === undefined;
+      for (const key of removed) {
+        const old = before?.entries.get(key);
+        if (!old) continue;
+        updates.set(key, undefined);
+        keysChanged = true;
+        if (old.set !== undefined) changedSets.add(old.set);
+      }
+      for (const key of dirty) {
+        const next = fresh.get(key)!.get(env);
+        const old = before?.entries.get(key);
+        // Same document entry: keep the parsed flag the views already serve.
+        if ((old && next && sameCompiledFlag(old, next)) || (!old && !next)) continue;
+        updates.set(key, next);
+        if ((old === undefined) !== (next === undefined)) keysChanged = true;
+        if (old?.set !== undefined) changedSets.add(old.set);
+        if (next?.set !== undefined) changedSets.add(next.set);
+      }
+      if (before && sameEvaluators && updates.size === 0) {
+        out.set(env, before);
+        continue;
+      }
+      const entries = new Map(before?.entries);
+      for (const [key, next] of updates) {
+        if (next) entries.set(key, next);
+        else entries.delete(key);
+      }
+      let order: string[];
+      let features: Map<string, FeatureFlag>;
+      let flagTypes: Map<string, FlagType>;
+      let sensitive: Set<string>;
+      if (before && !keysChanged) {
+        // Same keys: copy the previous maps (natively) and patch the changed entries in place.
+        order = before.order;
+        features = new Map(before.engine.getFlags());
+        flagTypes = new Map(before.flagTypes);
+        sensitive = new Set(before.sensitive);
+        for (const [key, next] of updates) {
+          features.set(key, next!.feature);
+          flagTypes.set(key, next!.type);
+          if (next!.sensitive) sensitive.add(key);
+          else sensitive.delete(key);
+        }
+      } else {
+        order = objectKeyOrder([...entries.keys()].sort(compareKeys));
+        features = new Map();
+        flagTypes = new Map();
+        sensitive = new Set();
+        for (const key of order) {
+          const e = entries.get(key)!;
+          features.set(key, e.feature);
+          flagTypes.set(key, e.type);
+          if (e.sensitive) sensitive.add(key);
+        }
+      }
+      // The document in chunks of CHUNK_FLAGS flags, each kept with its hash: a change that keeps the keys rebuilds
+      // and re-hashes only the chunks it touched (the whole document is then one join).
+      let position: Map<string, number>;
+      let chunks: string[];
+      let chunkHashes: string[];
+      if (before && !keysChanged) {
+        position = before.position;
+        chunks = before.chunks.slice();
+        chunkHashes = before.chunkHashes.slice();
+        const touched = new Set<number>();
+        for (const key of updates.keys()) touched.add(Math.floor(position.get(key)! / CHUNK_FLAGS));
+        for (const c of touched) {
+          chunks[c] = chunkJson(order, c, entries);
+          chunkHashes[c] = hashOf(chunks[c]!);
+        }
+      } else {
+        position = new Map(order.map((key, i) => [key, i]));
+        chunks = [];
+        chunkHashes = [];
+        for (let c = 0; c * CHUNK_FLAGS < order.length; c++) {
+          chunks.push(chunkJson(order, c, entries));
+          chunkHashes.push(hashOf(chunks[c]!));
+        }
+      }
+      const evaluatorsJson = Object.keys(evaluators).length > 0 ? JSON.stringify(evaluators) : undefined;
+      const head = documentHead();
+      const tail = documentTail(evaluatorsJson);
+      const configJson = `${head}${chunks.join(',')}${tail}`;
+      // A content hash all the same (equal documents, equal etags, on every replica): of the chunks' hashes.
+      const etag = etagOf(`${head}${chunkHashes.join(',')}${tail}`);
+      const engine = new FlagdCore(new PrecompiledStorage(features, logger), logger);
+      // A set's slice is rebuilt when one of its flags changed or the shared evaluators did; others are reused.
+      const sets = new Map<string, SlicedView>(sameEvaluators ? before.sets : []);
+      if (!sameEvaluators || changedSets.size > 0) {
+        const members = new Map<string, string[]>();
+        for (const set of changedSets) members.set(set, []);
+        for (const key of order) {
+          const set = entries.get(key)!.set;
+          if (set === undefined || (sameEvaluators && !changedSets.has(set))) continue;
+          let keys = members.get(set);
+          if (!keys) {
+            keys = [];
+            members.set(set, keys);
           }
+          keys.push(key);
         }
-        config = this.buildConfig(flags, evaluators, env);
-        // If it still fails the error propagates: the catch-up is abandoned and the revision does not advance.
-        engine.setConfigurations(JSON.stringify(config));
-      }
-      // A rule flagd-core cannot build loads but answers PARSE_ERROR for everyone: check what this change touched.
-      let again = false;
-      for (const [key, a] of flags) {
-        if (!a.flag || (check !== 'all' && !check.has(key))) continue;
-        const r = engine.getFlag(key)?.evaluate(LOAD_CHECK_CONTEXT, silent);
-        if (r?.errorCode) {
-          flags.set(key, {
-            stored: a.stored,
-            problem: `flagd answers ${r.errorCode} in ${env}: ${r.errorMessage ?? 'no detail'}`,
-          });
-          again = true;
+        for (const [set, keys] of members) {
+          if (keys.length > 0) sets.set(set, sliceOf(keys, entries, evaluators));
+          else sets.delete(set);
         }
       }
-      if (again) {
-        config = this.buildConfig(flags, evaluators, env);
-        engine.setConfigurations(JSON.stringify(config));
-      }
-      const flagTypes = new Map<string, FlagType>();
-      const sensitive = new Set<string>();
-      const setOf = new Map<string, string>();
-      for (const [key, a] of flags) {
-        if (!Object.hasOwn(config.flags, key)) continue;
-        const f = a.flag ?? a.stored.flag;
-        flagTypes.set(key, FLAG_TYPES.includes(f.type) ? f.type : 'boolean');
-        if (f.sensitive === true) sensitive.add(key);
-        // An isolated flag keeps the set its stored metadata names, so its set's clients see its PARSE_ERROR.
-        const set = flagSetOf(f);
-        if (set !== undefined) setOf.set(key, set);
+      // The keys whose flagd-core flag changed (as flagd-core's own hash comparison would find them).
+      const changedKeys: string[] = [];
+      for (const [key, next] of updates) {
+        if (before?.entries.get(key)?.feature.hash !== next?.feature.hash) changedKeys.push(key);
       }
       out.set(env, {
-        config,
-        configJson: JSON.stringify(config),
+        config: documentObject(order, entries, evaluators),
+        configJson,
+        etag,
         engine,
         flagTypes,
         sensitive,
-        sets: sliceSets(config, flagTypes, sensitive, setOf),
-        empty: slice(config, flagTypes, sensitive, new Set()),
+        sets,
+        empty: before?.empty ?? sliceOf([], entries, evaluators),
+        entries,
+        order,
+        position,
+        chunks,
+        chunkHashes,
+        evaluators,
+        changedKeys: before && sameEvaluators ? changedKeys.sort() : undefined,
       });
     }
     return out;
   }
 
-  private buildConfig(flags: Map<string, FlagAssessment>, evaluators: Evaluators, env: string): FlagdConfig {
-    const servable: Flag[] = [];
-    for (const a of flags.values()) if (a.flag) servable.push(a.flag);
-    const config = toFlagdConfig(servable, evaluators, env);
-    // An isolated flag stays visible to callers as an error (PARSE_ERROR, code default) where it is configured.
-    const unsorted: [string, FlagdConfig['flags'][string]][] = Object.entries(config.flags);
-    for (const a of flags.values()) {
-      if (a.flag) continue;
-      const raw = a.stored.flag as Partial<Flag> | undefined;
-      const envs = raw && typeof raw.environments === 'object' && raw.environments !== null ? raw.environments : {};
-      if (typeof raw?.key === 'string' && Object.hasOwn(envs, env)) {
-        unsorted.push([raw.key, unloadableFlagdFlag(raw.sensitive === true)]);
+  /**
+   * A servable flag's definition and parsed flagd-core flag in each environment it is configured in, or the problem
+   * that isolates it: flagd-core cannot load it somewhere, or answers an error for it.
+   */
+  private compileServable(
+    key: string,
+    a: FlagAssessment,
+    evaluators: Evaluators,
+    logger: ReturnType<typeof flagdLogger>,
+  ): Map<string, CompiledFlag> | Error {
+    const flag = a.flag!;
+    const out = new Map<string, CompiledFlag>();
+    const type = FLAG_TYPES.includes(flag.type) ? flag.type : 'boolean';
+    for (const env of this.environments) {
+      const definition = toFlagdFlag(flag, env, evaluators);
+      if (definition === undefined) continue;
+      this.options.onFlagCompiled?.(key, env);
+      const json = JSON.stringify(definition);
+      let feature: FeatureFlag | undefined;
+      try {
+        feature = parseOneFlag(key, json, evaluators, logger);
+      } catch {
+        feature = undefined;
       }
+      if (!feature) {
+        const issues = checkFlagLoads(flag, evaluators, [env]);
+        const issue = issues[0];
+        return new Error(issue ? `${issue.path}: ${issue.message}` : `flagd cannot load this flag in ${env}`);
+      }
+      const r = feature.evaluate(LOAD_CHECK_CONTEXT, silent);
+      if (r.errorCode) return new Error(`flagd answers ${r.errorCode} in ${env}: ${r.errorMessage ?? 'no detail'}`);
+      out.set(env, {
+        json,
+        definition,
+        fragment: `${JSON.stringify(key)}:${json}`,
+        feature,
+        type,
+        sensitive: flag.sensitive === true,
+        set: flagSetOf(flag),
+        refs: definition.targeting ? [...refsOf(definition.targeting)] : [],
+      });
     }
-    unsorted.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    config.flags = Object.fromEntries(unsorted);
-    return config;
+    return out;
+  }
+
+  /** What an isolated flag serves where it is configured: an error (PARSE_ERROR, code default) to its callers. */
+  private compileIsolated(
+    key: string,
+    a: FlagAssessment,
+    logger: ReturnType<typeof flagdLogger>,
+  ): Map<string, CompiledFlag> {
+    const out = new Map<string, CompiledFlag>();
+    const raw = a.stored.flag as Partial<Flag> | undefined;
+    if (typeof raw?.key !== 'string') return out;
+    const envs = raw && typeof raw.environments === 'object' && raw.environments !== null ? raw.environments : {};
+    const type = FLAG_TYPES.includes(raw.type as FlagType) ? (raw.type as FlagType) : 'boolean';
+    for (const env of this.environments) {
+      if (!Object.hasOwn(envs, env)) continue;
+      this.options.onFlagCompiled?.(key, env);
+      const definition = unloadableFlagdFlag(raw.sensitive === true);
+      const json = JSON.stringify(definition);
+      const feature = parseOneFlag(key, json, {}, logger);
+      if (!feature) throw new Error(`flagd-core did not load the placeholder of isolated flag "${key}"`);
+      // An isolated flag keeps the set its stored metadata names, so its set's clients see its PARSE_ERROR.
+      out.set(env, {
+        json,
+        definition,
+        fragment: `${JSON.stringify(key)}:${json}`,
+        feature,
+        type,
+        sensitive: raw.sensitive === true,
+        set: flagSetOf(raw),
+        refs: [],
+      });
+    }
+    return out;
   }
 
   private installViews(compiled: Map<string, CompiledEnvironment>, revision: number): void {
     for (const [env, compiledEnv] of compiled) {
       const { configJson, engine, flagTypes, sensitive } = compiledEnv;
-      const etag = etagOf(configJson);
+      const etag = compiledEnv.etag;
       const previous = this.views.get(env);
       if (previous && previous.etag === etag) continue;
       const view: EnvironmentView = {
@@ -513,7 +696,7 @@ export class ReplicaState {
         config: compiledEnv.config,
       };
       this.views.set(env, view);
-      const changedKeys = previous ? changedFlagKeys(previous.engine, engine) : undefined;
+      const changedKeys = previous ? (compiledEnv.changedKeys ?? changedFlagKeys(previous.engine, engine)) : undefined;
       // A set's slice is a function of its environment's document, so it can only change when that did.
       this.installSetViews(env, compiledEnv, changedKeys && new Set(changedKeys), revision);
       if (!changedKeys) {
@@ -543,7 +726,7 @@ export class ReplicaState {
       engine,
       configJson: part.configJson,
       config: part.config,
-      etag: etagOf(part.configJson),
+      etag: part.etag,
       revision,
       flagTypes: part.flagTypes,
       sensitive: part.sensitive,
@@ -636,14 +819,154 @@ interface CompiledEnvironment extends SlicedView {
   sets: Map<string, SlicedView>;
   /** The document of a set with no flags in this environment. */
   empty: SlicedView;
+  /** Each flag in the document, compiled: what the next change reuses for the flags it does not touch. */
+  entries: Map<string, CompiledFlag>;
+  /** The document's keys, in document order, and each key's index in it. */
+  order: string[];
+  position: Map<string, number>;
+  /** The document's flags in chunks of CHUNK_FLAGS (in order, joined by commas), and each chunk's hash. */
+  chunks: string[];
+  chunkHashes: string[];
+  /** The evaluators it was compiled with (identity: unchanged when a change touched no evaluator). */
+  evaluators: Evaluators;
+  /**
+   * Keys whose flagd-core flag differs from the previous compilation's, when the compilation knows them (same
+   * evaluators); otherwise the installed engines are compared.
+   */
+  changedKeys?: string[];
 }
 
 /** A document clients receive and the flags it answers for. */
 interface SlicedView {
   config: FlagdConfig;
   configJson: string;
+  /** Content hash of `configJson`, computed once when the document is built (not on every change). */
+  etag: string;
   flagTypes: Map<string, FlagType>;
   sensitive: Set<string>;
+}
+
+/** One flag's entry in one environment's document. */
+interface CompiledFlag {
+  /** Its flagd definition, serialized as the document carries it. */
+  json: string;
+  /** The same definition as an object (never mutated: documents share it). */
+  definition: FlagdFlag;
+  /** `"key":json`, its member of the document (kept, so assembling a document is one join). */
+  fragment: string;
+  /** flagd-core's parsed flag (`$ref`s expanded), what the environment's engine evaluates. */
+  feature: FeatureFlag;
+  type: FlagType;
+  sensitive: boolean;
+  set: string | undefined;
+  /** Shared evaluators its rule references (a set's slice carries those). */
+  refs: string[];
+}
+
+function sameCompiledFlag(a: CompiledFlag, b: CompiledFlag): boolean {
+  // The hash too: the JSON keeps `$ref`s, the parsed flag has them expanded (an evaluator change shows only there).
+  return (
+    a.json === b.json &&
+    a.feature.hash === b.feature.hash &&
+    a.type === b.type &&
+    a.sensitive === b.sensitive &&
+    a.set === b.set
+  );
+}
+
+function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Flags per chunk of an environment's document: a write re-joins and re-hashes about this many flags' JSON. */
+const CHUNK_FLAGS = 64;
+
+function documentHead(): string {
+  return `{"$schema":${JSON.stringify(FLAGD_SCHEMA_URL)},"flags":{`;
+}
+
+function documentTail(evaluatorsJson: string | undefined): string {
+  return evaluatorsJson === undefined ? '}}' : `},"$evaluators":${evaluatorsJson}}`;
+}
+
+/** The flagd document (what JSON.stringify of `{ $schema, flags, $evaluators }` writes), from each flag's JSON. */
+function documentJson(
+  order: readonly string[],
+  entries: ReadonlyMap<string, CompiledFlag>,
+  evaluatorsJson: string | undefined,
+): string {
+  const parts: string[] = [];
+  for (const key of order) parts.push(entries.get(key)!.fragment);
+  return `${documentHead()}${parts.join(',')}${documentTail(evaluatorsJson)}`;
+}
+
+/** Chunk `index` of a document's flags: the members of flags `index * CHUNK_FLAGS` on, joined by commas. */
+function chunkJson(order: readonly string[], index: number, entries: ReadonlyMap<string, CompiledFlag>): string {
+  const parts: string[] = [];
+  const end = Math.min(order.length, (index + 1) * CHUNK_FLAGS);
+  for (let i = index * CHUNK_FLAGS; i < end; i++) parts.push(entries.get(order[i]!)!.fragment);
+  return parts.join(',');
+}
+
+function hashOf(text: string): string {
+  return createHash('sha1').update(text).digest('base64url');
+}
+
+/**
+ * The document holding only `keys` (in document order) of an environment's, with only the shared evaluators those
+ * flags reference: a set-limited client receives nothing of another set's flags, not even the rules they share.
+ */
+function sliceOf(
+  keys: readonly string[],
+  entries: ReadonlyMap<string, CompiledFlag>,
+  evaluators: Evaluators,
+): SlicedView {
+  const refs = new Set<string>();
+  const types = new Map<string, FlagType>();
+  const hidden = new Set<string>();
+  for (const key of keys) {
+    const e = entries.get(key)!;
+    for (const ref of e.refs) refs.add(ref);
+    types.set(key, e.type);
+    if (e.sensitive) hidden.add(key);
+  }
+  const used = Object.entries(evaluators).filter(([name]) => refs.has(name));
+  const evaluatorsJson = used.length > 0 ? JSON.stringify(Object.fromEntries(used)) : undefined;
+  const configJson = documentJson(keys, entries, evaluatorsJson);
+  const config = documentObject(keys, entries, used.length > 0 ? Object.fromEntries(used) : {});
+  return { config, configJson, etag: etagOf(configJson), flagTypes: types, sensitive: hidden };
+}
+
+/**
+ * The document as an object, equal to JSON.parse of its JSON (deltas read the changed flags by key). Its `flags` is a
+ * read-only view over the kept per-flag definitions: reading one flag costs a lookup, so a change's delta does not
+ * build a 5,000-key object; enumerating it (JSON.stringify, Object.keys) gives every flag in document order.
+ */
+function documentObject(
+  order: readonly string[],
+  entries: ReadonlyMap<string, CompiledFlag>,
+  evaluators: Evaluators,
+): FlagdConfig {
+  const own = (key: string | symbol): CompiledFlag | undefined =>
+    typeof key === 'string' && entries.has(key) ? entries.get(key) : undefined;
+  const refuse = (): boolean => false;
+  const flags = new Proxy({} as FlagdConfig['flags'], {
+    get: (target, key) => own(key)?.definition ?? Reflect.get(target, key),
+    has: (_target, key) => own(key) !== undefined,
+    ownKeys: () => [...order],
+    getOwnPropertyDescriptor: (_target, key) => {
+      const entry = own(key);
+      // Configurable, as the (empty, extensible) target has no such property: the proxy invariants allow only that.
+      return entry ? { value: entry.definition, enumerable: true, writable: false, configurable: true } : undefined;
+    },
+    set: refuse,
+    defineProperty: refuse,
+    deleteProperty: refuse,
+    setPrototypeOf: refuse,
+  });
+  const config: FlagdConfig = { $schema: FLAGD_SCHEMA_URL, flags };
+  if (Object.keys(evaluators).length > 0) config.$evaluators = evaluators;
+  return config;
 }
 
 function etagOf(configJson: string): string {
@@ -653,58 +976,6 @@ function etagOf(configJson: string): string {
 /** Where a view's change log is kept: the environment's name, or `environment/set` (neither name can hold "/"). */
 function viewKey(environment: string, flagSet: string | null): string {
   return flagSet === null ? environment : `${environment}/${flagSet}`;
-}
-
-/** Every flag set's slice of an environment's document. */
-function sliceSets(
-  config: FlagdConfig,
-  flagTypes: ReadonlyMap<string, FlagType>,
-  sensitive: ReadonlySet<string>,
-  setOf: ReadonlyMap<string, string>,
-): Map<string, SlicedView> {
-  const members = new Map<string, Set<string>>();
-  for (const [key, set] of setOf) {
-    let keys = members.get(set);
-    if (!keys) {
-      keys = new Set();
-      members.set(set, keys);
-    }
-    keys.add(key);
-  }
-  const out = new Map<string, SlicedView>();
-  for (const [set, keys] of members) out.set(set, slice(config, flagTypes, sensitive, keys));
-  return out;
-}
-
-/**
- * The document holding only `keys` of an environment's, with only the shared evaluators those flags reference: a
- * set-limited client receives nothing of another set's flags, not even the rules they share.
- */
-function slice(
-  config: FlagdConfig,
-  flagTypes: ReadonlyMap<string, FlagType>,
-  sensitive: ReadonlySet<string>,
-  keys: ReadonlySet<string>,
-): SlicedView {
-  const flags: FlagdConfig['flags'] = {};
-  const refs = new Set<string>();
-  const types = new Map<string, FlagType>();
-  const hidden = new Set<string>();
-  for (const [key, flag] of Object.entries(config.flags)) {
-    if (!keys.has(key)) continue;
-    flags[key] = flag;
-    if (flag.targeting) for (const ref of refsOf(flag.targeting)) refs.add(ref);
-    const type = flagTypes.get(key);
-    if (type !== undefined) types.set(key, type);
-    if (sensitive.has(key)) hidden.add(key);
-  }
-  const sliced: FlagdConfig = { ...config, flags };
-  delete sliced.$evaluators;
-  if (config.$evaluators) {
-    const used = Object.fromEntries(Object.entries(config.$evaluators).filter(([name]) => refs.has(name)));
-    if (Object.keys(used).length > 0) sliced.$evaluators = used;
-  }
-  return { config: sliced, configJson: JSON.stringify(sliced), flagTypes: types, sensitive: hidden };
 }
 
 /** Keys added, removed or changed between two loaded engines (flagd-core hashes each flag after `$ref` expansion). */

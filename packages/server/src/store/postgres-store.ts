@@ -23,6 +23,7 @@ import type {
   WriteResult,
 } from './store.js';
 import {
+  assertDistinctKeys,
   assertSameKey,
   auditLimit,
   checkRevision,
@@ -93,6 +94,32 @@ export class PostgresStore implements Store {
       const revision = await appendAudit(client, now, actor, 'flag', flag.key, 'create', null, stored);
       await client.query('UPDATE flags SET revision = $1 WHERE key = $2', [revision, flag.key]);
       return { flag: stored, revision, createdAt: now, updatedAt: now };
+    });
+  }
+
+  async createFlags(flags: readonly Flag[], actor: Actor): Promise<{ created: StoredFlag[]; existing: string[] }> {
+    assertDistinctKeys(flags);
+    const copies = flags.map((f) => copyJson(f));
+    return this.transaction(async (client) => {
+      const created: StoredFlag[] = [];
+      const existing: string[] = [];
+      const now = new Date().toISOString();
+      for (const stored of copies) {
+        // As createFlag: a concurrent create of the same key blocks on the unique index, then finds it.
+        const inserted = await client.query(
+          `INSERT INTO flags (key, definition, revision, created_at, updated_at) VALUES ($1, $2, 0, $3, $3)
+           ON CONFLICT (key) DO NOTHING`,
+          [stored.key, JSON.stringify(stored), now],
+        );
+        if (inserted.rowCount === 0) {
+          existing.push(stored.key);
+          continue;
+        }
+        const revision = await appendAudit(client, now, actor, 'flag', stored.key, 'create', null, stored);
+        await client.query('UPDATE flags SET revision = $1 WHERE key = $2', [revision, stored.key]);
+        created.push({ flag: stored, revision, createdAt: now, updatedAt: now });
+      }
+      return { created, existing };
     });
   }
 

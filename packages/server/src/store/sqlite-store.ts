@@ -23,6 +23,7 @@ import type {
   WriteResult,
 } from './store.js';
 import {
+  assertDistinctKeys,
   assertSameKey,
   auditLimit,
   checkRevision,
@@ -86,6 +87,28 @@ export class SqliteStore implements Store {
         'INSERT INTO flags (key, definition, revision, created_at, updated_at) VALUES (?, ?, ?, ?, ?)',
       ).run(flag.key, JSON.stringify(stored), revision, now, now);
       return { flag: stored, revision, createdAt: now, updatedAt: now };
+    });
+  }
+
+  async createFlags(flags: readonly Flag[], actor: Actor): Promise<{ created: StoredFlag[]; existing: string[] }> {
+    assertDistinctKeys(flags);
+    const copies = flags.map((f) => copyJson(f));
+    return this.write(() => {
+      const created: StoredFlag[] = [];
+      const existing: string[] = [];
+      const now = new Date().toISOString();
+      for (const stored of copies) {
+        if (this.selectFlag(stored.key)) {
+          existing.push(stored.key);
+          continue;
+        }
+        const revision = this.appendAudit(now, actor, 'flag', stored.key, 'create', null, stored);
+        this.statement(
+          'INSERT INTO flags (key, definition, revision, created_at, updated_at) VALUES (?, ?, ?, ?, ?)',
+        ).run(stored.key, JSON.stringify(stored), revision, now, now);
+        created.push({ flag: stored, revision, createdAt: now, updatedAt: now });
+      }
+      return { created, existing };
     });
   }
 

@@ -91,6 +91,46 @@ export function runStoreContract(name: string, open: () => Promise<Store>, clean
         assert.equal((await store.createFlag(sampleFlag('next'), ALICE)).revision, 2);
       });
 
+      it('creates a batch of flags in one transaction: a revision and an audit record each, existing keys kept', async () => {
+        const kept = await store.createFlag(sampleFlag('b'), ALICE);
+        const other = { ...sampleFlag('b'), description: 'not written' };
+        const result = await store.createFlags([sampleFlag('c'), other, sampleFlag('a')], BOB);
+        assert.deepEqual(result.existing, ['b']);
+        assert.deepEqual(
+          result.created.map((s) => [s.flag.key, s.revision]),
+          [
+            ['c', 2],
+            ['a', 3],
+          ],
+        );
+        assert.deepEqual(await store.getFlag('b'), kept);
+        assert.deepEqual((await store.getFlag('a'))?.flag, sampleFlag('a'));
+        assert.equal(await store.currentRevision(), 3);
+        const audit = await store.queryAudit({});
+        const created = audit.filter((r) => r.actor === 'bob');
+        assert.deepEqual(created.map((r) => [r.entityKey, r.action, r.revision]).sort(), [
+          ['a', 'create', 3],
+          ['c', 'create', 2],
+        ]);
+        assert.deepEqual(
+          (await store.changesSince(1)).map((c) => [c.entityType, c.entityKey, c.revision]),
+          [
+            ['flag', 'c', 2],
+            ['flag', 'a', 3],
+          ],
+        );
+      });
+
+      it('writes nothing of a batch that names a key twice', async () => {
+        await rejectsWith(
+          store.createFlags([sampleFlag('x'), sampleFlag('y'), sampleFlag('x')], ALICE),
+          'VALIDATION_FAILED',
+        );
+        assert.equal(await store.currentRevision(), 0);
+        assert.deepEqual(await store.listFlags(), []);
+        assert.deepEqual(await store.queryAudit({}), []);
+      });
+
       it('replaces a flag when ifRevision matches, keeping createdAt', async () => {
         const created = await store.createFlag(sampleFlag('f'), ALICE);
         const next = { ...sampleFlag('f'), description: 'replaced' };

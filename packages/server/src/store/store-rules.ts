@@ -19,6 +19,20 @@ export function assertSameKey(key: string, flag: Flag): void {
   }
 }
 
+/** A batch names each key once (the same key twice would make its outcome depend on the order). */
+export function assertDistinctKeys(flags: readonly Flag[]): void {
+  const seen = new Set<string>();
+  flags.forEach((flag, i) => {
+    if (seen.has(flag.key)) {
+      throw new AppError('VALIDATION_FAILED', `flag key "${flag.key}" appears more than once`, {
+        path: `/flags/${i}/key`,
+        details: [{ path: `/flags/${i}/key`, code: 'DUPLICATE_KEY', message: `"${flag.key}" appears more than once` }],
+      });
+    }
+    seen.add(flag.key);
+  });
+}
+
 /** `ifRevision` on an absent entity fails too: the caller expected a version that does not exist (HTTP If-Match). */
 export function checkRevision(what: string, current: number | undefined, options: WriteOptions): void {
   if (options.ifRevision !== undefined && current !== options.ifRevision) {

@@ -165,6 +165,12 @@ export interface Store {
   getFlag(key: string): Promise<StoredFlag | undefined>;
   /** Throws AppError FLAG_EXISTS (and writes nothing, bumps no revision) if the key exists. */
   createFlag(flag: Flag, actor: Actor): Promise<StoredFlag>;
+  /**
+   * Creates each flag whose key does not exist yet, in one transaction: all of them or none. Each created flag is
+   * a change of its own (its own revision, in the order given, and its own audit record); a key that exists is left
+   * as it is and listed in `existing`. Keys must be distinct.
+   */
+  createFlags(flags: readonly Flag[], actor: Actor): Promise<{ created: StoredFlag[]; existing: string[] }>;
   /** Throws FLAG_NOT_FOUND or PRECONDITION_FAILED. `flag.key` must equal `key`. */
   replaceFlag(key: string, flag: Flag, actor: Actor, options?: ReplaceOptions): Promise<StoredFlag>;
   /** Read-modify-write in one transaction (row locked on PostgreSQL). Throws FLAG_NOT_FOUND / PRECONDITION_FAILED. */

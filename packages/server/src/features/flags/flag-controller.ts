@@ -33,6 +33,11 @@ export async function flagController(scope: FastifyInstance, deps: FlagRouteDeps
     sendFlag(reply, await flags.create(req.body, req.actor!), 201),
   );
 
+  // Its own path, not under /flags/{key}: no flag key can ever be taken for it.
+  app.post('/flag-batches', { schema: schemas.createMany }, async (req) =>
+    flags.createMany(req.body.flags as unknown[], req.actor!),
+  );
+
   app.put('/flags/:key', { schema: schemas.replace }, async (req, reply) =>
     sendFlag(reply, await flags.replace(req.params.key, req.body, req.actor!, writeOptions(req))),
   );

@@ -19,6 +19,9 @@ export const EnvironmentSettings = EnvironmentSettingsSchema;
 
 const FlagBody = validatedByCore(Type.Ref(Flag));
 
+/** Flags one bulk create may carry: bounds the work (validation, transaction) of one request. */
+export const BULK_MAX_FLAGS = 1000;
+
 export const BrokenRecord = Type.Object({
   entityType: StringEnum(['flag', 'evaluator']),
   key: Type.String(),
@@ -73,6 +76,30 @@ export const flagSchemas = {
     security: ADMIN_SECURITY,
     body: FlagBody,
     response: { 201: flagResponse('Created'), ...errors(...COMMON_ERRORS, 409, 413, 415) },
+  },
+  createMany: {
+    summary: 'Create many flags in one transaction (seeding); existing keys are left as they are',
+    description:
+      'Every flag is validated as `POST /api/admin/flags` validates one; if any is refused, nothing is written and the error lists every problem with its path under `/flags/{index}` (400 VALIDATION_FAILED or INVALID_TARGETING; a key named twice is 400 VALIDATION_FAILED at its second `/flags/{index}/key`). Otherwise all are created at once: each created flag is a change of its own (its own revision and audit record, action `create`), and keys that already exist are left unchanged and listed in `existing`.',
+    security: ADMIN_SECURITY,
+    body: Type.Object(
+      {
+        flags: Type.Array(FlagBody, {
+          minItems: 1,
+          maxItems: BULK_MAX_FLAGS,
+          description: `The flags to create (at most ${BULK_MAX_FLAGS}; the request body is also bounded by RC_BODY_LIMIT_BYTES)`,
+        }),
+      },
+      { additionalProperties: false },
+    ),
+    response: {
+      200: Type.Object({
+        revision: Type.Integer({ description: 'The revision that includes every created flag' }),
+        created: Type.Array(Type.String(), { description: 'Keys created, in request order' }),
+        existing: Type.Array(Type.String(), { description: 'Keys that existed and were left as they are' }),
+      }),
+      ...errors(...COMMON_ERRORS, 413, 415),
+    },
   },
   replace: {
     summary: 'Replace a flag (the key must match)',

@@ -6,7 +6,7 @@ import {
   pointer,
   validateFlag,
 } from '@runtime-control/core';
-import { AppError } from '../../errors/app-error.js';
+import { AppError, type ErrorDetail } from '../../errors/app-error.js';
 import type { ChangeSync } from '../../state/change-sync.js';
 import type { ReplicaState } from '../../state/replica-state.js';
 import type { Actor, Store, StoredFlag, WriteOptions } from '../../store/store.js';
@@ -51,6 +51,51 @@ export class FlagService {
     const stored = await this.store.createFlag(flag, actor);
     await this.sync.afterWrite(stored.revision);
     return stored;
+  }
+
+  /**
+   * Creates many flags in one transaction (seeding): each is validated in full as `create` validates one, and if
+   * any is refused nothing is written and every problem is reported under `/flags/{index}`. Keys that exist are left
+   * as they are and listed in `existing`. Each created flag gets its own revision and audit record; the replica
+   * applies them in one catch-up, so the batch costs one compilation of what it created.
+   */
+  async createMany(
+    inputs: readonly unknown[],
+    actor: Actor,
+  ): Promise<{ revision: number; created: string[]; existing: string[] }> {
+    const evaluators = this.state.evaluatorMap();
+    const flags: Flag[] = [];
+    const details: ErrorDetail[] = [];
+    let targetingOnly = true;
+    inputs.forEach((input, i) => {
+      try {
+        flags.push(this.validate(input, evaluators));
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        if (err.code !== 'INVALID_TARGETING') targetingOnly = false;
+        const base = `/flags/${i}`;
+        const problems =
+          err.details.length > 0 ? err.details : [{ path: err.path ?? '', code: err.code, message: err.message }];
+        for (const d of problems) details.push({ ...d, path: `${base}${d.path}` });
+      }
+    });
+    if (details.length > 0) {
+      const first = details[0]!;
+      const refused = new Set(details.map((d) => d.path.split('/')[2])).size;
+      throw new AppError(
+        targetingOnly ? 'INVALID_TARGETING' : 'VALIDATION_FAILED',
+        `${refused} of ${inputs.length} flags refused, nothing was written; first: ${first.path}: ${first.message}`,
+        { details },
+      );
+    }
+    const result = await this.store.createFlags(flags, actor);
+    const last = result.created[result.created.length - 1];
+    if (last) await this.sync.afterWrite(last.revision);
+    return {
+      revision: last?.revision ?? this.state.revision,
+      created: result.created.map((s) => s.flag.key),
+      existing: result.existing,
+    };
   }
 
   async replace(key: string, input: unknown, actor: Actor, options: WriteOptions): Promise<StoredFlag> {
