@@ -1,7 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  createTestDatabase,
+  type Resources,
+  requireTestDatabaseUrl,
+  requireTestRedisUrl,
+} from '@runtime-control/testkit';
 import { type RunningServer, startServer } from '../server.js';
+import { TEST_ADMIN_TOKEN } from './test-app.js';
 
 export interface TestReplicaOptions {
   /** RC_REPLICA_ID; also names the temporary data directory. */
@@ -14,13 +21,17 @@ export interface TestReplicaOptions {
   env?: Record<string, string>;
 }
 
+export interface TestReplica {
+  server: RunningServer;
+  /** Stops the replica and removes its directory; a second call does nothing. */
+  close(): Promise<void>;
+}
+
 /**
  * One replica of a scale-out test: a listening server on PostgreSQL + Redis with its own data directory, silent
  * logs and no process metrics. `close` stops it and removes the directory; register it with the test's cleanup.
  */
-export async function startTestReplica(
-  options: TestReplicaOptions,
-): Promise<{ server: RunningServer; close(): Promise<void> }> {
+export async function startTestReplica(options: TestReplicaOptions): Promise<TestReplica> {
   const dataDir = await mkdtemp(join(tmpdir(), `rc-replica-${options.replicaId}-`));
   try {
     const server = await startServer({
@@ -39,15 +50,42 @@ export async function startTestReplica(
       print: () => {},
       defaultMetrics: false,
     });
+    let closed: Promise<void> | undefined;
     return {
       server,
-      async close() {
-        await server.close();
-        await rm(dataDir, { recursive: true, force: true });
+      close() {
+        closed ??= server.close().then(() => rm(dataDir, { recursive: true, force: true }));
+        return closed;
       },
     };
   } catch (err) {
     await rm(dataDir, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * A fresh database on RC_TEST_DATABASE_URL (`prefix`_<random>) and one replica per id on it and RC_TEST_REDIS_URL,
+ * all registered with `cleanup` (replicas closed, then the database dropped).
+ */
+export async function startTestReplicas(
+  cleanup: Pick<Resources, 'add'>,
+  options: { prefix: string; ids: string[] } & Pick<TestReplicaOptions, 'reconcileIntervalMs' | 'env'>,
+): Promise<TestReplica[]> {
+  const db = await createTestDatabase(requireTestDatabaseUrl()!, { prefix: options.prefix });
+  cleanup.add(() => db.drop());
+  const replicas: TestReplica[] = [];
+  for (const replicaId of options.ids) {
+    const replica = await startTestReplica({
+      databaseUrl: db.url,
+      redisUrl: requireTestRedisUrl()!,
+      adminToken: TEST_ADMIN_TOKEN,
+      reconcileIntervalMs: options.reconcileIntervalMs,
+      replicaId,
+      ...(options.env ? { env: options.env } : {}),
+    });
+    cleanup.add(() => replica.close());
+    replicas.push(replica);
+  }
+  return replicas;
 }

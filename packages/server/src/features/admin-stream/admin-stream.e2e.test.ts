@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import {
   allServices,
-  createTestDatabase,
   eventually,
   openSse,
   Resources,
@@ -10,7 +9,7 @@ import {
   requireTestRedisUrl,
   serviceOrFail,
 } from '@runtime-control/testkit';
-import { startTestReplica } from '../../testing/replica.js';
+import { startTestReplicas, type TestReplica } from '../../testing/replica.js';
 import { booleanFlag, createTestApp, TEST_ADMIN_TOKEN } from '../../testing/test-app.js';
 
 /** `GET /api/admin/stream`: the console's live view — what each applied revision touched, keys only. */
@@ -126,18 +125,11 @@ describe(
     after(() => cleanup.closeAll());
 
     it('a write on one replica reaches a console connected to the other', async () => {
-      const db = await createTestDatabase(requireTestDatabaseUrl()!, { prefix: 'rc_admin_stream' });
-      cleanup.add(() => db.drop());
-      const common = {
-        databaseUrl: db.url,
-        redisUrl: requireTestRedisUrl()!,
-        adminToken: TEST_ADMIN_TOKEN,
+      const [a, b] = (await startTestReplicas(cleanup, {
+        prefix: 'rc_admin_stream',
+        ids: ['console-a', 'console-b'],
         reconcileIntervalMs: 5000,
-      };
-      const a = await startTestReplica({ ...common, replicaId: 'console-a' });
-      cleanup.add(() => a.close());
-      const b = await startTestReplica({ ...common, replicaId: 'console-b' });
-      cleanup.add(() => b.close());
+      })) as [TestReplica, TestReplica];
       const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' };
       const stream = await openSse(`${a.server.url}/api/admin/stream`, { headers: admin });
       cleanup.add(() => stream.close());

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import {
   allServices,
-  createTestDatabase,
   eventually,
   openSse,
   Resources,
@@ -10,7 +9,7 @@ import {
   requireTestRedisUrl,
   serviceOrFail,
 } from '@runtime-control/testkit';
-import { startTestReplica } from '../../testing/replica.js';
+import { startTestReplicas, type TestReplica } from '../../testing/replica.js';
 import { booleanFlag, createTestApp, TEST_ADMIN_TOKEN } from '../../testing/test-app.js';
 
 /** `GET /api/admin/clients`: who is connected, on this replica (live) and on the others (their reports). */
@@ -279,20 +278,12 @@ describe(
     after(() => cleanup.closeAll());
 
     it("lists another replica's clients from its report, and drops them when that replica stops", async () => {
-      const db = await createTestDatabase(requireTestDatabaseUrl()!, { prefix: 'rc_clients' });
-      cleanup.add(() => db.drop());
-      const common = {
-        databaseUrl: db.url,
-        redisUrl: requireTestRedisUrl()!,
-        adminToken: TEST_ADMIN_TOKEN,
+      const [a, b] = (await startTestReplicas(cleanup, {
+        prefix: 'rc_clients',
+        ids: ['clients-a', 'clients-b'],
         reconcileIntervalMs: 500,
         env: { RC_PRESENCE_INTERVAL_MS: '200' },
-      };
-      const a = await startTestReplica({ ...common, replicaId: 'clients-a' });
-      cleanup.add(() => a.close());
-      const b = await startTestReplica({ ...common, replicaId: 'clients-b' });
-      let bClosed = false;
-      cleanup.add(() => (bClosed ? undefined : b.close()));
+      })) as [TestReplica, TestReplica];
       const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' };
       const created = await fetch(`${a.server.url}/api/admin/tokens`, {
         method: 'POST',
@@ -336,7 +327,6 @@ describe(
 
       stream.close();
       await b.close();
-      bClosed = true;
       const after = await listFromA();
       assert.deepEqual(
         after.replicas.map((r) => r.id),
