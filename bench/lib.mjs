@@ -1,11 +1,13 @@
 // Shared helpers of the benchmarks: statistics, child processes (always cleaned up), ports, HTTP, the report.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(BENCH_DIR, '..');
@@ -16,6 +18,39 @@ export const QUICK = process.env.BENCH_QUICK === '1';
 /** Soft fd limit raised in every child that holds many sockets (Node cannot raise its own). */
 export const FD_LIMIT = 20000;
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
+/** The PostgreSQL server benchmarks create their scratch databases on (it must allow CREATE DATABASE). */
+export const BENCH_PG_URL =
+  process.env.BENCH_PG_URL ?? process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const BENCH_REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+async function adminQuery(sql) {
+  const client = new pg.Client({ connectionString: BENCH_PG_URL, connectionTimeoutMillis: 5000 });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    return await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Runs `fn(url, name)` on a fresh database `rc_bench_<random>` on BENCH_PG_URL and drops it afterwards, whatever `fn`
+ * does (a failed drop is logged, not thrown).
+ */
+export async function withScratchDatabase(fn) {
+  const name = `rc_bench_${randomBytes(6).toString('hex')}`;
+  await adminQuery(`CREATE DATABASE ${name}`);
+  const url = new URL(BENCH_PG_URL);
+  url.pathname = `/${name}`;
+  try {
+    return await fn(url.toString(), name);
+  } finally {
+    await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch((err) =>
+      log(`could not drop the scratch database ${name}: ${err.message}`),
+    );
+  }
+}
 
 /** Wall-clock milliseconds with sub-millisecond precision; comparable across processes on one machine. */
 export const now = () => performance.timeOrigin + performance.now();

@@ -1,9 +1,9 @@
 // Benchmark 4: change propagation across two replicas (one PostgreSQL database, Redis pub/sub): writes through replica
 // A, 1,000 SSE clients on replica B.
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import pg from 'pg';
 import {
+  BENCH_PG_URL,
+  BENCH_REDIS_URL,
   createClientToken,
   fmt,
   httpRequest,
@@ -22,32 +22,18 @@ import {
   summarize,
   toggleWriter,
   verdict,
+  withScratchDatabase,
 } from './lib.mjs';
 import { TARGET_P99_MS } from './propagation-one-node.mjs';
 
-const ADMIN_DB_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-async function adminQuery(sql) {
-  const client = new pg.Client({ connectionString: ADMIN_DB_URL, connectionTimeoutMillis: 5000 });
-  await client.connect();
-  try {
-    return await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 export async function run(previous = {}) {
-  const dbName = `rc_bench_${randomBytes(6).toString('hex')}`;
-  const dbUrl = new URL(ADMIN_DB_URL);
-  dbUrl.pathname = `/${dbName}`;
-  log(`propagation-redis: creating database ${dbName}`);
-  await adminQuery(`CREATE DATABASE ${dbName}`);
   let ours;
   let rtt;
-  try {
-    const env = { RC_DATABASE_URL: dbUrl.toString(), RC_REDIS_URL: REDIS_URL };
+  let dbName;
+  await withScratchDatabase(async (dbUrl, name) => {
+    dbName = name;
+    log(`propagation-redis: on the fresh database ${dbName}`);
+    const env = { RC_DATABASE_URL: dbUrl, RC_REDIS_URL: BENCH_REDIS_URL };
     log('propagation-redis: starting replica A (seeds) then replica B');
     const a = await startRc({ name: 'replica A', env: { ...env, RC_REPLICA_ID: 'bench-a' } });
     const b = await startRc({ name: 'replica B', seed: false, env: { ...env, RC_REPLICA_ID: 'bench-b' } });
@@ -78,17 +64,13 @@ export async function run(previous = {}) {
     const rttProc = spawnNode(join(PROC_DIR, 'redis-rtt.mjs'), [], { name: 'redis rtt' });
     try {
       rtt = summarize(
-        await request(rttProc, { cmd: 'run', url: REDIS_URL, samples: QUICK ? 200 : 1000, gapMs: 1 }, 60_000),
+        await request(rttProc, { cmd: 'run', url: BENCH_REDIS_URL, samples: QUICK ? 200 : 1000, gapMs: 1 }, 60_000),
       );
       log(`propagation-redis: redis round trip p50 ${fmt(rtt.p50, 2)} ms, p99 ${fmt(rtt.p99, 2)} ms`);
     } finally {
       await stopChild(rttProc);
     }
-  } finally {
-    await adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch((err) =>
-      log(`propagation-redis: could not drop ${dbName}: ${err.message}`),
-    );
-  }
+  });
 
   const oneNode = previous.propagationOneNode?.ours;
   const pass = ours.missed === 0 && ours.latencyMs.p99 <= TARGET_P99_MS;
@@ -98,8 +80,8 @@ export async function run(previous = {}) {
     key: 'propagationRedis',
     title: '4. Change propagation — two replicas via Redis',
     method:
-      `A fresh PostgreSQL database (\`${dbName}\` on \`${ADMIN_DB_URL}\`, dropped at the end) shared by two ` +
-      `\`rctl up\` processes with \`RC_REDIS_URL=${REDIS_URL}\`: replica A (seeded) takes the writes, replica B serves ` +
+      `A fresh PostgreSQL database (\`${dbName}\` on \`${BENCH_PG_URL}\`, dropped at the end) shared by two ` +
+      `\`rctl up\` processes with \`RC_REDIS_URL=${BENCH_REDIS_URL}\`: replica A (seeded) takes the writes, replica B serves ` +
       `${SSE_PARAMS.clients} SSE clients over ${SSE_PARAMS.groups} client processes. Writes, timing and statistics as ` +
       'in benchmark 3; the path is A: commit → announce on Redis; B: message → read the change from PostgreSQL → ' +
       'recompile → fan out. Anchors in the same run: the one-node figure of benchmark 3, and a raw Redis ' +

@@ -2,10 +2,8 @@
 // state) and `rctl seed` of every flag, at a large flag count and at a small one (the anchor), on SQLite and on
 // PostgreSQL, in the same run.
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import {
   ADMIN_TOKEN,
   adminHeaders,
@@ -20,6 +18,7 @@ import {
   summarize,
   tempDir,
   verdict,
+  withScratchDatabase,
 } from './lib.mjs';
 
 /** Issue 15 item 2: at 5,000 flags a single write answers in a median ≤ 20 ms, and seeding them takes ≤ 30 s. */
@@ -31,7 +30,6 @@ const WRITES = QUICK ? 40 : 200;
 const ENVIRONMENTS = ['development', 'staging', 'production'];
 /** BENCH_WRITE_STORES=sqlite: one store only (profiling). */
 const STORES = (process.env.BENCH_WRITE_STORES ?? 'sqlite,postgres').split(',');
-const ADMIN_DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /**
  * A flags file of `n` flags as a team would have them: booleans, percentage rollouts, targeting through shared
@@ -97,28 +95,6 @@ function rctl(args, env) {
       },
     );
   });
-}
-
-async function withScratchDatabase(fn) {
-  const name = `rc_bench_${randomBytes(5).toString('hex')}`;
-  const admin = async (sql) => {
-    const client = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
-    client.on('error', () => {});
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(ADMIN_DATABASE_URL);
-  url.pathname = `/${name}`;
-  try {
-    return await fn(url.toString());
-  } finally {
-    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
-  }
 }
 
 /** Seeds `n` generated flags into a fresh server, then times single writes; returns both figures. */

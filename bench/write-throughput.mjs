@@ -1,11 +1,11 @@
 // Benchmark 9 (issue 15 item 6): admin write throughput — one node on SQLite, two replicas on PostgreSQL + Redis —
 // with one writer and with 20 concurrent writers; anchors: the same-shaped write transaction on the database alone.
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import {
   adminHeaders,
+  BENCH_REDIS_URL,
   fmt,
   httpRequest,
   log,
@@ -16,22 +16,11 @@ import {
   stopChild,
   summarize,
   tempDir,
+  withScratchDatabase,
 } from './lib.mjs';
 
-const ADMIN_DB_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DURATION_MS = QUICK ? 1500 : 4000;
 const CONCURRENT = 20;
-
-async function adminQuery(sql) {
-  const client = new pg.Client({ connectionString: ADMIN_DB_URL, connectionTimeoutMillis: 5000 });
-  await client.connect();
-  try {
-    return await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Runs `writers` loops of `write(writer, i)` for DURATION_MS; writes/s, latency and non-2xx count. */
 async function load(writers, write) {
@@ -163,20 +152,11 @@ export async function run() {
   }
   const sqliteDb = await sqliteAnchor();
 
-  const dbName = `rc_bench_${randomBytes(6).toString('hex')}`;
-  const anchorDb = `rc_bench_anchor_${randomBytes(6).toString('hex')}`;
-  const withDb = (name) => {
-    const u = new URL(ADMIN_DB_URL);
-    u.pathname = `/${name}`;
-    return u.toString();
-  };
-  await adminQuery(`CREATE DATABASE ${dbName}`);
-  await adminQuery(`CREATE DATABASE ${anchorDb}`);
   let postgres;
   let postgresDb;
-  try {
+  await withScratchDatabase(async (url) => {
     log('write-throughput: two replicas on PostgreSQL + Redis');
-    const env = { RC_DATABASE_URL: withDb(dbName), RC_REDIS_URL: REDIS_URL };
+    const env = { RC_DATABASE_URL: url, RC_REDIS_URL: BENCH_REDIS_URL };
     const a = await startRc({ name: 'replica A (writes)', env: { ...env, RC_REPLICA_ID: 'writes-a' } });
     const b = await startRc({ name: 'replica B (writes)', seed: false, env: { ...env, RC_REPLICA_ID: 'writes-b' } });
     try {
@@ -184,14 +164,10 @@ export async function run() {
     } finally {
       await Promise.all([stopChild(a.child), stopChild(b.child)]);
     }
-    postgresDb = await postgresAnchor(withDb(anchorDb));
-  } finally {
-    for (const name of [dbName, anchorDb]) {
-      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch((err) =>
-        log(`write-throughput: could not drop ${name}: ${err.message}`),
-      );
-    }
-  }
+  });
+  await withScratchDatabase(async (url) => {
+    postgresDb = await postgresAnchor(url);
+  });
   const row = (label, r) => [label, fmt(r.perSec), fmt(r.latencyMs.p50, 2), fmt(r.latencyMs.p99, 2), String(r.failed)];
   const share = (ours, anchor) => `${fmt((ours.perSec / anchor.perSec) * 100, 0)} %`;
   log(
