@@ -16,38 +16,47 @@ export function deltaOf(
   view: ViewDocument & { etag: string },
   changedKeys: readonly string[],
 ): DeltaFrameData {
-  const now = view.config.flags;
-  const flags: [string, unknown][] = [];
-  const removed: string[] = [];
-  for (const key of changedKeys) {
-    if (Object.hasOwn(now, key)) flags.push([key, now[key]]);
-    else removed.push(key);
-  }
   return {
     revision: view.revision,
     base: previous.revision,
     etag: view.etag,
-    // fromEntries defines own data properties, so a key is never taken for a prototype.
-    flags: Object.fromEntries(flags),
-    removed,
+    ...flagChanges(view.config, changedKeys),
     top: topChanges(previous.config, view.config),
   };
 }
 
 /**
  * A delta that brings a client from any document of its view at `base` to `view`, when only the flag keys that
- * changed since are known (a resumed stream): those keys as they are now, and every top-level entry as it is now.
+ * changed since are known (a resumed stream): those keys as they are now, and every top-level entry as it is now
+ * (null for one the document does not have).
  */
 export function resumeDeltaOf(
   base: number,
   view: ViewDocument & { etag: string },
   changedKeys: readonly string[],
 ): DeltaFrameData {
-  const delta = deltaOf({ config: { flags: {} }, revision: base }, view, changedKeys);
-  const top: [string, unknown][] = [];
-  for (const key of TOP_LEVEL_ENTRIES) top.push([key, Object.hasOwn(view.config, key) ? view.config[key] : null]);
+  const top: [string, unknown][] = TOP_LEVEL_ENTRIES.map((key) => [key, null]);
   for (const [key, value] of Object.entries(view.config)) if (key !== 'flags') top.push([key, value]);
-  return { ...delta, top: Object.fromEntries(top) };
+  return {
+    revision: view.revision,
+    base,
+    etag: view.etag,
+    ...flagChanges(view.config, changedKeys),
+    top: Object.fromEntries(top),
+  };
+}
+
+/** The flags among `changedKeys` as `config` has them now, and those it no longer has. */
+function flagChanges(config: Readonly<FlagdConfigurationData>, changedKeys: readonly string[]) {
+  const now = config.flags;
+  const flags: [string, unknown][] = [];
+  const removed: string[] = [];
+  for (const key of changedKeys) {
+    if (Object.hasOwn(now, key)) flags.push([key, now[key]]);
+    else removed.push(key);
+  }
+  // fromEntries defines own data properties, so a key is never taken for a prototype.
+  return { flags: Object.fromEntries(flags), removed };
 }
 
 /** Top-level entries a document may have besides `flags`: a resume states each, present or not. */
