@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type { Pool } from 'pg';
+import { inTransaction } from './pg-transaction.js';
 
 /**
  * Versioned schema migrations: one ordered list, each step written for both dialects so the two stores never drift.
@@ -241,15 +242,7 @@ export function migrateSqlite(db: Database, migrations: readonly Migration[] = M
  * `schema_migrations` is even created, so replicas starting together apply each step exactly once.
  */
 export async function migratePostgres(pool: Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<void> {
-  const client = await pool.connect();
-  let broken = false;
-  // A dropped connection emits 'error' on the checked-out client; heard here, it cannot crash the process.
-  const onError = () => {
-    broken = true;
-  };
-  client.on('error', onError);
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version integer PRIMARY KEY,
@@ -265,16 +258,7 @@ export async function migratePostgres(pool: Pool, migrations: readonly Migration
         migration.name,
       ]);
     }
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {
-      broken = true;
-    });
-    throw error;
-  } finally {
-    client.off('error', onError);
-    client.release(broken);
-  }
+  });
 }
 
 function sortedPending(migrations: readonly Migration[], applied: Set<number>): Migration[] {

@@ -2,6 +2,7 @@ import type { Flag, JsonObject } from '@runtime-control/core';
 import pg from 'pg';
 import { AppError } from '../errors/app-error.js';
 import { migratePostgres } from './migrations.js';
+import { inTransaction } from './pg-transaction.js';
 import type {
   Actor,
   AuditAction,
@@ -445,31 +446,8 @@ export class PostgresStore implements Store {
   }
 
   /** Runs `work` between BEGIN and COMMIT on one pooled connection; any throw rolls back and is rethrown. */
-  private async transaction<T>(work: (client: Client) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let broken = false;
-    // pg emits 'error' on a checked-out client whose connection drops (PostgreSQL restarted, network cut); the pool
-    // listens only while a client is idle, and an unheard 'error' event would crash the process. The query in flight
-    // fails on its own, so the listener only marks the connection unusable.
-    const onError = () => {
-      broken = true;
-    };
-    client.on('error', onError);
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {
-        // A connection that cannot roll back is unusable; destroy it rather than return it to the pool.
-        broken = true;
-      });
-      throw error;
-    } finally {
-      client.off('error', onError);
-      client.release(broken);
-    }
+  private transaction<T>(work: (client: Client) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, work);
   }
 }
 
