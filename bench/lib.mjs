@@ -309,7 +309,7 @@ export async function startRc({ name = 'rctl up', seed = true, env = {}, nodeArg
   });
   const url = `http://127.0.0.1:${port}`;
   await waitFor200(`${url}/health/ready`, { child, timeoutMs: 30_000, intervalMs: 20 });
-  return { url, port, child, pid: child.pid };
+  return { url, port, child, pid: child.pid, dataDir };
 }
 
 export const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -636,7 +636,17 @@ export const SSE_PARAMS = QUICK
  * Latency of a (client, write) sample = time the client had the complete `change` frame − time just before the write
  * was sent.
  */
-export async function runPropagation({ streamUrl, headers = {}, write, name, params = SSE_PARAMS, onConnected }) {
+export async function runPropagation({
+  streamUrl,
+  headers = {},
+  write,
+  name,
+  params = SSE_PARAMS,
+  onConnected,
+  events = ['change'],
+  collectWaitMs = 5000,
+  openTimeoutMs = 15_000,
+}) {
   const { clients, groups, writes, spacingMs } = params;
   const procs = Array.from({ length: groups }, (_, g) =>
     spawnNode(join(PROC_DIR, 'sse-clients.mjs'), [], { name: `sse clients ${g + 1} (${name})` }),
@@ -653,6 +663,8 @@ export async function runPropagation({ streamUrl, headers = {}, write, name, par
             headers,
             count: Math.floor(clients / groups) + (g < clients % groups ? 1 : 0),
             concurrency: 25,
+            events,
+            openTimeoutMs,
           },
           120_000,
         ),
@@ -677,14 +689,18 @@ export async function runPropagation({ streamUrl, headers = {}, write, name, par
       if (wait > 0) await sleep(wait);
     }
     const ids = [...sentAt.keys()];
-    const collected = await Promise.all(procs.map((p) => request(p, { cmd: 'collect', ids, waitMs: 5000 }, 20_000)));
+    const collected = await Promise.all(
+      procs.map((p) => request(p, { cmd: 'collect', ids, waitMs: collectWaitMs }, collectWaitMs + 15_000)),
+    );
     const latencies = [];
     const perWriteLatencies = new Map(ids.map((id) => [id, []]));
     const firstPerWrite = new Map(ids.map((id) => [id, Number.POSITIVE_INFINITY]));
     const lastPerWrite = new Map(ids.map((id) => [id, 0]));
     let unexpectedCloses = 0;
+    const frameBytes = [];
     for (const c of collected) {
       unexpectedCloses += c.unexpectedCloses;
+      for (const sizes of c.bytes) frameBytes.push(...Object.values(sizes));
       for (const received of c.clients) {
         for (const [id, t] of Object.entries(received)) {
           const l = t - sentAt.get(id);
@@ -713,6 +729,8 @@ export async function runPropagation({ streamUrl, headers = {}, write, name, par
       firstReceiverMs: first,
       fanOutSpreadMs: spread,
       writeResponseMs: summarize(writeMs),
+      /** Bytes of each counted frame as one client received it (a sample per client × write). */
+      frameBytes: summarize(frameBytes),
       perWrite: ids.map((id, i) => {
         const w = summarize(perWriteLatencies.get(id));
         return { id: Number(id), writeMs: writeMs[i], first: w.min, p50: w.p50, p99: w.p99, last: w.max };

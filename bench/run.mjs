@@ -34,6 +34,7 @@ const BENCHMARKS = [
   ['writeThroughput', './write-throughput.mjs', '9. Admin write throughput — SQLite, PostgreSQL two replicas'],
   ['unleashPeer', './unleash-peer.mjs', '10. Remote evaluation beside Unleash'],
   ['writeCost', './write-cost.mjs', '11. Write cost against the number of flags'],
+  ['largeFlagSet', './large-flag-set.mjs', '12. Large flag set — 5,000 flags over 3 environments'],
 ];
 
 installCleanupHandlers();

@@ -1,5 +1,6 @@
-// A group of SSE clients in one process. Each client records, per `change` event, the time its frame was complete
-// (wall clock, comparable across processes): `{ [id]: ms }`.
+// A group of SSE clients in one process. Each client records, per counted event (`change` unless the connect message
+// names others, e.g. `delta`), the time its frame was complete (wall clock, comparable across processes) and the
+// frame's size in bytes as it came over the wire: `{ [id]: ms }`, `{ [id]: bytes }`.
 import http from 'node:http';
 import { now, serve, sleep } from '../lib.mjs';
 
@@ -7,9 +8,9 @@ const clients = [];
 let unexpectedCloses = 0;
 let closing = false;
 
-function open(url, headers, timeoutMs) {
+function open(url, headers, timeoutMs, events) {
   return new Promise((resolveOpen, reject) => {
-    const client = { received: new Map(), buf: '', ready: false, res: undefined };
+    const client = { received: new Map(), bytes: new Map(), buf: '', ready: false, res: undefined };
     const timer = setTimeout(() => {
       req.destroy();
       reject(new Error(`no first event within ${timeoutMs} ms`));
@@ -38,7 +39,11 @@ function open(url, headers, timeoutMs) {
             if (line.startsWith('id: ')) id = line.slice(4);
             else if (line.startsWith('event: ')) event = line.slice(7);
           }
-          if (event === 'change' && id !== undefined && !client.received.has(id)) client.received.set(id, t);
+          if (events.includes(event) && id !== undefined && !client.received.has(id)) {
+            client.received.set(id, t);
+            // + 2: the blank line that ends the frame.
+            client.bytes.set(id, Buffer.byteLength(frame) + 2);
+          }
           if (event && !client.ready) {
             client.ready = true;
             clearTimeout(timer);
@@ -61,7 +66,7 @@ function open(url, headers, timeoutMs) {
 }
 
 serve({
-  /** { url, headers, count, concurrency } → { connected, failed, firstError } */
+  /** { url, headers, count, concurrency, events? } → { connected, failed, firstError } */
   async connect(m) {
     let failed = 0;
     let firstError;
@@ -70,7 +75,7 @@ serve({
       while (nextIndex < m.count) {
         nextIndex++;
         try {
-          clients.push(await open(m.url, m.headers, 15_000));
+          clients.push(await open(m.url, m.headers, m.openTimeoutMs ?? 15_000, m.events ?? ['change']));
         } catch (err) {
           failed++;
           firstError ??= err.message;
@@ -80,7 +85,7 @@ serve({
     await Promise.all(Array.from({ length: Math.min(m.concurrency, m.count) }, worker));
     return { connected: clients.length, failed, firstError };
   },
-  /** Waits (bounded) until every client has every id in `ids`; returns per-client receive times. */
+  /** Waits (bounded) until every client has every id in `ids`; returns per-client receive times and frame sizes. */
   async collect(m) {
     const deadline = now() + m.waitMs;
     const complete = () => clients.every((c) => m.ids.every((id) => c.received.has(id)));
@@ -88,6 +93,9 @@ serve({
     return {
       clients: clients.map((c) =>
         Object.fromEntries(m.ids.filter((id) => c.received.has(id)).map((id) => [id, c.received.get(id)])),
+      ),
+      bytes: clients.map((c) =>
+        Object.fromEntries(m.ids.filter((id) => c.bytes.has(id)).map((id) => [id, c.bytes.get(id)])),
       ),
       unexpectedCloses,
     };
