@@ -29,7 +29,7 @@ const BENCHMARKS = [
   [
     'unleashPropagation',
     './unleash-propagation.mjs',
-    '8. Unleash: flip → UnleashProvider sees it (bridge vs default polling)',
+    '8. Unleash: flip → UnleashProvider sees it (bridge vs polling, beside our push)',
   ],
   ['writeThroughput', './write-throughput.mjs', '9. Admin write throughput — SQLite, PostgreSQL two replicas'],
   ['unleashPeer', './unleash-peer.mjs', '10. Remote evaluation beside Unleash'],
