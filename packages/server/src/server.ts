@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
 import { formatFlagsFileIssue, parseFlagsFile } from '@runtime-control/core';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
@@ -64,6 +65,13 @@ export async function seedFromFile(rt: Runtime, file: string): Promise<SeedSumma
 
 /** Reads config, builds the runtime and the app, seeds, listens. Used by `rctl up` and `npm start`. */
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
+  // V8 may decide, from what survived while the server started (its flags, parsed documents), that objects from an
+  // allocation site live long and allocate them in the old generation from then on. The same sites then make every
+  // request's short-lived objects (bodies, contexts, answers): the old generation fills in a fraction of a second,
+  // each scavenge has to scan it and full collections follow back to back. Measured under OFREP load (benchmark 1),
+  // about one start in four went that way and stayed there: a third less throughput and three times the p99, every
+  // collection busy. Without pretenuring, long-lived objects reach the old generation by surviving two scavenges.
+  setFlagsFromString('--no-allocation-site-pretenuring');
   const env = { ...(options.env ?? process.env) };
   if (options.port !== undefined) env.RC_PORT = String(options.port);
   if (options.host !== undefined) env.RC_HOST = options.host;

@@ -6,6 +6,21 @@ describe('PollingCallers', () => {
   const headers = (agent: string, app?: string) => ({ 'user-agent': agent, ...(app ? { 'x-rc-app': app } : {}) });
   const view = (name: string, revision: number) => ({ name, flagSet: null, revision });
 
+  it('a caller that names nothing is one caller, told apart from each one that names something', () => {
+    const callers = new PollingCallers();
+    callers.seen('t', view('e', 1), {});
+    callers.seen('t', view('e', 2), {});
+    callers.seen('t', view('e', 2), { 'user-agent': '' });
+    callers.seen('t', view('e', 2), { 'x-rc-app': 'billing' });
+    callers.seen('t', view('e', 2), { 'x-rc-instance': 'pod-1' });
+    callers.seen('t', view('e', 2), { 'user-agent': 'undefined' });
+    const listed = callers.list().callers;
+    assert.equal(listed.length, 4);
+    const unnamed = listed.filter((c) => c.agent === undefined && c.app === undefined && c.instance === undefined);
+    assert.equal(unnamed.length, 1);
+    assert.equal(unnamed[0]?.lastRevision, 2);
+  });
+
   it('one entry per token (one environment each) and what the caller says; updated on every call', () => {
     let now = 1000;
     const callers = new PollingCallers({ now: () => now });

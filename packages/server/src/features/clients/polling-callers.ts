@@ -66,11 +66,12 @@ export class PollingCallers {
     const app = headers['x-rc-app'];
     const instance = headers['x-rc-instance'];
     const agent = headers['user-agent'];
-    // Usually only a User-Agent: then it is the key as it is (no string is built). Header values hold no newline, so
-    // a joined key cannot equal a bare one; a repeated header (an array) stringifies with commas, still one caller.
+    // Usually only a User-Agent, or no header at all: then no string is built per request (an empty User-Agent and
+    // none are one unnamed caller). Header values hold no newline, so a joined key cannot equal a bare one; a
+    // repeated header (an array) stringifies with commas, still one caller.
     const key =
-      app === undefined && instance === undefined && typeof agent === 'string'
-        ? agent
+      app === undefined && instance === undefined && (agent === undefined || typeof agent === 'string')
+        ? (agent ?? '')
         : `${agent}\n${app}\n${instance}`;
     const now = this.now();
     let callers = this.byToken.get(tokenId);
