@@ -177,6 +177,10 @@ export async function run() {
       `Server CPU per request: ours ${fmt(cpuMicrosPerRequest(ours), 1)} µs, the anchor ${fmt(cpuMicrosPerRequest(anchor), 1)} µs ` +
         `(${fmt((cpuMicrosPerRequest(anchor) / cpuMicrosPerRequest(ours)) * 100, 0)} %): on a quiet machine, where the ` +
         'server process is the bottleneck, the throughput ratio approaches this CPU ratio.',
+      'The server starts with V8 allocation-site pretenuring off (`startServer`): with it, about one start in four ' +
+        "had V8 allocate the request path's short-lived objects in the old generation (scavenges nine times " +
+        'costlier, full collections back to back), and such a process stayed near 55 % of the anchor; this is ' +
+        'what the earlier 62–73 % figures were. Separate runs of this benchmark alone since then: 79–94 %.',
     ],
     summary: [
       [
