@@ -7,11 +7,11 @@ interface Generator {
   generateApiTypes(): Promise<string>;
 }
 
-describe('generated API types (src/generated/api.ts)', () => {
+describe('generated API types (@runtime-control/core/http-api, packages/core/src/api/http-api.ts)', () => {
   it('match the OpenAPI document the server builds from its route schemas (else run `npm run generate:api`)', async () => {
     const generator = (await import(new URL('../../../scripts/generate-api.mjs', import.meta.url).href)) as Generator;
     const checkedIn = readFileSync(generator.API_TYPES_FILE, 'utf8');
     const fresh = await generator.generateApiTypes();
-    assert.ok(checkedIn === fresh, 'packages/cli/src/generated/api.ts is stale: run `npm run generate:api`');
+    assert.ok(checkedIn === fresh, 'packages/core/src/api/http-api.ts is stale: run `npm run generate:api`');
   });
 });

@@ -1,5 +1,5 @@
 import type { Evaluators, Flag, JsonObject } from '@runtime-control/core';
-import type { paths } from './generated/api.js';
+import type { paths } from '@runtime-control/core/http-api';
 
 /** An error the CLI reports to the user as one message; `exitCode` is 1 for failures and 2 for usage errors. */
 export class CliError extends Error {

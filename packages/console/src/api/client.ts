@@ -1,5 +1,5 @@
+import type { components, paths } from '@runtime-control/core/http-api';
 import createClient, { type Middleware } from 'openapi-fetch';
-import type { components, paths } from './api.js';
 
 export type Flag = components['schemas']['Flag'];
 export type FlagEnvironment = Flag['environments'][string];
@@ -65,7 +65,7 @@ const auth: Middleware = {
   },
 };
 
-/** The typed client generated from the server's OpenAPI document (src/api/api.ts, `npm run generate:api`). */
+/** The typed client over the types generated from the server's OpenAPI document (`@runtime-control/core/http-api`). */
 export const api = createClient<paths>({ baseUrl: globalThis.location?.origin ?? '' });
 api.use(auth);
 

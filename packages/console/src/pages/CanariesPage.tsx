@@ -1,8 +1,8 @@
 import * as Dialog from '@radix-ui/react-dialog';
+import type { paths } from '@runtime-control/core/http-api';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
-import type { paths } from '../api/api.js';
 import { ApiError, api, unwrap } from '../api/client.js';
 import { ErrorMessage } from '../components/ErrorMessage.js';
 import { LIVE_INTERVAL_MS } from '../queries.js';

@@ -1,7 +1,7 @@
 import * as Dialog from '@radix-ui/react-dialog';
+import type { components } from '@runtime-control/core/http-api';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import type { components } from '../api/api.js';
 import { api, unwrap } from '../api/client.js';
 import { ErrorMessage } from '../components/ErrorMessage.js';
 import { LIVE_INTERVAL_MS } from '../queries.js';
