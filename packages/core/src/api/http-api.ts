@@ -3161,7 +3161,7 @@ export type paths = {
                 /** @description When the report was made (other replicas report every RC_PRESENCE_INTERVAL_MS) */
                 reportedAt: string;
                 connections: number;
-                /** @description Clients left out of the report (over the per-replica caps of streams and of polling callers) */
+                /** @description Clients left out of the report: streams and polling callers over the per-replica caps, plus the calls of polling callers turned away while the tracker was full in the last minute */
                 truncated: number;
               }[];
             };

@@ -46,7 +46,8 @@ export const ReplicaReport = Type.Object({
   }),
   connections: Type.Integer(),
   truncated: Type.Integer({
-    description: 'Clients left out of the report (over the per-replica caps of streams and of polling callers)',
+    description:
+      'Clients left out of the report: streams and polling callers over the per-replica caps, plus the calls of polling callers turned away while the tracker was full in the last minute',
   }),
 });
 

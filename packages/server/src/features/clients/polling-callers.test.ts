@@ -74,7 +74,7 @@ describe('PollingCallers', () => {
     let listed = callers.list();
     assert.equal(listed.callers.length, 3);
     assert.equal(listed.overflow, 7);
-    assert.equal(callers.list().overflow, 0, 'the overflow count is per report');
+    assert.equal(callers.list().overflow, 7, 'reading the count does not reset it (the report and the API agree)');
     // Known callers still update while the map is full.
     now = 5000;
     callers.seen('t', view('e', 2), headers('agent-0'));
@@ -83,5 +83,25 @@ describe('PollingCallers', () => {
     callers.seen('t', view('e', 3), headers('newcomer'));
     listed = callers.list();
     assert.deepEqual(listed.callers.map((c) => c.agent).sort(), ['agent-0', 'newcomer']);
+  });
+
+  it('counts calls turned away over the trailing minute: older ones drop out, reads change nothing', () => {
+    let now = 0;
+    const callers = new PollingCallers({ now: () => now, max: 1, expiryMs: 10 * 60_000 });
+    callers.seen('t', view('e', 1), headers('kept'));
+    for (let i = 0; i < 4; i++) callers.seen('t', view('e', 1), headers(`away-${i}`));
+    now = 30_000;
+    for (let i = 0; i < 2; i++) callers.seen('t', view('e', 1), headers(`later-${i}`));
+    assert.equal(callers.list().overflow, 6);
+    assert.equal(callers.list().overflow, 6);
+    // The first four were a minute ago (their bucket left the window); the last two were 30 s ago.
+    now = 65_000;
+    assert.equal(callers.list().overflow, 2);
+    now = 100_000;
+    assert.equal(callers.list().overflow, 0);
+    // A gap longer than the window leaves no stale bucket behind.
+    now = 10 * 60_000;
+    callers.seen('t', view('e', 1), headers('again'));
+    assert.equal(callers.list().overflow, 1);
   });
 });

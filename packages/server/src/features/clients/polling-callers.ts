@@ -9,6 +9,46 @@ export const MAX_POLLING_CALLERS = 5000;
  * OFREP providers), so five minutes keeps a caller that skipped a few polls and drops one that is gone.
  */
 export const POLLING_CALLER_EXPIRY_MS = 5 * 60_000;
+/** Calls turned away while the map was full are reported over this trailing window. */
+export const OVERFLOW_WINDOW_MS = 60_000;
+const OVERFLOW_BUCKETS = 6;
+
+/**
+ * How many events happened in the trailing window, in buckets of window/n: adding and reading never allocate, and
+ * reading does not reset (every reader — the periodic report, the API — sees the same count).
+ */
+class TrailingCount {
+  private readonly counts: number[];
+  /** The bucket number (time ÷ bucket length) each slot currently counts. */
+  private readonly slotBucket: number[];
+  private readonly bucketMs: number;
+
+  constructor(
+    windowMs: number,
+    private readonly buckets: number,
+  ) {
+    this.bucketMs = windowMs / buckets;
+    this.counts = new Array<number>(buckets).fill(0);
+    this.slotBucket = new Array<number>(buckets).fill(Number.NEGATIVE_INFINITY);
+  }
+
+  add(now: number): void {
+    const bucket = Math.floor(now / this.bucketMs);
+    const slot = bucket % this.buckets;
+    if (this.slotBucket[slot] !== bucket) {
+      this.slotBucket[slot] = bucket;
+      this.counts[slot] = 0;
+    }
+    this.counts[slot]!++;
+  }
+
+  total(now: number): number {
+    const oldest = Math.floor(now / this.bucketMs) - this.buckets + 1;
+    let sum = 0;
+    for (let i = 0; i < this.buckets; i++) if (this.slotBucket[i]! >= oldest) sum += this.counts[i]!;
+    return sum;
+  }
+}
 
 /** One OFREP caller that evaluates without a stream, as it said who it is (headers) and as last answered. */
 export interface PollingCaller {
@@ -47,8 +87,8 @@ export class PollingCallers {
   private readonly max: number;
   private readonly expiryMs: number;
   private readonly now: () => number;
-  /** Callers not remembered because the map was full of live ones (since the last `list`). */
-  private overflow = 0;
+  /** Calls not remembered because the map was full of live ones, over the last OVERFLOW_WINDOW_MS. */
+  private readonly overflow = new TrailingCount(OVERFLOW_WINDOW_MS, OVERFLOW_BUCKETS);
   /** When a full map was last swept: at most once a second, so a flood of new callers costs no scan per request. */
   private lastSweep = Number.NEGATIVE_INFINITY;
 
@@ -83,7 +123,7 @@ export class PollingCallers {
     }
     if (this.size >= this.max) {
       if (now - this.lastSweep < 1000 || !this.forgetExpired(now)) {
-        this.overflow++;
+        this.overflow.add(now);
         return;
       }
       callers = this.byToken.get(tokenId);
@@ -106,14 +146,16 @@ export class PollingCallers {
     this.size++;
   }
 
-  /** Live callers (expired ones are forgotten here), and how many could not be remembered since the last call. */
+  /**
+   * Live callers (expired ones are forgotten here), and how many calls of callers that could not be remembered came
+   * in over the last minute. Reading resets nothing, so the periodic report and an API call see the same count.
+   */
   list(): { callers: PollingCaller[]; overflow: number } {
-    this.forgetExpired(this.now());
-    const overflow = this.overflow;
-    this.overflow = 0;
+    const now = this.now();
+    this.forgetExpired(now);
     const callers: PollingCaller[] = [];
     for (const byKey of this.byToken.values()) callers.push(...byKey.values());
-    return { callers, overflow };
+    return { callers, overflow: this.overflow.total(now) };
   }
 
   /** Drops callers not seen within the expiry; true when that made room. */
