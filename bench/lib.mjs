@@ -312,6 +312,23 @@ export async function startRc({ name = 'rctl up', seed = true, env = {}, nodeArg
   return { url, port, child, pid: child.pid, dataDir };
 }
 
+/**
+ * Starts one of bench/proc's anchor servers (`node <script> <port>`, e.g. bare-fastify.mjs, sse-anchor-server.mjs) on
+ * a free port; resolves once its `/health/ready` answers 200.
+ */
+export async function startAnchorServer(script, { name = script, env = {} } = {}) {
+  const port = await freePort();
+  const child = spawnNode(join(PROC_DIR, script), [port], { name, env });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor200(`${url}/health/ready`, { child });
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+  return { url, child, pid: child.pid };
+}
+
 export const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 export async function createClientToken(url, environment = 'production') {

@@ -1,26 +1,21 @@
-// Benchmark 2: OFREP bulk evaluation, the 304 path (If-None-Match) against the full 200 path.
-import { join } from 'node:path';
 import {
   contextBodies,
   cpuMicrosPerRequest,
   createClientToken,
   fmt,
-  freePort,
   HTTP_PARAMS,
   httpRequest,
   log,
   MICROSECOND_HEADERS,
   microsecondRows,
-  PROC_DIR,
   QUICK,
   ROUNDS_TEXT,
   runLoadInterleaved,
   runOfrepStages,
-  spawnNode,
+  startAnchorServer,
   startRc,
   stopChild,
   verdict,
-  waitFor200,
 } from './lib.mjs';
 
 const PATH = '/ofrep/v1/evaluate/flags';
@@ -54,13 +49,10 @@ export async function run() {
     });
     if (check.status !== 304) throw new Error(`expected 304 with If-None-Match, got ${check.status}`);
     log('ofrep-bulk: starting the bare Fastify anchor (constant bulk JSON)');
-    const port = await freePort();
-    bare = spawnNode(join(PROC_DIR, 'bare-fastify.mjs'), [port], {
+    bare = await startAnchorServer('bare-fastify.mjs', {
       name: 'bare fastify',
       env: { BARE_BULK_BODY: sample.body },
     });
-    const bareUrl = `http://127.0.0.1:${port}`;
-    await waitFor200(`${bareUrl}/health/ready`, { child: bare });
     log('ofrep-bulk: load on the 304 path, the 200 path and the anchor, in alternation');
     [notModified, full, anchor] = await runLoadInterleaved([
       {
@@ -74,14 +66,14 @@ export async function run() {
         name: 'bulk 304',
       },
       { url: server.url, path: PATH, headers: auth, bodies, serverPid: server.pid, name: 'bulk 200' },
-      { url: bareUrl, path: PATH, bodies, serverPid: bare.pid, name: 'bare fastify bulk' },
+      { url: bare.url, path: PATH, bodies, serverPid: bare.pid, name: 'bare fastify bulk' },
     ]);
     log(`ofrep-bulk: 304 ${fmt(notModified.rps)} req/s, p99 ${fmt(notModified.latencyMs.p99, 2)} ms`);
     log(`ofrep-bulk: 200 ${fmt(full.rps)} req/s, p99 ${fmt(full.latencyMs.p99, 2)} ms`);
     log(`ofrep-bulk: bare Fastify ${fmt(anchor.rps)} req/s, p99 ${fmt(anchor.latencyMs.p99, 2)} ms`);
   } finally {
     await stopChild(server.child);
-    if (bare) await stopChild(bare);
+    if (bare) await stopChild(bare.child);
   }
 
   const row = (label, r) => [

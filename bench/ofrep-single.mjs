@@ -5,7 +5,6 @@ import {
   cpuMicrosPerRequest,
   createClientToken,
   fmt,
-  freePort,
   HTTP_PARAMS,
   httpRequest,
   LOAD_CLIENT,
@@ -19,10 +18,10 @@ import {
   runLoadInterleaved,
   runOfrepStages,
   spawnNode,
+  startAnchorServer,
   startRc,
   stopChild,
   verdict,
-  waitFor200,
 } from './lib.mjs';
 
 export const TARGET_RPS = 10_000;
@@ -47,23 +46,20 @@ export async function run() {
     sample = await httpRequest('POST', `${server.url}${PATH}`, { headers: auth, body: bodies[1] });
     if (sample.status !== 200) throw new Error(`sample evaluation: ${sample.status} ${sample.body}`);
     configJson = (await httpRequest('GET', `${server.url}/api/client/snapshot`, { headers: auth })).body;
-    const port = await freePort();
-    bare = spawnNode(join(PROC_DIR, 'bare-fastify.mjs'), [port], {
+    bare = await startAnchorServer('bare-fastify.mjs', {
       name: 'bare fastify',
       env: { BARE_SINGLE_BODY: sample.body },
     });
-    const bareUrl = `http://127.0.0.1:${port}`;
-    await waitFor200(`${bareUrl}/health/ready`, { child: bare });
     log(`ofrep-single: load (${HTTP_PARAMS.connections} connections), ours and the anchor in alternation`);
     [ours, anchor] = await runLoadInterleaved([
       { url: server.url, path: PATH, headers: auth, bodies, serverPid: server.pid, name: 'ours' },
-      { url: bareUrl, path: PATH, bodies, serverPid: bare.pid, name: 'bare fastify' },
+      { url: bare.url, path: PATH, bodies, serverPid: bare.pid, name: 'bare fastify' },
     ]);
     log(`ofrep-single: ours ${fmt(ours.rps)} req/s, p99 ${fmt(ours.latencyMs.p99, 2)} ms`);
     log(`ofrep-single: bare Fastify ${fmt(anchor.rps)} req/s, p99 ${fmt(anchor.latencyMs.p99, 2)} ms`);
   } finally {
     await stopChild(server.child);
-    if (bare) await stopChild(bare);
+    if (bare) await stopChild(bare.child);
   }
 
   log('ofrep-single: in-process flagd-core evaluation');

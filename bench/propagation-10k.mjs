@@ -1,25 +1,19 @@
-// Benchmark 3b (issue 15 item 4): 10,000 SSE clients on one node — connect time, memory per open stream and
-// propagation, beside the plain node:http broadcaster at the same count.
-import { join } from 'node:path';
 import {
   anchorWriter,
   createClientToken,
   fmt,
-  freePort,
   httpRequest,
   log,
-  PROC_DIR,
   PROPAGATION_HEADERS,
   propagationRow,
   QUICK,
   rssMiB,
   runPropagation,
-  spawnNode,
+  startAnchorServer,
   startRc,
   stopChild,
   toggleWriter,
   verdict,
-  waitFor200,
 } from './lib.mjs';
 
 /** Issue 15 item 4: propagation p99 within this factor of the plain broadcaster's at the same client count. */
@@ -57,27 +51,25 @@ export async function run() {
   }
 
   log('propagation-10k: plain node:http SSE broadcaster anchor');
-  const port = await freePort();
-  const anchorProc = spawnNode(join(PROC_DIR, 'sse-anchor-server.mjs'), [port], {
+  const anchorServer = await startAnchorServer('sse-anchor-server.mjs', {
     name: 'sse anchor (10k)',
     env: { ANCHOR_CONFIG_JSON: configJson },
   });
   let anchor;
   let anchorRss;
   try {
-    const url = `http://127.0.0.1:${port}`;
-    await waitFor200(`${url}/health/ready`, { child: anchorProc });
-    const before = rssMiB(anchorProc.pid);
+    const { url } = anchorServer;
+    const before = rssMiB(anchorServer.pid);
     anchor = await runPropagation({
       streamUrl: `${url}/stream`,
       write: anchorWriter(url),
       name: 'sse anchor (10k)',
       params: PARAMS,
-      onConnected: () => rssMiB(anchorProc.pid),
+      onConnected: () => rssMiB(anchorServer.pid),
     });
     anchorRss = { before, connected: anchor.atConnected };
   } finally {
-    await stopChild(anchorProc);
+    await stopChild(anchorServer.child);
   }
 
   const perStreamKiB = (rss, n) => ((rss.connected - rss.before) * 1024) / n;

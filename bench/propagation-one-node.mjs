@@ -1,23 +1,18 @@
-// Benchmark 3: change propagation on one node — write → `change` event on every SSE client.
-import { join } from 'node:path';
 import {
   anchorWriter,
   createClientToken,
   fmt,
-  freePort,
   httpRequest,
   log,
-  PROC_DIR,
   PROPAGATION_HEADERS,
   propagationRow,
   runPropagation,
   SSE_PARAMS,
-  spawnNode,
+  startAnchorServer,
   startRc,
   stopChild,
   toggleWriter,
   verdict,
-  waitFor200,
 } from './lib.mjs';
 
 export const TARGET_P99_MS = 100;
@@ -45,19 +40,17 @@ export async function run() {
   }
 
   log('propagation-one-node: plain node:http SSE broadcaster anchor');
-  const port = await freePort();
-  const anchorProc = spawnNode(join(PROC_DIR, 'sse-anchor-server.mjs'), [port], {
+  const anchorServer = await startAnchorServer('sse-anchor-server.mjs', {
     name: 'sse anchor',
     env: { ANCHOR_CONFIG_JSON: configJson },
   });
   let anchor;
   try {
-    const url = `http://127.0.0.1:${port}`;
-    await waitFor200(`${url}/health/ready`, { child: anchorProc });
+    const { url } = anchorServer;
     anchor = await runPropagation({ streamUrl: `${url}/stream`, write: anchorWriter(url), name: 'sse anchor' });
     log(`propagation-one-node: anchor p50 ${fmt(anchor.latencyMs.p50)} ms, p99 ${fmt(anchor.latencyMs.p99)} ms`);
   } finally {
-    await stopChild(anchorProc);
+    await stopChild(anchorServer.child);
   }
 
   const pass = ours.missed === 0 && ours.latencyMs.p99 <= TARGET_P99_MS;
