@@ -4468,7 +4468,10 @@ export type paths = {
     /** The environment as flagd JSON (ETag; If-None-Match → 304) */
     get: {
       parameters: {
-        query?: never;
+        query?: {
+          /** @description flagd's flag-set selector, flagSetId=<set>: only that set's flags (the SDK's `selector` option). It narrows what the token reads and never widens it: with a token limited to another set, the document is empty */
+          selector?: string;
+        };
         header?: never;
         path?: never;
         cookie?: never;
@@ -4543,6 +4546,8 @@ export type paths = {
         query?: {
           /** @description full (default): each `change` carries the whole configuration; delta: each `delta` carries only what changed since its `base` revision (the SDK asks for this) */
           format?: 'full' | 'delta';
+          /** @description flagd's flag-set selector, flagSetId=<set>: only that set's flags (the SDK's `selector` option). It narrows what the token reads and never widens it: with a token limited to another set, the document is empty */
+          selector?: string;
         };
         header?: {
           /** @description The last revision received */

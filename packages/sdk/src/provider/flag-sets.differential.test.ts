@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -369,5 +371,73 @@ describe('RuntimeControlProvider selector', () => {
     assert.doesNotThrow(
       () => new RuntimeControlProvider({ url: 'http://127.0.0.1:1', token: 't', selector: 'flagSetId=payments' }),
     );
+  });
+
+  /** A stream server: `answer(url)` gives the status; a 200 sends `doc` as the snapshot at revision 3. */
+  async function fakeServer(answer: (url: string) => number, doc: object) {
+    const urls: string[] = [];
+    const server = http.createServer((req, res) => {
+      urls.push(req.url ?? '');
+      const status = answer(req.url ?? '');
+      if (status !== 200) {
+        res.writeHead(status, { 'content-type': 'application/json' }).end('{"error":{"code":"VALIDATION_FAILED"}}');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`id: 3\nevent: snapshot\ndata: ${JSON.stringify(doc)}\n\n`);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return {
+      urls,
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      async close() {
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      },
+    };
+  }
+  const flag = (set: string) => ({
+    state: 'ENABLED',
+    variants: { on: true, off: false },
+    defaultVariant: 'on',
+    metadata: { flagSetId: set },
+  });
+
+  it('asks the server for its set only (?selector=), so other sets never cross the wire', async () => {
+    const server = await fakeServer(() => 200, { flags: { pay: flag('payments') } });
+    const provider = new RuntimeControlProvider({ url: server.url, token: 't', selector: 'flagSetId=payments' });
+    try {
+      await provider.initialize();
+      assert.deepEqual(server.urls, ['/api/client/stream?format=delta&selector=flagSetId%3Dpayments']);
+      assert.equal((await provider.resolveBooleanEvaluation('pay', false, {})).value, true);
+    } finally {
+      await provider.onClose();
+      await server.close();
+    }
+  });
+
+  it('a server that refuses ?selector= (older) is asked again without it, and the set is selected locally', async () => {
+    const server = await fakeServer((url) => (url.includes('selector=') ? 400 : 200), {
+      flags: { pay: flag('payments'), search: flag('search') },
+    });
+    const provider = new RuntimeControlProvider({
+      url: server.url,
+      token: 't',
+      selector: 'flagSetId=payments',
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    });
+    try {
+      await provider.initialize();
+      assert.deepEqual(server.urls, [
+        '/api/client/stream?format=delta&selector=flagSetId%3Dpayments',
+        '/api/client/stream?format=delta',
+      ]);
+      assert.equal((await provider.resolveBooleanEvaluation('pay', false, {})).value, true);
+      const outside = await provider.resolveBooleanEvaluation('search', false, {});
+      assert.equal(outside.errorCode, 'FLAG_NOT_FOUND', 'the other set is still not served');
+    } finally {
+      await provider.onClose();
+      await server.close();
+    }
   });
 });

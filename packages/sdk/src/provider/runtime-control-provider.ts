@@ -43,7 +43,7 @@ export interface RuntimeControlProviderOptions {
   token: string;
   /**
    * flagd-style selector, `flagSetId=payments`: serve only the flags of that flag set (a flag's `metadata.flagSetId`,
-   * or its document's). It narrows what the token receives and can never widen it: with a token limited to another
+   * or its document's). The server is asked for that set only (`?selector=`), so other sets never cross the wire. It narrows what the token receives and can never widen it: with a token limited to another
    * set, nothing matches. A malformed selector throws at construction, so a typo cannot silently select nothing.
    */
   selector?: string;
@@ -162,6 +162,8 @@ export class RuntimeControlProvider implements Provider {
   private revision: number | undefined;
   /** The server's document as last received (snapshot, or cache) with every delta since applied. */
   private document: FlagdConfigurationData | undefined;
+  /** Whether the server narrows to the selector's set itself (older servers answer 400 to the parameter). */
+  private serverSelects = true;
   /** A delta showed a missed change: the next connection asks for a snapshot (no Last-Event-ID). */
   private snapshotNeeded = false;
   private configJson: string | undefined;
@@ -348,7 +350,10 @@ export class RuntimeControlProvider implements Provider {
     if (this.revision !== undefined && !this.snapshotNeeded) headers['last-event-id'] = String(this.revision);
     this.snapshotNeeded = false;
     // Deltas: each change carries only what changed, so its size follows the change and not the flag count.
-    const url = `${this.config.url.replace(/\/$/, '')}/api/client/stream?format=delta`;
+    let url = `${this.config.url.replace(/\/$/, '')}/api/client/stream?format=delta`;
+    // With a selector the server sends that set only (and its changes only); the set is still selected here too.
+    const selecting = this.flagSet !== undefined && this.serverSelects;
+    if (selecting) url += `&selector=${encodeURIComponent(`flagSetId=${this.flagSet}`)}`;
     let opened = false;
     this.connection = openSseConnection(
       url,
@@ -361,6 +366,15 @@ export class RuntimeControlProvider implements Provider {
         onClose: (reason, status) => {
           this.connection = undefined;
           if (this.closed) return;
+          if (status === 400 && selecting) {
+            // A server from before `?selector=` refuses the parameter: take its whole document from a snapshot and
+            // select the set here, as the provider did before the server could.
+            this.serverSelects = false;
+            this.snapshotNeeded = true;
+            this.logger.warn('runtime-control: the server does not take ?selector=; selecting the flag set locally');
+            this.connect();
+            return;
+          }
           if (status === 401 || status === 403) {
             this.lifecycle = 'FATAL';
             this.logger.error(`runtime-control: the server rejected the token (${status}); not retrying`);

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
 import type { ReplicaState } from '../../state/replica-state.js';
 import type { Streams } from '../../streams/streams.js';
+import { selectedFlagSet } from './selector.js';
 import { streamSchemas as schemas } from './stream-schemas.js';
 
 /** The in-process SDK endpoints: a flagd snapshot of the token's environment and its change stream. */
@@ -15,9 +16,10 @@ export async function streamController(scope: FastifyInstance, deps: ClientStrea
   const { state, sse } = deps;
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   // Registered untyped: the snapshot goes out as the JSON text computed once per revision, not as an object to
-  // serialize per request.
+  // serialize per request. The route schema has checked `selector`.
   scope.get('/snapshot', { schema: schemas.snapshot }, async (req, reply) => {
-    const view = state.view(req.clientEnvironment!, req.clientFlagSet);
+    const { selector } = req.query as { selector?: string };
+    const view = state.view(req.clientEnvironment!, selectedFlagSet(req.clientFlagSet, selector));
     if (!view) throw new AppError('UNAVAILABLE', 'environment not loaded yet; retry');
     const etag = `"${view.etag}"`;
     reply.header('etag', etag).header('x-rc-revision', String(view.revision)).header('cache-control', 'no-cache');
@@ -33,6 +35,7 @@ export async function streamController(scope: FastifyInstance, deps: ClientStrea
     // Checked again synchronously before taking the reply over, so a revocation applied meanwhile is not missed.
     if (!state.tokenByHash(token.hash)) throw new AppError('UNAUTHORIZED', 'unknown or revoked token');
     const deltas = req.query.format === 'delta';
-    sse.openClientStream(reply, env, { tokenId: token.id }, lastEventId, req.clientFlagSet, deltas);
+    const flagSet = selectedFlagSet(req.clientFlagSet, req.query.selector);
+    sse.openClientStream(reply, env, { tokenId: token.id }, lastEventId, flagSet, deltas);
   });
 }

@@ -1,10 +1,21 @@
 import { Type } from '@sinclair/typebox';
 import { CLIENT_SECURITY, Empty, errors, JsonObject, StringEnum, textResponse } from '../../schemas/common.js';
+import { SELECTOR_PATTERN } from './selector.js';
+
+const selector = Type.Optional(
+  Type.String({
+    pattern: SELECTOR_PATTERN,
+    description:
+      "flagd's flag-set selector, flagSetId=<set>: only that set's flags (the SDK's `selector` option). It narrows what the token reads and never widens it: with a token limited to another set, the document is empty",
+  }),
+);
 
 export const streamSchemas = {
   snapshot: {
     summary: 'The environment as flagd JSON (ETag; If-None-Match → 304)',
     security: CLIENT_SECURITY,
+    // Other parameters are ignored, as before (a cache-busting one, say).
+    querystring: Type.Object({ selector }),
     response: {
       200: JsonObject('flagd JSON: flags, $evaluators, metadata.revision'),
       304: Empty('Unchanged'),
@@ -23,6 +34,7 @@ export const streamSchemas = {
               'full (default): each `change` carries the whole configuration; delta: each `delta` carries only what changed since its `base` revision (the SDK asks for this)',
           }),
         ),
+        selector,
       },
       { additionalProperties: false },
     ),

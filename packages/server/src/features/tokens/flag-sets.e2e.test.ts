@@ -252,6 +252,62 @@ function suite(storeName: 'sqlite' | 'postgres', databaseUrl: () => Promise<{ ur
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(s.events.slice(from).filter((e) => e.event === 'message').length, 1);
   });
+
+  it('?selector=flagSetId=<set> narrows the snapshot server-side, never widens it, and a bad one is refused', async () => {
+    const snapshot = async (tokenValue: string, selector: string) =>
+      api('GET', `/api/client/snapshot?selector=${encodeURIComponent(selector)}`, undefined, tokenValue);
+    const narrowed = (await snapshot(everything, 'flagSetId=payments')).body as Flags;
+    assert.deepEqual(Object.keys(narrowed.flags), ['checkout', 'refunds']);
+    assert.equal(narrowed.$evaluators, undefined, "the other sets' shared rules are not sent either");
+    const spaced = (await snapshot(everything, ' flagSetId = discovery ')).body as Flags;
+    assert.deepEqual(Object.keys(spaced.flags), ['search']);
+    assert.ok(spaced.$evaluators?.vip);
+    const same = await snapshot(payments, 'flagSetId=payments');
+    assert.deepEqual(Object.keys((same.body as Flags).flags), ['checkout', 'refunds']);
+    // Another set than the token's: nothing, with an ETag of its own (never one a wider document answers to).
+    const other = await snapshot(payments, 'flagSetId=discovery');
+    assert.equal(other.status, 200);
+    assert.deepEqual((other.body as Flags).flags, {});
+    assert.notEqual(other.headers.get('etag'), same.headers.get('etag'));
+    for (const bad of ['flagSetId=has space', 'source=payments', 'flagSetId=', 'flagSetId=a,flagSetId=b']) {
+      const r = await snapshot(everything, bad);
+      assert.equal(r.status, 400, `${bad}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.error.details[0].path, 'selector', JSON.stringify(r.body));
+    }
+    const repeated = await api(
+      'GET',
+      '/api/client/snapshot?selector=flagSetId%3Dpayments&selector=flagSetId%3Ddiscovery',
+      undefined,
+      everything,
+    );
+    assert.equal(repeated.status, 400, 'one selector only');
+  });
+
+  it('a stream with ?selector= gets its set only: snapshot and deltas, nothing for other sets', async () => {
+    const s = await openSse(
+      `${server.url}/api/client/stream?format=delta&selector=${encodeURIComponent('flagSetId=payments')}`,
+      { headers: { authorization: `Bearer ${everything}` } },
+    );
+    streams.push(s);
+    const snapshot = await s.waitFor((e) => e.event === 'snapshot', 3000);
+    assert.deepEqual(Object.keys(eventJson<Flags>(snapshot).flags), ['checkout', 'refunds']);
+    const from = s.events.length;
+    assert.equal(
+      (await api('PATCH', `/api/admin/flags/search/environments/${ENV}`, { state: 'DISABLED' })).status,
+      200,
+    );
+    // (The OFREP stream test above disabled it.)
+    const own = await api('PATCH', `/api/admin/flags/checkout/environments/${ENV}`, { state: 'ENABLED' });
+    assert.equal(own.status, 200);
+    const delta = await s.waitFor((e) => e.event === 'delta', 3000, { fromIndex: from });
+    assert.deepEqual(Object.keys(eventJson<{ flags: Record<string, unknown> }>(delta).flags), ['checkout']);
+    assert.equal(s.events.slice(from).filter((e) => e.event === 'delta').length, 1, 'the other set sent nothing');
+    const bad = await fetch(`${server.url}/api/client/stream?selector=nope`, {
+      headers: { authorization: `Bearer ${everything}` },
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { error: { details: { path: string }[] } }).error.details[0]?.path, 'selector');
+  });
 }
 
 describe('flag sets end to end (SQLite)', () => {
