@@ -6,6 +6,7 @@ import { ErrorBoundary } from './components/ErrorBoundary.js';
 import { type LiveState, useLiveChanges } from './live.js';
 import { AuditPage } from './pages/AuditPage.js';
 import { CanariesPage, CanaryPage } from './pages/CanariesPage.js';
+import { ClientsPage } from './pages/ClientsPage.js';
 import { FlagPage } from './pages/FlagPage.js';
 import { FlagsPage } from './pages/FlagsPage.js';
 import { IntegrationsPage } from './pages/IntegrationsPage.js';
@@ -66,6 +67,7 @@ function SignedIn({ signOut, pathname }: { signOut: () => void; pathname: string
         <span className="brand">Runtime Control</span>
         <nav aria-label="Main">
           <NavLink to="/flags">Flags</NavLink>
+          <NavLink to="/clients">Clients</NavLink>
           <NavLink to="/canaries">Canaries</NavLink>
           <NavLink to="/secrets">Secrets</NavLink>
           <NavLink to="/audit">Audit log</NavLink>
@@ -86,6 +88,7 @@ function SignedIn({ signOut, pathname }: { signOut: () => void; pathname: string
             <Route path="/flags" element={<FlagsPage />} />
             <Route path="/new-flag" element={<NewFlagPage />} />
             <Route path="/flags/:key" element={<FlagPage />} />
+            <Route path="/clients" element={<ClientsPage />} />
             <Route path="/canaries" element={<CanariesPage />} />
             <Route path="/canaries/:service" element={<CanaryPage />} />
             <Route path="/audit" element={<AuditPage />} />

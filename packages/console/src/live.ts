@@ -21,6 +21,8 @@ export function applyChange(queryClient: QueryClient, change: AdminChange): Prom
   const work: Promise<unknown>[] = [
     queryClient.invalidateQueries({ queryKey: ['flags'] }),
     queryClient.invalidateQueries({ queryKey: ['audit'] }),
+    // Every revision can leave a connected client behind (until its stream is sent it, or it polls again).
+    queryClient.invalidateQueries({ queryKey: ['clients'] }),
   ];
   // An evaluator change can change how any flag that uses it is shown; a token change only the tokens page.
   if (change.evaluators.length > 0) work.push(queryClient.invalidateQueries({ queryKey: ['flag'] }));

@@ -8,6 +8,11 @@ import { api, etagOf, unwrap } from './api/client.js';
  * their own clock), so those pages poll every second while the tab is visible.
  */
 export const LIVE_INTERVAL_MS = 1000;
+/**
+ * Connected clients are not revisions either, but they change slowly (a service starts, stops, polls): the clients
+ * page polls every 5 s, and a revision re-reads it at once (live.ts) so "behind" shows without waiting.
+ */
+export const CLIENTS_INTERVAL_MS = 5000;
 
 export function useEnvironments() {
   return useQuery({

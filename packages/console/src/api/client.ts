@@ -7,6 +7,7 @@ export type TokenInfo = components['schemas']['TokenInfo'];
 export type CreatedToken = components['schemas']['CreatedToken'];
 export type AuditRecord = components['schemas']['AuditRecord'];
 export type EvaluationResult = components['schemas']['EvaluationResult'];
+export type ConnectedClient = components['schemas']['ConnectedClient'];
 export type ErrorBody = components['schemas']['Error'];
 export type ErrorDetail = NonNullable<ErrorBody['error']['details']>[number];
 
