@@ -201,6 +201,7 @@ describe('console in a real browser', () => {
       environment: 'production',
       name: 'api-gateway',
     });
+    secrets.push(String(gatewayToken.json.token));
     apiGateway = await buildApiGateway(
       createServiceProvider({ url: server.url, token: gatewayToken.json.token as string, appName: 'api-gateway' }),
     );
@@ -671,6 +672,118 @@ describe('console in a real browser', () => {
       /^unchecked: the server asks Unleash only with RC_UNLEASH_URL and RC_UNLEASH_TOKEN set$/,
     );
     await checkPage('integrations');
+  });
+
+  it('lists connected clients by environment: the demo api-gateway (SDK) and an OFREP poller, behind until it polls', async () => {
+    // An OFREP caller that polls (no stream) in development, naming itself; the api-gateway's SDK streams production.
+    const created = await http('POST', '/api/admin/tokens', {
+      kind: 'client',
+      environment: 'development',
+      name: 'checkout-poller',
+    });
+    assert.equal(created.status, 201);
+    const pollerToken = String(created.json.token);
+    secrets.push(pollerToken);
+    const poll = async () => {
+      const res = await fetch(`${server.url}/ofrep/v1/evaluate/flags`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${pollerToken}`,
+          'content-type': 'application/json',
+          'x-rc-app': 'checkout',
+          'x-rc-instance': 'checkout-7d4f/1',
+          'user-agent': 'e2e-ofrep-poller/1.0',
+        },
+        body: JSON.stringify({ context: { targetingKey: 'u-1' } }),
+      });
+      assert.equal(res.status, 200);
+    };
+    await poll();
+
+    await page.getByRole('link', { name: 'Clients' }).click();
+    await page.getByRole('heading', { name: 'Clients', level: 1 }).waitFor();
+    const production = page.locator('tbody[data-environment="production"]');
+    const gateway = production.locator('tr[data-app="api-gateway"]');
+    await gateway.waitFor();
+    assert.equal(await gateway.count(), 1);
+    assert.match((await production.locator('th[scope="rowgroup"]').textContent()) ?? '', /^production /);
+    const cell = async (name: string) => (await gateway.locator(`td.${name}`).textContent()) ?? '';
+    assert.equal(await gateway.locator('td.app strong').textContent(), 'api-gateway');
+    assert.match((await gateway.locator('td.app .instance').textContent()) ?? '', /\/\d+$/, 'instance: host/pid');
+    assert.equal(await cell('kind'), 'SDK stream');
+    assert.match(await cell('revision'), /^r\d+ \/ r\d+$/);
+    assert.equal(await cell('standing'), 'up to date');
+    assert.equal(await cell('token'), 'api-gateway', 'the token by name');
+    assert.match(await cell('agent'), /^runtime-control-sdk\//);
+    const poller = page.locator('tbody[data-environment="development"] tr[data-app="checkout"]');
+    assert.equal(await poller.getAttribute('data-standing'), 'up-to-date');
+    assert.match((await poller.textContent()) ?? '', /OFREP polling/);
+    await checkPage('clients');
+    const html = await page.evaluate(() => document.documentElement.outerHTML);
+    for (const secret of secrets) assert.ok(!html.includes(secret), 'a token secret is in the clients page');
+
+    // A change in development is a revision: the page re-reads at once (well before its 5 s poll) and shows the
+    // poller behind until it polls again; api-gateway, in production, stays up to date.
+    const dev = (await http('GET', '/api/admin/flags/dark-mode')).json.environments as Record<
+      string,
+      { state: string }
+    >;
+    const state = dev.development?.state === 'ENABLED' ? 'DISABLED' : 'ENABLED';
+    const started = Date.now();
+    assert.equal((await http('PATCH', '/api/admin/flags/dark-mode/environments/development', { state })).status, 200);
+    await page
+      .locator('tbody[data-environment="development"] tr[data-app="checkout"][data-standing="poll-behind"]')
+      .waitFor({ timeout: 2500 });
+    console.log(`the poller shown behind ${Date.now() - started} ms after the change`);
+    assert.equal(await gateway.getAttribute('data-standing'), 'up-to-date');
+    await poll();
+    await page
+      .locator('tbody[data-environment="development"] tr[data-app="checkout"][data-standing="up-to-date"]')
+      .waitFor({ timeout: 8000 });
+
+    // The filter: by app or environment.
+    const filter = page.getByLabel('Filter');
+    await filter.fill('checkout');
+    await page.waitForFunction(() => document.querySelectorAll('table.clients tbody tr[data-app]').length === 1);
+    await filter.fill('production');
+    await gateway.waitFor();
+    assert.equal(await page.locator('tbody[data-environment="development"]').count(), 0);
+    await filter.fill('no-such-service');
+    await page.getByText('No client matches “no-such-service”.').waitFor();
+    await filter.fill('');
+    await poller.waitFor();
+
+    // Connections over a replica's listing cap are counted; with nobody connected the page says what to do.
+    const url = `${server.url}/api/admin/clients`;
+    await page.route(url, async (route) => {
+      const res = await route.fetch();
+      const body = (await res.json()) as { replicas: { truncated: number; connections: number }[] };
+      body.replicas[0]!.truncated = 1200;
+      body.replicas[0]!.connections += 1200;
+      await route.fulfill({ response: res, json: body });
+    });
+    await page.goto(`${server.url}/clients`);
+    await page.getByTestId('clients-unlisted').filter({ hasText: '1200 more connections are not listed' }).waitFor();
+    await gateway.waitFor();
+    await page.unroute(url);
+    await page.route(url, (route) =>
+      route.fulfill({
+        status: 200,
+        json: {
+          clients: [],
+          replicas: [
+            { id: 'replica-a', self: true, reportedAt: new Date().toISOString(), connections: 0, truncated: 0 },
+          ],
+        },
+      }),
+    );
+    await page.goto(`${server.url}/clients`);
+    const empty = page.getByTestId('clients-empty');
+    await empty.getByText('No client is connected.').waitFor();
+    assert.match((await empty.textContent()) ?? '', /RuntimeControlProvider\(.*appName.*rctl clients/s);
+    await empty.getByRole('link', { name: 'Tokens' }).waitFor();
+    await checkPage('clients-empty');
+    await page.unroute(url);
   });
 
   it('works at 390 px wide', async () => {
