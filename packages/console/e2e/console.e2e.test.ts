@@ -763,7 +763,7 @@ describe('console in a real browser', () => {
       await route.fulfill({ response: res, json: body });
     });
     await page.goto(`${server.url}/clients`);
-    await page.getByTestId('clients-unlisted').filter({ hasText: '1200 more connections are not listed' }).waitFor();
+    await page.getByTestId('clients-unlisted').filter({ hasText: '1200 more not listed' }).waitFor();
     await gateway.waitFor();
     await page.unroute(url);
     await page.route(url, (route) =>

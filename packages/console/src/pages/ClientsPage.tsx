@@ -148,10 +148,9 @@ export function ClientsPage() {
       )}
       {unlisted > 0 && (
         <p role="status" data-testid="clients-unlisted">
-          <strong>
-            {unlisted} more connection{unlisted === 1 ? ' is' : 's are'} not listed
-          </strong>
-          : a replica lists at most 5,000 streams and 5,000 polling callers (counts per replica below).
+          <strong>{unlisted} more not listed</strong>: streams and polling callers over a replica's cap (5,000 of each),
+          and calls of polling callers turned away in the last minute while its tracker was full (counts per replica
+          below).
         </p>
       )}
       {list.data && all.length === 0 && <NoClients />}
