@@ -43,8 +43,9 @@ export interface RuntimeControlProviderOptions {
   token: string;
   /**
    * flagd-style selector, `flagSetId=payments`: serve only the flags of that flag set (a flag's `metadata.flagSetId`,
-   * or its document's). The server is asked for that set only (`?selector=`), so other sets never cross the wire. It narrows what the token receives and can never widen it: with a token limited to another
-   * set, nothing matches. A malformed selector throws at construction, so a typo cannot silently select nothing.
+   * or its document's). The server is asked for that set only (`?selector=`), so other sets never cross the wire. It
+   * narrows what the token receives and can never widen it: with a token limited to another set, nothing matches. A
+   * malformed selector throws at construction, so a typo cannot silently select nothing.
    */
   selector?: string;
   /**
