@@ -1,10 +1,11 @@
 import { useQuery } from '@tanstack/react-query';
-import { Link, useSearchParams } from 'react-router';
+import { Link } from 'react-router';
 import { api, unwrap } from '../api/client.js';
 import { ErrorMessage } from '../components/ErrorMessage.js';
+import { useUrlFilters } from '../url-filters.js';
 
 export function AuditPage() {
-  const [params, setParams] = useSearchParams();
+  const { params, set } = useUrlFilters();
   const flag = params.get('flag') ?? '';
   const actor = params.get('actor') ?? '';
   const since = params.get('since') ?? '';
@@ -33,16 +34,6 @@ export function AuditPage() {
         )
       ).data.records,
   });
-  const set = (name: string, value: string) =>
-    setParams(
-      (p) => {
-        const next = new URLSearchParams(p);
-        if (value) next.set(name, value);
-        else next.delete(name);
-        return next;
-      },
-      { replace: true },
-    );
   return (
     <section>
       <h1>Audit log</h1>

@@ -1,9 +1,10 @@
 import { useQuery } from '@tanstack/react-query';
 import { useMemo } from 'react';
-import { Link, useSearchParams } from 'react-router';
+import { Link } from 'react-router';
 import { api, type ConnectedClient, unwrap } from '../api/client.js';
 import { ErrorMessage } from '../components/ErrorMessage.js';
 import { CLIENTS_INTERVAL_MS, useEnvironments } from '../queries.js';
+import { useUrlFilters } from '../url-filters.js';
 
 /** How long ago `iso` was, as of `now`: 42 s ago, 5 min ago, 3 h ago, 2 d ago (a clock ahead of ours reads 0 s). */
 function ago(iso: string, now: number): string {
@@ -76,19 +77,9 @@ export function ClientsPage() {
     queryFn: async () => (await unwrap(api.GET('/api/admin/clients'))).data,
     refetchInterval: CLIENTS_INTERVAL_MS,
   });
-  const [params, setParams] = useSearchParams();
+  const { params, set } = useUrlFilters();
   const search = params.get('q') ?? '';
   const onlyBehind = params.get('behind') === '1';
-  const set = (name: string, value: string) =>
-    setParams(
-      (p) => {
-        const next = new URLSearchParams(p);
-        if (value) next.set(name, value);
-        else next.delete(name);
-        return next;
-      },
-      { replace: true },
-    );
 
   const clients = list.data?.clients;
   const all = clients ?? [];

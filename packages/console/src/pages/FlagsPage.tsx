@@ -2,18 +2,19 @@ import * as Switch from '@radix-ui/react-switch';
 import * as Tabs from '@radix-ui/react-tabs';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useMemo } from 'react';
-import { Link, useSearchParams } from 'react-router';
+import { Link } from 'react-router';
 import { api, type Flag, unwrap } from '../api/client.js';
 import { ErrorMessage } from '../components/ErrorMessage.js';
 import { TypeBadge } from '../components/TypeBadge.js';
 import { useChanged, useEnvironments, useFlags } from '../queries.js';
+import { useUrlFilters } from '../url-filters.js';
 
 const flagKey = (f: Flag) => f.key;
 
 export function FlagsPage() {
   const environments = useEnvironments();
   const flags = useFlags();
-  const [params, setParams] = useSearchParams();
+  const { params, set } = useUrlFilters();
   const envs = environments.data ?? [];
   const env = params.get('env') && envs.includes(params.get('env')!) ? params.get('env')! : envs[0];
   const search = params.get('q') ?? '';
@@ -32,17 +33,6 @@ export function FlagsPage() {
         )
       : all;
   }, [flags.data, search]);
-
-  const set = (name: string, value: string) =>
-    setParams(
-      (p) => {
-        const next = new URLSearchParams(p);
-        if (value) next.set(name, value);
-        else next.delete(name);
-        return next;
-      },
-      { replace: true },
-    );
 
   return (
     <section>
