@@ -20,10 +20,10 @@ import {
   PROPAGATION_HEADERS,
   propagationRow,
   QUICK,
-  RCTL,
   ROOT,
   rssMiB,
   runPropagation,
+  runRctl,
   startRc,
   stopChild,
   summarize,
@@ -96,15 +96,7 @@ export async function run() {
     const flagsFile = join(dir, 'flags.json');
     writeFileSync(flagsFile, JSON.stringify(doc));
     const t0 = now();
-    await new Promise((resolve, reject) =>
-      execFile(
-        process.execPath,
-        [RCTL, 'seed', flagsFile, '--url', server.url, '--token', ADMIN_TOKEN],
-        { maxBuffer: 64 << 20 },
-        (err, _out, stderr) =>
-          err ? reject(new Error(`rctl seed: ${err.message}\n${stderr.slice(-2000)}`)) : resolve(),
-      ),
-    );
+    await runRctl(['seed', flagsFile, '--url', server.url, '--token', ADMIN_TOKEN]);
     r.seedMs = now() - t0;
     r.rssSeededMiB = rssMiB(server.pid);
     log(`large-flag-set: seeded in ${fmt(r.seedMs / 1000, 1)} s; server RSS ${fmt(r.rssSeededMiB)} MiB`);

@@ -1,5 +1,5 @@
 // Shared helpers of the benchmarks: statistics, child processes (always cleaned up), ports, HTTP, the report.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -327,6 +327,16 @@ export async function startAnchorServer(script, { name = script, env = {} } = {}
     throw err;
   }
   return { url, child, pid: child.pid };
+}
+
+/** Runs the built `rctl` with `args` to its end; resolves its stdout, rejects with the end of its stderr. */
+export function runRctl(args) {
+  return new Promise((resolvePromise, reject) => {
+    execFile(process.execPath, [RCTL, ...args], { maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`rctl ${args[0]} failed: ${err.message}\n${stderr.slice(-2000)}`));
+      else resolvePromise(stdout);
+    });
+  });
 }
 
 export const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}` };

@@ -1,11 +1,9 @@
 // Benchmark 10 (issue 15 item 5): remote evaluation beside a peer in the same run — our OFREP bulk evaluation and a real
 // unleash-server's `/api/frontend` (remote evaluation for a context) and `/api/client/features` (what server SDKs
 // poll), the same DevMentor flags in both (`rctl seed --target unleash`), the same load generator and connections.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import {
   contextBodies,
   createClientToken,
@@ -13,16 +11,15 @@ import {
   HTTP_PARAMS,
   log,
   QUICK,
-  RCTL,
   ROOT,
   runLoadInterleaved,
+  runRctl,
   SEED_FILE,
   startRc,
   stopChild,
   verdict,
 } from './lib.mjs';
 
-const exec = promisify(execFile);
 /** Issue 15 item 5: ours at least this many times the peer's remote-evaluation throughput. */
 export const TARGET_FACTOR = 10;
 
@@ -42,17 +39,7 @@ export async function run() {
   try {
     const tokenFile = join(dir, 'unleash-token');
     writeFileSync(tokenFile, unleash.adminToken, { mode: 0o600 });
-    await exec(process.execPath, [
-      RCTL,
-      'seed',
-      SEED_FILE,
-      '--target',
-      'unleash',
-      '--unleash-url',
-      unleash.url,
-      '--token-file',
-      tokenFile,
-    ]);
+    await runRctl(['seed', SEED_FILE, '--target', 'unleash', '--unleash-url', unleash.url, '--token-file', tokenFile]);
     const created = await fetch(`${unleash.url}/api/admin/api-tokens`, {
       method: 'POST',
       headers: { authorization: unleash.adminToken, 'content-type': 'application/json' },

@@ -1,7 +1,6 @@
 // Benchmark: write cost against the number of flags (issue 15 item 2). A single write (PATCH of one environment's
 // state) and `rctl seed` of every flag, at a large flag count and at a small one (the anchor), on SQLite and on
 // PostgreSQL, in the same run.
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -12,7 +11,7 @@ import {
   log,
   now,
   QUICK,
-  RCTL,
+  runRctl,
   startRc,
   stopChild,
   summarize,
@@ -83,20 +82,6 @@ export function generateFlagsFile(n) {
   return { environments: ENVIRONMENTS, evaluators, flags };
 }
 
-function rctl(args, env) {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [RCTL, ...args],
-      { env: { ...process.env, ...env }, maxBuffer: 64 << 20 },
-      (err, stdout, stderr) => {
-        if (err) reject(new Error(`rctl ${args[0]} failed: ${err.message}\n${stderr.slice(-2000)}`));
-        else resolve(stdout);
-      },
-    );
-  });
-}
-
 /** Seeds `n` generated flags into a fresh server, then times single writes; returns both figures. */
 async function measure(n, store) {
   const run = async (databaseUrl) => {
@@ -108,7 +93,7 @@ async function measure(n, store) {
       const doc = generateFlagsFile(n);
       writeFileSync(file, JSON.stringify(doc));
       const t0 = now();
-      await rctl(['seed', file, '--url', server.url, '--token', ADMIN_TOKEN], {});
+      await runRctl(['seed', file, '--url', server.url, '--token', ADMIN_TOKEN]);
       const seedMs = now() - t0;
       const count = (await httpRequest('GET', `${server.url}/api/admin/flags`, { headers: adminHeaders })).json;
       const listed = Array.isArray(count?.flags) ? count.flags.length : Array.isArray(count) ? count.length : -1;
