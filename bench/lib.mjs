@@ -521,11 +521,12 @@ export function renderMarkdown({ machine, quick, durationSec, sections, summary 
 export const HTTP_PARAMS = QUICK
   ? { connections: 32, warmupMs: 500, durationMs: 2000 }
   : { connections: 64, warmupMs: 2000, durationMs: 10_000 };
-export const ROUNDS = QUICK ? 1 : 3;
+/** The alternation of benchmarks that compare targets under load: slices this long, each target in turn. */
+export const SLICE_MS = 250;
 export const ROUNDS_TEXT =
-  ROUNDS > 1
-    ? `in ${ROUNDS} rounds alternating with the anchors so that background load on this shared machine hits all alike`
-    : 'one round';
+  `the targets alternating every ${SLICE_MS} ms within one load-generator process (each with its own connections, ` +
+  'only the active one sending), so that background load on this shared machine, whose speed drifts by tens of ' +
+  'percent within seconds, hits all alike';
 export const LOAD_CLIENT = process.env.BENCH_CLIENT === 'agent' ? 'agent' : 'raw';
 
 /**
@@ -592,58 +593,56 @@ export async function runLoad({
   }
 }
 
-/** Percentiles of a merged `[bucket (10 µs), count]` histogram. */
-function histogramPercentiles(pairs) {
-  const sorted = [...pairs].sort((a, b) => a[0] - b[0]);
-  const total = sorted.reduce((s, [, c]) => s + c, 0);
-  const at = (p) => {
-    const rank = Math.max(1, Math.ceil((p / 100) * total));
-    let seen = 0;
-    for (const [b, c] of sorted) {
-      seen += c;
-      if (seen >= rank) return b / 100;
-    }
-    return Number.NaN;
-  };
-  return { p50: at(50), p90: at(90), p99: at(99), max: total ? sorted[sorted.length - 1][0] / 100 : Number.NaN };
-}
-
 /**
- * Runs several load targets in alternation (A, B, A, B, …), `rounds` times, each for `durationMs / rounds`, so
- * background load on a shared machine hits every target alike; returns one merged result per target.
+ * Runs several load targets in alternation (A, B, A, B, …) in slices of SLICE_MS, from one load-generator process
+ * (`runAlternating` in bench/proc/loadgen.mjs), `HTTP_PARAMS.durationMs` measured per target after the warm-up;
+ * returns one result per target with the CPU its server (`serverPid`) used while it was the active target.
+ * With `BENCH_CLIENT=agent`, each target runs on its own instead (http.Agent has no alternating mode).
  */
-export async function runLoadInterleaved(targets, rounds = ROUNDS) {
-  const parts = targets.map(() => []);
-  for (let r = 0; r < rounds; r++) {
-    for (let t = 0; t < targets.length; t++) {
-      const warmupMs = r === 0 ? HTTP_PARAMS.warmupMs : Math.min(1000, HTTP_PARAMS.warmupMs);
-      const res = await runLoad({ ...targets[t], params: { warmupMs, durationMs: HTTP_PARAMS.durationMs / rounds } });
-      log(`  ${targets[t].name}: round ${r + 1}/${rounds}: ${fmt(res.rps)} req/s (other CPU ${fmt(res.otherCpu, 2)})`);
-      parts[t].push(res);
-    }
+export async function runLoadInterleaved(targets) {
+  if (LOAD_CLIENT !== 'raw') {
+    const results = [];
+    for (const t of targets) results.push(await runLoad(t));
+    return results;
   }
-  return parts.map((list) => {
-    const windowMs = list.reduce((s, x) => s + x.windowMs, 0);
-    const completed = list.reduce((s, x) => s + x.completed, 0);
-    const statuses = {};
-    for (const x of list) for (const [k, v] of Object.entries(x.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
-    const wavg = (k) => list.reduce((s, x) => s + x[k] * x.windowMs, 0) / windowMs;
-    return {
-      client: list[0].client,
-      connections: list[0].connections,
-      rounds: list.length,
-      windowMs,
-      completed,
-      errors: list.reduce((s, x) => s + x.errors, 0),
-      statuses,
-      rps: (completed / windowMs) * 1000,
-      rpsPerRound: list.map((x) => x.rps),
-      latencyMs: histogramPercentiles(list.flatMap((x) => x.histogram)),
-      serverCpu: wavg('serverCpu'),
-      loadgenCpu: wavg('loadgenCpu'),
-      otherCpu: wavg('otherCpu'),
-    };
-  });
+  const child = spawnNode(join(PROC_DIR, 'loadgen.mjs'), [], { name: 'loadgen (alternating)' });
+  try {
+    const results = await request(
+      child,
+      {
+        cmd: 'runAlternating',
+        targets: targets.map(
+          ({ url, path, method = 'POST', headers = {}, bodies, headersPerBody, expectStatus = 200, serverPid }) => {
+            const { hostname, port } = new URL(url);
+            return {
+              host: hostname,
+              port: Number(port),
+              method,
+              path,
+              headers,
+              bodies,
+              headersPerBody,
+              expectStatus,
+              pid: serverPid,
+            };
+          },
+        ),
+        connections: HTTP_PARAMS.connections,
+        warmupMs: HTTP_PARAMS.warmupMs,
+        durationMs: HTTP_PARAMS.durationMs,
+        sliceMs: SLICE_MS,
+      },
+      (HTTP_PARAMS.warmupMs + HTTP_PARAMS.durationMs) * targets.length + 30_000,
+    );
+    for (const [i, r] of results.entries()) {
+      log(
+        `  ${targets[i].name}: ${fmt(r.rps)} req/s over ${r.slices} slices (server CPU ${fmt(r.serverCpu, 2)}, other CPU ${fmt(r.otherCpu, 2)})`,
+      );
+    }
+    return results;
+  } finally {
+    await stopChild(child);
+  }
 }
 
 /** Request bodies with a rotating context: `targetingKey` over `users` users. */

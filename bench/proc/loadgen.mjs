@@ -5,7 +5,7 @@
 // `http.Agent({ keepAlive: true, maxSockets })` instead.
 import http from 'node:http';
 import net from 'node:net';
-import { now, serve } from '../lib.mjs';
+import { cpuSeconds, machineBusySeconds, now, serve } from '../lib.mjs';
 
 const MAX_SAMPLES = 4_000_000;
 
@@ -42,14 +42,7 @@ async function run(msg) {
   const loops = [];
   const sockets = [];
   if ((msg.client ?? 'raw') === 'raw') {
-    const head = (body, i) =>
-      `${msg.method} ${msg.path} HTTP/1.1\r\nhost: ${msg.host}:${msg.port}\r\n` +
-      Object.entries({ ...msg.headers, ...msg.headersPerBody?.[i] })
-        .map(([k, v]) => `${k}: ${v}\r\n`)
-        .join('') +
-      (body === undefined ? '' : `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`) +
-      `\r\n${body ?? ''}`;
-    const encoded = msg.bodies.map((b, i) => Buffer.from(head(b, i)));
+    const encoded = encodeRequests(msg);
     let nextEncoded = 0;
     for (let i = 0; i < connections; i++) {
       loops.push(
@@ -71,21 +64,10 @@ async function run(msg) {
           socket.on('data', (chunk) => {
             buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
             for (;;) {
-              const headerEnd = buf.indexOf('\r\n\r\n');
-              if (headerEnd < 0) return;
-              const headText = buf.toString('latin1', 0, headerEnd);
-              const status = Number(headText.slice(9, 12));
-              const cl = /\r\ncontent-length:\s*(\d+)/i.exec(headText);
-              let bodyLen = cl ? Number(cl[1]) : 0;
-              if (!cl && /\r\ntransfer-encoding:\s*chunked/i.test(headText)) {
-                const term = buf.indexOf('\r\n0\r\n\r\n', headerEnd);
-                if (term < 0) return;
-                bodyLen = term + 7 - (headerEnd + 4);
-              }
-              const total = headerEnd + 4 + bodyLen;
-              if (buf.length < total) return;
-              buf = buf.subarray(total);
-              record(start, status);
+              const r = completeResponse(buf);
+              if (!r) return;
+              buf = buf.subarray(r.total);
+              record(start, r.status);
               send();
             }
           });
@@ -178,4 +160,182 @@ async function run(msg) {
   };
 }
 
-serve({ run });
+/** The request bytes of one target: one pre-encoded request per body (raw client). */
+function encodeRequests(t) {
+  const head = (body, i) =>
+    `${t.method} ${t.path} HTTP/1.1\r\nhost: ${t.host}:${t.port}\r\n` +
+    Object.entries({ ...t.headers, ...t.headersPerBody?.[i] })
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('') +
+    (body === undefined ? '' : `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`) +
+    `\r\n${body ?? ''}`;
+  return t.bodies.map((b, i) => Buffer.from(head(b, i)));
+}
+
+/** Length of the first complete response in `buf` and its status, or undefined while it is incomplete. */
+function completeResponse(buf) {
+  const headerEnd = buf.indexOf('\r\n\r\n');
+  if (headerEnd < 0) return undefined;
+  const headText = buf.toString('latin1', 0, headerEnd);
+  const status = Number(headText.slice(9, 12));
+  const cl = /\r\ncontent-length:\s*(\d+)/i.exec(headText);
+  let bodyLen = cl ? Number(cl[1]) : 0;
+  if (!cl && /\r\ntransfer-encoding:\s*chunked/i.test(headText)) {
+    const term = buf.indexOf('\r\n0\r\n\r\n', headerEnd);
+    if (term < 0) return undefined;
+    bodyLen = term + 7 - (headerEnd + 4);
+  }
+  const total = headerEnd + 4 + bodyLen;
+  return buf.length < total ? undefined : { total, status };
+}
+
+/**
+ * Several targets driven in alternation in short slices (`sliceMs`, default 250 ms): each target has its own
+ * `connections` keep-alive connections, and only the active target's connections send (closed loop); at a slice's
+ * end they stop sending and the next target's start. A request counts for the target it was sent to, its time for
+ * the slice it was sent in. So every target meets the machine's background load in the same proportion — on a
+ * shared machine whose speed drifts by tens of percent within seconds, slices this short compare like with like,
+ * which whole-second rounds did not. Each target's server CPU (`pid`, from /proc) and this process's CPU are read
+ * at every switch and charged to the slice's target.
+ *
+ * msg: { targets: [{ host, port, method, path, headers, bodies, headersPerBody?, expectStatus, pid }], connections,
+ *        warmupMs and durationMs (each per target), sliceMs? }
+ */
+async function runAlternating(msg) {
+  const { targets, connections, warmupMs, durationMs } = msg;
+  const sliceMs = msg.sliceMs ?? 250;
+  const perTargetSamples = Math.floor(MAX_SAMPLES / targets.length);
+  const states = targets.map((t, index) => ({
+    t,
+    index,
+    encoded: encodeRequests(t),
+    nextEncoded: 0,
+    idle: [],
+    completed: 0,
+    errors: 0,
+    statuses: {},
+    latencies: new Float64Array(perTargetSamples),
+    samples: 0,
+    activeMs: 0,
+    serverCpu: 0,
+    loadgenCpu: 0,
+    busy: 0,
+  }));
+  let active = -1;
+  let measuring = false;
+  let stopping = false;
+  const sockets = [];
+  const opened = [];
+
+  for (const st of states) {
+    for (let c = 0; c < connections; c++) {
+      opened.push(
+        new Promise((resolveOpen, rejectOpen) => {
+          const socket = net.connect({ host: st.t.host, port: st.t.port, noDelay: true });
+          sockets.push(socket);
+          let buf = Buffer.alloc(0);
+          const conn = { start: 0, counted: false };
+          conn.send = () => {
+            conn.start = now();
+            conn.counted = measuring;
+            socket.write(st.encoded[st.nextEncoded++ % st.encoded.length]);
+          };
+          socket.on('connect', () => {
+            st.idle.push(conn);
+            resolveOpen();
+          });
+          socket.on('data', (chunk) => {
+            buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+            for (;;) {
+              const r = completeResponse(buf);
+              if (!r) return;
+              buf = buf.subarray(r.total);
+              if (conn.counted) {
+                st.completed++;
+                st.statuses[r.status] = (st.statuses[r.status] ?? 0) + 1;
+                if (r.status !== st.t.expectStatus) st.errors++;
+                if (st.samples < perTargetSamples) st.latencies[st.samples++] = now() - conn.start;
+              }
+              if (!stopping && active === st.index) conn.send();
+              else st.idle.push(conn);
+            }
+          });
+          socket.on('error', (err) => {
+            st.errors++;
+            rejectOpen(err);
+          });
+        }),
+      );
+    }
+  }
+  await Promise.all(opened);
+
+  const activate = (i) => {
+    active = i;
+    const st = states[i];
+    const idle = st.idle.splice(0);
+    for (const conn of idle) conn.send();
+  };
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const runSlices = async (totalPerTarget, measure) => {
+    const slices = Math.max(1, Math.round(totalPerTarget / sliceMs));
+    for (let s = 0; s < slices; s++) {
+      for (let i = 0; i < states.length; i++) {
+        const st = states[i];
+        measuring = measure;
+        const cpu0 = cpuSeconds(st.t.pid);
+        const own0 = process.cpuUsage();
+        const busy0 = machineBusySeconds();
+        const t0 = now();
+        activate(i);
+        await sleep(sliceMs);
+        if (measure) {
+          st.activeMs += now() - t0;
+          st.serverCpu += cpuSeconds(st.t.pid) - cpu0;
+          const own = process.cpuUsage(own0);
+          st.loadgenCpu += (own.user + own.system) / 1e6;
+          st.busy += machineBusySeconds() - busy0;
+        }
+      }
+    }
+  };
+  await runSlices(warmupMs, false);
+  process.send({ phase: 'measure-start' });
+  await runSlices(durationMs, true);
+  process.send({ phase: 'measure-end' });
+  stopping = true;
+  active = -1;
+  await sleep(200);
+  for (const s of sockets) s.destroy();
+
+  return states.map((st) => {
+    const sorted = st.latencies.subarray(0, st.samples).sort();
+    const n = st.samples;
+    const pct = (p) => (n ? sorted[Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))] : NaN);
+    const buckets = new Map();
+    for (let i = 0; i < n; i++) {
+      const b = Math.min(1_000_000, Math.round(sorted[i] * 100));
+      buckets.set(b, (buckets.get(b) ?? 0) + 1);
+    }
+    const sec = st.activeMs / 1000;
+    const serverCpu = st.serverCpu / sec;
+    const loadgenCpu = st.loadgenCpu / sec;
+    return {
+      histogram: [...buckets],
+      client: 'raw',
+      connections,
+      windowMs: st.activeMs,
+      completed: st.completed,
+      errors: st.errors,
+      statuses: st.statuses,
+      rps: (st.completed / st.activeMs) * 1000,
+      latencyMs: { p50: pct(50), p90: pct(90), p99: pct(99), max: n ? sorted[n - 1] : NaN },
+      loadgenCpu,
+      serverCpu,
+      otherCpu: Number.isNaN(serverCpu) ? Number.NaN : Math.max(0, st.busy / sec - serverCpu - loadgenCpu),
+      slices: Math.round(st.activeMs / sliceMs),
+    };
+  });
+}
+
+serve({ run, runAlternating });
