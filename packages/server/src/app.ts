@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySchema } from 'fastify';
 import { adminGuard, clientGuard } from './auth/auth-hooks.js';
-import { AppError } from './errors/app-error.js';
 import { mapError } from './errors/error-mapper.js';
 import { adminStreamController } from './features/admin-stream/admin-stream-controller.js';
 import { auditController } from './features/audit/audit-controller.js';
@@ -19,7 +18,9 @@ import { schemaFileController } from './features/schemas/schema-file-controller.
 import { secretsController } from './features/secrets/secrets-controller.js';
 import { tokenController } from './features/tokens/token-controller.js';
 import { unleashBridgeController } from './features/unleash-bridge/unleash-bridge-controller.js';
-import { parseJsonBody, requestParametersProblem } from './http/json-input.js';
+import { parseJsonBody } from './http/json-input.js';
+import { installRequestHooks, notFoundHandler } from './http/request-hooks.js';
+import { RequestLogController, withLazyRequestLoggers } from './http/request-logger.js';
 import type { Runtime } from './runtime.js';
 import { compileValidator } from './schemas/validation.js';
 
@@ -41,7 +42,9 @@ const CORS_ALLOWED_HEADERS =
 
 export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: rt.logger as FastifyBaseLogger,
+    // Request loggers made only when something is logged (http/request-logger.ts).
+    loggerInstance: withLazyRequestLoggers(rt.logger as FastifyBaseLogger),
+    logController: new RequestLogController(rt.logger as FastifyBaseLogger),
     bodyLimit: rt.config.bodyLimitBytes,
     return503OnClosing: true,
     // Closing ends idle keep-alive connections at once and lets requests in flight finish (streams are handed over
@@ -59,12 +62,8 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
       done(err as Error);
     }
   });
-  // One value per query parameter, and only strings both stores can hold in queries and path parameters. A callback
-  // hook: it runs on every request, and an async one costs a promise each time.
-  app.addHook('preValidation', (req, _reply, done) => {
-    const problem = requestParametersProblem(req.query, req.params);
-    done(problem ?? undefined);
-  });
+  // Every route's parameter check and request-duration metric (http/request-hooks.ts says why per route).
+  installRequestHooks(app, rt.metrics.httpDuration);
   app.setErrorHandler((err, req, reply) => mapError(err, req, reply));
   // Route schemas (features/*/*-schemas.ts) validate without changing the input; shape errors reach mapError.
   app.setValidatorCompiler(compileValidator);
@@ -76,9 +75,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
       if (method !== 'HEAD') routes.push({ method, url: r.url, schema: r.schema });
   });
   app.decorate('routeList', routes);
-  app.setNotFoundHandler((req, reply) =>
-    mapError(new AppError('NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`), req, reply),
-  );
+  app.setNotFoundHandler(notFoundHandler(rt.metrics.httpDuration));
 
   // CORS: only origins listed in RC_CORS_ORIGINS get Access-Control-* headers (none when it is unset); a preflight
   // from one is answered here, before any guard (browsers send no credentials on preflights). SSE streams take the
@@ -105,18 +102,6 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
       reply.header('access-control-expose-headers', 'ETag, X-RC-Revision');
     });
   }
-
-  // A callback hook, not an async one: it runs on every request and needs no promise (metrics/metrics.ts says why
-  // the histogram has its own recorder).
-  app.addHook('onResponse', (req, reply, done) => {
-    rt.metrics.httpDuration.record(
-      req.method,
-      req.routeOptions.url ?? 'unmatched',
-      String(reply.statusCode),
-      reply.elapsedTime / 1000,
-    );
-    done();
-  });
 
   const guardDeps = { adminToken: rt.adminToken, state: rt.state };
   const requireAdmin = adminGuard(guardDeps);

@@ -16,7 +16,7 @@ declare module 'fastify' {
     /** Set by `requireClient`: the flag set the client token is limited to; null: its whole environment. */
     clientFlagSet?: string | null;
     /** Set by `requireClient`: which token it is (id and hash, never the secret). */
-    clientToken?: { id: string; hash: string };
+    clientToken?: { readonly id: string; readonly hash: string };
   }
 }
 
@@ -86,31 +86,17 @@ export interface ClientGuardOptions {
 }
 
 export function clientGuard(rt: GuardDeps, options: ClientGuardOptions = {}) {
-  const check = clientCheck(rt, options);
+  const check = clientTokenCheck(rt, options);
   return async function requireClient(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
     check(req);
   };
 }
 
 /**
- * `clientGuard` as a callback hook (`onRequest: clientGuardHook(…)`): the check is synchronous, so a hot route need
- * not pay for a promise and a microtask turn per request. Refusals reach the error handler as the async guard's do.
+ * The client token check itself, synchronous: throws the AppError a refusal answers with, else marks the request.
+ * `clientGuard` runs it as an async hook; a hot route runs it inside its own callback hook (http/request-hooks.ts).
  */
-export function clientGuardHook(rt: GuardDeps, options: ClientGuardOptions = {}) {
-  const check = clientCheck(rt, options);
-  return function requireClient(req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
-    try {
-      check(req);
-    } catch (err) {
-      done(err as Error);
-      return;
-    }
-    done();
-  };
-}
-
-/** The client token check itself: throws the AppError a refusal answers with, else marks the request. */
-function clientCheck(rt: GuardDeps, { streams = true }: ClientGuardOptions) {
+export function clientTokenCheck(rt: GuardDeps, { streams = true }: ClientGuardOptions = {}) {
   const adminHash = hashToken(rt.adminToken);
   // Only client tokens that resolved to a live client token are remembered (never the root admin token), so a hit
   // needs no comparison with the root's hash; the live-token lookup below still runs on every request.
@@ -131,7 +117,8 @@ function clientCheck(rt: GuardDeps, { streams = true }: ClientGuardOptions) {
     if (cached === undefined) known.remember(token, presented);
     req.clientEnvironment = stored.environment;
     req.clientFlagSet = stored.flagSet;
-    req.clientToken = { id: stored.id, hash: stored.hash };
+    // The stored token itself (read-only here), not a copy per request.
+    req.clientToken = stored;
     if (streams) bindStreamOwner(req.raw, { tokenId: stored.id });
   };
 }

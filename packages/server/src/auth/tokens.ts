@@ -49,11 +49,20 @@ export class KnownTokenHashes {
   }
 }
 
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+const WHITESPACE = /\s/;
+
 /** `Authorization: Bearer <t>` or OFREP's alternative `X-API-Key: <t>`. */
 export function tokenFromHeaders(headers: Record<string, string | string[] | undefined>): string | undefined {
   const auth = headers.authorization;
   if (typeof auth === 'string') {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    // The usual `Bearer <token>` is sliced without a regex match (its array and capture cost as much as the token
+    // lookup); any other spelling (case, spacing, trailing blanks) takes the pattern.
+    if (auth.startsWith('Bearer ')) {
+      const token = auth.slice(7);
+      if (token.length > 0 && !WHITESPACE.test(token)) return token;
+    }
+    const m = BEARER.exec(auth);
     if (m) return m[1];
   }
   const apiKey = headers['x-api-key'];

@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger } from 'fastify';
+import { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { Bindings, ChildLoggerOptions } from 'pino';
 
 type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -21,12 +21,11 @@ class LazyRequestLogger {
 
   constructor(
     private readonly parent: FastifyBaseLogger,
-    private readonly childBindings: Bindings,
-    private readonly options: ChildLoggerOptions,
+    private readonly make: () => FastifyBaseLogger,
   ) {}
 
   private get logger(): FastifyBaseLogger {
-    this.made ??= this.parent.child(this.childBindings, this.options);
+    this.made ??= this.make();
     return this.made;
   }
 
@@ -77,14 +76,51 @@ class LazyRequestLogger {
 }
 
 /**
- * A route's `childLoggerFactory` (hot routes): the request logger is made on first use. A route with its own log
- * level gets pino's child at once, as Fastify would make it.
+ * The logger to give Fastify (`loggerInstance`): `logger` itself, except that a child made without options — what
+ * Fastify makes for every request — is lazy (above). A child with options (a level, serializers: Fastify's own
+ * root logger, a route's log level) is made at once and makes lazy children in turn. The laziness sits in the logger
+ * rather than in a route's `childLoggerFactory` because Fastify checks the logger a custom factory returns on every
+ * request (an array and a closure each time), which cost as much as what the laziness saves.
  */
-export function lazyRequestLogger(
+export function withLazyRequestLoggers(
   logger: FastifyBaseLogger,
-  bindings: Bindings,
-  options: ChildLoggerOptions,
+  makeChild: FastifyBaseLogger['child'] = logger.child,
 ): FastifyBaseLogger {
-  if (options.level !== undefined) return logger.child(bindings, options);
-  return new LazyRequestLogger(logger, bindings, options) as unknown as FastifyBaseLogger;
+  // pino makes a child as `Object.create(parent)`, so children of `wrapped` inherit its `child` below; a child made
+  // here gets pino's own `child` back (or a wrapper of its own), so its children carry its bindings.
+  const wrapped = Object.create(logger) as FastifyBaseLogger;
+  wrapped.child = function child(bindings: Bindings, options?: ChildLoggerOptions) {
+    if (options !== undefined && Object.keys(options).length > 0) {
+      return withLazyRequestLoggers(makeChild.call(wrapped, bindings, options), makeChild);
+    }
+    // `wrapped` is the parent: a level set on it (the app's `log.level`) is the request loggers' level too.
+    const make = () => {
+      const made = makeChild.call(wrapped, bindings, options);
+      made.child = makeChild;
+      return made;
+    };
+    return new LazyRequestLogger(wrapped, make) as unknown as FastifyBaseLogger;
+  } as FastifyBaseLogger['child'];
+  return wrapped;
+}
+
+/**
+ * Fastify's per-request log lines ("incoming request", "request completed", both at info), written only when the
+ * server logs at info or below. Fastify builds their arguments (`{ req }`, `{ res, responseTime }`) and calls the
+ * request logger for every request even when the level drops them, which on the OFREP routes cost as much as the
+ * metrics; here the root logger's level (read per request, so a level changed at run time is followed) is asked
+ * first. Every other line Fastify writes (errors, stream errors, 503 while closing) is left as it is.
+ */
+export class RequestLogController extends LogController {
+  constructor(private readonly root: FastifyBaseLogger) {
+    super();
+  }
+
+  override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
+    if (isEnabled(this.root, 'info')) super.incomingRequest(request, reply);
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error || isEnabled(this.root, 'info')) super.requestCompleted(error, request, reply);
+  }
 }

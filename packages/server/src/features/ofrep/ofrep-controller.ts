@@ -4,12 +4,12 @@ import type { FlagType } from '@runtime-control/core';
 import { canonicalJson, isPlainObject } from '@runtime-control/core';
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { clientGuardHook } from '../../auth/auth-hooks.js';
+import { clientTokenCheck } from '../../auth/auth-hooks.js';
 import { type StreamKeyDeps, StreamKeys } from '../../auth/stream-keys.js';
 import { digestOf } from '../../auth/tokens.js';
 import type { ServerConfig } from '../../config/config.js';
 import { AppError } from '../../errors/app-error.js';
-import { lazyRequestLogger } from '../../http/request-logger.js';
+import { fusedRequestHooks } from '../../http/request-hooks.js';
 import { type ServerMetrics, UNKNOWN_FLAG_LABEL } from '../../metrics/metrics.js';
 import { type Evaluation, evaluateFlag } from '../../state/evaluation.js';
 import type { EnvironmentView, ReplicaState } from '../../state/replica-state.js';
@@ -27,7 +27,7 @@ type Guard = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
 export interface OfrepRouteDeps extends StreamKeyDeps {
   config: Pick<ServerConfig, 'publicUrl' | 'host' | 'port'>;
   state: Pick<ReplicaState, 'view' | 'tokenByHash'>;
-  metrics: Pick<ServerMetrics, 'evaluationCounts'>;
+  metrics: Pick<ServerMetrics, 'evaluationCounts' | 'httpDuration'>;
   sse: Pick<Streams, 'openOfrepStream'>;
   /** Callers that evaluate without a stream are listed in the clients view from here. */
   pollingCallers: Pick<PollingCallers, 'seen'>;
@@ -62,15 +62,12 @@ function ofrepErrorBody(e: Evaluation, errorCode: string) {
   return { key: e.key, errorCode, errorDetails: e.errorDetails, metadata: e.metadata };
 }
 
-/** OFREP success or per-flag failure body. */
+/**
+ * OFREP success or per-flag failure body. A success is the evaluation itself: it has exactly the fields of OFREP's
+ * success body (the response schema serializes them in its own order), so no copy is made per request.
+ */
 function ofrepBody(e: Evaluation): Static<typeof OfrepEvaluation> {
-  if (e.errorCode) return ofrepErrorBody(e, e.errorCode);
-  const body: Static<typeof OfrepEvaluation> = { key: e.key, reason: e.reason, metadata: e.metadata };
-  if (e.value !== undefined) {
-    body.value = e.value;
-    body.variant = e.variant;
-  }
-  return body;
+  return e.errorCode ? ofrepErrorBody(e, e.errorCode) : e;
 }
 
 const ARRAY_INDEX = /^(?:0|[1-9]\d*)$/;
@@ -145,16 +142,24 @@ export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDe
     return base;
   }
 
-  // The evaluation routes are the hot path: their request logger is made only if something is logged, and their
-  // guard (the same checks as `guard`) is a callback hook that does not bind the token for streams (they never become
-  // one). Their handlers are synchronous for the same reason: no promise per request.
-  const hot = { onRequest: clientGuardHook(deps, { streams: false }), childLoggerFactory: lazyRequestLogger };
+  // The evaluation routes are the hot path. Their guard (the same checks as `guard`, without binding the token for
+  // streams: they never become one) and the parameter check every route gets run in one callback hook, and the
+  // request duration is recorded by the handler and the error handler instead of a hook stage of its own
+  // (http/request-hooks.ts). Their handlers are synchronous for the same reason: no promise per request.
+  const clientCheck = clientTokenCheck(deps, { streams: false });
+  function hotRoute(url: string) {
+    const { sent, ...hooks } = fusedRequestHooks(metrics.httpDuration, url, clientCheck);
+    return { url, sent, options: hooks };
+  }
+  const single = hotRoute('/ofrep/v1/evaluate/flags/:key');
+  const bulk = hotRoute('/ofrep/v1/evaluate/flags');
 
-  app.post('/ofrep/v1/evaluate/flags/:key', { schema: schemas.single, ...hot }, (req, reply) => {
+  app.post(single.url, { schema: schemas.single, ...single.options }, (req, reply) => {
     const key = req.params.key;
     const parsed = readContext(req.body as unknown);
     if (!parsed.ok) {
       reply.code(400).send({ key, errorCode: 'INVALID_CONTEXT', errorDetails: parsed.details });
+      single.sent(req, reply);
       return;
     }
     const env = req.clientEnvironment!;
@@ -164,13 +169,15 @@ export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDe
     countEvaluation(env, view, e);
     if (e.errorCode === 'FLAG_NOT_FOUND') reply.code(404).send(ofrepErrorBody(e, e.errorCode));
     else if (e.errorCode) reply.code(400).send(ofrepErrorBody(e, e.errorCode));
-    else reply.send(ofrepBody(e));
+    else reply.send(e);
+    single.sent(req, reply);
   });
 
-  app.post('/ofrep/v1/evaluate/flags', { schema: schemas.bulk, ...hot }, (req, reply) => {
+  app.post(bulk.url, { schema: schemas.bulk, ...bulk.options }, (req, reply) => {
     const parsed = readContext(req.body as unknown);
     if (!parsed.ok) {
       reply.code(400).send({ errorCode: 'INVALID_CONTEXT', errorDetails: parsed.details });
+      bulk.sent(req, reply);
       return;
     }
     const env = req.clientEnvironment!;
@@ -181,6 +188,7 @@ export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDe
     reply.header('etag', etag);
     if (req.headers['if-none-match'] === etag) {
       reply.code(304).send();
+      bulk.sent(req, reply);
       return;
     }
     const keys = keysInOrder(view);
@@ -201,6 +209,7 @@ export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDe
         },
       ],
     });
+    bulk.sent(req, reply);
   });
 
   // With `?key=` (from the bulk response's eventStreams) or the client token in a header.
