@@ -22,10 +22,13 @@ declare module 'fastify' {
 /** The `route` label of requests no route matched. */
 export const UNMATCHED_ROUTE = 'unmatched';
 
-type Durations = Pick<RequestDurations, 'record'>;
+type Durations = Pick<RequestDurations, 'routeRecorder'>;
 
-function recordDuration(durations: Durations, route: string, req: FastifyRequest, reply: FastifyReply): void {
-  durations.record(req.method, route, String(reply.statusCode), reply.elapsedTime / 1000);
+/** Records a request's duration under one route template. */
+function durationRecorder(durations: Durations, route: string) {
+  const record = durations.routeRecorder(route);
+  return (req: FastifyRequest, reply: FastifyReply): void =>
+    record(req.method, reply.statusCode, reply.elapsedTime / 1000);
 }
 
 function asArray<T>(hooks: T | T[] | undefined): T[] {
@@ -47,9 +50,9 @@ export function installRequestHooks(app: FastifyInstance, durations: Durations):
   };
   app.addHook('onRoute', (route) => {
     if (route.config?.fusedRequestHooks === true) return;
-    const template = route.url;
+    const record = durationRecorder(durations, route.url);
     const measure: onResponseHookHandler = (req, reply, done) => {
-      recordDuration(durations, template, req, reply);
+      record(req, reply);
       done();
     };
     // New arrays: the options object of a GET route is copied for its HEAD route, arrays included.
@@ -60,9 +63,10 @@ export function installRequestHooks(app: FastifyInstance, durations: Durations):
 
 /** The not-found handler: the error body of a 404, and its duration under the `unmatched` route. */
 export function notFoundHandler(durations: Durations) {
+  const record = durationRecorder(durations, UNMATCHED_ROUTE);
   return (req: FastifyRequest, reply: FastifyReply): void => {
     mapError(new AppError('NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`), req, reply);
-    recordDuration(durations, UNMATCHED_ROUTE, req, reply);
+    record(req, reply);
   };
 }
 
@@ -73,6 +77,7 @@ export function notFoundHandler(durations: Durations) {
  * into the route options and call `sent(req, reply)` at the end of the handler.
  */
 export function fusedRequestHooks(durations: Durations, route: string, guard: (req: FastifyRequest) => void) {
+  const record = durationRecorder(durations, route);
   const onRequest: onRequestHookHandler = (req, _reply, done) => {
     try {
       guard(req);
@@ -87,10 +92,8 @@ export function fusedRequestHooks(durations: Durations, route: string, guard: (r
     onRequest,
     errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
       mapError(err, req, reply);
-      recordDuration(durations, route, req, reply);
+      record(req, reply);
     },
-    sent(req: FastifyRequest, reply: FastifyReply): void {
-      recordDuration(durations, route, req, reply);
-    },
+    sent: record,
   };
 }

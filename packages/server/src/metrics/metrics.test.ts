@@ -18,6 +18,7 @@ describe('server metrics fast paths', () => {
       registers: [theirs],
     });
     const routes = ['/ofrep/v1/evaluate/flags/:key', '/ofrep/v1/evaluate/flags', 'unmatched'];
+    const recorders = new Map(routes.map((r) => [r, fast.routeRecorder(r)]));
     let seed = 7;
     const random = () => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
@@ -31,15 +32,21 @@ describe('server metrics fast paths', () => {
       };
       // Spread over every bucket, the exact bounds and beyond the last one.
       const seconds = i % 97 === 0 ? HTTP_DURATION_BUCKETS[i % HTTP_DURATION_BUCKETS.length]! : random() ** 4 * 8;
-      if (i % 2 === 0) fast.record(labels.method, labels.route, labels.status, seconds);
-      else fast.observe(labels, seconds);
+      if (i % 3 === 0) fast.record(labels.method, labels.route, labels.status, seconds);
+      else if (i % 3 === 1) fast.observe(labels, seconds);
+      else recorders.get(labels.route)!(labels.method, Number(labels.status), seconds);
       reference.observe(labels, seconds);
     }
     assert.equal(await ours.metrics(), await theirs.metrics());
     assert.deepEqual(await ours.getMetricsAsJSON(), await theirs.getMetricsAsJSON());
     assert.throws(() => fast.record('GET', '/', '200', Number.NaN), TypeError);
+    assert.throws(() => recorders.get('unmatched')!('GET', 200, Number.NaN), TypeError);
     ours.resetMetrics();
     theirs.resetMetrics();
+    assert.equal(await ours.metrics(), await theirs.metrics());
+    // A route recorder keeps recording after a reset, into series the exposition shows.
+    recorders.get('unmatched')!('GET', 404, 0.002);
+    reference.observe({ method: 'GET', route: 'unmatched', status: '404' }, 0.002);
     assert.equal(await ours.metrics(), await theirs.metrics());
   });
 
