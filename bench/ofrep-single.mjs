@@ -53,7 +53,9 @@ export async function run() {
     log(`ofrep-single: load (${HTTP_PARAMS.connections} connections), ours and the anchor in alternation`);
     [ours, anchor] = await runLoadInterleaved([
       { url: server.url, path: PATH, headers: auth, bodies, serverPid: server.pid, name: 'ours' },
-      { url: bare.url, path: PATH, bodies, serverPid: bare.pid, name: 'bare fastify' },
+      // The anchor gets the very request bytes ours gets (the token header included, which it ignores), as it
+      // answers the very bytes ours answers: the difference is then our work alone.
+      { url: bare.url, path: PATH, headers: auth, bodies, serverPid: bare.pid, name: 'bare fastify' },
     ]);
     log(`ofrep-single: ours ${fmt(ours.rps)} req/s, p99 ${fmt(ours.latencyMs.p99, 2)} ms`);
     log(`ofrep-single: bare Fastify ${fmt(anchor.rps)} req/s, p99 ${fmt(anchor.latencyMs.p99, 2)} ms`);
@@ -127,7 +129,8 @@ export async function run() {
       `(\`targetingKey\` over ${users} users). \`undici\` is not installed in this repository, so the load generator ` +
       `is ${LOAD_CLIENT === 'raw' ? 'a minimal keep-alive HTTP/1.1 client on raw sockets (pre-encoded requests, Content-Length framing, as undici/autocannon do; `BENCH_CLIENT=agent` switches to `http.Agent`)' : '`http.Agent({ keepAlive: true })`'}. ` +
       'Anchors, same run and same load generator: a bare Fastify server (same Fastify version, own process, no ' +
-      'auth/metrics/logging) whose route returns the very JSON our server answered; and raw `@openfeature/flagd-core` ' +
+      'auth/metrics/logging) sent the very requests ours gets (token header included, which it ignores) and whose ' +
+      'route returns the very JSON our server answered; and raw `@openfeature/flagd-core` ' +
       '`resolveBooleanEvaluation` of the same flag and configuration in one process, no HTTP. CPU columns are cores ' +
       'used during the measured window (from `/proc/<pid>/stat` and `process.cpuUsage`); this machine has 2 cores ' +
       'shared by the server and the load generator.',

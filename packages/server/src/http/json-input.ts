@@ -33,7 +33,9 @@ function isAcceptableJson(node: unknown, depth: number, checkStrings: boolean): 
     return true;
   }
   const obj = node as Record<string, unknown>;
-  for (const k of Object.keys(obj)) {
+  // for-in rather than Object.keys: no array per object. A parsed value's objects inherit nothing enumerable (JSON
+  // makes plain objects and `__proto__` keys are refused), and anything inherited would only be checked too.
+  for (const k in obj) {
     if ((checkStrings && !isStorableString(k)) || !isAcceptableJson(obj[k], depth + 1, checkStrings)) return false;
   }
   return true;

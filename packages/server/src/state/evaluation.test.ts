@@ -21,7 +21,7 @@ function throughResolve(engine: FlagdCore, type: FlagType, key: string, context:
   return { key, value: r.value as JsonValue, variant: r.variant, reason, metadata };
 }
 
-const valueOf: Record<FlagType, fc.Arbitrary<JsonValue>> = {
+const valuesOf: Record<FlagType, fc.Arbitrary<JsonValue>> = {
   boolean: fc.boolean(),
   string: fc.string({ maxLength: 4 }),
   number: fc.integer(),
@@ -38,8 +38,8 @@ const flagArb = fc.constantFrom<FlagType>('boolean', 'string', 'number', 'object
       fc.constantFrom<FlagType>('boolean', 'string', 'number', 'object'),
     ),
     state: fc.constantFrom('ENABLED', 'ENABLED', 'DISABLED'),
-    a: valueOf[type],
-    b: fc.oneof(valueOf[type], valueOf.string, valueOf.number),
+    a: valuesOf[type],
+    b: fc.oneof(valuesOf[type], valuesOf.string, valuesOf.number),
     defaultVariant: fc.constantFrom('a', 'b', null),
     hit: fc.constantFrom('a', 'b', 'missing', null),
     miss: fc.constantFrom('a', 'b', null),

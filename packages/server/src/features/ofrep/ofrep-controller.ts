@@ -33,6 +33,13 @@ export interface OfrepRouteDeps extends StreamKeyDeps {
   pollingCallers: Pick<PollingCallers, 'seen'>;
 }
 
+/** Whether a parsed JSON object has over `max` keys, counted without an array of them (every request asks). */
+function hasMoreKeys(obj: Record<string, unknown>, max: number): boolean {
+  let n = 0;
+  for (const _ in obj) if (++n > max) return true;
+  return false;
+}
+
 type ContextResult = { ok: true; context: EvaluationContext } | { ok: false; details: string };
 
 function readContext(body: unknown): ContextResult {
@@ -41,8 +48,7 @@ function readContext(body: unknown): ContextResult {
   const ctx = body.context;
   if (ctx === undefined || ctx === null) return { ok: true, context: {} };
   if (!isPlainObject(ctx)) return { ok: false, details: 'context must be a JSON object' };
-  if (Object.keys(ctx).length > MAX_CONTEXT_KEYS)
-    return { ok: false, details: `context has over ${MAX_CONTEXT_KEYS} keys` };
+  if (hasMoreKeys(ctx, MAX_CONTEXT_KEYS)) return { ok: false, details: `context has over ${MAX_CONTEXT_KEYS} keys` };
   if (ctx.targetingKey !== undefined && typeof ctx.targetingKey !== 'string') {
     return { ok: false, details: 'context.targetingKey must be a string' };
   }
