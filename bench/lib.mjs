@@ -525,8 +525,9 @@ export const HTTP_PARAMS = QUICK
 export const SLICE_MS = 250;
 export const ROUNDS_TEXT =
   `the targets alternating every ${SLICE_MS} ms within one load-generator process (each with its own connections, ` +
-  'only the active one sending), so that background load on this shared machine, whose speed drifts by tens of ' +
-  'percent within seconds, hits all alike';
+  "only the active one sending; a slice's requests in flight finish before the next target starts, and a " +
+  "target's throughput is counted from each slice's first answer to its last), so that " +
+  'background load on this shared machine, whose speed drifts by tens of percent within seconds, hits all alike';
 export const LOAD_CLIENT = process.env.BENCH_CLIENT === 'agent' ? 'agent' : 'raw';
 
 /**

@@ -192,8 +192,10 @@ function completeResponse(buf) {
 /**
  * Several targets driven in alternation in short slices (`sliceMs`, default 250 ms): each target has its own
  * `connections` keep-alive connections, and only the active target's connections send (closed loop); at a slice's
- * end they stop sending and the next target's start. A request counts for the target it was sent to, its time for
- * the slice it was sent in. So every target meets the machine's background load in the same proportion — on a
+ * end they stop sending, the requests in flight finish, and the next target's start. A target's throughput is its
+ * answers from the first to the last of each slice over that time (the pipeline full); its latencies are those of
+ * every request sent in its slices. So every
+ * target meets the machine's background load in the same proportion — on a
  * shared machine whose speed drifts by tens of percent within seconds, slices this short compare like with like,
  * which whole-second rounds did not. Each target's server CPU (`pid`, from /proc) and this process's CPU are read
  * at every switch and charged to the slice's target.
@@ -211,12 +213,18 @@ async function runAlternating(msg) {
     encoded: encodeRequests(t),
     nextEncoded: 0,
     idle: [],
-    completed: 0,
     errors: 0,
     statuses: {},
     latencies: new Float64Array(perTargetSamples),
     samples: 0,
     activeMs: 0,
+    /** Answers after the first one of the current slice, and when its first and last came. */
+    sliceAnswers: 0,
+    sliceFirst: undefined,
+    sliceLast: 0,
+    /** Sum over the measured slices: answers after each slice's first, and the time from its first to its last. */
+    steadyAnswers: 0,
+    steadyMs: 0,
     serverCpu: 0,
     loadgenCpu: 0,
     busy: 0,
@@ -251,10 +259,17 @@ async function runAlternating(msg) {
               if (!r) return;
               buf = buf.subarray(r.total);
               if (conn.counted) {
-                st.completed++;
+                const at = now();
                 st.statuses[r.status] = (st.statuses[r.status] ?? 0) + 1;
                 if (r.status !== st.t.expectStatus) st.errors++;
-                if (st.samples < perTargetSamples) st.latencies[st.samples++] = now() - conn.start;
+                if (st.samples < perTargetSamples) st.latencies[st.samples++] = at - conn.start;
+                if (active === st.index) {
+                  // Throughput counts the answers between the slice's first and last one: the pipeline is full
+                  // then, so neither its filling at the start nor its draining after the end biases a slow target.
+                  if (st.sliceFirst === undefined) st.sliceFirst = at;
+                  else st.sliceAnswers++;
+                  st.sliceLast = at;
+                }
               }
               if (!stopping && active === st.index) conn.send();
               else st.idle.push(conn);
@@ -277,6 +292,11 @@ async function runAlternating(msg) {
     for (const conn of idle) conn.send();
   };
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  /** Resolves once every connection of `st` is idle again (bounded: a lost connection never comes back). */
+  const drained = async (st) => {
+    const deadline = now() + 5000;
+    while (st.idle.length < connections && now() < deadline) await sleep(1);
+  };
   const runSlices = async (totalPerTarget, measure) => {
     const slices = Math.max(1, Math.round(totalPerTarget / sliceMs));
     for (let s = 0; s < slices; s++) {
@@ -287,15 +307,25 @@ async function runAlternating(msg) {
         const own0 = process.cpuUsage();
         const busy0 = machineBusySeconds();
         const t0 = now();
+        st.sliceFirst = undefined;
+        st.sliceAnswers = 0;
         activate(i);
         await sleep(sliceMs);
+        active = -1;
         if (measure) {
+          if (st.sliceFirst !== undefined) {
+            st.steadyAnswers += st.sliceAnswers;
+            st.steadyMs += st.sliceLast - st.sliceFirst;
+          }
           st.activeMs += now() - t0;
           st.serverCpu += cpuSeconds(st.t.pid) - cpu0;
           const own = process.cpuUsage(own0);
           st.loadgenCpu += (own.user + own.system) / 1e6;
           st.busy += machineBusySeconds() - busy0;
         }
+        // The slice's requests still in flight finish before the next target starts, outside every measurement:
+        // a slow target (Unleash) would otherwise still be working through them during the next target's slice.
+        await drained(st);
       }
     }
   };
@@ -324,11 +354,11 @@ async function runAlternating(msg) {
       histogram: [...buckets],
       client: 'raw',
       connections,
-      windowMs: st.activeMs,
-      completed: st.completed,
+      windowMs: st.steadyMs,
+      completed: st.steadyAnswers,
       errors: st.errors,
       statuses: st.statuses,
-      rps: (st.completed / st.activeMs) * 1000,
+      rps: (st.steadyAnswers / st.steadyMs) * 1000,
       latencyMs: { p50: pct(50), p90: pct(90), p99: pct(99), max: n ? sorted[n - 1] : NaN },
       loadgenCpu,
       serverCpu,
