@@ -534,19 +534,14 @@ export const LOAD_CLIENT = process.env.BENCH_CLIENT === 'agent' ? 'agent' : 'raw
  * Runs the load generator (its own process) against `url` + `path`; also measures the CPU the server process
  * (`serverPid`) used during the measured window, in cores.
  */
-export async function runLoad({
-  url,
-  path,
-  method = 'POST',
-  headers = {},
-  bodies,
-  headersPerBody,
-  expectStatus = 200,
-  serverPid,
-  name,
-  params = {},
-}) {
+/** What the load generator needs of a target (`runLoad`'s and `runLoadInterleaved`'s target objects). */
+function wireTarget({ url, path, method = 'POST', headers = {}, bodies, headersPerBody, expectStatus = 200 }) {
   const { hostname, port } = new URL(url);
+  return { host: hostname, port: Number(port), method, path, headers, bodies, headersPerBody, expectStatus };
+}
+
+export async function runLoad(target) {
+  const { path, serverPid, name, params = {} } = target;
   const child = spawnNode(join(PROC_DIR, 'loadgen.mjs'), [], { name: `loadgen ${name ?? path}` });
   let cpu0 = Number.NaN;
   let cpu1 = Number.NaN;
@@ -570,14 +565,7 @@ export async function runLoad({
       child,
       {
         cmd: 'run',
-        host: hostname,
-        port: Number(port),
-        method,
-        path,
-        headers,
-        bodies,
-        headersPerBody,
-        expectStatus,
+        ...wireTarget(target),
         client: LOAD_CLIENT,
         ...HTTP_PARAMS,
         ...params,
@@ -612,22 +600,7 @@ export async function runLoadInterleaved(targets) {
       child,
       {
         cmd: 'runAlternating',
-        targets: targets.map(
-          ({ url, path, method = 'POST', headers = {}, bodies, headersPerBody, expectStatus = 200, serverPid }) => {
-            const { hostname, port } = new URL(url);
-            return {
-              host: hostname,
-              port: Number(port),
-              method,
-              path,
-              headers,
-              bodies,
-              headersPerBody,
-              expectStatus,
-              pid: serverPid,
-            };
-          },
-        ),
+        targets: targets.map((t) => ({ ...wireTarget(t), pid: t.serverPid })),
         connections: HTTP_PARAMS.connections,
         warmupMs: HTTP_PARAMS.warmupMs,
         durationMs: HTTP_PARAMS.durationMs,

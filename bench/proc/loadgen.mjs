@@ -49,7 +49,6 @@ async function run(msg) {
         new Promise((resolveLoop) => {
           const socket = net.connect({ host: msg.host, port: msg.port, noDelay: true });
           sockets.push(socket);
-          let buf = Buffer.alloc(0);
           let start = 0;
           const send = () => {
             if (stopping) {
@@ -61,15 +60,9 @@ async function run(msg) {
             socket.write(encoded[nextEncoded++ % encoded.length]);
           };
           socket.on('connect', send);
-          socket.on('data', (chunk) => {
-            buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-            for (;;) {
-              const r = completeResponse(buf);
-              if (!r) return;
-              buf = buf.subarray(r.total);
-              record(start, r.status);
-              send();
-            }
+          readResponses(socket, (status) => {
+            record(start, status);
+            send();
           });
           socket.on('error', () => {
             errors++;
@@ -160,6 +153,20 @@ async function run(msg) {
   };
 }
 
+/** Calls `onResponse(status)` for every complete response that arrives on `socket`, in order. */
+function readResponses(socket, onResponse) {
+  let buf = Buffer.alloc(0);
+  socket.on('data', (chunk) => {
+    buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+    for (;;) {
+      const r = completeResponse(buf);
+      if (!r) return;
+      buf = buf.subarray(r.total);
+      onResponse(r.status);
+    }
+  });
+}
+
 /** The request bytes of one target: one pre-encoded request per body (raw client). */
 function encodeRequests(t) {
   const head = (body, i) =>
@@ -241,7 +248,6 @@ async function runAlternating(msg) {
         new Promise((resolveOpen, rejectOpen) => {
           const socket = net.connect({ host: st.t.host, port: st.t.port, noDelay: true });
           sockets.push(socket);
-          let buf = Buffer.alloc(0);
           const conn = { start: 0, counted: false };
           conn.send = () => {
             conn.start = now();
@@ -252,28 +258,22 @@ async function runAlternating(msg) {
             st.idle.push(conn);
             resolveOpen();
           });
-          socket.on('data', (chunk) => {
-            buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-            for (;;) {
-              const r = completeResponse(buf);
-              if (!r) return;
-              buf = buf.subarray(r.total);
-              if (conn.counted) {
-                const at = now();
-                st.statuses[r.status] = (st.statuses[r.status] ?? 0) + 1;
-                if (r.status !== st.t.expectStatus) st.errors++;
-                if (st.samples < perTargetSamples) st.latencies[st.samples++] = at - conn.start;
-                if (active === st.index) {
-                  // Throughput counts the answers between the slice's first and last one: the pipeline is full
-                  // then, so neither its filling at the start nor its draining after the end biases a slow target.
-                  if (st.sliceFirst === undefined) st.sliceFirst = at;
-                  else st.sliceAnswers++;
-                  st.sliceLast = at;
-                }
+          readResponses(socket, (status) => {
+            if (conn.counted) {
+              const at = now();
+              st.statuses[status] = (st.statuses[status] ?? 0) + 1;
+              if (status !== st.t.expectStatus) st.errors++;
+              if (st.samples < perTargetSamples) st.latencies[st.samples++] = at - conn.start;
+              if (active === st.index) {
+                // Throughput counts the answers between the slice's first and last one: the pipeline is full
+                // then, so neither its filling at the start nor its draining after the end biases a slow target.
+                if (st.sliceFirst === undefined) st.sliceFirst = at;
+                else st.sliceAnswers++;
+                st.sliceLast = at;
               }
-              if (!stopping && active === st.index) conn.send();
-              else st.idle.push(conn);
             }
+            if (!stopping && active === st.index) conn.send();
+            else st.idle.push(conn);
           });
           socket.on('error', (err) => {
             st.errors++;
