@@ -566,7 +566,6 @@ export async function runLoad(target) {
       {
         cmd: 'run',
         ...wireTarget(target),
-        client: LOAD_CLIENT,
         ...HTTP_PARAMS,
         ...params,
       },

@@ -1,8 +1,9 @@
 // HTTP load generator (its own process). Closed loop: `connections` keep-alive connections, each with one request in
 // flight, for a warm-up then a measured window. `undici` is not installed in this repository, so the default client
-// is a minimal HTTP/1.1 keep-alive client on raw sockets (pre-encoded requests, Content-Length framing — what
-// undici/autocannon do), which leaves more of the machine to the server than `http.Agent`; BENCH_CLIENT=agent uses
-// `http.Agent({ keepAlive: true, maxSockets })` instead.
+// (`runAlternating`, several targets in turn) is a minimal HTTP/1.1 keep-alive client on raw sockets (pre-encoded
+// requests, Content-Length framing — what undici/autocannon do), which leaves more of the machine to the server than
+// `http.Agent`; BENCH_CLIENT=agent runs each target on its own with `http.Agent({ keepAlive: true, maxSockets })`
+// (`run`).
 import http from 'node:http';
 import net from 'node:net';
 import { cpuSeconds, machineBusySeconds, now, serve } from '../lib.mjs';
@@ -10,8 +11,8 @@ import { cpuSeconds, machineBusySeconds, now, serve } from '../lib.mjs';
 const MAX_SAMPLES = 4_000_000;
 
 /**
- * msg: { host, port, method, path, headers, bodies: string[], headersPerBody?: object[], connections, warmupMs, durationMs, expectStatus,
- *        client: 'raw' | 'agent' }
+ * One target with `http.Agent` (BENCH_CLIENT=agent).
+ * msg: { host, port, method, path, headers, bodies: string[], headersPerBody?: object[], connections, warmupMs, durationMs, expectStatus }
  */
 async function run(msg) {
   const { connections, warmupMs, durationMs, expectStatus } = msg;
@@ -41,80 +42,47 @@ async function run(msg) {
 
   const loops = [];
   const sockets = [];
-  if ((msg.client ?? 'raw') === 'raw') {
-    const encoded = encodeRequests(msg);
-    let nextEncoded = 0;
-    for (let i = 0; i < connections; i++) {
-      loops.push(
-        new Promise((resolveLoop) => {
-          const socket = net.connect({ host: msg.host, port: msg.port, noDelay: true });
-          sockets.push(socket);
-          let start = 0;
-          const send = () => {
-            if (stopping) {
-              socket.end();
-              resolveLoop();
-              return;
-            }
-            start = now();
-            socket.write(encoded[nextEncoded++ % encoded.length]);
-          };
-          socket.on('connect', send);
-          readResponses(socket, (status) => {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  for (let i = 0; i < connections; i++) {
+    loops.push(
+      (async () => {
+        while (!stopping) {
+          const [body, extra] = nextRequest();
+          const start = now();
+          try {
+            const status = await new Promise((resolveReq, reject) => {
+              const req = http.request(
+                {
+                  host: msg.host,
+                  port: msg.port,
+                  method: msg.method,
+                  path: msg.path,
+                  agent,
+                  headers: {
+                    ...msg.headers,
+                    ...extra,
+                    ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+                  },
+                },
+                (res) => {
+                  res.on('data', () => {});
+                  res.on('end', () => resolveReq(res.statusCode));
+                  res.on('error', reject);
+                },
+              );
+              req.on('error', reject);
+              req.end(body);
+            });
             record(start, status);
-            send();
-          });
-          socket.on('error', () => {
+          } catch {
             errors++;
-            resolveLoop();
-          });
-          socket.on('close', () => resolveLoop());
-        }),
-      );
-    }
-  } else {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-    for (let i = 0; i < connections; i++) {
-      loops.push(
-        (async () => {
-          while (!stopping) {
-            const [body, extra] = nextRequest();
-            const start = now();
-            try {
-              const status = await new Promise((resolveReq, reject) => {
-                const req = http.request(
-                  {
-                    host: msg.host,
-                    port: msg.port,
-                    method: msg.method,
-                    path: msg.path,
-                    agent,
-                    headers: {
-                      ...msg.headers,
-                      ...extra,
-                      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-                    },
-                  },
-                  (res) => {
-                    res.on('data', () => {});
-                    res.on('end', () => resolveReq(res.statusCode));
-                    res.on('error', reject);
-                  },
-                );
-                req.on('error', reject);
-                req.end(body);
-              });
-              record(start, status);
-            } catch {
-              errors++;
-              await new Promise((r) => setTimeout(r, 10));
-            }
+            await new Promise((r) => setTimeout(r, 10));
           }
-        })(),
-      );
-    }
-    sockets.push({ destroy: () => agent.destroy() });
+        }
+      })(),
+    );
   }
+  sockets.push({ destroy: () => agent.destroy() });
 
   const cpu0 = process.cpuUsage();
   await new Promise((r) => setTimeout(r, warmupMs));
@@ -141,7 +109,7 @@ async function run(msg) {
   }
   return {
     histogram: [...buckets],
-    client: msg.client ?? 'raw',
+    client: 'agent',
     connections,
     windowMs,
     completed,
