@@ -102,13 +102,12 @@ export async function run() {
       ['auth: client guard (token → live client token)', st.auth],
       ['parse: JSON body and input limits', st.parse],
       ['ETag: canonical context, SHA-1', st.etag],
-      [`evaluate: flagd, all ${st.flags} flags`, st.evaluate],
-      [`metrics: ${st.flags} evaluation counts and the request-duration histogram`, st.metrics],
-      ['clients view: the polling-caller record (rctl clients)', st.presence],
       [
-        "serialize: response schema (fast-json-stringify) minus the anchor's JSON.stringify",
-        st.serialize - st.serializeAnchor,
+        `evaluate, count and serialize: ${st.evaluated} of ${st.flags} flags evaluated for the context (flagd), the ${st.flags - st.evaluated} without targeting answered as prepared once per configuration, each counted, the body from the response schema's serializers — minus the anchor's JSON.stringify`,
+        st.answer - st.serializeAnchor,
       ],
+      ['metrics: the request-duration histogram', st.metrics],
+      ['clients view: the polling-caller record (rctl clients)', st.presence],
     ],
   });
   log(
@@ -127,7 +126,7 @@ export async function run() {
       `${HTTP_PARAMS.warmupMs / 1000} s warm-up, ${HTTP_PARAMS.durationMs / 1000} s measured per path, ${ROUNDS_TEXT}). \`POST ${PATH}\` with a ` +
       `rotating context over ${users} users; for the 304 path each request carries \`If-None-Match\` with the ETag ` +
       `that user's first call returned (as an OFREP static-context provider polling an unchanged configuration). ` +
-      `Anchors in the same run: the bulk 200 path (full evaluation of all ${sample.json.flags.length} flags, ` +
+      `Anchors in the same run: the bulk 200 path (all ${sample.json.flags.length} flags answered, ` +
       `${bytes.toLocaleString('en-US')}-byte body) on the same server, and a bare Fastify route returning that ` +
       'same body as a constant, sent the same requests as the 200 path (token header included, which it ignores).',
     tables: [
@@ -135,7 +134,7 @@ export async function run() {
         headers: ['path', 'req/s', 'p50 ms', 'p99 ms', 'statuses', 'errors', 'server CPU', 'loadgen CPU', 'other CPU'],
         rows: [
           row('**ours: bulk 304** (If-None-Match)', notModified),
-          row('anchor: ours, bulk 200 (full evaluation)', full),
+          row('anchor: ours, bulk 200 (every flag answered)', full),
           row('anchor: bare Fastify, constant bulk JSON', anchor),
         ],
       },
@@ -164,6 +163,12 @@ export async function run() {
       },
     ],
     notes: [
+      `Of the ${st.flags} flags, ${st.evaluated} ${st.evaluated === 1 ? 'has' : 'have'} targeting and ${st.evaluated === 1 ? 'is' : 'are'} evaluated by flagd for each request's context; the ` +
+        `other ${st.flags - st.evaluated} cannot depend on the context (no targeting, or disabled): their answer — evaluation, JSON, ` +
+        'metric cell — is made once per configuration and reused until a change makes a new view ' +
+        "(`features/ofrep/ofrep-answers.ts`; flagd's providers cache only such STATIC answers too). The body is those " +
+        "pieces joined, each serialized by the response schema's serializer; a property test checks it byte for byte " +
+        'against evaluating and serializing every flag per request.',
       'The 304 path still authenticates, parses the body and hashes the canonical context (SHA-1) to compute the ETag; ' +
         'it skips evaluation, metrics per flag and serialization of the body.',
       `Server CPU per bulk 200 request: ours ${fmt(cpuMicrosPerRequest(full), 1)} µs, the anchor ` +
@@ -171,7 +176,7 @@ export async function run() {
     ],
     summary: [
       [
-        'OFREP bulk 200 path (all flags evaluated)',
+        'OFREP bulk 200 path (every flag answered)',
         `${fmt(full.rps)} req/s (p99 ${fmt(full.latencyMs.p99, 1)} ms), ${fmt(ratio * 100, 0)} % of the anchor`,
         `bare Fastify, constant bulk JSON ${fmt(anchor.rps)} req/s`,
         `≥ ${fmt(TARGET_RATIO * 100, 0)} % of anchor`,

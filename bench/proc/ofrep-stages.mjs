@@ -7,12 +7,13 @@
 import fastJson from 'fast-json-stringify';
 import { clientTokenCheck } from '../../packages/server/dist/auth/auth-hooks.js';
 import { digestOf, hashToken } from '../../packages/server/dist/auth/tokens.js';
+import { OfrepAnswers, variantLabel } from '../../packages/server/dist/features/ofrep/ofrep-answers.js';
 import { canonicalContext } from '../../packages/server/dist/features/ofrep/ofrep-controller.js';
 import { OfrepEvaluation, ofrepSchemas } from '../../packages/server/dist/features/ofrep/ofrep-schemas.js';
 import { parseJsonBody, requestParametersProblem } from '../../packages/server/dist/http/json-input.js';
 import { compileValidator } from '../../packages/server/dist/schemas/validation.js';
 import { startServer } from '../../packages/server/dist/server.js';
-import { evaluateAll, evaluateFlag } from '../../packages/server/dist/state/evaluation.js';
+import { evaluateFlag } from '../../packages/server/dist/state/evaluation.js';
 import { serve } from '../lib.mjs';
 
 /** ns per call of `fn(i)`: warm-up, then repeated batches until `minMs`; the median of 5 such measurements. */
@@ -99,48 +100,41 @@ serve({
       const serialize = await time(() => stringify(body), msg.minMs);
       const serializeAnchor = await time(() => JSON.stringify(body), msg.minMs);
 
-      // Bulk 200: everything that depends on the number of flags, plus the ETag.
-      const bulkStringify = fastJson(ofrepSchemas.bulk.response[200], { schema: { OfrepEvaluation } });
-      const all = evaluateAll(view, contexts[1]);
-      // As the bulk route does it: the environment's keys sorted once, one evaluation per flag.
-      const keys = [...view.flagTypes.keys()].sort();
-      const bulkEvaluate = await time((i) => {
-        for (const key of keys) evaluateFlag(view, key, contexts[i % n]);
-      }, msg.minMs);
-      const bulkMetrics = await time((i) => {
-        for (const e of all) rt.metrics.evaluationCounts.inc(env, e.key, e.variant ?? '', e.errorCode ?? e.reason);
-        rt.metrics.httpDuration.record('POST', '/ofrep/v1/evaluate/flags', '200', 0.0001 + (i & 7) * 1e-4);
-      }, msg.minMs);
-      const etag = await time(
-        (i) => `"${view.etag}.${digestOf('sha1', canonicalContext(contexts[i % n]), 'base64url').slice(0, 16)}"`,
-        msg.minMs,
-      );
-      const bulkBody = {
-        flags: all.map((e) => ({
-          key: e.key,
-          reason: e.reason,
-          metadata: e.metadata,
-          value: e.value,
-          variant: e.variant,
-        })),
+      // Bulk 200: the body from the view's prepared answers (flags without targeting answered once per configuration,
+      // the others evaluated for each context; every flag counted), plus the ETag and the duration histogram.
+      const answers = new OfrepAnswers(rt.metrics.evaluationCounts);
+      const flags = view.flagTypes.size;
+      const evaluated = answers.of(view).fixed.filter((a) => a === undefined).length;
+      const count = (e) => rt.metrics.evaluationCounts.inc(env, e.key, variantLabel(view, e), e.errorCode ?? e.reason);
+      const tail = {
         metadata: { revision: view.revision },
         eventStreams: [
           { type: 'sse', url: `http://127.0.0.1:1/ofrep/v1/sse?key=${'k'.repeat(80)}`, inactivityDelaySec: 120 },
         ],
       };
-      const bulkSerialize = await time(() => bulkStringify(bulkBody), msg.minMs);
+      const bulkAnswer = await time((i) => answers.bulkBody(view, contexts[i % n], count, tail), msg.minMs);
+      const bulkMetrics = await time(
+        (i) => rt.metrics.httpDuration.record('POST', '/ofrep/v1/evaluate/flags', '200', 0.0001 + (i & 7) * 1e-4),
+        msg.minMs,
+      );
+      const etag = await time(
+        (i) => `"${view.etag}.${digestOf('sha1', canonicalContext(contexts[i % n]), 'base64url').slice(0, 16)}"`,
+        msg.minMs,
+      );
+      // What the anchor does instead: JSON.stringify of the same body.
+      const bulkBody = JSON.parse(answers.bulkBody(view, contexts[1], () => {}, tail));
       const bulkSerializeAnchor = await time(() => JSON.stringify(bulkBody), msg.minMs);
       return {
         single: { auth, parse, validate, evaluate, metrics, presence, serialize, serializeAnchor },
         bulk: {
           auth,
           parse,
-          flags: all.length,
-          evaluate: bulkEvaluate,
+          flags,
+          evaluated,
+          answer: bulkAnswer,
           metrics: bulkMetrics,
           presence,
           etag,
-          serialize: bulkSerialize,
           serializeAnchor: bulkSerializeAnchor,
         },
       };

@@ -35,7 +35,7 @@ type EvaluationLabel = 'environment' | 'flag' | 'variant' | 'reason';
 const SEP = '\u0000';
 
 /** One label tuple of a counter: its bound prom-client child and the increments not yet handed to it. */
-interface CountCell {
+export interface CountCell {
   readonly child: { inc(value?: number): void };
   pending: number;
 }
@@ -55,9 +55,17 @@ export class EvaluationCounts {
   constructor(private readonly counter: Counter<EvaluationLabel>) {}
 
   inc(environment: string, flag: string, variant: string, reason: string): void {
-    const cell = this.cells.get(environment)?.get(flag)?.get(variant)?.get(reason);
-    if (cell !== undefined) cell.pending++;
-    else this.add(environment, flag, variant, reason).pending++;
+    this.cell(environment, flag, variant, reason).pending++;
+  }
+
+  /**
+   * The cell of a label tuple, to bump (`pending++`) without looking it up again: for answers that are the same on
+   * every request (features/ofrep/ofrep-answers.ts keeps one per fixed answer).
+   */
+  cell(environment: string, flag: string, variant: string, reason: string): CountCell {
+    return (
+      this.cells.get(environment)?.get(flag)?.get(variant)?.get(reason) ?? this.add(environment, flag, variant, reason)
+    );
   }
 
   /** First sight of a label tuple. */

@@ -6,7 +6,7 @@ import { AppError } from '../../errors/app-error.js';
 import { type ServerMetrics, UNKNOWN_FLAG_LABEL } from '../../metrics/metrics.js';
 import { evaluateAll } from '../../state/evaluation.js';
 import type { ReplicaState } from '../../state/replica-state.js';
-import { variantLabel } from '../ofrep/ofrep-controller.js';
+import { variantLabel } from '../ofrep/ofrep-answers.js';
 import { type EvaluatedFlag, debugSchemas as schemas } from './debug-schemas.js';
 
 /**

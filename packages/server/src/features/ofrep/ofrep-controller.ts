@@ -1,8 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { EvaluationContext } from '@openfeature/core';
-import type { FlagType } from '@runtime-control/core';
 import { canonicalJson, isPlainObject } from '@runtime-control/core';
-import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clientTokenCheck } from '../../auth/auth-hooks.js';
 import { type StreamKeyDeps, StreamKeys } from '../../auth/stream-keys.js';
@@ -15,9 +13,20 @@ import { type Evaluation, evaluateFlag } from '../../state/evaluation.js';
 import type { EnvironmentView, ReplicaState } from '../../state/replica-state.js';
 import type { Streams } from '../../streams/streams.js';
 import type { PollingCallers } from '../clients/polling-callers.js';
-import { type OfrepEvaluation, ofrepSchemas as schemas } from './ofrep-schemas.js';
+import { OfrepAnswers, ofrepErrorBody, variantLabel } from './ofrep-answers.js';
+import { ofrepSchemas as schemas } from './ofrep-schemas.js';
 
 const MAX_CONTEXT_KEYS = 200;
+/** What Fastify sets for a JSON body it serializes; bodies serialized ahead (ofrep-answers.ts) are sent with it. */
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * Sends JSON already serialized by the route schema's serializer (ofrep-answers.ts). Fastify sends a string with a
+ * JSON content type as it is; the route's type provider types `send` as the schema's object, hence the plain reply.
+ */
+function sendSerialized(reply: FastifyReply, json: string): void {
+  reply.type(JSON_TYPE).send(json);
+}
 /** OFREP ADR-0008: how long a provider may keep the stream closed while inactive before it must refetch. */
 const INACTIVITY_DELAY_SEC = 120;
 
@@ -55,27 +64,6 @@ function readContext(body: unknown): ContextResult {
   return { ok: true, context: ctx as EvaluationContext };
 }
 
-/** The `variant` label of `rc_flag_evaluations_total`: never a sensitive flag's variant name. */
-export const SENSITIVE_VARIANT_LABEL = '[sensitive]';
-
-export function variantLabel(view: EnvironmentView, e: Evaluation): string {
-  if (view.sensitive.has(e.key)) return SENSITIVE_VARIANT_LABEL;
-  return e.variant ?? '';
-}
-
-/** OFREP's failure body of one flag. */
-function ofrepErrorBody(e: Evaluation, errorCode: string) {
-  return { key: e.key, errorCode, errorDetails: e.errorDetails, metadata: e.metadata };
-}
-
-/**
- * OFREP success or per-flag failure body. A success is the evaluation itself: it has exactly the fields of OFREP's
- * success body (the response schema serializes them in its own order), so no copy is made per request.
- */
-function ofrepBody(e: Evaluation): Static<typeof OfrepEvaluation> {
-  return e.errorCode ? ofrepErrorBody(e, e.errorCode) : e;
-}
-
 const ARRAY_INDEX = /^(?:0|[1-9]\d*)$/;
 
 /**
@@ -94,25 +82,13 @@ export function canonicalContext(context: EvaluationContext): string {
   return JSON.stringify(context);
 }
 
-// The flag keys of an environment in key order, once per compiled configuration (a change builds a new map) rather
-// than copied and sorted on every bulk evaluation.
-const sortedKeys = new WeakMap<ReadonlyMap<string, FlagType>, readonly string[]>();
-
-function keysInOrder(view: EnvironmentView): readonly string[] {
-  let keys = sortedKeys.get(view.flagTypes);
-  if (keys === undefined) {
-    keys = [...view.flagTypes.keys()].sort();
-    sortedKeys.set(view.flagTypes, keys);
-  }
-  return keys;
-}
-
 export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDeps, guard: Guard): Promise<void> {
   const { config, state, metrics, pollingCallers } = deps;
   // Typed from the route schemas (ofrep-schemas.ts). The body is typed as its schema describes it but, being
   // `validatedByCore`, is checked by `readContext`, which answers OFREP's own INVALID_CONTEXT.
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   const streamKeys = new StreamKeys(deps);
+  const answers = new OfrepAnswers(metrics.evaluationCounts);
 
   function requireView(env: string, flagSet?: string | null): EnvironmentView {
     const view = state.view(env, flagSet);
@@ -171,6 +147,14 @@ export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDe
     const env = req.clientEnvironment!;
     const view = requireView(env, req.clientFlagSet);
     pollingCallers.seen(req.clientToken!.id, view, req.headers);
+    const fixed = answers.of(view).fixedByKey.get(key);
+    if (fixed !== undefined) {
+      // The same JSON the route's 200 schema makes of this evaluation, made once (ofrep-answers.ts).
+      fixed.cell.pending++;
+      sendSerialized(reply, fixed.json);
+      single.sent(req, reply);
+      return;
+    }
     const e = evaluateFlag(view, key, parsed.context);
     countEvaluation(env, view, e);
     if (e.errorCode === 'FLAG_NOT_FOUND') reply.code(404).send(ofrepErrorBody(e, e.errorCode));
@@ -197,15 +181,9 @@ export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDe
       bulk.sent(req, reply);
       return;
     }
-    const keys = keysInOrder(view);
-    const flags: Static<typeof OfrepEvaluation>[] = new Array(keys.length);
-    for (let i = 0; i < keys.length; i++) {
-      const e = evaluateFlag(view, keys[i]!, parsed.context);
-      countEvaluation(env, view, e);
-      flags[i] = ofrepBody(e);
-    }
-    reply.send({
-      flags,
+    // Every flag in key order, each serialized by the route schema's serializer, fixed answers made once per
+    // configuration (ofrep-answers.ts).
+    const body = answers.bulkBody(view, parsed.context, (e) => countEvaluation(env, view, e), {
       metadata: { revision: view.revision },
       eventStreams: [
         {
@@ -215,6 +193,7 @@ export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDe
         },
       ],
     });
+    sendSerialized(reply, body);
     bulk.sent(req, reply);
   });
 
