@@ -53,7 +53,10 @@ function viewOf(specs: Map<string, FlagSpec>, name = 'production'): EnvironmentV
     };
     if (f.metadata) flag.metadata = f.metadata;
     if (f.targeting === 'empty') flag.targeting = {};
-    if (f.targeting === 'rule') flag.targeting = { if: [{ '==': [{ var: 'plan' }, 1] }, 'b', null] };
+    // Plan 1 and 2 pick different variants for the same reason (TARGETING_MATCH); others get the default.
+    if (f.targeting === 'rule') {
+      flag.targeting = { if: [{ '==': [{ var: 'plan' }, 1] }, 'b', { '==': [{ var: 'plan' }, 2] }, 'a', null] };
+    }
     flags[key] = flag;
   }
   const config = { flags };
@@ -99,7 +102,7 @@ const tail: BulkTail = {
 const keysArb = fc.uniqueArray(fc.stringMatching(/^[a-z][a-z0-9.-]{0,6}$/), { minLength: 0, maxLength: 6 });
 
 describe('OfrepAnswers', () => {
-  it('bulk bodies and counts are exactly those of evaluating every flag per request (property)', () => {
+  it('single and bulk bodies and counts are exactly those of evaluating and serializing every flag per request (property)', () => {
     fc.assert(
       fc.property(
         keysArb.chain((keys) =>
@@ -107,7 +110,7 @@ describe('OfrepAnswers', () => {
         ),
         fc.array(fc.record({ targetingKey: fc.string({ maxLength: 3 }), plan: fc.integer({ min: 0, max: 2 }) }), {
           minLength: 1,
-          maxLength: 4,
+          maxLength: 6,
         }),
         ([keys, specs], contexts) => {
           const view = viewOf(new Map(keys.map((k, i) => [k, specs[i]!])));
@@ -121,7 +124,10 @@ describe('OfrepAnswers', () => {
             const flags = sorted.map((k) => {
               const e = evaluateFlag(view, k, context);
               evaluated.cell(view.name, e.key, variantLabel(view, e), e.errorCode ?? e.reason).pending++;
-              return e.errorCode ? ofrepErrorBody(e, e.errorCode) : e;
+              if (e.errorCode) return ofrepErrorBody(e, e.errorCode);
+              // The single route's answer: what the route schema makes of this very evaluation.
+              assert.equal(answers.answerFor(view, e).json, serializeOne(e));
+              return e;
             });
             assert.equal(answers.bulkBody(view, context, count, tail), serializeWholeBody({ flags, ...tail }));
           }

@@ -27,12 +27,15 @@ const serializeBulkTail = fastJson(
   Type.Object({ metadata: bulkBody.properties.metadata, eventStreams: bulkBody.properties.eventStreams }),
 );
 
-/** One flag's answer that is the same for every context: its evaluation, its JSON, its evaluation-counter cell. */
-export interface FixedAnswer {
+/** One flag's answer (not an error): its evaluation, its JSON, its evaluation-counter cell. */
+export interface Answer {
   readonly evaluation: Evaluation;
   readonly json: string;
   readonly cell: CountCell;
 }
+
+/** An answer that is the same for every context (the flag has no targeting, or is disabled). */
+export type FixedAnswer = Answer;
 
 /** What the OFREP routes answer from one view (an environment, or its flag set), prepared once per configuration. */
 export interface ViewAnswers {
@@ -41,6 +44,8 @@ export interface ViewAnswers {
   /** Per key of `keys` (same index): its fixed answer, or undefined where the context decides. */
   readonly fixed: readonly (FixedAnswer | undefined)[];
   readonly fixedByKey: ReadonlyMap<string, FixedAnswer>;
+  /** Answers by flag, variant ('' for none) and reason, made as outcomes first occur. */
+  readonly byOutcome: Map<string, Map<string, Map<string, Answer>>>;
 }
 
 /** The bulk response's members after `flags`, as the route schema serializes them. */
@@ -69,9 +74,11 @@ function isContextFree(view: EnvironmentView, key: string): boolean {
  * The OFREP answers of each view, made when a view is first asked for (a change makes new views; the old ones and
  * their answers are then collected). Most flags of a platform — timeouts, TTLs, kill switches — have no targeting,
  * so their answer is the same for every caller: it is evaluated, serialized and its metric cell found once per
- * configuration instead of on every request, and the bulk body is those pieces joined with the flags the context
- * decides, each serialized by the route schema's own serializer. Errors are never fixed answers (they take the
- * routes' error paths every time).
+ * configuration instead of on every request. A flag with targeting is evaluated by flagd for every context, but
+ * what is sent follows from flagd's outcome alone — the variant (whose value and the flag's metadata the view fixes)
+ * and the reason — so its JSON and metric cell are made once per outcome. The bulk body is these pieces joined,
+ * each serialized by the route schema's own serializer. Errors are never kept (they take the routes' error paths
+ * every time): their details can name the context.
  */
 export class OfrepAnswers {
   private readonly byView = new WeakMap<EnvironmentView, ViewAnswers>();
@@ -94,20 +101,49 @@ export class OfrepAnswers {
       if (!isContextFree(view, key)) return undefined;
       const evaluation = evaluateFlag(view, key, {});
       if (evaluation.errorCode !== undefined) return undefined;
-      const answer: FixedAnswer = {
-        evaluation,
-        json: serializeEvaluation(evaluation),
-        cell: this.counts.cell(view.name, key, variantLabel(view, evaluation), evaluation.reason),
-      };
+      const answer = this.make(view, evaluation);
       fixedByKey.set(key, answer);
       return answer;
     });
-    return { keys, fixed, fixedByKey };
+    return { keys, fixed, fixedByKey, byOutcome: new Map() };
+  }
+
+  private make(view: EnvironmentView, evaluation: Evaluation): Answer {
+    return {
+      evaluation,
+      json: serializeEvaluation(evaluation),
+      cell: this.counts.cell(view.name, evaluation.key, variantLabel(view, evaluation), evaluation.reason),
+    };
+  }
+
+  /**
+   * The answer to an evaluation that is not an error, made the first time its outcome (flag, variant, reason) occurs
+   * for this view: the same JSON and cell as for `evaluation` itself, since the view fixes everything else.
+   */
+  answerFor(view: EnvironmentView, evaluation: Evaluation): Answer {
+    const { byOutcome } = this.of(view);
+    const variant = evaluation.variant ?? '';
+    let byVariant = byOutcome.get(evaluation.key);
+    if (byVariant === undefined) {
+      byVariant = new Map();
+      byOutcome.set(evaluation.key, byVariant);
+    }
+    let byReason = byVariant.get(variant);
+    if (byReason === undefined) {
+      byReason = new Map();
+      byVariant.set(variant, byReason);
+    }
+    let answer = byReason.get(evaluation.reason);
+    if (answer === undefined) {
+      answer = this.make(view, evaluation);
+      byReason.set(evaluation.reason, answer);
+    }
+    return answer;
   }
 
   /**
    * The bulk evaluation's body: every flag of the view in key order, its fixed answer or its evaluation for
-   * `context` (each counted: fixed ones on their cell, the others through `count`), then `tail`.
+   * `context` (each counted: answers on their cell, errors through `count`), then `tail`.
    */
   bulkBody(view: EnvironmentView, context: EvaluationContext, count: (e: Evaluation) => void, tail: BulkTail): string {
     const { keys, fixed } = this.of(view);
@@ -121,8 +157,14 @@ export class OfrepAnswers {
         continue;
       }
       const e = evaluateFlag(view, keys[i]!, context);
-      count(e);
-      json += serializeEvaluation(e.errorCode ? ofrepErrorBody(e, e.errorCode) : e);
+      if (e.errorCode === undefined) {
+        const outcome = this.answerFor(view, e);
+        outcome.cell.pending++;
+        json += outcome.json;
+      } else {
+        count(e);
+        json += serializeEvaluation(ofrepErrorBody(e, e.errorCode));
+      }
     }
     // `{"metadata":…,"eventStreams":…}` after the flags' `],`.
     return `${json}],${serializeBulkTail(tail).slice(1)}`;

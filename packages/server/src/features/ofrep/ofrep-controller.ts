@@ -149,17 +149,21 @@ export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDe
     pollingCallers.seen(req.clientToken!.id, view, req.headers);
     const fixed = answers.of(view).fixedByKey.get(key);
     if (fixed !== undefined) {
-      // The same JSON the route's 200 schema makes of this evaluation, made once (ofrep-answers.ts).
+      // The same JSON the route's 200 schema makes of this evaluation, made once per configuration (ofrep-answers.ts).
       fixed.cell.pending++;
       sendSerialized(reply, fixed.json);
       single.sent(req, reply);
       return;
     }
     const e = evaluateFlag(view, key, parsed.context);
-    countEvaluation(env, view, e);
-    if (e.errorCode === 'FLAG_NOT_FOUND') reply.code(404).send(ofrepErrorBody(e, e.errorCode));
-    else if (e.errorCode) reply.code(400).send(ofrepErrorBody(e, e.errorCode));
-    else reply.send(e);
+    if (e.errorCode === undefined) {
+      const answer = answers.answerFor(view, e);
+      answer.cell.pending++;
+      sendSerialized(reply, answer.json);
+    } else {
+      countEvaluation(env, view, e);
+      reply.code(e.errorCode === 'FLAG_NOT_FOUND' ? 404 : 400).send(ofrepErrorBody(e, e.errorCode));
+    }
     single.sent(req, reply);
   });
 
