@@ -618,6 +618,88 @@ export async function runLoadInterleaved(targets) {
   }
 }
 
+/**
+ * Processes per server in the benchmarks that compare a server's throughput with an anchor's (1, 2): JMH's forks. A
+ * Node process's throughput depends on its start (JIT decisions, code and heap layout): fresh processes of one
+ * build on this machine differed by up to ten percent in turn, so one process per side made the comparison a draw.
+ * BENCH_FORKS=n sets another number.
+ */
+export const FORKS = Number(process.env.BENCH_FORKS) || (QUICK ? 1 : 3);
+export const FORKS_TEXT =
+  FORKS > 1
+    ? `each server in ${FORKS} processes of its own (as JMH runs forks: a Node process's speed depends on its start), all alternating, the figures over all of them`
+    : 'each server in one process';
+
+function percentileOfHistogram(buckets, total, p) {
+  // buckets: [hundredths of a millisecond, count][], sorted by the first.
+  let seen = 0;
+  const rank = Math.max(1, Math.ceil((p / 100) * total));
+  for (const [b, n] of buckets) {
+    seen += n;
+    if (seen >= rank) return b / 100;
+  }
+  return Number.NaN;
+}
+
+/**
+ * One result of several processes of one server, each a `runLoadInterleaved` result: throughput over all their
+ * measured time, latency percentiles over all their answers, CPU averaged (each process was active as long);
+ * `perProcess` keeps each process's own throughput.
+ */
+export function mergeLoadResults(results) {
+  if (results.length === 1) return { ...results[0], perProcess: [results[0].rps] };
+  const sum = (f) => results.reduce((a, r) => a + f(r), 0);
+  const mean = (f) => sum(f) / results.length;
+  const statuses = {};
+  const buckets = new Map();
+  for (const r of results) {
+    for (const [status, n] of Object.entries(r.statuses)) statuses[status] = (statuses[status] ?? 0) + n;
+    for (const [b, n] of r.histogram) buckets.set(b, (buckets.get(b) ?? 0) + n);
+  }
+  const histogram = [...buckets].sort((a, b) => a[0] - b[0]);
+  const answers = histogram.reduce((a, [, n]) => a + n, 0);
+  const windowMs = sum((r) => r.windowMs);
+  const completed = sum((r) => r.completed);
+  return {
+    histogram,
+    client: results[0].client,
+    connections: results[0].connections,
+    windowMs,
+    completed,
+    errors: sum((r) => r.errors),
+    statuses,
+    rps: (completed / windowMs) * 1000,
+    latencyMs: {
+      p50: percentileOfHistogram(histogram, answers, 50),
+      p90: percentileOfHistogram(histogram, answers, 90),
+      p99: percentileOfHistogram(histogram, answers, 99),
+      max: histogram.length ? histogram[histogram.length - 1][0] / 100 : Number.NaN,
+    },
+    loadgenCpu: mean((r) => r.loadgenCpu),
+    serverCpu: mean((r) => r.serverCpu),
+    otherCpu: mean((r) => r.otherCpu),
+    slices: sum((r) => r.slices),
+    perProcess: results.map((r) => r.rps),
+  };
+}
+
+/**
+ * `runLoadInterleaved` over groups of targets, each group the processes of one server (FORKS of them), their
+ * targets alternating in turn (A1, B1, A2, B2, …); returns one merged result per group (`mergeLoadResults`).
+ */
+export async function runForkedLoad(groups) {
+  const forks = groups[0].length;
+  const flat = [];
+  for (let i = 0; i < forks; i++) for (const g of groups) flat.push(g[i]);
+  const results = await runLoadInterleaved(flat);
+  return groups.map((_, gi) => mergeLoadResults(results.filter((_, k) => k % groups.length === gi)));
+}
+
+/** "a / b / c req/s" of a merged result's processes. */
+export function perProcessText(r) {
+  return `${r.perProcess.map((rps) => fmt(rps)).join(' / ')} req/s`;
+}
+
 /** Request bodies with a rotating context: `targetingKey` over `users` users. */
 export function contextBodies(users = 1000) {
   return Array.from({ length: users }, (_, i) => JSON.stringify({ context: { targetingKey: `user-${i}` } }));

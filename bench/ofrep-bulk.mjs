@@ -2,15 +2,18 @@ import {
   contextBodies,
   cpuMicrosPerRequest,
   createClientToken,
+  FORKS,
+  FORKS_TEXT,
   fmt,
   HTTP_PARAMS,
   httpRequest,
   log,
   MICROSECOND_HEADERS,
   microsecondRows,
+  perProcessText,
   QUICK,
   ROUNDS_TEXT,
-  runLoadInterleaved,
+  runForkedLoad,
   runOfrepStages,
   startAnchorServer,
   startRc,
@@ -25,56 +28,60 @@ export const TARGET_RATIO = 0.7;
 export async function run() {
   const users = QUICK ? 100 : 1000;
   const bodies = contextBodies(users);
-  log('ofrep-bulk: starting rctl up (SQLite, seeded)');
-  const server = await startRc({ name: 'rctl up (ofrep-bulk)' });
+  log(`ofrep-bulk: starting rctl up (SQLite, seeded), ${FORKS} processes`);
+  const servers = [];
+  const bares = [];
   let notModified;
   let full;
   let anchor;
   let sample;
-  let bare;
   try {
-    const token = await createClientToken(server.url);
-    const auth = { authorization: `Bearer ${token}` };
-    // The ETag of each context, as a provider holding it from its first call would send it.
-    const etags = [];
-    for (const body of bodies) {
-      const r = await httpRequest('POST', `${server.url}${PATH}`, { headers: auth, body });
-      if (r.status !== 200 || !r.headers.etag) throw new Error(`bulk evaluation: ${r.status} ${r.body}`);
-      etags.push({ 'if-none-match': r.headers.etag });
-      sample ??= r;
+    const notModifiedTargets = [];
+    const fullTargets = [];
+    for (let i = 0; i < FORKS; i++) {
+      const server = await startRc({ name: `rctl up (ofrep-bulk ${i + 1})` });
+      servers.push(server);
+      const auth = { authorization: `Bearer ${await createClientToken(server.url)}` };
+      // The ETag of each context, as a provider holding it from its first call would send it.
+      const etags = [];
+      for (const body of bodies) {
+        const r = await httpRequest('POST', `${server.url}${PATH}`, { headers: auth, body });
+        if (r.status !== 200 || !r.headers.etag) throw new Error(`bulk evaluation: ${r.status} ${r.body}`);
+        etags.push({ 'if-none-match': r.headers.etag });
+        sample ??= r;
+      }
+      const check = await httpRequest('POST', `${server.url}${PATH}`, {
+        headers: { ...auth, ...etags[0] },
+        body: bodies[0],
+      });
+      if (check.status !== 304) throw new Error(`expected 304 with If-None-Match, got ${check.status}`);
+      const target = { url: server.url, path: PATH, headers: auth, bodies, serverPid: server.pid };
+      notModifiedTargets.push({ ...target, headersPerBody: etags, expectStatus: 304, name: `bulk 304 (${i + 1})` });
+      fullTargets.push({ ...target, name: `bulk 200 (${i + 1})` });
     }
-    const check = await httpRequest('POST', `${server.url}${PATH}`, {
-      headers: { ...auth, ...etags[0] },
-      body: bodies[0],
-    });
-    if (check.status !== 304) throw new Error(`expected 304 with If-None-Match, got ${check.status}`);
     log('ofrep-bulk: starting the bare Fastify anchor (constant bulk JSON)');
-    bare = await startAnchorServer('bare-fastify.mjs', {
-      name: 'bare fastify',
-      env: { BARE_BULK_BODY: sample.body },
-    });
-    log('ofrep-bulk: load on the 304 path, the 200 path and the anchor, in alternation');
-    [notModified, full, anchor] = await runLoadInterleaved([
-      {
-        url: server.url,
-        path: PATH,
-        headers: auth,
-        bodies,
-        headersPerBody: etags,
-        expectStatus: 304,
-        serverPid: server.pid,
-        name: 'bulk 304',
-      },
-      { url: server.url, path: PATH, headers: auth, bodies, serverPid: server.pid, name: 'bulk 200' },
+    const anchorTargets = [];
+    for (let i = 0; i < FORKS; i++) {
+      const bare = await startAnchorServer('bare-fastify.mjs', {
+        name: `bare fastify ${i + 1}`,
+        env: { BARE_BULK_BODY: sample.body },
+      });
+      bares.push(bare);
       // The same request bytes as the bulk 200 path (token header included; the anchor ignores it).
-      { url: bare.url, path: PATH, headers: auth, bodies, serverPid: bare.pid, name: 'bare fastify bulk' },
-    ]);
-    log(`ofrep-bulk: 304 ${fmt(notModified.rps)} req/s, p99 ${fmt(notModified.latencyMs.p99, 2)} ms`);
-    log(`ofrep-bulk: 200 ${fmt(full.rps)} req/s, p99 ${fmt(full.latencyMs.p99, 2)} ms`);
-    log(`ofrep-bulk: bare Fastify ${fmt(anchor.rps)} req/s, p99 ${fmt(anchor.latencyMs.p99, 2)} ms`);
+      anchorTargets.push({ ...fullTargets[i], url: bare.url, serverPid: bare.pid, name: `bare fastify bulk ${i + 1}` });
+    }
+    log('ofrep-bulk: load on the 304 path, the 200 path and the anchor, in alternation');
+    [notModified, full, anchor] = await runForkedLoad([notModifiedTargets, fullTargets, anchorTargets]);
+    log(
+      `ofrep-bulk: 304 ${fmt(notModified.rps)} req/s (${perProcessText(notModified)}), p99 ${fmt(notModified.latencyMs.p99, 2)} ms`,
+    );
+    log(`ofrep-bulk: 200 ${fmt(full.rps)} req/s (${perProcessText(full)}), p99 ${fmt(full.latencyMs.p99, 2)} ms`);
+    log(
+      `ofrep-bulk: bare Fastify ${fmt(anchor.rps)} req/s (${perProcessText(anchor)}), p99 ${fmt(anchor.latencyMs.p99, 2)} ms`,
+    );
   } finally {
-    await stopChild(server.child);
-    if (bare) await stopChild(bare.child);
+    for (const server of servers) await stopChild(server.child);
+    for (const bare of bares) await stopChild(bare.child);
   }
 
   const row = (label, r) => [
@@ -122,7 +129,7 @@ export async function run() {
     key: 'ofrepBulk',
     title: '2. OFREP bulk evaluation — the 200 and 304 paths',
     method:
-      `Same server set-up and load generator as benchmark 1 (${HTTP_PARAMS.connections} connections, ` +
+      `Same server set-up and load generator as benchmark 1 (${FORKS_TEXT}; ${HTTP_PARAMS.connections} connections, ` +
       `${HTTP_PARAMS.warmupMs / 1000} s warm-up, ${HTTP_PARAMS.durationMs / 1000} s measured per path, ${ROUNDS_TEXT}). \`POST ${PATH}\` with a ` +
       `rotating context over ${users} users; for the 304 path each request carries \`If-None-Match\` with the ETag ` +
       `that user's first call returned (as an OFREP static-context provider polling an unchanged configuration). ` +
@@ -163,6 +170,7 @@ export async function run() {
       },
     ],
     notes: [
+      `Throughput per process: 304 ${perProcessText(notModified)}, 200 ${perProcessText(full)}, the anchor ${perProcessText(anchor)}.`,
       `Of the ${st.flags} flags, ${st.evaluated} ${st.evaluated === 1 ? 'has' : 'have'} targeting and ${st.evaluated === 1 ? 'is' : 'are'} evaluated by flagd for each request's context; the ` +
         `other ${st.flags - st.evaluated} cannot depend on the context (no targeting, or disabled): their answer — evaluation, JSON, ` +
         'metric cell — is made once per configuration and reused until a change makes a new view ' +

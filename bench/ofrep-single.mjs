@@ -4,6 +4,8 @@ import {
   contextBodies,
   cpuMicrosPerRequest,
   createClientToken,
+  FORKS,
+  FORKS_TEXT,
   fmt,
   HTTP_PARAMS,
   httpRequest,
@@ -12,10 +14,11 @@ import {
   MICROSECOND_HEADERS,
   microsecondRows,
   PROC_DIR,
+  perProcessText,
   QUICK,
   ROUNDS_TEXT,
   request,
-  runLoadInterleaved,
+  runForkedLoad,
   runOfrepStages,
   spawnNode,
   startAnchorServer,
@@ -33,35 +36,53 @@ const PATH = `/ofrep/v1/evaluate/flags/${FLAG}`;
 export async function run() {
   const users = 1000;
   const bodies = contextBodies(users);
-  log('ofrep-single: starting rctl up (SQLite, seeded) and the bare Fastify anchor');
-  const server = await startRc({ name: 'rctl up (ofrep-single)' });
+  log(`ofrep-single: starting rctl up (SQLite, seeded) and the bare Fastify anchor, ${FORKS} processes each`);
+  const servers = [];
+  const bares = [];
   let ours;
   let anchor;
   let sample;
   let configJson;
-  let bare;
   try {
-    const token = await createClientToken(server.url);
-    const auth = { authorization: `Bearer ${token}` };
-    sample = await httpRequest('POST', `${server.url}${PATH}`, { headers: auth, body: bodies[1] });
-    if (sample.status !== 200) throw new Error(`sample evaluation: ${sample.status} ${sample.body}`);
-    configJson = (await httpRequest('GET', `${server.url}/api/client/snapshot`, { headers: auth })).body;
-    bare = await startAnchorServer('bare-fastify.mjs', {
-      name: 'bare fastify',
-      env: { BARE_SINGLE_BODY: sample.body },
-    });
-    log(`ofrep-single: load (${HTTP_PARAMS.connections} connections), ours and the anchor in alternation`);
-    [ours, anchor] = await runLoadInterleaved([
-      { url: server.url, path: PATH, headers: auth, bodies, serverPid: server.pid, name: 'ours' },
+    const oursTargets = [];
+    for (let i = 0; i < FORKS; i++) {
+      const server = await startRc({ name: `rctl up (ofrep-single ${i + 1})` });
+      servers.push(server);
+      const auth = { authorization: `Bearer ${await createClientToken(server.url)}` };
+      oursTargets.push({
+        url: server.url,
+        path: PATH,
+        headers: auth,
+        bodies,
+        serverPid: server.pid,
+        name: `ours ${i + 1}`,
+      });
+      if (i === 0) {
+        sample = await httpRequest('POST', `${server.url}${PATH}`, { headers: auth, body: bodies[1] });
+        if (sample.status !== 200) throw new Error(`sample evaluation: ${sample.status} ${sample.body}`);
+        configJson = (await httpRequest('GET', `${server.url}/api/client/snapshot`, { headers: auth })).body;
+      }
+    }
+    const anchorTargets = [];
+    for (let i = 0; i < FORKS; i++) {
+      const bare = await startAnchorServer('bare-fastify.mjs', {
+        name: `bare fastify ${i + 1}`,
+        env: { BARE_SINGLE_BODY: sample.body },
+      });
+      bares.push(bare);
       // The anchor gets the very request bytes ours gets (the token header included, which it ignores), as it
       // answers the very bytes ours answers: the difference is then our work alone.
-      { url: bare.url, path: PATH, headers: auth, bodies, serverPid: bare.pid, name: 'bare fastify' },
-    ]);
-    log(`ofrep-single: ours ${fmt(ours.rps)} req/s, p99 ${fmt(ours.latencyMs.p99, 2)} ms`);
-    log(`ofrep-single: bare Fastify ${fmt(anchor.rps)} req/s, p99 ${fmt(anchor.latencyMs.p99, 2)} ms`);
+      anchorTargets.push({ ...oursTargets[i], url: bare.url, serverPid: bare.pid, name: `bare fastify ${i + 1}` });
+    }
+    log(`ofrep-single: load (${HTTP_PARAMS.connections} connections), ours and the anchor in alternation`);
+    [ours, anchor] = await runForkedLoad([oursTargets, anchorTargets]);
+    log(`ofrep-single: ours ${fmt(ours.rps)} req/s (${perProcessText(ours)}), p99 ${fmt(ours.latencyMs.p99, 2)} ms`);
+    log(
+      `ofrep-single: bare Fastify ${fmt(anchor.rps)} req/s (${perProcessText(anchor)}), p99 ${fmt(anchor.latencyMs.p99, 2)} ms`,
+    );
   } finally {
-    await stopChild(server.child);
-    if (bare) await stopChild(bare.child);
+    for (const server of servers) await stopChild(server.child);
+    for (const bare of bares) await stopChild(bare.child);
   }
 
   log('ofrep-single: in-process flagd-core evaluation');
@@ -93,12 +114,12 @@ export async function run() {
       ['parse: JSON body and input limits (depth, strings, numbers)', st.parse],
       ['validate: params schema (Ajv) and the parameter check', st.validate],
       ["evaluate: flagd on the environment's compiled view", st.evaluate],
-      ['metrics: evaluation counter and request-duration histogram', st.metrics],
-      ['clients view: the polling-caller record (rctl clients)', st.presence],
       [
-        "serialize: response schema (fast-json-stringify) minus the anchor's JSON.stringify",
-        st.serialize - st.serializeAnchor,
+        "answer: the outcome's JSON (response schema) and counter cell, made once per outcome, minus the anchor's JSON.stringify",
+        st.answer - st.serializeAnchor,
       ],
+      ['metrics: the request-duration histogram', st.metrics],
+      ['clients view: the polling-caller record (rctl clients)', st.presence],
     ],
   });
   log(
@@ -123,7 +144,7 @@ export async function run() {
     title: '1. OFREP single evaluation — throughput of one process',
     method:
       `Our server (\`rctl up\`, SQLite in a temp dir, seeded with \`examples/devmentor/flags.yaml\`, \`RC_LOG_LEVEL=warn\`) ` +
-      `in one process; the load generator (\`bench/proc/loadgen.mjs\`) in another: ${HTTP_PARAMS.connections} keep-alive ` +
+      `in its own process (${FORKS_TEXT}); the load generator (\`bench/proc/loadgen.mjs\`) in another: ${HTTP_PARAMS.connections} keep-alive ` +
       `connections, closed loop (one request in flight per connection), ${HTTP_PARAMS.warmupMs / 1000} s warm-up then ` +
       `${HTTP_PARAMS.durationMs / 1000} s measured (${ROUNDS_TEXT}), \`POST ${PATH}\` with a client token and a rotating context ` +
       `(\`targetingKey\` over ${users} users). \`undici\` is not installed in this repository, so the load generator ` +
@@ -171,6 +192,7 @@ export async function run() {
       },
     ],
     notes: [
+      `Throughput per process: ours ${perProcessText(ours)}, the anchor ${perProcessText(anchor)}.`,
       `Ours reaches ${fmt(ratio * 100, 0)} % of the bare-Fastify ceiling measured with the same load generator; ` +
         `evaluation alone (flagd-core) would allow ${fmt(flagd.perSecond)}/s on one core.`,
       `Server CPU per request: ours ${fmt(cpuMicrosPerRequest(ours), 1)} µs, the anchor ${fmt(cpuMicrosPerRequest(anchor), 1)} µs ` +
@@ -182,12 +204,14 @@ export async function run() {
         'what the earlier 62–73 % figures were.',
       'What ours does per request beyond the anchor: its guard and parameter check run as one hook and its duration ' +
         'is recorded by the handler (Fastify runs no other hook stage on these routes), request loggers are made ' +
-        'only when something is logged, the metric series are found without building label strings, and flagd-core ' +
-        "evaluates without its result copies. The rest is spread thin (token lookup, flagd-core's own work, the " +
-        'clients-view record, the evaluation counter). On this shared machine the ratio still moves by several ' +
-        'points between separate runs: its speed drifts within seconds, and a slower phase costs ours more — a ' +
-        "slower answer leaves the load generator idle more often, and waking it is charged to the server's write " +
-        '(`sock_def_readable` in a `perf` profile of both servers).',
+        'only when something is logged, flagd-core evaluates without its result copies, and what is sent follows ' +
+        "from flagd's outcome (variant and reason): its JSON, made by the response schema's serializer, and its " +
+        'counter cell are made once per outcome of the configuration (`features/ofrep/ofrep-answers.ts`; a flag ' +
+        'without targeting is not even evaluated). The rest is spread thin (token lookup, flagd-core, the ' +
+        'clients-view record). On this shared machine the ratio moves by several points between separate processes ' +
+        'and runs: its speed drifts within seconds, and a slower phase costs ours more — a slower answer leaves the ' +
+        "load generator idle more often, and waking it is charged to the server's write (`sock_def_readable` in a " +
+        '`perf` profile of both servers) — hence the alternation and the several processes per side.',
     ],
     summary: [
       [

@@ -1,6 +1,7 @@
 // `npm run bench`: runs every benchmark in turn (servers, load generators and clients in their own processes),
 // prints progress, writes docs/benchmarks.md and bench/out/results.json. BENCH_QUICK=1: reduced smoke run.
-// BENCH_ONLY=a,b: run only those benchmarks (keys below). Exit code 1 if a benchmark crashed (a MISS is not a crash).
+// BENCH_ONLY=a,b: run only those benchmarks (keys below). BENCH_FORKS=n: server processes per side in benchmarks 1 and 2
+// (default 3). Exit code 1 if a benchmark crashed (a MISS is not a crash).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {

@@ -4,12 +4,11 @@
 // guard, the JSON body parser, the params validator, flagd evaluation on the environment's view, the metrics
 // recorders, the response serializers (fast-json-stringify from the route schemas, as Fastify compiles them).
 // msg: { dataDir, seedFile, adminToken, flagKey, bodies: string[], minMs }
-import fastJson from 'fast-json-stringify';
 import { clientTokenCheck } from '../../packages/server/dist/auth/auth-hooks.js';
 import { digestOf, hashToken } from '../../packages/server/dist/auth/tokens.js';
 import { OfrepAnswers, variantLabel } from '../../packages/server/dist/features/ofrep/ofrep-answers.js';
 import { canonicalContext } from '../../packages/server/dist/features/ofrep/ofrep-controller.js';
-import { OfrepEvaluation, ofrepSchemas } from '../../packages/server/dist/features/ofrep/ofrep-schemas.js';
+import { ofrepSchemas } from '../../packages/server/dist/features/ofrep/ofrep-schemas.js';
 import { parseJsonBody, requestParametersProblem } from '../../packages/server/dist/http/json-input.js';
 import { compileValidator } from '../../packages/server/dist/schemas/validation.js';
 import { startServer } from '../../packages/server/dist/server.js';
@@ -81,28 +80,34 @@ serve({
       }, msg.minMs);
       // Evaluate: flagd on the environment's compiled view.
       const evaluate = await time((i) => evaluateFlag(view, msg.flagKey, contexts[i % n]), msg.minMs);
-      const sample = evaluateFlag(view, msg.flagKey, contexts[1]);
-      // Metrics: the evaluation counter and the request-duration histogram, once per request.
-      const metrics = await time((i) => {
-        rt.metrics.evaluationCounts.inc(env, msg.flagKey, sample.variant ?? '', sample.reason);
-        rt.metrics.httpDuration.record('POST', '/ofrep/v1/evaluate/flags/:key', '200', 0.0001 + (i & 7) * 1e-4);
+      const evaluations = contexts.map((c) => evaluateFlag(view, msg.flagKey, c));
+      const sample = evaluations[1];
+      // Answer: the JSON and evaluation-counter cell of the evaluation's outcome (made once per outcome of the view,
+      // features/ofrep/ofrep-answers.ts), counted; against the anchor's JSON.stringify of the same body.
+      const answers = new OfrepAnswers(rt.metrics.evaluationCounts);
+      for (const e of evaluations) {
+        if (answers.answerFor(view, e).json !== JSON.stringify(JSON.parse(answers.answerFor(view, e).json))) {
+          throw new Error('answer JSON mismatch');
+        }
+      }
+      const answer = await time((i) => {
+        answers.answerFor(view, evaluations[i % n]).cell.pending++;
       }, msg.minMs);
+      const serializeAnchor = await time((i) => JSON.stringify(evaluations[i % n]), msg.minMs);
+      // Metrics: the request-duration histogram, once per request.
+      const metrics = await time(
+        (i) => rt.metrics.httpDuration.record('POST', '/ofrep/v1/evaluate/flags/:key', '200', 0.0001 + (i & 7) * 1e-4),
+        msg.minMs,
+      );
       // Clients view: the polling-caller record each evaluation makes (same caller every time, as a provider polls).
       const tokenId = rt.state.tokenByHash(hashToken(token))?.id;
       if (tokenId === undefined) throw new Error('bench token not found');
       const callerHeaders = { ...headers, 'user-agent': 'loadgen/1' };
       const presence = await time(() => rt.pollingCallers.seen(tokenId, view, callerHeaders), msg.minMs);
-      // Serialize: the 200 body with the route's response schema, and with JSON.stringify (what the anchor does).
-      const body = { key: sample.key, reason: sample.reason, metadata: sample.metadata };
-      if (sample.value !== undefined) Object.assign(body, { value: sample.value, variant: sample.variant });
-      const stringify = fastJson(OfrepEvaluation);
-      if (stringify(body) !== JSON.stringify(JSON.parse(stringify(body)))) throw new Error('serializer mismatch');
-      const serialize = await time(() => stringify(body), msg.minMs);
-      const serializeAnchor = await time(() => JSON.stringify(body), msg.minMs);
+      if (sample === undefined) throw new Error('no sample evaluation');
 
       // Bulk 200: the body from the view's prepared answers (flags without targeting answered once per configuration,
       // the others evaluated for each context; every flag counted), plus the ETag and the duration histogram.
-      const answers = new OfrepAnswers(rt.metrics.evaluationCounts);
       const flags = view.flagTypes.size;
       const evaluated = answers.of(view).fixed.filter((a) => a === undefined).length;
       const count = (e) => rt.metrics.evaluationCounts.inc(env, e.key, variantLabel(view, e), e.errorCode ?? e.reason);
@@ -125,7 +130,7 @@ serve({
       const bulkBody = JSON.parse(answers.bulkBody(view, contexts[1], () => {}, tail));
       const bulkSerializeAnchor = await time(() => JSON.stringify(bulkBody), msg.minMs);
       return {
-        single: { auth, parse, validate, evaluate, metrics, presence, serialize, serializeAnchor },
+        single: { auth, parse, validate, evaluate, answer, metrics, presence, serializeAnchor },
         bulk: {
           auth,
           parse,
