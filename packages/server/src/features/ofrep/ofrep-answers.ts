@@ -44,8 +44,8 @@ export interface ViewAnswers {
   /** Per key of `keys` (same index): its fixed answer, or undefined where the context decides. */
   readonly fixed: readonly (FixedAnswer | undefined)[];
   readonly fixedByKey: ReadonlyMap<string, FixedAnswer>;
-  /** Answers by flag, variant ('' for none) and reason, made as outcomes first occur. */
-  readonly byOutcome: Map<string, Map<string, Map<string, Answer>>>;
+  /** Answers by flag, variant (undefined: none, the code default) and reason, made as outcomes first occur. */
+  readonly byOutcome: Map<string, Map<string | undefined, Map<string, Answer>>>;
 }
 
 /** The bulk response's members after `flags`, as the route schema serializes them. */
@@ -122,7 +122,7 @@ export class OfrepAnswers {
    */
   answerFor(view: EnvironmentView, evaluation: Evaluation): Answer {
     const { byOutcome } = this.of(view);
-    const variant = evaluation.variant ?? '';
+    const variant = evaluation.variant;
     let byVariant = byOutcome.get(evaluation.key);
     if (byVariant === undefined) {
       byVariant = new Map();
