@@ -627,7 +627,7 @@ export async function runLoadInterleaved(targets) {
 export const FORKS = Number(process.env.BENCH_FORKS) || (QUICK ? 1 : 3);
 export const FORKS_TEXT =
   FORKS > 1
-    ? `each server in ${FORKS} processes of its own (as JMH runs forks: a Node process's speed depends on its start), all alternating, the figures over all of them`
+    ? `each server in ${FORKS} processes of its own, all alternating, the figures over all of them: a Node process's speed depends on its start, so, as JMH runs forks, no single start decides`
     : 'each server in one process';
 
 function percentileOfHistogram(buckets, total, p) {

@@ -144,7 +144,7 @@ export async function run() {
     title: '1. OFREP single evaluation — throughput of one process',
     method:
       `Our server (\`rctl up\`, SQLite in a temp dir, seeded with \`examples/devmentor/flags.yaml\`, \`RC_LOG_LEVEL=warn\`) ` +
-      `in its own process (${FORKS_TEXT}); the load generator (\`bench/proc/loadgen.mjs\`) in another: ${HTTP_PARAMS.connections} keep-alive ` +
+      `in its own process, the load generator (\`bench/proc/loadgen.mjs\`) in another (${FORKS_TEXT}): ${HTTP_PARAMS.connections} keep-alive ` +
       `connections, closed loop (one request in flight per connection), ${HTTP_PARAMS.warmupMs / 1000} s warm-up then ` +
       `${HTTP_PARAMS.durationMs / 1000} s measured (${ROUNDS_TEXT}), \`POST ${PATH}\` with a client token and a rotating context ` +
       `(\`targetingKey\` over ${users} users). \`undici\` is not installed in this repository, so the load generator ` +
