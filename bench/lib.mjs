@@ -695,6 +695,21 @@ export async function runForkedLoad(groups) {
   return groups.map((_, gi) => mergeLoadResults(results.filter((_, k) => k % groups.length === gi)));
 }
 
+/**
+ * A bare-Fastify anchor process (bench/proc/bare-fastify.mjs, given `env`) beside each of our `targets`, sent the very
+ * requests that target is sent (token header included, which it ignores): the difference is then our work alone.
+ * Each process goes into `started` once it runs, so the caller stops them all even if a later one fails to start.
+ */
+export async function startBareAnchors(targets, env, started) {
+  const anchorTargets = [];
+  for (const [i, target] of targets.entries()) {
+    const bare = await startAnchorServer('bare-fastify.mjs', { name: `bare fastify ${i + 1}`, env });
+    started.push(bare);
+    anchorTargets.push({ ...target, url: bare.url, serverPid: bare.pid, name: `bare fastify ${i + 1}` });
+  }
+  return anchorTargets;
+}
+
 /** "a / b / c req/s" of a merged result's processes. */
 export function perProcessText(r) {
   return `${r.perProcess.map((rps) => fmt(rps)).join(' / ')} req/s`;

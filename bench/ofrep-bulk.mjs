@@ -15,7 +15,7 @@ import {
   ROUNDS_TEXT,
   runForkedLoad,
   runOfrepStages,
-  startAnchorServer,
+  startBareAnchors,
   startRc,
   stopChild,
   verdict,
@@ -60,16 +60,8 @@ export async function run() {
       fullTargets.push({ ...target, name: `bulk 200 (${i + 1})` });
     }
     log('ofrep-bulk: starting the bare Fastify anchor (constant bulk JSON)');
-    const anchorTargets = [];
-    for (let i = 0; i < FORKS; i++) {
-      const bare = await startAnchorServer('bare-fastify.mjs', {
-        name: `bare fastify ${i + 1}`,
-        env: { BARE_BULK_BODY: sample.body },
-      });
-      bares.push(bare);
-      // The same request bytes as the bulk 200 path (token header included; the anchor ignores it).
-      anchorTargets.push({ ...fullTargets[i], url: bare.url, serverPid: bare.pid, name: `bare fastify bulk ${i + 1}` });
-    }
+    // The same request bytes as the bulk 200 path.
+    const anchorTargets = await startBareAnchors(fullTargets, { BARE_BULK_BODY: sample.body }, bares);
     log('ofrep-bulk: load on the 304 path, the 200 path and the anchor, in alternation');
     [notModified, full, anchor] = await runForkedLoad([notModifiedTargets, fullTargets, anchorTargets]);
     log(

@@ -21,7 +21,7 @@ import {
   runForkedLoad,
   runOfrepStages,
   spawnNode,
-  startAnchorServer,
+  startBareAnchors,
   startRc,
   stopChild,
   verdict,
@@ -63,17 +63,8 @@ export async function run() {
         configJson = (await httpRequest('GET', `${server.url}/api/client/snapshot`, { headers: auth })).body;
       }
     }
-    const anchorTargets = [];
-    for (let i = 0; i < FORKS; i++) {
-      const bare = await startAnchorServer('bare-fastify.mjs', {
-        name: `bare fastify ${i + 1}`,
-        env: { BARE_SINGLE_BODY: sample.body },
-      });
-      bares.push(bare);
-      // The anchor gets the very request bytes ours gets (the token header included, which it ignores), as it
-      // answers the very bytes ours answers: the difference is then our work alone.
-      anchorTargets.push({ ...oursTargets[i], url: bare.url, serverPid: bare.pid, name: `bare fastify ${i + 1}` });
-    }
+    // The anchor answers the very bytes ours answered.
+    const anchorTargets = await startBareAnchors(oursTargets, { BARE_SINGLE_BODY: sample.body }, bares);
     log(`ofrep-single: load (${HTTP_PARAMS.connections} connections), ours and the anchor in alternation`);
     [ours, anchor] = await runForkedLoad([oursTargets, anchorTargets]);
     log(`ofrep-single: ours ${fmt(ours.rps)} req/s (${perProcessText(ours)}), p99 ${fmt(ours.latencyMs.p99, 2)} ms`);
