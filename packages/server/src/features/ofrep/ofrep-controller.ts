@@ -27,6 +27,7 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 function sendSerialized(reply: FastifyReply, json: string): void {
   reply.type(JSON_TYPE).send(json);
 }
+
 /** OFREP ADR-0008: how long a provider may keep the stream closed while inactive before it must refetch. */
 const INACTIVITY_DELAY_SEC = 120;
 
