@@ -631,16 +631,15 @@ export class ReplicaState {
       }
       const r = feature.evaluate(LOAD_CHECK_CONTEXT, silent);
       if (r.errorCode) return new Error(`flagd answers ${r.errorCode} in ${env}: ${r.errorMessage ?? 'no detail'}`);
-      out.set(env, {
-        json,
-        definition,
-        fragment: `${JSON.stringify(key)}:${json}`,
-        feature,
-        type,
-        sensitive: flag.sensitive === true,
-        set: flagSetOf(flag),
-        refs: definition.targeting ? [...refsOf(definition.targeting)] : [],
-      });
+      out.set(
+        env,
+        compiledFlag(key, json, definition, feature, {
+          type,
+          sensitive: flag.sensitive === true,
+          set: flagSetOf(flag),
+          refs: definition.targeting ? [...refsOf(definition.targeting)] : [],
+        }),
+      );
     }
     return out;
   }
@@ -664,16 +663,15 @@ export class ReplicaState {
       const feature = parseOneFlag(key, json, {}, logger);
       if (!feature) throw new Error(`flagd-core did not load the placeholder of isolated flag "${key}"`);
       // An isolated flag keeps the set its stored metadata names, so its set's clients see its PARSE_ERROR.
-      out.set(env, {
-        json,
-        definition,
-        fragment: `${JSON.stringify(key)}:${json}`,
-        feature,
-        type,
-        sensitive: raw.sensitive === true,
-        set: flagSetOf(raw),
-        refs: [],
-      });
+      out.set(
+        env,
+        compiledFlag(key, json, definition, feature, {
+          type,
+          sensitive: raw.sensitive === true,
+          set: flagSetOf(raw),
+          refs: [],
+        }),
+      );
     }
     return out;
   }
@@ -861,6 +859,17 @@ interface CompiledFlag {
   set: string | undefined;
   /** Shared evaluators its rule references (a set's slice carries those). */
   refs: string[];
+}
+
+/** A flag compiled for one environment: its flagd JSON (`json`, of `definition`), its document member and parsed flag. */
+function compiledFlag(
+  key: string,
+  json: string,
+  definition: FlagdFlag,
+  feature: FeatureFlag,
+  info: Pick<CompiledFlag, 'type' | 'sensitive' | 'set' | 'refs'>,
+): CompiledFlag {
+  return { json, definition, fragment: `${JSON.stringify(key)}:${json}`, feature, ...info };
 }
 
 function sameCompiledFlag(a: CompiledFlag, b: CompiledFlag): boolean {
