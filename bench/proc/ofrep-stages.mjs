@@ -6,7 +6,7 @@
 // msg: { dataDir, seedFile, adminToken, flagKey, bodies: string[], minMs }
 import { clientTokenCheck } from '../../packages/server/dist/auth/auth-hooks.js';
 import { digestOf, hashToken } from '../../packages/server/dist/auth/tokens.js';
-import { OfrepAnswers, variantLabel } from '../../packages/server/dist/features/ofrep/ofrep-answers.js';
+import { OfrepAnswers } from '../../packages/server/dist/features/ofrep/ofrep-answers.js';
 import { canonicalContext } from '../../packages/server/dist/features/ofrep/ofrep-controller.js';
 import { ofrepSchemas } from '../../packages/server/dist/features/ofrep/ofrep-schemas.js';
 import { parseJsonBody, requestParametersProblem } from '../../packages/server/dist/http/json-input.js';
@@ -81,14 +81,12 @@ serve({
       // Evaluate: flagd on the environment's compiled view.
       const evaluate = await time((i) => evaluateFlag(view, msg.flagKey, contexts[i % n]), msg.minMs);
       const evaluations = contexts.map((c) => evaluateFlag(view, msg.flagKey, c));
-      const sample = evaluations[1];
       // Answer: the JSON and evaluation-counter cell of the evaluation's outcome (made once per outcome of the view,
       // features/ofrep/ofrep-answers.ts), counted; against the anchor's JSON.stringify of the same body.
       const answers = new OfrepAnswers(rt.metrics.evaluationCounts);
       for (const e of evaluations) {
-        if (answers.answerFor(view, e).json !== JSON.stringify(JSON.parse(answers.answerFor(view, e).json))) {
-          throw new Error('answer JSON mismatch');
-        }
+        const { json } = answers.answerFor(view, e);
+        if (json !== JSON.stringify(JSON.parse(json))) throw new Error('answer JSON mismatch');
       }
       const answer = await time((i) => {
         answers.answerFor(view, evaluations[i % n]).cell.pending++;
@@ -104,20 +102,18 @@ serve({
       if (tokenId === undefined) throw new Error('bench token not found');
       const callerHeaders = { ...headers, 'user-agent': 'loadgen/1' };
       const presence = await time(() => rt.pollingCallers.seen(tokenId, view, callerHeaders), msg.minMs);
-      if (sample === undefined) throw new Error('no sample evaluation');
 
       // Bulk 200: the body from the view's prepared answers (flags without targeting answered once per configuration,
       // the others evaluated for each context; every flag counted), plus the ETag and the duration histogram.
       const flags = view.flagTypes.size;
       const evaluated = answers.of(view).fixed.filter((a) => a === undefined).length;
-      const count = (e) => rt.metrics.evaluationCounts.inc(env, e.key, variantLabel(view, e), e.errorCode ?? e.reason);
       const tail = {
         metadata: { revision: view.revision },
         eventStreams: [
           { type: 'sse', url: `http://127.0.0.1:1/ofrep/v1/sse?key=${'k'.repeat(80)}`, inactivityDelaySec: 120 },
         ],
       };
-      const bulkAnswer = await time((i) => answers.bulkBody(view, contexts[i % n], count, tail), msg.minMs);
+      const bulkAnswer = await time((i) => answers.bulkBody(view, contexts[i % n], tail), msg.minMs);
       const bulkMetrics = await time(
         (i) => rt.metrics.httpDuration.record('POST', '/ofrep/v1/evaluate/flags', '200', 0.0001 + (i & 7) * 1e-4),
         msg.minMs,
@@ -127,7 +123,7 @@ serve({
         msg.minMs,
       );
       // What the anchor does instead: JSON.stringify of the same body.
-      const bulkBody = JSON.parse(answers.bulkBody(view, contexts[1], () => {}, tail));
+      const bulkBody = JSON.parse(answers.bulkBody(view, contexts[1], tail));
       const bulkSerializeAnchor = await time(() => JSON.stringify(bulkBody), msg.minMs);
       return {
         single: { auth, parse, validate, evaluate, answer, metrics, presence, serializeAnchor },

@@ -143,9 +143,9 @@ export class OfrepAnswers {
 
   /**
    * The bulk evaluation's body: every flag of the view in key order, its fixed answer or its evaluation for
-   * `context` (each counted: answers on their cell, errors through `count`), then `tail`.
+   * `context`, each counted (an error under its error code), then `tail`.
    */
-  bulkBody(view: EnvironmentView, context: EvaluationContext, count: (e: Evaluation) => void, tail: BulkTail): string {
+  bulkBody(view: EnvironmentView, context: EvaluationContext, tail: BulkTail): string {
     const { keys, fixed } = this.of(view);
     let json = '{"flags":[';
     for (let i = 0; i < keys.length; i++) {
@@ -162,7 +162,8 @@ export class OfrepAnswers {
         outcome.cell.pending++;
         json += outcome.json;
       } else {
-        count(e);
+        // The key is the view's own, so it is its label (the routes fold unknown keys into one).
+        this.counts.cell(view.name, e.key, variantLabel(view, e), e.errorCode).pending++;
         json += serializeEvaluation(ofrepErrorBody(e, e.errorCode));
       }
     }

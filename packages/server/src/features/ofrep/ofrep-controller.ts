@@ -188,7 +188,7 @@ export async function ofrepController(scope: FastifyInstance, deps: OfrepRouteDe
     }
     // Every flag in key order, each serialized by the route schema's serializer, fixed answers made once per
     // configuration (ofrep-answers.ts).
-    const body = answers.bulkBody(view, parsed.context, (e) => countEvaluation(env, view, e), {
+    const body = answers.bulkBody(view, parsed.context, {
       metadata: { revision: view.revision },
       eventStreams: [
         {
